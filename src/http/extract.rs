@@ -1,0 +1,166 @@
+//! Request extractors that turn every bad input into an `ApiError` naming the field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Largest request body accepted, in bytes. Batches of shifts are the largest bodies.
+pub const BODY_BYTES_MAX: usize = 2 * 1024 * 1024;
+
+/// A JSON body parsed with the path of any failure (`shifts[3].end`).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared_length = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|length| length > BODY_BYTES_MAX) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "unreadable_body",
+                        format!("the request body could not be read: {error}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > BODY_BYTES_MAX {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body is larger than {BODY_BYTES_MAX} bytes"),
+    )
+}
+
+/// Parses JSON, reporting the path of the value at fault.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the request body is empty; expected a JSON object",
+        ));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the request body is not valid JSON: {inner}"),
+            ),
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let field = field_of(&path, &message);
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_field",
+                    strip_position(&message),
+                )
+                .with_field(field)
+            }
+        }
+    })
+}
+
+/// The field a serde error is about: its path, or for a missing or unknown field at
+/// that path, the name serde quotes.
+fn field_of(path: &str, message: &str) -> String {
+    let quoted = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, quoted) {
+        (".", Some(name)) => name.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, None) => path.to_owned(),
+    }
+}
+
+/// serde_json appends " at line 1 column 80"; the field already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Distinguishes "absent" (`None`) from "null" (`Some(None)`) in PATCH bodies.
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+        #[serde(with = "crate::domain::timestamp::rfc3339")]
+        at: chrono::DateTime<chrono::Utc>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Batch {
+        items: Vec<Item>,
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let error = parse_json::<Batch>(br#"{"items": [{"name": "a", "at": "2026-10-03T02:14:00Z"}, {"name": "b", "at": "2026-10-03T02:14:00"}]}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("items[1].at"));
+        assert!(error.message.contains("offset"), "{}", error.message);
+        let error = parse_json::<Item>(br#"{"at": "2026-10-03T02:14:00Z"}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("name"));
+        let error =
+            parse_json::<Item>(br#"{"name": "a", "at": "2026-10-03T02:14:00Z", "nmae": 1}"#)
+                .unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("nmae"));
+        let error = parse_json::<Item>(br#"{"name": "a", "#).unwrap_err();
+        assert_eq!(error.code, "malformed_json");
+        assert_eq!(
+            parse_json::<Item>(b"  ").unwrap_err().code,
+            "malformed_json"
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The JSON API under `/v1`, health probes and the OpenAPI document.
+//!
+//! Handlers are thin: parse and validate the input into domain values, run one storage
+//! function on a blocking thread, map the result. Routes are registered in `configure`
+//! only, so the whole surface of the API reads in one place.
+
+pub mod error;
+pub mod extract;
+mod health;
+pub mod openapi;
+mod pages;
+mod people;
+mod services;
+mod shifts;
+mod teams;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+
+use self::error::ApiError;
+use crate::domain::timestamp::{parse_rfc3339, truncate_to_micros};
+use crate::storage::{AnyConnection, StorageError, Store};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// Default number of items in a list answer, and the most a client may ask for.
+pub const LIST_LIMIT_DEFAULT: i64 = 100;
+pub const LIST_LIMIT_MAX: i64 = 1_000;
+
+/// Registers every route of the API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::invalid("query", format!("bad query string: {error}")).into()
+    }))
+    .app_data(
+        web::PathConfig::default().error_handler(|error, _| {
+            ApiError::invalid("path", format!("bad path: {error}")).into()
+        }),
+    )
+    .service(health::healthz)
+    .service(health::readyz)
+    .service(openapi::openapi_json)
+    .service(openapi::swagger_ui())
+    .service(
+        web::scope("/v1")
+            .service(teams::create)
+            .service(teams::list)
+            .service(teams::read)
+            .service(teams::update)
+            .service(people::create)
+            .service(people::list)
+            .service(people::read)
+            .service(people::update)
+            .service(people::responses)
+            .service(services::create)
+            .service(services::list)
+            .service(services::read)
+            .service(services::update)
+            .service(shifts::create)
+            .service(shifts::create_batch)
+            .service(shifts::list)
+            .service(pages::record)
+            .service(pages::list)
+            .service(pages::read)
+            .service(pages::record_response)
+            .service(pages::responses),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    ))
+    .error_response()
+}
+
+/// The current instant, at the precision paydown stores.
+pub fn now() -> DateTime<Utc> {
+    truncate_to_micros(Utc::now())
+}
+
+/// Runs storage work on a blocking thread with a pooled connection.
+pub async fn with_conn<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, StorageError> + Send + 'static,
+{
+    let store = state.store.clone();
+    let span = tracing::Span::current();
+    web::block(move || {
+        let _entered = span.enter();
+        let mut conn = store.conn()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(error.cause = %error, "blocking task failed");
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it was logged",
+        )
+    })?
+    .map_err(ApiError::from)
+}
+
+/// Parses an optional timestamp query parameter, naming it on error.
+pub fn query_instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message)))
+        .transpose()
+}
+
+/// Checks a `limit` query parameter.
+pub fn query_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(LIST_LIMIT_DEFAULT),
+        Some(limit) if (1..=LIST_LIMIT_MAX).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {LIST_LIMIT_MAX}"),
+        )),
+    }
+}
+
+/// Checks a `[from, to)` pair of query parameters.
+pub fn query_range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+    let from = query_instant("from", from)?;
+    let to = query_instant("to", to)?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if to <= from {
+            return Err(ApiError::invalid("to", "must be after from"));
+        }
+    }
+    Ok((from, to))
+}

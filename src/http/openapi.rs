@@ -1,0 +1,43 @@
+//! The OpenAPI document, generated from the handlers' annotations so it cannot drift,
+//! and Swagger UI served from the binary (no CDN: it works offline).
+
+use actix_web::{HttpResponse, get};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{error, health, pages, people, services, shifts, teams};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paydown", description = "On-call cost and pay ledger: pages, responses, shifts, pay and reliability debt."),
+    paths(
+        health::healthz, health::readyz,
+        teams::create, teams::list, teams::read, teams::update,
+        people::create, people::list, people::read, people::update, people::responses,
+        services::create, services::list, services::read, services::update,
+        shifts::create, shifts::create_batch, shifts::list,
+        pages::record, pages::list, pages::read, pages::record_response, pages::responses,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    tags(
+        (name = "pages", description = "Paged events, idempotent by (source, external_id)"),
+        (name = "responses", description = "Work logged on pages"),
+        (name = "shifts", description = "On-call shifts"),
+        (name = "people", description = "Responders"),
+        (name = "teams", description = "Teams and cost centres"),
+        (name = "services", description = "Services and their owners"),
+        (name = "health", description = "Probes"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3.1 document.
+#[get("/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// Swagger UI at `/docs/`, reading `/openapi.json`.
+pub fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json"))
+}

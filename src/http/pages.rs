@@ -1,0 +1,264 @@
+//! `/v1/pages`: paged events from any source, and the responses logged on them.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::JsonBody;
+use super::{AppState, now, query_limit, query_range, with_conn};
+use crate::domain::field_error::{FieldError, require_slug, require_text};
+use crate::domain::page::{KEY_LENGTH_MAX, Lane, PageState};
+use crate::storage::pages::{self, Page, PageFilter, Recorded};
+use crate::storage::responses::{self as response_store, NewResponse, Response};
+
+/// Longest response accepted: work logged on one page for more than a week is a typo.
+pub const RESPONSE_MINUTES_MAX: i64 = 7 * 24 * 60;
+/// Longest response note accepted.
+pub const NOTES_LENGTH_MAX: usize = 10_000;
+
+/// One delivery of a page. `(source, external_id)` is its idempotency key: the same
+/// key again updates the page's state and never makes a second page.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageInput {
+    #[schema(example = "manual")]
+    pub source: String,
+    #[schema(example = "INC-1")]
+    pub external_id: String,
+    /// The service's id; an unknown service is kept and the page marked un-owned.
+    #[schema(example = "checkout")]
+    pub service: String,
+    #[schema(example = "Disk full on db-7")]
+    pub title: Option<String>,
+    /// What repeats: dedup key, fingerprint or alert name.
+    #[schema(example = "disk-full-db-7")]
+    pub alert_key: Option<String>,
+    /// `wake` when omitted.
+    pub lane: Option<Lane>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2026-10-03T02:14:00Z")]
+    pub triggered_at: DateTime<Utc>,
+    #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The person id of who acknowledged.
+    pub acknowledged_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    pub service: Option<String>,
+    pub alert_key: Option<String>,
+    pub acknowledged_by: Option<String>,
+    /// Pages triggered at or after this instant.
+    pub from: Option<String>,
+    /// Pages triggered before this instant.
+    pub to: Option<String>,
+    /// `true`: only pages of unknown or un-owned services.
+    pub unowned: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A person's work on a page. Give `ended_at` or `duration_minutes`. With an `id`
+/// (a UUID the client makes), posting the same response again records it once.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseInput {
+    #[schema(value_type = Option<String>, format = "uuid")]
+    pub id: Option<uuid::Uuid>,
+    #[schema(example = "alice")]
+    pub person: String,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2026-10-03T02:14:00Z")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-10-03T03:05:00Z")]
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<i64>,
+    pub notes: Option<String>,
+    /// Whether the page needed a human to act.
+    pub actionable: bool,
+}
+
+impl PageInput {
+    fn validate(self) -> Result<(String, String, PageState), FieldError> {
+        require_text("source", &self.source, 64)?;
+        require_text("external_id", &self.external_id, KEY_LENGTH_MAX)?;
+        let state = PageState::from_delivery(
+            self.service,
+            self.title,
+            self.alert_key,
+            self.lane,
+            self.triggered_at,
+            self.acknowledged_at,
+            self.acknowledged_by,
+            self.resolved_at,
+        )?;
+        Ok((self.source, self.external_id, state))
+    }
+}
+
+impl ResponseInput {
+    fn validate(self, page_id: String) -> Result<NewResponse, FieldError> {
+        require_slug("person", &self.person)?;
+        let ended_at = match (self.ended_at, self.duration_minutes) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    "duration_minutes",
+                    "give ended_at or duration_minutes, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(FieldError::new(
+                    "ended_at",
+                    "is required (or give duration_minutes)",
+                ));
+            }
+            (None, Some(minutes)) if minutes < 0 => {
+                return Err(FieldError::new("duration_minutes", "must not be negative"));
+            }
+            (None, Some(minutes)) if minutes > RESPONSE_MINUTES_MAX => {
+                return Err(FieldError::new(
+                    "duration_minutes",
+                    format!("must be at most {RESPONSE_MINUTES_MAX}"),
+                ));
+            }
+            (None, Some(minutes)) => self.started_at + Duration::minutes(minutes),
+            (Some(ended_at), None) if ended_at < self.started_at => {
+                return Err(FieldError::new("ended_at", "must not be before started_at"));
+            }
+            (Some(ended_at), None)
+                if ended_at - self.started_at > Duration::minutes(RESPONSE_MINUTES_MAX) =>
+            {
+                return Err(FieldError::new(
+                    "ended_at",
+                    "a response lasts at most 7 days",
+                ));
+            }
+            (Some(ended_at), None) => ended_at,
+        };
+        if let Some(notes) = &self.notes {
+            if notes.chars().count() > NOTES_LENGTH_MAX {
+                return Err(FieldError::new(
+                    "notes",
+                    format!("must be at most {NOTES_LENGTH_MAX} characters"),
+                ));
+            }
+        }
+        Ok(NewResponse {
+            id: self.id,
+            page_id,
+            person: self.person,
+            started_at: self.started_at,
+            ended_at,
+            notes: self.notes,
+            actionable: self.actionable,
+        })
+    }
+}
+
+/// Records a delivery of a page from any source.
+#[utoipa::path(post, path = "/v1/pages", tag = "pages", request_body = PageInput, responses(
+    (status = 201, description = "A new page", body = Page),
+    (status = 200, description = "The key was known: the page as all deliveries make it", body = Page),
+    (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[post("/pages")]
+pub async fn record(
+    state: web::Data<AppState>,
+    JsonBody(input): JsonBody<PageInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (source, external_id, delivery) = input.validate()?;
+    let at = now();
+    let (page, how) = with_conn(&state, move |conn| {
+        pages::record_delivery(conn, &source, &external_id, &delivery, at)
+    })
+    .await?;
+    tracing::info!(page.id = %page.id, page.source = %page.source, page.deliveries = page.delivery_count, "page recorded");
+    Ok(match how {
+        Recorded::Created => HttpResponse::Created().json(page),
+        Recorded::Existing => HttpResponse::Ok().json(page),
+    })
+}
+
+/// Lists pages, newest first; `?source=&external_id=` finds one by its key.
+#[utoipa::path(get, path = "/v1/pages", tag = "pages", params(PageQuery), responses(
+    (status = 200, body = Vec<Page>), (status = 400, body = ErrorBody)))]
+#[get("/pages")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let (triggered_from, triggered_to) = query_range(query.from.as_deref(), query.to.as_deref())?;
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "must not be negative"));
+    }
+    let filter = PageFilter {
+        source: query.source,
+        external_id: query.external_id,
+        service: query.service,
+        alert_key: query.alert_key,
+        acknowledged_by: query.acknowledged_by,
+        triggered_from,
+        triggered_to,
+        unowned_only: query.unowned.unwrap_or(false),
+        limit: query_limit(query.limit)?,
+        offset,
+    };
+    let found = with_conn(&state, move |conn| pages::list(conn, &filter)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+#[utoipa::path(get, path = "/v1/pages/{id}", tag = "pages", responses((status = 200, body = Page), (status = 404, body = ErrorBody)))]
+#[get("/pages/{id}")]
+pub async fn read(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let page = with_conn(&state, move |conn| pages::get(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Logs a person's work on a page.
+#[utoipa::path(post, path = "/v1/pages/{id}/responses", tag = "responses", request_body = ResponseInput, responses(
+    (status = 201, body = Response),
+    (status = 200, description = "The response (by id) was already recorded", body = Response),
+    (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/pages/{id}/responses")]
+pub async fn record_response(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<ResponseInput>,
+) -> Result<HttpResponse, ApiError> {
+    let response = input.validate(id.into_inner())?;
+    let at = now();
+    let (response, how) = with_conn(&state, move |conn| {
+        response_store::record(conn, &response, at)
+    })
+    .await?;
+    Ok(match how {
+        Recorded::Created => HttpResponse::Created().json(response),
+        Recorded::Existing => HttpResponse::Ok().json(response),
+    })
+}
+
+#[utoipa::path(get, path = "/v1/pages/{id}/responses", tag = "responses", responses(
+    (status = 200, body = Vec<Response>), (status = 404, body = ErrorBody)))]
+#[get("/pages/{id}/responses")]
+pub async fn responses(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let found = with_conn(&state, move |conn| response_store::list_for_page(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}

@@ -1,0 +1,224 @@
+//! `/v1/people`: responders.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{JsonBody, double_option};
+use super::{AppState, now, query_limit, query_range, with_conn};
+use crate::domain::currency::Currency;
+use crate::domain::field_error::{FieldError, require_slug, require_text};
+use crate::domain::person::{WorkingHours, parse_timezone};
+use crate::storage::people::{self, NewPerson, Person, PersonChanges};
+use crate::storage::responses::{self as response_store, Response};
+
+/// A person to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonInput {
+    #[schema(example = "alice")]
+    pub id: String,
+    #[schema(example = "Alice Example")]
+    pub name: String,
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    #[schema(example = "E-1001")]
+    pub payroll_id: String,
+    #[schema(example = "payments")]
+    pub team: Option<String>,
+    #[schema(example = "Europe/London")]
+    pub timezone: String,
+    /// ISO 4217; EUR when omitted.
+    #[schema(value_type = Option<String>, example = "GBP")]
+    pub currency: Option<String>,
+    /// Loaded cost per hour, a decimal string in `currency`.
+    #[schema(value_type = Option<String>, example = "85.50")]
+    pub loaded_hourly_cost: Option<Decimal>,
+    /// `{"mon": "09:00-17:00", …}`; Monday to Friday 09:00–17:00 when omitted.
+    pub working_hours: Option<BTreeMap<String, String>>,
+    pub holiday_calendar: Option<String>,
+}
+
+/// Changes to a person; absent fields are kept, `null` clears an optional one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonPatch {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub payroll_id: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub team: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub currency: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub loaded_hourly_cost: Option<Option<Decimal>>,
+    pub working_hours: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub holiday_calendar: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PeopleQuery {
+    /// Only people of this team.
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RangeQuery {
+    /// Start of the range, RFC 3339 with offset (inclusive).
+    pub from: Option<String>,
+    /// End of the range, RFC 3339 with offset (exclusive).
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+}
+
+fn parse_currency(code: &str) -> Result<Currency, FieldError> {
+    code.parse()
+        .map_err(|error: crate::domain::currency::UnknownCurrency| {
+            FieldError::new("currency", error.to_string())
+        })
+}
+
+fn check_email(email: &str) -> Result<(), FieldError> {
+    require_text("email", email, 320)?;
+    if !email.contains('@') {
+        return Err(FieldError::new("email", "must be an email address"));
+    }
+    Ok(())
+}
+
+impl PersonInput {
+    fn validate(self) -> Result<NewPerson, FieldError> {
+        require_slug("id", &self.id)?;
+        require_text("name", &self.name, 200)?;
+        check_email(&self.email)?;
+        require_text("payroll_id", &self.payroll_id, 64)?;
+        let timezone = parse_timezone("timezone", &self.timezone)?;
+        let currency = parse_currency(self.currency.as_deref().unwrap_or("EUR"))?;
+        let working_hours = match &self.working_hours {
+            Some(map) => WorkingHours::parse("working_hours", map)?,
+            None => WorkingHours::default(),
+        };
+        Ok(NewPerson {
+            id: self.id,
+            name: self.name,
+            email: self.email,
+            payroll_id: self.payroll_id,
+            team: self.team,
+            timezone,
+            currency,
+            loaded_hourly_cost: self.loaded_hourly_cost,
+            working_hours,
+            holiday_calendar: self.holiday_calendar,
+        })
+    }
+}
+
+impl PersonPatch {
+    fn validate(self) -> Result<PersonChanges, FieldError> {
+        if let Some(name) = &self.name {
+            require_text("name", name, 200)?;
+        }
+        if let Some(email) = &self.email {
+            check_email(email)?;
+        }
+        if let Some(payroll_id) = &self.payroll_id {
+            require_text("payroll_id", payroll_id, 64)?;
+        }
+        Ok(PersonChanges {
+            timezone: self
+                .timezone
+                .as_deref()
+                .map(|name| parse_timezone("timezone", name))
+                .transpose()?,
+            currency: self.currency.as_deref().map(parse_currency).transpose()?,
+            working_hours: self
+                .working_hours
+                .as_ref()
+                .map(|map| WorkingHours::parse("working_hours", map))
+                .transpose()?,
+            name: self.name,
+            email: self.email,
+            payroll_id: self.payroll_id,
+            team: self.team,
+            loaded_hourly_cost: self.loaded_hourly_cost,
+            holiday_calendar: self.holiday_calendar,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/v1/people", tag = "people", request_body = PersonInput, responses(
+    (status = 201, body = Person), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/people")]
+pub async fn create(
+    state: web::Data<AppState>,
+    JsonBody(input): JsonBody<PersonInput>,
+) -> Result<HttpResponse, ApiError> {
+    let person = input.validate()?;
+    let at = now();
+    let created = with_conn(&state, move |conn| people::create(conn, &person, at)).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+#[utoipa::path(get, path = "/v1/people", tag = "people", params(PeopleQuery), responses((status = 200, body = Vec<Person>)))]
+#[get("/people")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<PeopleQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let team = query.into_inner().team;
+    let all = with_conn(&state, move |conn| people::list(conn, team.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+#[utoipa::path(get, path = "/v1/people/{id}", tag = "people", responses((status = 200, body = Person), (status = 404, body = ErrorBody)))]
+#[get("/people/{id}")]
+pub async fn read(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let person = with_conn(&state, move |conn| people::get(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(person))
+}
+
+#[utoipa::path(patch, path = "/v1/people/{id}", tag = "people", request_body = PersonPatch, responses(
+    (status = 200, body = Person), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[patch("/people/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<PersonPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let changes = input.validate()?;
+    let id = id.into_inner();
+    let at = now();
+    let person = with_conn(&state, move |conn| people::update(conn, &id, &changes, at)).await?;
+    Ok(HttpResponse::Ok().json(person))
+}
+
+/// A person's logged responses, by start time.
+#[utoipa::path(get, path = "/v1/people/{id}/responses", tag = "responses", params(RangeQuery), responses(
+    (status = 200, body = Vec<Response>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/people/{id}/responses")]
+pub async fn responses(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let (from, to) = query_range(query.from.as_deref(), query.to.as_deref())?;
+    let limit = query_limit(query.limit)?;
+    let id = id.into_inner();
+    let found = with_conn(&state, move |conn| {
+        response_store::list_for_person(conn, &id, from, to, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(found))
+}

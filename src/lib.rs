@@ -1,0 +1,10 @@
+//! paydown: the on-call cost and pay ledger.
+//!
+//! See ARCHITECTURE.md for the map of the code.
+
+pub mod cli;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod server;
+pub mod storage;

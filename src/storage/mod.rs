@@ -1,0 +1,198 @@
+//! Storage: one diesel `MultiConnection` over SQLite (embedded default) and PostgreSQL.
+//!
+//! Policy:
+//! - The rest of the code sees `Store` and the functions of the table modules; which
+//!   backend is in use is decided once, from the database URL, and is invisible above
+//!   this module except where SQL itself differs (upserts, row locks), which is written
+//!   once per backend here and nowhere else (`with_backend!`).
+//! - Times are stored as naive UTC `Timestamp`s truncated to microseconds; money as
+//!   integer minor units (`BIGINT`), never `REAL`.
+//! - Every write that reads before it writes runs in `write_transaction`, which on SQLite
+//!   takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`): a deferred transaction that
+//!   upgrades from read to write can fail with `SQLITE_BUSY` however long it waits.
+
+mod connection;
+pub mod pages;
+pub mod people;
+pub mod responses;
+pub mod schema;
+pub mod services;
+pub mod shifts;
+pub mod teams;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use connection::{AnyConnection, Backend, DatabaseUrl, Manager};
+
+use crate::domain::field_error::FieldError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Connections kept open per server process.
+pub const POOL_SIZE_MAX: u32 = 16;
+/// How long a request waits for a free connection before the server answers 503.
+pub const POOL_WAIT_MAX: Duration = Duration::from_secs(10);
+/// Advisory lock key that serialises migrations of several servers on one PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x7061_7964_6f77_6e;
+
+/// What the storage layer can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{entity} `{id}` does not exist")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(FieldError),
+    #[error("{0}")]
+    Invalid(FieldError),
+}
+
+/// A pooled connection.
+pub type Conn = PooledConnection<Manager>;
+
+/// The database behind paydown, with its pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database at `url`, creating an SQLite file if needed, and applies
+    /// pending migrations.
+    pub fn open(url: &str) -> Result<Store, StorageError> {
+        Store::open_with_pool_size(url, POOL_SIZE_MAX)
+    }
+
+    /// As `open`, with a chosen pool size (the import and test tools want fewer).
+    pub fn open_with_pool_size(url: &str, pool_size_max: u32) -> Result<Store, StorageError> {
+        let url: DatabaseUrl = url.parse().map_err(StorageError::Unavailable)?;
+        let backend = url.backend();
+        let pool = Pool::builder()
+            .max_size(pool_size_max)
+            .min_idle(Some(1))
+            .connection_timeout(POOL_WAIT_MAX)
+            .build(Manager::new(url))
+            .map_err(|error| StorageError::Unavailable(error.to_string()))?;
+        let store = Store { pool, backend };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Takes a connection from the pool.
+    pub fn conn(&self) -> Result<Conn, StorageError> {
+        self.pool
+            .get()
+            .map_err(|error| StorageError::Unavailable(error.to_string()))
+    }
+
+    /// Applies every pending migration of this backend's folder; returns their names.
+    pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.conn()?;
+        run_migrations(&mut conn)
+    }
+
+    /// Checks that the database answers.
+    pub fn ping(&self) -> Result<(), StorageError> {
+        use diesel::connection::SimpleConnection;
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+}
+
+fn run_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError> {
+    use diesel::connection::SimpleConnection;
+    let to_names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| {
+        versions.iter().map(ToString::to_string).collect::<Vec<_>>()
+    };
+    match conn {
+        AnyConnection::Sqlite(conn) => conn
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(to_names)
+            .map_err(|error| StorageError::Migration(error.to_string())),
+        AnyConnection::Postgresql(conn) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let applied = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(to_names)
+                .map_err(|error| StorageError::Migration(error.to_string()));
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            applied
+        }
+    }
+}
+
+/// Runs `work` in a transaction that holds the write lock from its first statement on
+/// SQLite (`BEGIN IMMEDIATE`) and is an ordinary transaction on PostgreSQL. Commits on
+/// `Ok`, rolls back on `Err`.
+pub fn write_transaction<T, E>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        AnyConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
+        AnyConnection::Postgresql(inner) => {
+            <diesel::PgConnection as Connection>::TransactionManager::begin_transaction(inner)?
+        }
+    }
+    match work(conn) {
+        Ok(value) => {
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The work's error is the one worth reporting; a failed rollback leaves the
+            // connection broken, and the pool discards it.
+            let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(error)
+        }
+    }
+}
+
+/// Compiles one body per backend, for SQL that diesel cannot express through
+/// `AnyConnection` (upserts, `FOR UPDATE`). Inside, `$conn` is the concrete connection.
+#[macro_export]
+macro_rules! with_backend {
+    ($any:expr, |$conn:ident| $body:expr) => {
+        match $any {
+            $crate::storage::AnyConnection::Sqlite($conn) => $body,
+            $crate::storage::AnyConnection::Postgresql($conn) => $body,
+        }
+    };
+}
+
+/// Maps a unique-constraint violation to a conflict naming `field`.
+pub(crate) fn conflict_on_unique(
+    error: diesel::result::Error,
+    field: &str,
+    message: impl FnOnce() -> String,
+) -> StorageError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StorageError::Conflict(FieldError::new(field, message()))
+        }
+        other => StorageError::Database(other),
+    }
+}

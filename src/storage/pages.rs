@@ -1,0 +1,297 @@
+//! Pages: one row per `(source, external_id)`, whatever the number of deliveries.
+//!
+//! Each delivery is kept (`page_deliveries`), and the page row is the fold of all of
+//! them (`PageState::fold`), recomputed inside the same write transaction that stores
+//! the delivery. Two deliveries of one page racing each other serialise on the unique
+//! key: on PostgreSQL the loser's `INSERT … ON CONFLICT DO NOTHING` waits for the
+//! winner's commit and then locks the row (`FOR UPDATE`); on SQLite the whole
+//! transaction holds the write lock.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{page_deliveries, pages, services};
+use super::{AnyConnection, StorageError, write_transaction};
+use crate::domain::page::{Lane, PageState, PageStatus};
+use crate::domain::timestamp::{from_naive, to_naive};
+
+/// A page as stored and served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    /// The service as the source named it.
+    pub service: String,
+    /// The team owning the service; `null` when the service is unknown or has no owner.
+    pub owning_team: Option<String>,
+    /// `false` for pages of unknown or un-owned services: kept, and reported as such.
+    pub owned: bool,
+    pub title: Option<String>,
+    pub alert_key: Option<String>,
+    pub lane: Lane,
+    #[schema(value_type = String, example = "resolved")]
+    pub status: PageStatus,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub triggered_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    #[serde(with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// How many deliveries (including repeats) made this page.
+    pub delivery_count: i32,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable)]
+struct PageRow {
+    id: String,
+    source: String,
+    external_id: String,
+    service_key: String,
+    title: Option<String>,
+    alert_key: Option<String>,
+    lane: String,
+    triggered_at: NaiveDateTime,
+    acknowledged_at: Option<NaiveDateTime>,
+    acknowledged_by: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
+    described_at: NaiveDateTime,
+    delivery_count: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn page_from(row: PageRow, owning_team: Option<String>) -> Page {
+    let state = PageState {
+        described_at: from_naive(row.described_at),
+        service_key: row.service_key.clone(),
+        title: None,
+        alert_key: None,
+        lane: None,
+        triggered_at: from_naive(row.triggered_at),
+        acknowledged_at: row.acknowledged_at.map(from_naive),
+        acknowledged_by: None,
+        resolved_at: row.resolved_at.map(from_naive),
+    };
+    Page {
+        owned: owning_team.is_some(),
+        owning_team,
+        id: row.id,
+        source: row.source,
+        external_id: row.external_id,
+        service: row.service_key,
+        title: row.title,
+        alert_key: row.alert_key,
+        lane: Lane::parse(&row.lane).unwrap_or(Lane::Wake),
+        status: state.status(),
+        triggered_at: state.triggered_at,
+        acknowledged_at: state.acknowledged_at,
+        acknowledged_by: row.acknowledged_by,
+        resolved_at: state.resolved_at,
+        delivery_count: row.delivery_count,
+        created_at: from_naive(row.created_at),
+        updated_at: from_naive(row.updated_at),
+    }
+}
+
+/// Whether a delivery made a new page or folded into a known one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Created,
+    Existing,
+}
+
+/// Records one delivery of a page and returns the page as all deliveries so far make it.
+pub fn record_delivery(
+    conn: &mut AnyConnection,
+    source: &str,
+    external_id: &str,
+    delivery: &PageState,
+    received_at: DateTime<Utc>,
+) -> Result<(Page, Recorded), StorageError> {
+    let payload = serde_json::to_string(delivery)
+        .map_err(|error| StorageError::Unavailable(error.to_string()))?;
+    write_transaction(conn, |conn| {
+        let new_id = uuid::Uuid::now_v7().to_string();
+        let now = to_naive(received_at);
+        let lane = delivery.lane.unwrap_or(Lane::Wake).as_str();
+        let values = (
+            pages::id.eq(&new_id),
+            pages::source.eq(source),
+            pages::external_id.eq(external_id),
+            pages::service_key.eq(&delivery.service_key),
+            pages::title.eq(&delivery.title),
+            pages::alert_key.eq(&delivery.alert_key),
+            pages::lane.eq(lane),
+            pages::triggered_at.eq(to_naive(delivery.triggered_at)),
+            pages::acknowledged_at.eq(delivery.acknowledged_at.map(to_naive)),
+            pages::acknowledged_by.eq(&delivery.acknowledged_by),
+            pages::resolved_at.eq(delivery.resolved_at.map(to_naive)),
+            pages::described_at.eq(to_naive(delivery.described_at)),
+            pages::delivery_count.eq(1),
+            pages::created_at.eq(now),
+            pages::updated_at.eq(now),
+        );
+        let inserted = crate::with_backend!(conn, |c| diesel::insert_into(pages::table)
+            .values(values)
+            .on_conflict((pages::source, pages::external_id))
+            .do_nothing()
+            .execute(c))?;
+        let (page_id, recorded) = if inserted == 1 {
+            (new_id, Recorded::Created)
+        } else {
+            (lock_page_id(conn, source, external_id)?, Recorded::Existing)
+        };
+        diesel::insert_into(page_deliveries::table)
+            .values((
+                page_deliveries::id.eq(uuid::Uuid::now_v7().to_string()),
+                page_deliveries::page_id.eq(&page_id),
+                page_deliveries::received_at.eq(now),
+                page_deliveries::payload.eq(&payload),
+            ))
+            .execute(conn)?;
+        if recorded == Recorded::Existing {
+            refold(conn, &page_id, now)?;
+        }
+        Ok((get(conn, &page_id)?, recorded))
+    })
+}
+
+/// Finds the id of a page known to exist, locking its row on PostgreSQL.
+fn lock_page_id(
+    conn: &mut AnyConnection,
+    source: &str,
+    external_id: &str,
+) -> Result<String, StorageError> {
+    let by_key = pages::table
+        .filter(pages::source.eq(source))
+        .filter(pages::external_id.eq(external_id));
+    let id = match conn {
+        AnyConnection::Postgresql(c) => by_key.select(pages::id).for_update().first::<String>(c)?,
+        AnyConnection::Sqlite(c) => by_key.select(pages::id).first::<String>(c)?,
+    };
+    Ok(id)
+}
+
+/// Recomputes a page's row from all its deliveries.
+fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result<(), StorageError> {
+    let payloads: Vec<String> = page_deliveries::table
+        .filter(page_deliveries::page_id.eq(page_id))
+        .select(page_deliveries::payload)
+        .load(conn)?;
+    let deliveries = payloads
+        .iter()
+        .map(|payload| serde_json::from_str::<PageState>(payload))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            StorageError::Unavailable(format!(
+                "page `{page_id}` has an unreadable delivery: {error}"
+            ))
+        })?;
+    let Some(state) = PageState::fold(&deliveries) else {
+        return Ok(());
+    };
+    let delivery_count = i32::try_from(deliveries.len()).unwrap_or(i32::MAX);
+    diesel::update(pages::table.find(page_id))
+        .set((
+            pages::service_key.eq(&state.service_key),
+            pages::title.eq(&state.title),
+            pages::alert_key.eq(&state.alert_key),
+            pages::lane.eq(state.lane.unwrap_or(Lane::Wake).as_str()),
+            pages::triggered_at.eq(to_naive(state.triggered_at)),
+            pages::acknowledged_at.eq(state.acknowledged_at.map(to_naive)),
+            pages::acknowledged_by.eq(&state.acknowledged_by),
+            pages::resolved_at.eq(state.resolved_at.map(to_naive)),
+            pages::described_at.eq(to_naive(state.described_at)),
+            pages::delivery_count.eq(delivery_count),
+            pages::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type PageWithTeam = (PageRow, Option<String>);
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Page, StorageError> {
+    find(conn, id)?.ok_or_else(|| StorageError::NotFound {
+        entity: "page",
+        id: id.to_owned(),
+    })
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Page>, StorageError> {
+    let row = pages::table
+        .left_join(services::table.on(services::id.eq(pages::service_key)))
+        .filter(pages::id.eq(id))
+        .select((pages::all_columns, services::team_id.nullable()))
+        .first::<PageWithTeam>(conn)
+        .optional()?;
+    Ok(row.map(|(row, team)| page_from(row, team)))
+}
+
+/// Filters for listing pages; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct PageFilter {
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    pub service: Option<String>,
+    pub alert_key: Option<String>,
+    pub acknowledged_by: Option<String>,
+    pub triggered_from: Option<DateTime<Utc>>,
+    pub triggered_to: Option<DateTime<Utc>>,
+    pub unowned_only: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Pages matching the filter, newest trigger first.
+pub fn list(conn: &mut AnyConnection, filter: &PageFilter) -> Result<Vec<Page>, StorageError> {
+    let mut query = pages::table
+        .left_join(services::table.on(services::id.eq(pages::service_key)))
+        .select((pages::all_columns, services::team_id.nullable()))
+        .into_boxed();
+    if let Some(source) = &filter.source {
+        query = query.filter(pages::source.eq(source));
+    }
+    if let Some(external_id) = &filter.external_id {
+        query = query.filter(pages::external_id.eq(external_id));
+    }
+    if let Some(service) = &filter.service {
+        query = query.filter(pages::service_key.eq(service));
+    }
+    if let Some(alert_key) = &filter.alert_key {
+        query = query.filter(pages::alert_key.eq(alert_key));
+    }
+    if let Some(person) = &filter.acknowledged_by {
+        query = query.filter(pages::acknowledged_by.eq(person));
+    }
+    if let Some(from) = filter.triggered_from {
+        query = query.filter(pages::triggered_at.ge(to_naive(from)));
+    }
+    if let Some(to) = filter.triggered_to {
+        query = query.filter(pages::triggered_at.lt(to_naive(to)));
+    }
+    if filter.unowned_only {
+        query = query.filter(services::team_id.is_null());
+    }
+    let rows = query
+        .order((pages::triggered_at.desc(), pages::id.desc()))
+        .limit(filter.limit)
+        .offset(filter.offset)
+        .load::<PageWithTeam>(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, team)| page_from(row, team))
+        .collect())
+}

@@ -1,0 +1,112 @@
+//! The tables both migration sets (`migrations/sqlite`, `migrations/postgres`) must produce.
+//! Written by hand, checked by `tests/api/schema.rs` against both backends.
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        name -> Text,
+        cost_centre -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    people (id) {
+        id -> Text,
+        name -> Text,
+        email -> Text,
+        payroll_id -> Text,
+        team_id -> Nullable<Text>,
+        timezone -> Text,
+        currency -> Text,
+        loaded_cost_minor_per_hour -> Nullable<BigInt>,
+        working_hours -> Text,
+        holiday_calendar -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Text,
+        name -> Text,
+        team_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shifts (id) {
+        id -> Text,
+        person_id -> Text,
+        role -> Text,
+        schedule -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        source -> Text,
+        external_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pages (id) {
+        id -> Text,
+        source -> Text,
+        external_id -> Text,
+        service_key -> Text,
+        title -> Nullable<Text>,
+        alert_key -> Nullable<Text>,
+        lane -> Text,
+        triggered_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        described_at -> Timestamp,
+        delivery_count -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    page_deliveries (id) {
+        id -> Text,
+        page_id -> Text,
+        received_at -> Timestamp,
+        payload -> Text,
+    }
+}
+
+diesel::table! {
+    responses (id) {
+        id -> Text,
+        page_id -> Text,
+        person_id -> Text,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        notes -> Nullable<Text>,
+        actionable -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(people -> teams (team_id));
+diesel::joinable!(services -> teams (team_id));
+diesel::joinable!(shifts -> people (person_id));
+diesel::joinable!(page_deliveries -> pages (page_id));
+diesel::joinable!(responses -> pages (page_id));
+diesel::joinable!(responses -> people (person_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    teams,
+    people,
+    services,
+    shifts,
+    pages,
+    page_deliveries,
+    responses,
+);

@@ -1,0 +1,186 @@
+//! Shifts: idempotent by `(source, external_id)`; a changed shift is updated in place
+//! (facts may be corrected; the ledger, not the facts, keeps history).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::pages::Recorded;
+use super::schema::shifts;
+use super::{AnyConnection, StorageError, write_transaction};
+use crate::domain::field_error::FieldError;
+use crate::domain::shift::ShiftRole;
+use crate::domain::timestamp::{from_naive, to_naive};
+
+/// A shift as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Shift {
+    pub id: String,
+    pub person: String,
+    pub role: ShiftRole,
+    pub schedule: Option<String>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub start: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub end: DateTime<Utc>,
+    pub source: String,
+    pub external_id: String,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable)]
+struct ShiftRow {
+    id: String,
+    person_id: String,
+    role: String,
+    schedule: Option<String>,
+    start_at: NaiveDateTime,
+    end_at: NaiveDateTime,
+    source: String,
+    external_id: String,
+    created_at: NaiveDateTime,
+}
+
+impl From<ShiftRow> for Shift {
+    fn from(row: ShiftRow) -> Shift {
+        Shift {
+            id: row.id,
+            person: row.person_id,
+            role: ShiftRole::parse(&row.role).unwrap_or(ShiftRole::Primary),
+            schedule: row.schedule,
+            start: from_naive(row.start_at),
+            end: from_naive(row.end_at),
+            source: row.source,
+            external_id: row.external_id,
+            created_at: from_naive(row.created_at),
+        }
+    }
+}
+
+/// A validated shift to record.
+#[derive(Debug, Clone)]
+pub struct NewShift {
+    pub person: String,
+    pub role: ShiftRole,
+    pub schedule: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub source: String,
+    pub external_id: String,
+}
+
+/// Records shifts in one transaction: all or none. An error names the index of the
+/// shift at fault (`shifts[3].person`) when `batch` is true.
+pub fn record_all(
+    conn: &mut AnyConnection,
+    new_shifts: &[NewShift],
+    now: DateTime<Utc>,
+    field_prefix: Option<&str>,
+) -> Result<Vec<(Shift, Recorded)>, StorageError> {
+    write_transaction(conn, |conn| {
+        let mut recorded = Vec::with_capacity(new_shifts.len());
+        for (index, shift) in new_shifts.iter().enumerate() {
+            let result =
+                record_one(conn, shift, now).map_err(|error| match (error, field_prefix) {
+                    (StorageError::Invalid(field), Some(prefix)) => {
+                        StorageError::Invalid(field.within(&format!("{prefix}[{index}]")))
+                    }
+                    (error, _) => error,
+                })?;
+            recorded.push(result);
+        }
+        Ok(recorded)
+    })
+}
+
+fn record_one(
+    conn: &mut AnyConnection,
+    shift: &NewShift,
+    now: DateTime<Utc>,
+) -> Result<(Shift, Recorded), StorageError> {
+    if super::people::find(conn, &shift.person)?.is_none() {
+        return Err(StorageError::Invalid(FieldError::new(
+            "person",
+            format!("unknown person `{}`", shift.person),
+        )));
+    }
+    let existing = shifts::table
+        .filter(shifts::source.eq(&shift.source))
+        .filter(shifts::external_id.eq(&shift.external_id))
+        .first::<ShiftRow>(conn)
+        .optional()?;
+    let fields = (
+        shifts::person_id.eq(&shift.person),
+        shifts::role.eq(shift.role.as_str()),
+        shifts::schedule.eq(&shift.schedule),
+        shifts::start_at.eq(to_naive(shift.start)),
+        shifts::end_at.eq(to_naive(shift.end)),
+    );
+    match existing {
+        Some(row) => {
+            let id = row.id.clone();
+            let stored = Shift::from(row);
+            let same = stored.person == shift.person
+                && stored.role == shift.role
+                && stored.schedule == shift.schedule
+                && stored.start == shift.start
+                && stored.end == shift.end;
+            if !same {
+                diesel::update(shifts::table.find(&id))
+                    .set(fields)
+                    .execute(conn)?;
+            }
+            Ok((get(conn, &id)?, Recorded::Existing))
+        }
+        None => {
+            let id = uuid::Uuid::now_v7().to_string();
+            diesel::insert_into(shifts::table)
+                .values((
+                    shifts::id.eq(&id),
+                    fields,
+                    shifts::source.eq(&shift.source),
+                    shifts::external_id.eq(&shift.external_id),
+                    shifts::created_at.eq(to_naive(now)),
+                ))
+                .execute(conn)?;
+            Ok((get(conn, &id)?, Recorded::Created))
+        }
+    }
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Shift, StorageError> {
+    let row = shifts::table.find(id).first::<ShiftRow>(conn).optional()?;
+    row.map(Shift::from).ok_or_else(|| StorageError::NotFound {
+        entity: "shift",
+        id: id.to_owned(),
+    })
+}
+
+/// Shifts of a person (or everyone) that overlap `[from, to)`, earliest first.
+pub fn list(
+    conn: &mut AnyConnection,
+    person: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<Shift>, StorageError> {
+    let mut query = shifts::table.into_boxed();
+    if let Some(person) = person {
+        query = query.filter(shifts::person_id.eq(person));
+    }
+    if let Some(from) = from {
+        query = query.filter(shifts::end_at.gt(to_naive(from)));
+    }
+    if let Some(to) = to {
+        query = query.filter(shifts::start_at.lt(to_naive(to)));
+    }
+    let rows = query
+        .order((shifts::start_at, shifts::id))
+        .limit(limit)
+        .load::<ShiftRow>(conn)?;
+    Ok(rows.into_iter().map(Shift::from).collect())
+}
