@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::rng::SplitMix64;
-use crate::domain::page::{Lane, PageState};
+use crate::domain::page::{Delivery, Lane, PageState};
 use crate::domain::shift::ShiftRole;
 
 /// The first Monday of the window; 13 weeks follow (2026-08-03 to 2026-11-02), which
@@ -732,19 +732,19 @@ fn emit_page(
         None => None,
     };
     let state = |acknowledged: bool, resolved: bool| {
-        PageState::from_delivery(
-            alert.service.to_owned(),
-            Some(alert.title.to_owned()),
-            Some(alert.key.to_owned()),
-            Some(alert.lane),
+        PageState::from_delivery(Delivery {
+            service_key: alert.service.to_owned(),
+            title: Some(alert.title.to_owned()),
+            alert_key: Some(alert.key.to_owned()),
+            lane: Some(alert.lane),
             triggered_at,
-            acknowledged_at.filter(|_| acknowledged),
-            acknowledgement
+            acknowledged_at: acknowledged_at.filter(|_| acknowledged),
+            acknowledged_by: acknowledgement
                 .as_ref()
                 .map(|(person, _)| person.clone())
                 .filter(|_| acknowledged),
-            resolved_at.filter(|_| resolved),
-        )
+            resolved_at: resolved_at.filter(|_| resolved),
+        })
     };
     let mut page_deliveries: Vec<PageState> = Vec::new();
     page_deliveries.extend(state(false, false).ok());
@@ -774,31 +774,31 @@ fn emit_page(
         });
     }
     data.page_count += 1;
-    if let (Some((person, _)), Some(started_at)) = (&acknowledgement, acknowledged_at) {
-        if rng.chance(72) {
-            let ended_at = resolved_at.unwrap_or(started_at) + minutes(rng, 0, 20);
-            let actionable = if alert.noisy {
-                rng.chance(25)
-            } else {
-                rng.chance(88)
-            };
-            let notes = if actionable {
-                format!("{}: investigated and mitigated", alert.title)
-            } else {
-                format!("{}: self-healed, no action needed", alert.title)
-            };
-            let id = uuid::Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
-            data.responses.push(DemoResponse {
-                id,
-                source,
-                external_id,
-                person: person.clone(),
-                started_at,
-                ended_at,
-                notes,
-                actionable,
-            });
-        }
+    if let (Some((person, _)), Some(started_at)) = (&acknowledgement, acknowledged_at)
+        && rng.chance(72)
+    {
+        let ended_at = resolved_at.unwrap_or(started_at) + minutes(rng, 0, 20);
+        let actionable = if alert.noisy {
+            rng.chance(25)
+        } else {
+            rng.chance(88)
+        };
+        let notes = if actionable {
+            format!("{}: investigated and mitigated", alert.title)
+        } else {
+            format!("{}: self-healed, no action needed", alert.title)
+        };
+        let id = uuid::Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
+        data.responses.push(DemoResponse {
+            id,
+            source,
+            external_id,
+            person: person.clone(),
+            started_at,
+            ended_at,
+            notes,
+            actionable,
+        });
     }
 }
 

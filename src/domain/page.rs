@@ -72,26 +72,40 @@ pub const KEY_LENGTH_MAX: usize = 256;
 /// Longest page title accepted.
 pub const TITLE_LENGTH_MAX: usize = 1_000;
 
+/// What one delivery of a page says, before it is checked.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    pub service_key: String,
+    pub title: Option<String>,
+    pub alert_key: Option<String>,
+    pub lane: Option<Lane>,
+    pub triggered_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
 impl PageState {
     /// The state one delivery reports; `described_at` is the latest instant it mentions.
-    pub fn from_delivery(
-        service_key: String,
-        title: Option<String>,
-        alert_key: Option<String>,
-        lane: Option<Lane>,
-        triggered_at: DateTime<Utc>,
-        acknowledged_at: Option<DateTime<Utc>>,
-        acknowledged_by: Option<String>,
-        resolved_at: Option<DateTime<Utc>>,
-    ) -> Result<PageState, FieldError> {
+    pub fn from_delivery(delivery: Delivery) -> Result<PageState, FieldError> {
+        let Delivery {
+            service_key,
+            title,
+            alert_key,
+            lane,
+            triggered_at,
+            acknowledged_at,
+            acknowledged_by,
+            resolved_at,
+        } = delivery;
         require_text("service", &service_key, KEY_LENGTH_MAX)?;
-        if let Some(title) = &title {
-            if title.chars().count() > TITLE_LENGTH_MAX {
-                return Err(FieldError::new(
-                    "title",
-                    format!("must be at most {TITLE_LENGTH_MAX} characters"),
-                ));
-            }
+        if let Some(title) = &title
+            && title.chars().count() > TITLE_LENGTH_MAX
+        {
+            return Err(FieldError::new(
+                "title",
+                format!("must be at most {TITLE_LENGTH_MAX} characters"),
+            ));
         }
         if let Some(alert_key) = &alert_key {
             require_text("alert_key", alert_key, KEY_LENGTH_MAX)?;
@@ -221,16 +235,16 @@ mod tests {
         resolve: Option<i64>,
         title: Option<&str>,
     ) -> PageState {
-        PageState::from_delivery(
-            "checkout".into(),
-            title.map(str::to_owned),
-            Some("disk-full".into()),
-            Some(Lane::Wake),
-            at(trigger),
-            ack.map(|(minute, _)| at(minute)),
-            ack.map(|(_, who)| who.to_owned()),
-            resolve.map(at),
-        )
+        PageState::from_delivery(Delivery {
+            service_key: "checkout".into(),
+            title: title.map(str::to_owned),
+            alert_key: Some("disk-full".into()),
+            lane: Some(Lane::Wake),
+            triggered_at: at(trigger),
+            acknowledged_at: ack.map(|(minute, _)| at(minute)),
+            acknowledged_by: ack.map(|(_, who)| who.to_owned()),
+            resolved_at: resolve.map(at),
+        })
         .unwrap()
     }
 
@@ -263,21 +277,20 @@ mod tests {
 
     #[test]
     fn inconsistent_deliveries_are_refused_with_the_field() {
-        let error = PageState::from_delivery(
-            "checkout".into(),
-            None,
-            None,
-            None,
-            at(10),
-            Some(at(5)),
-            None,
-            None,
-        )
-        .unwrap_err();
+        let early_ack = Delivery {
+            service_key: "checkout".into(),
+            triggered_at: at(10),
+            acknowledged_at: Some(at(5)),
+            ..Delivery::default()
+        };
+        let error = PageState::from_delivery(early_ack).unwrap_err();
         assert_eq!(error.field, "acknowledged_at");
-        let error =
-            PageState::from_delivery("  ".into(), None, None, None, at(10), None, None, None)
-                .unwrap_err();
+        let blank_service = Delivery {
+            service_key: "  ".into(),
+            triggered_at: at(10),
+            ..Delivery::default()
+        };
+        let error = PageState::from_delivery(blank_service).unwrap_err();
         assert_eq!(error.field, "service");
     }
 
@@ -290,16 +303,16 @@ mod tests {
             proptest::option::of(prop_oneof![Just(Lane::Wake), Just(Lane::Later)]),
         )
             .prop_map(|(trigger, ack, resolve, title, lane)| {
-                PageState::from_delivery(
-                    "checkout".into(),
+                PageState::from_delivery(Delivery {
+                    service_key: "checkout".into(),
                     title,
-                    None,
+                    alert_key: None,
                     lane,
-                    at(trigger),
-                    ack.map(|(minute, _)| at(trigger + minute)),
-                    ack.map(|(_, who)| who),
-                    resolve.map(|minute| at(trigger + minute)),
-                )
+                    triggered_at: at(trigger),
+                    acknowledged_at: ack.as_ref().map(|(minute, _)| at(trigger + *minute)),
+                    acknowledged_by: ack.map(|(_, who)| who),
+                    resolved_at: resolve.map(|minute| at(trigger + minute)),
+                })
                 .unwrap()
             })
     }

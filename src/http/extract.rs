@@ -94,14 +94,13 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// The field a serde error is about: its path, or for a missing or unknown field at
-/// that path, the name serde quotes.
+/// The field a serde error is about: its path, or for a missing field (whose path is
+/// the object that lacks it) the path joined with the name serde quotes.
 fn field_of(path: &str, message: &str) -> String {
-    let quoted = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
+    let missing = message
+        .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
-    match (path, quoted) {
+    match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (path, Some(name)) => format!("{path}.{name}"),
         (".", None) => "body".to_owned(),

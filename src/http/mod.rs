@@ -131,17 +131,17 @@ pub fn query_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// An optional `[from, to)` pair.
+pub type InstantRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Checks a `[from, to)` pair of query parameters.
-pub fn query_range(
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+pub fn query_range(from: Option<&str>, to: Option<&str>) -> Result<InstantRange, ApiError> {
     let from = query_instant("from", from)?;
     let to = query_instant("to", to)?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if to <= from {
-            return Err(ApiError::invalid("to", "must be after from"));
-        }
+    if let (Some(from), Some(to)) = (from, to)
+        && to <= from
+    {
+        return Err(ApiError::invalid("to", "must be after from"));
     }
     Ok((from, to))
 }

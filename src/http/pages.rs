@@ -8,7 +8,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
 use super::{AppState, now, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
-use crate::domain::page::{KEY_LENGTH_MAX, Lane, PageState};
+use crate::domain::page::{Delivery, KEY_LENGTH_MAX, Lane, PageState};
 use crate::storage::pages::{self, Page, PageFilter, Recorded};
 use crate::storage::responses::{self as response_store, NewResponse, Response};
 
@@ -91,16 +91,16 @@ impl PageInput {
     fn validate(self) -> Result<(String, String, PageState), FieldError> {
         require_text("source", &self.source, 64)?;
         require_text("external_id", &self.external_id, KEY_LENGTH_MAX)?;
-        let state = PageState::from_delivery(
-            self.service,
-            self.title,
-            self.alert_key,
-            self.lane,
-            self.triggered_at,
-            self.acknowledged_at,
-            self.acknowledged_by,
-            self.resolved_at,
-        )?;
+        let state = PageState::from_delivery(Delivery {
+            service_key: self.service,
+            title: self.title,
+            alert_key: self.alert_key,
+            lane: self.lane,
+            triggered_at: self.triggered_at,
+            acknowledged_at: self.acknowledged_at,
+            acknowledged_by: self.acknowledged_by,
+            resolved_at: self.resolved_at,
+        })?;
         Ok((self.source, self.external_id, state))
     }
 }
@@ -144,13 +144,13 @@ impl ResponseInput {
             }
             (Some(ended_at), None) => ended_at,
         };
-        if let Some(notes) = &self.notes {
-            if notes.chars().count() > NOTES_LENGTH_MAX {
-                return Err(FieldError::new(
-                    "notes",
-                    format!("must be at most {NOTES_LENGTH_MAX} characters"),
-                ));
-            }
+        if let Some(notes) = &self.notes
+            && notes.chars().count() > NOTES_LENGTH_MAX
+        {
+            return Err(FieldError::new(
+                "notes",
+                format!("must be at most {NOTES_LENGTH_MAX} characters"),
+            ));
         }
         Ok(NewResponse {
             id: self.id,

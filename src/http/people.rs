@@ -35,8 +35,8 @@ pub struct PersonInput {
     #[schema(value_type = Option<String>, example = "GBP")]
     pub currency: Option<String>,
     /// Loaded cost per hour, a decimal string in `currency`.
-    #[schema(value_type = Option<String>, example = "85.50")]
-    pub loaded_hourly_cost: Option<Decimal>,
+    #[schema(example = "85.50")]
+    pub loaded_hourly_cost: Option<String>,
     /// `{"mon": "09:00-17:00", …}`; Monday to Friday 09:00–17:00 when omitted.
     pub working_hours: Option<BTreeMap<String, String>>,
     pub holiday_calendar: Option<String>,
@@ -56,7 +56,7 @@ pub struct PersonPatch {
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
-    pub loaded_hourly_cost: Option<Option<Decimal>>,
+    pub loaded_hourly_cost: Option<Option<String>>,
     pub working_hours: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -83,6 +83,17 @@ fn parse_currency(code: &str) -> Result<Currency, FieldError> {
         .map_err(|error: crate::domain::currency::UnknownCurrency| {
             FieldError::new("currency", error.to_string())
         })
+}
+
+/// Money arrives as a decimal string ("85.50"): a JSON number is a float, and a float
+/// is never money.
+fn parse_money(field: &str, text: &str) -> Result<Decimal, FieldError> {
+    Decimal::from_str_exact(text.trim()).map_err(|_| {
+        FieldError::new(
+            field,
+            format!("expected a decimal amount as a string, e.g. \"85.50\"; got `{text}`"),
+        )
+    })
 }
 
 fn check_email(email: &str) -> Result<(), FieldError> {
@@ -113,7 +124,11 @@ impl PersonInput {
             team: self.team,
             timezone,
             currency,
-            loaded_hourly_cost: self.loaded_hourly_cost,
+            loaded_hourly_cost: self
+                .loaded_hourly_cost
+                .as_deref()
+                .map(|text| parse_money("loaded_hourly_cost", text))
+                .transpose()?,
             working_hours,
             holiday_calendar: self.holiday_calendar,
         })
@@ -147,7 +162,11 @@ impl PersonPatch {
             email: self.email,
             payroll_id: self.payroll_id,
             team: self.team,
-            loaded_hourly_cost: self.loaded_hourly_cost,
+            loaded_hourly_cost: match &self.loaded_hourly_cost {
+                Some(Some(text)) => Some(Some(parse_money("loaded_hourly_cost", text)?)),
+                Some(None) => Some(None),
+                None => None,
+            },
             holiday_calendar: self.holiday_calendar,
         })
     }

@@ -38,7 +38,7 @@ pub const POOL_SIZE_MAX: u32 = 16;
 /// How long a request waits for a free connection before the server answers 503.
 pub const POOL_WAIT_MAX: Duration = Duration::from_secs(10);
 /// Advisory lock key that serialises migrations of several servers on one PostgreSQL.
-const MIGRATION_LOCK_KEY: i64 = 0x7061_7964_6f77_6e;
+const MIGRATION_LOCK_KEY: i64 = 0x0070_6179_646f_776e;
 
 /// What the storage layer can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,24 @@ impl Store {
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
         run_migrations(&mut conn)
+    }
+
+    /// Reverts every applied migration (newest first); returns their names. For the
+    /// up → down → up check of the migration folders, never for a database in use.
+    pub fn revert_all_migrations(&self) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.conn()?;
+        let to_names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| {
+            versions.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let reverted = match &mut *conn {
+            AnyConnection::Sqlite(conn) => {
+                conn.revert_all_migrations(SQLITE_MIGRATIONS).map(to_names)
+            }
+            AnyConnection::Postgresql(conn) => conn
+                .revert_all_migrations(POSTGRES_MIGRATIONS)
+                .map(to_names),
+        };
+        reverted.map_err(|error| StorageError::Migration(error.to_string()))
     }
 
     /// Checks that the database answers.

@@ -1,0 +1,275 @@
+//! Test harness: a fresh database per test on each backend, the real app in process,
+//! and a real server on a free port for tests that need several clients.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{App, test, web};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use paydown::http::AppState;
+use paydown::storage::Store;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// PostgreSQL server the tests create their databases on.
+pub fn postgres_base_url() -> String {
+    std::env::var("PAYDOWN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    name: String,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        let name = format!("paydown_test_{}", uuid::Uuid::new_v4().simple());
+        let url = match backend {
+            Backend::Sqlite => std::env::temp_dir()
+                .join(format!("{name}.db"))
+                .display()
+                .to_string(),
+            Backend::Postgres => {
+                let mut admin =
+                    PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+                        .expect("PostgreSQL must run on 127.0.0.1:5432 (see README: Tests)");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                format!("{}/{name}", postgres_base_url())
+            }
+        };
+        TestDb { url, backend, name }
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open_with_pool_size(&self.url, 8).expect("open test store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self.backend {
+            Backend::Sqlite => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.url));
+                }
+            }
+            Backend::Postgres => {
+                if let Ok(mut admin) =
+                    PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+                {
+                    let _ = admin.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The real app, in process, on a fresh database.
+pub struct TestApp {
+    /// Kept so the database lives as long as the app.
+    _db: TestDb,
+    pub store: Store,
+}
+
+/// A response as tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `field` of an error body.
+    pub fn error_field(&self) -> Option<&str> {
+        self.body["error"]["field"].as_str()
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+}
+
+impl TestApp {
+    pub fn new(backend: Backend) -> TestApp {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        TestApp { _db: db, store }
+    }
+
+    async fn call(&self, request: test::TestRequest) -> Reply {
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(AppState {
+                    store: self.store.clone(),
+                }))
+                .configure(paydown::http::configure),
+        )
+        .await;
+        let response: ServiceResponse = app.call(request.to_request()).await.expect("service call");
+        let status = response.status().as_u16();
+        let bytes = test::read_body(response).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(test::TestRequest::get().uri(path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.post_raw(path, body.to_string().into_bytes()).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
+        self.call(
+            test::TestRequest::post()
+                .uri(path)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(
+            test::TestRequest::patch()
+                .uri(path)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.to_string()),
+        )
+        .await
+    }
+
+    /// A team `payments`, a person `alice` in Europe/London, and a service `checkout`.
+    pub async fn seed_basics(&self) {
+        assert_eq!(
+            self.post(
+                "/v1/teams",
+                serde_json::json!({"id": "payments", "name": "Payments", "cost_centre": "CC-4100"})
+            )
+            .await
+            .status,
+            201
+        );
+        let alice = serde_json::json!({"id": "alice", "name": "Alice", "email": "alice@example.com",
+            "payroll_id": "E-1001", "team": "payments", "timezone": "Europe/London", "currency": "GBP"});
+        assert_eq!(self.post("/v1/people", alice).await.status, 201);
+        assert_eq!(
+            self.post(
+                "/v1/services",
+                serde_json::json!({"id": "checkout", "name": "Checkout", "team": "payments"})
+            )
+            .await
+            .status,
+            201
+        );
+    }
+}
+
+/// A real server on a free loopback port, stopped when dropped.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub fn start(store: Store) -> RunningServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = paydown::server::build(store, listener, 4).expect("server");
+                sender.send(server.handle()).expect("send handle");
+                server.await.expect("server run");
+            });
+        });
+        let handle = receiver.recv().expect("server handle");
+        RunningServer {
+            address,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// A blocking HTTP/1.1 request on a new connection, as an independent client would.
+    pub fn request(&self, method: &str, path: &str, body: &str) -> Reply {
+        http_request(self.address, method, path, body)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true)))
+                .join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` and reads the whole answer.
+pub fn http_request(address: SocketAddr, method: &str, path: &str, body: &str) -> Reply {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body_text = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    let body = serde_json::from_str(body_text).unwrap_or(Value::Null);
+    Reply { status, body }
+}
+
+/// Runs an async test body once per backend, as two named tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[actix_web::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real HTTP API and CLI, on SQLite and on PostgreSQL.
+//! One binary (linking is slow on 2 cores); one module per concern.
+
+mod helpers;
+
+mod bad_input;
+mod cli;
+mod demo;
+mod directory;
+mod health;
+mod pages;
+mod responses;
+mod schema;
+mod shifts;
