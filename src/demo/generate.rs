@@ -513,6 +513,63 @@ fn alerts() -> Vec<Alert> {
     ]
 }
 
+/// The built-in holiday calendar of each demo zone.
+pub fn holiday_calendar(zone: Tz) -> &'static str {
+    match zone {
+        chrono_tz::Europe::London => "GB-ENG",
+        chrono_tz::America::New_York => "US",
+        chrono_tz::Europe::Berlin => "DE",
+        chrono_tz::Asia::Kolkata => "IN",
+        _ => "AU-NSW",
+    }
+}
+
+/// The demo's pay policy for a currency: `standard-gbp`, …
+pub fn policy_id(currency: &str) -> String {
+    format!("standard-{}", currency.to_ascii_lowercase())
+}
+
+pub fn policies_effective_from() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default()
+}
+
+/// One policy per currency of the demo: PRODUCT.md's defaults scaled to the currency
+/// (INR amounts 90 times the GBP ones, USD and AUD 1.3 times), so each reads realistic.
+pub fn policies() -> Vec<crate::domain::policy::PayPolicy> {
+    let scale = |currency: &str| match currency {
+        "INR" => Decimal::new(90, 0),
+        "AUD" | "USD" => Decimal::new(13, 1),
+        _ => Decimal::ONE,
+    };
+    ["GBP", "USD", "EUR", "INR", "AUD"]
+        .into_iter()
+        .filter_map(|code| {
+            let currency = code.parse().ok()?;
+            let mut policy = crate::domain::policy::PayPolicy::with_defaults(
+                policy_id(code),
+                1,
+                policies_effective_from(),
+                currency,
+            );
+            let factor = scale(code);
+            for amount in [
+                &mut policy.callout_fee.business,
+                &mut policy.callout_fee.off_hours,
+                &mut policy.callout_fee.night,
+                &mut policy.callout_fee.weekend,
+                &mut policy.callout_fee.holiday,
+                &mut policy.response_rate_per_hour,
+                &mut policy.standby.rates.weekday,
+                &mut policy.standby.rates.weekend,
+                &mut policy.standby.rates.holiday,
+            ] {
+                *amount = (*amount * factor).round_dp(2);
+            }
+            Some(policy)
+        })
+        .collect()
+}
+
 /// Generates the whole data set for a seed.
 pub fn generate(seed: u64) -> DemoData {
     let mut rng = SplitMix64::new(seed);

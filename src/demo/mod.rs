@@ -24,6 +24,7 @@ pub const DEFAULT_SEED: u64 = 2026;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoSummary {
     pub teams: usize,
+    pub policies: usize,
     pub people: usize,
     pub services: usize,
     pub shifts: usize,
@@ -36,9 +37,10 @@ impl fmt::Display for DemoSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} teams, {} people, {} services, {} shifts, {} pages from {} deliveries, {} responses",
+            "{} teams, {} people, {} pay policies, {} services, {} shifts, {} pages from {} deliveries, {} responses",
             self.teams,
             self.people,
+            self.policies,
             self.services,
             self.shifts,
             self.pages,
@@ -106,9 +108,22 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             currency,
             loaded_hourly_cost: Some(person.loaded_hourly_cost),
             working_hours: WorkingHours::default(),
-            holiday_calendar: None,
+            holiday_calendar: Some(generate::holiday_calendar(person.timezone).to_owned()),
         };
         people::create(&mut conn, &new, recorded_at)?;
+    }
+    for policy in generate::policies() {
+        crate::storage::policies::create_version(&mut conn, &policy, recorded_at)?;
+    }
+    for person in &data.people {
+        let policy = generate::policy_id(person.currency);
+        crate::storage::policies::assign(
+            &mut conn,
+            &person.id,
+            &policy,
+            generate::policies_effective_from(),
+            recorded_at,
+        )?;
     }
     for service in &data.services {
         let new = services::NewService {
@@ -165,6 +180,7 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
     }
     Ok(DemoSummary {
         teams: data.teams.len(),
+        policies: generate::policies().len(),
         people: data.people.len(),
         services: data.services.len(),
         shifts: data.shifts.len(),

@@ -5,7 +5,11 @@
 
 pub mod currency;
 pub mod field_error;
+pub mod holidays;
 pub mod page;
+pub mod pay;
 pub mod person;
+pub mod policy;
 pub mod shift;
+pub mod time_class;
 pub mod timestamp;

@@ -10,6 +10,7 @@ mod health;
 pub mod openapi;
 mod pages;
 mod people;
+mod policies;
 mod services;
 mod shifts;
 mod teams;
@@ -56,6 +57,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(people::read)
             .service(people::update)
             .service(people::responses)
+            .service(policies::assign)
+            .service(policies::assignments)
+            .service(policies::statement)
+            .service(policies::create)
+            .service(policies::list)
+            .service(policies::read)
             .service(services::create)
             .service(services::list)
             .service(services::read)

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{error, health, pages, people, services, shifts, teams};
+use super::{error, health, pages, people, policies, services, shifts, teams};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use super::{error, health, pages, people, services, shifts, teams};
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses,
+        policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
@@ -26,6 +27,8 @@ use super::{error, health, pages, people, services, shifts, teams};
         (name = "people", description = "Responders"),
         (name = "teams", description = "Teams and cost centres"),
         (name = "services", description = "Services and their owners"),
+        (name = "policies", description = "Versioned pay policies and their assignment to people"),
+        (name = "statements", description = "Priced lines of a person, with explanations"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -96,6 +96,19 @@ fn parse_money(field: &str, text: &str) -> Result<Decimal, FieldError> {
     })
 }
 
+fn check_holiday_calendar(name: &str) -> Result<(), FieldError> {
+    match crate::domain::holidays::calendar(name) {
+        Some(_) => Ok(()),
+        None => Err(FieldError::new(
+            "holiday_calendar",
+            format!(
+                "unknown holiday calendar `{name}`; known: {}",
+                crate::domain::holidays::calendar_names().join(", ")
+            ),
+        )),
+    }
+}
+
 fn check_email(email: &str) -> Result<(), FieldError> {
     require_text("email", email, 320)?;
     if !email.contains('@') {
@@ -111,6 +124,9 @@ impl PersonInput {
         check_email(&self.email)?;
         require_text("payroll_id", &self.payroll_id, 64)?;
         let timezone = parse_timezone("timezone", &self.timezone)?;
+        if let Some(name) = &self.holiday_calendar {
+            check_holiday_calendar(name)?;
+        }
         let currency = parse_currency(self.currency.as_deref().unwrap_or("EUR"))?;
         let working_hours = match &self.working_hours {
             Some(map) => WorkingHours::parse("working_hours", map)?,
@@ -145,6 +161,9 @@ impl PersonPatch {
         }
         if let Some(payroll_id) = &self.payroll_id {
             require_text("payroll_id", payroll_id, 64)?;
+        }
+        if let Some(Some(name)) = &self.holiday_calendar {
+            check_holiday_calendar(name)?;
         }
         Ok(PersonChanges {
             timezone: self

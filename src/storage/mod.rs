@@ -12,8 +12,10 @@
 //!   upgrades from read to write can fail with `SQLITE_BUSY` however long it waits.
 
 mod connection;
+pub mod facts;
 pub mod pages;
 pub mod people;
+pub mod policies;
 pub mod responses;
 pub mod schema;
 pub mod services;

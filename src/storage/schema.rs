@@ -110,3 +110,26 @@ diesel::allow_tables_to_appear_in_same_query!(
     page_deliveries,
     responses,
 );
+
+diesel::table! {
+    pay_policies (id, version) {
+        id -> Text,
+        version -> Integer,
+        effective_from -> Date,
+        currency -> Text,
+        document -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    policy_assignments (person_id, effective_from) {
+        person_id -> Text,
+        policy_id -> Text,
+        effective_from -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(policy_assignments -> people (person_id));
+diesel::allow_tables_to_appear_in_same_query!(pay_policies, policy_assignments, people);

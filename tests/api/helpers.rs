@@ -136,6 +136,15 @@ impl TestApp {
         self.call(test::TestRequest::get().uri(path)).await
     }
 
+    pub async fn get_with_accept(&self, path: &str, accept: &str) -> Reply {
+        self.call(
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("accept", accept.to_owned())),
+        )
+        .await
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.post_raw(path, body.to_string().into_bytes()).await
     }

@@ -12,3 +12,4 @@ mod pages;
 mod responses;
 mod schema;
 mod shifts;
+mod statements;

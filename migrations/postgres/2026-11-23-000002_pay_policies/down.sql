@@ -1,0 +1,2 @@
+DROP TABLE policy_assignments;
+DROP TABLE pay_policies;

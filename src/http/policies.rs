@@ -1,0 +1,221 @@
+//! `/v1/policies`: versioned pay policies; `/v1/people/{id}/policy-assignments`; and
+//! `/v1/people/{id}/statement`, the priced lines of a person.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::JsonBody;
+use super::{AppState, now, query_instant, with_conn};
+use crate::domain::policy::PayPolicy;
+use crate::pricing::{self, STATEMENT_DAYS_MAX, StatementError};
+use crate::storage::policies::{self, Assignment};
+
+/// A policy and all its versions, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyVersions {
+    pub id: String,
+    /// Each version as posted: currency, fees and rates per time class, rounding,
+    /// escalation, recovery and standby rules.
+    #[schema(value_type = Vec<Object>)]
+    pub versions: Vec<PayPolicy>,
+}
+
+/// Assigns a policy to a person from a local date on.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentInput {
+    #[schema(example = "uk-standard")]
+    pub policy: String,
+    #[schema(value_type = String, format = Date, example = "2026-01-01")]
+    pub effective_from: NaiveDate,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StatementQuery {
+    /// Start of the range (inclusive), RFC 3339 with offset.
+    pub from: String,
+    /// End of the range (exclusive), RFC 3339 with offset.
+    pub to: String,
+}
+
+impl From<StatementError> for ApiError {
+    fn from(error: StatementError) -> ApiError {
+        match error {
+            StatementError::Storage(error) => error.into(),
+            StatementError::Pricing(error) => ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "unpriceable",
+                format!("the facts cannot be priced: {error}"),
+            ),
+            error @ StatementError::Unpriceable { .. } => ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "unpriceable",
+                error.to_string(),
+            ),
+        }
+    }
+}
+
+/// Stores a new version of a pay policy (a new id starts at any version).
+#[utoipa::path(post, path = "/v1/policies", tag = "policies",
+    request_body(content = Object, description = "A PayPolicy: id, version, effective_from, currency, callout_fee, response_rate_per_hour, response_multiplier, rounding_increment_minutes, minimum_billable_minutes, escalation, recovery, standby"),
+    responses((status = 201, body = PolicyVersions), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/policies")]
+pub async fn create(
+    state: web::Data<AppState>,
+    JsonBody(policy): JsonBody<PayPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    let at = now();
+    let id = policy.id.clone();
+    let history = with_conn(&state, move |conn| {
+        policies::create_version(conn, &policy, at)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(PolicyVersions {
+        id,
+        versions: history.versions().to_vec(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, body = Vec<PolicyVersions>)))]
+#[get("/policies")]
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let all = with_conn(&state, |conn| {
+        let ids = policies::list_ids(conn)?;
+        ids.into_iter()
+            .map(|id| {
+                let history = policies::get_history(conn, &id)?;
+                Ok(PolicyVersions {
+                    id,
+                    versions: history.versions().to_vec(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", responses((status = 200, body = PolicyVersions), (status = 404, body = ErrorBody)))]
+#[get("/policies/{id}")]
+pub async fn read(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let history = with_conn(&state, {
+        let id = id.clone();
+        move |conn| policies::get_history(conn, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(PolicyVersions {
+        id,
+        versions: history.versions().to_vec(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/people/{id}/policy-assignments", tag = "policies", request_body = AssignmentInput, responses(
+    (status = 201, body = Assignment), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/people/{id}/policy-assignments")]
+pub async fn assign(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<AssignmentInput>,
+) -> Result<HttpResponse, ApiError> {
+    let person = id.into_inner();
+    let at = now();
+    let assignment = with_conn(&state, move |conn| {
+        policies::assign(conn, &person, &input.policy, input.effective_from, at)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(assignment))
+}
+
+#[utoipa::path(get, path = "/v1/people/{id}/policy-assignments", tag = "policies", responses(
+    (status = 200, body = Vec<Assignment>), (status = 404, body = ErrorBody)))]
+#[get("/people/{id}/policy-assignments")]
+pub async fn assignments(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let person = id.into_inner();
+    let found = with_conn(&state, move |conn| {
+        crate::storage::people::get(conn, &person)?;
+        policies::assignments(conn, &person)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Every priced line of a person over `[from, to)`, with its explanation, and totals per
+/// component and currency. `Accept: text/csv` gives the lines as CSV.
+#[utoipa::path(get, path = "/v1/people/{id}/statement", tag = "statements", params(StatementQuery), responses(
+    (status = 200, description = "JSON statement, or CSV lines with Accept: text/csv", body = Object),
+    (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/people/{id}/statement")]
+pub async fn statement(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<StatementQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let from = query_instant("from", Some(&query.from))?
+        .ok_or_else(|| ApiError::invalid("from", "is required"))?;
+    let to = query_instant("to", Some(&query.to))?
+        .ok_or_else(|| ApiError::invalid("to", "is required"))?;
+    if to <= from {
+        return Err(ApiError::invalid("to", "must be after from"));
+    }
+    if to - from > chrono::Duration::days(STATEMENT_DAYS_MAX) {
+        return Err(ApiError::invalid(
+            "to",
+            format!("a statement covers at most {STATEMENT_DAYS_MAX} days"),
+        ));
+    }
+    let wants_csv = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/csv"));
+    let person = id.into_inner();
+    let store = state.store.clone();
+    let statement = web::block(move || {
+        let mut conn = store.conn()?;
+        pricing::statement(&mut conn, &person, from, to)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it was logged",
+        )
+    })??;
+    if wants_csv {
+        let body = crate::reports::statement_csv::write(&statement).map_err(|error| {
+            tracing::error!(error.cause = %error, "statement CSV failed");
+            ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it was logged",
+            )
+        })?;
+        let file_name = format!(
+            "statement-{}-{}.csv",
+            statement.person,
+            from.format("%Y%m%d")
+        );
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ))
+            .body(body));
+    }
+    Ok(HttpResponse::Ok().json(statement))
+}

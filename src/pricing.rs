@@ -1,0 +1,186 @@
+//! The pay engine wired to storage: read a person's facts, calendar and policies, price
+//! them with the pure engine (`domain::pay`), and total the lines.
+//!
+//! Nothing here decides an amount: every rule lives in `domain`. This module only
+//! chooses which facts and which policy versions the engine sees.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::domain::currency::Currency;
+use crate::domain::holidays;
+use crate::domain::pay::{self, Component, PricedLine, PricingError, QuantityUnit};
+use crate::domain::person::WorkingHours;
+use crate::domain::time_class::{LocalWindow, WorkingCalendar};
+use crate::storage::{AnyConnection, StorageError, facts, people, policies};
+
+/// How far before a period pages still matter: escalation counts the trailing 365 days.
+pub const ESCALATION_LOOKBACK_DAYS: i64 = 366;
+/// Longest range one statement may cover.
+pub const STATEMENT_DAYS_MAX: i64 = 370;
+
+/// Why a statement could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StatementError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Pricing(#[from] PricingError),
+    #[error("person `{person}` has stored data paydown cannot price: {problem}")]
+    Unpriceable { person: String, problem: String },
+}
+
+/// One total of a statement: a component in a currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentTotal {
+    pub component: Component,
+    pub unit: QuantityUnit,
+    pub quantity: Decimal,
+    pub currency: Currency,
+    pub amount: Decimal,
+}
+
+/// A person's priced lines over `[from, to)` with their totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    pub person: String,
+    pub currency: Currency,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    pub from: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    pub to: DateTime<Utc>,
+    pub lines: Vec<PricedLine>,
+    /// Per component and currency; every total is the sum of its lines.
+    pub totals: Vec<ComponentTotal>,
+    /// Per currency, the sum of all lines.
+    pub total_by_currency: BTreeMap<Currency, Decimal>,
+    /// Parts of the range that could not be priced, and why (never silently dropped).
+    pub unpriced: Vec<String>,
+}
+
+/// The pay engine's view of a stored person.
+pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError> {
+    let unpriceable = |problem: String| StatementError::Unpriceable {
+        person: person.id.clone(),
+        problem,
+    };
+    let zone = person
+        .timezone
+        .parse()
+        .map_err(|_| unpriceable(format!("time zone `{}`", person.timezone)))?;
+    let currency: Currency = person
+        .currency
+        .parse()
+        .map_err(|_| unpriceable(format!("currency `{}`", person.currency)))?;
+    let hours = WorkingHours::parse("working_hours", &person.working_hours)
+        .map_err(|error| unpriceable(error.to_string()))?;
+    let mut calendar = WorkingCalendar::new(zone);
+    for (index, weekday) in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        calendar.working_hours[index] = hours
+            .on(weekday)
+            .map(|(start, end)| LocalWindow::new(start, end));
+    }
+    if let Some(name) = &person.holiday_calendar {
+        let dates = holidays::calendar(name)
+            .ok_or_else(|| unpriceable(format!("unknown holiday calendar `{name}`")))?;
+        calendar = calendar.with_holidays(dates.iter().copied());
+    }
+    Ok(pay::Person {
+        id: person.id.clone(),
+        currency,
+        calendar,
+    })
+}
+
+/// Prices one person's facts over `[from, to)` by the policies assigned to them.
+pub fn statement(
+    conn: &mut AnyConnection,
+    person_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Statement, StatementError> {
+    let stored = people::get(conn, person_id)?;
+    let person = pay_person(&stored)?;
+    let facts = facts::for_person(
+        conn,
+        person_id,
+        from,
+        to,
+        Duration::days(ESCALATION_LOOKBACK_DAYS),
+    )?;
+    let assignments = policies::assignments(conn, person_id)?;
+    let mut lines = Vec::new();
+    let mut unpriced = Vec::new();
+    let starts: Vec<DateTime<Utc>> = assignments
+        .iter()
+        .map(|assignment| person.calendar.day_start(assignment.effective_from))
+        .collect();
+    match starts.first() {
+        None => unpriced.push(format!("no pay policy is assigned to `{person_id}`: nothing in the range is priced")),
+        Some(first) if *first > from => unpriced.push(format!(
+            "no pay policy is assigned to `{person_id}` before {}: facts before then are not priced",
+            assignments.first().map(|a| a.effective_from).unwrap_or(NaiveDate::MIN)
+        )),
+        Some(_) => {}
+    }
+    for (index, assignment) in assignments.iter().enumerate() {
+        let segment_from = starts[index].max(from);
+        let segment_to = starts.get(index + 1).copied().unwrap_or(to).min(to);
+        if segment_from >= segment_to {
+            continue;
+        }
+        let history = policies::get_history(conn, &assignment.policy)?;
+        lines.extend(pay::price_period(
+            &person,
+            &facts,
+            &history,
+            segment_from,
+            segment_to,
+        )?);
+    }
+    pay::sort_lines(&mut lines);
+    let totals = component_totals(&lines);
+    let total_by_currency = pay::totals_by_currency(&lines);
+    Ok(Statement {
+        person: person_id.to_owned(),
+        currency: person.currency,
+        from,
+        to,
+        lines,
+        totals,
+        total_by_currency,
+        unpriced,
+    })
+}
+
+fn component_totals(lines: &[PricedLine]) -> Vec<ComponentTotal> {
+    let mut totals: BTreeMap<(Component, Currency, QuantityUnit), ComponentTotal> = BTreeMap::new();
+    for line in lines {
+        let total = totals
+            .entry((line.component, line.currency, line.unit))
+            .or_insert(ComponentTotal {
+                component: line.component,
+                unit: line.unit,
+                quantity: Decimal::ZERO,
+                currency: line.currency,
+                amount: Decimal::ZERO,
+            });
+        total.quantity += line.quantity;
+        total.amount += line.amount;
+    }
+    totals.into_values().collect()
+}
