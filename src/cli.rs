@@ -54,7 +54,37 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Post what the ledger lacks for every person, up to now.
+    Accrue {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Recompute every period from the facts and compare with the ledger; exits 1 on any difference.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Pay periods: list, close, or set the scheme of a new ledger.
+    Periods {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        action: PeriodAction,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum PeriodAction {
+    /// List the periods and their status.
+    List,
+    /// Post what a period lacks, then close it for good.
+    Close { id: String },
+    /// Set the scheme (`monthly`, `semi-monthly`, `biweekly:YYYY-MM-DD`) before the first period exists.
+    Scheme { scheme: String },
+}
+
+/// Who the ledger records for postings made from the command line.
+pub const CLI_ACTOR: &str = "cli";
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,6 +100,65 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Accrue { database } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let report = crate::ledger::accrue(&mut conn, CLI_ACTOR, crate::http::now()).context("accruing")?;
+            println!(
+                "accrual {}: {} people, {} lines and {} reversals posted ({} adjustments into a later period)",
+                report.run_id, report.people, report.lines_posted, report.reversals_posted, report.adjustments_posted
+            );
+            for problem in &report.unpriced {
+                println!("not priced: {problem}");
+            }
+            Ok(())
+        }
+        Command::Verify { database } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let report = crate::ledger::verify(&mut conn).context("verifying")?;
+            println!(
+                "verified {} entries of {} people in {} periods as of {}",
+                report.entries,
+                report.people,
+                report.periods,
+                report
+                    .as_of
+                    .map_or_else(|| "no accrual yet".to_owned(), |at| crate::domain::timestamp::format_rfc3339(&at))
+            );
+            if report.is_clean() {
+                println!("the ledger matches the facts");
+                return Ok(());
+            }
+            for difference in &report.differences {
+                println!("DIFFERENCE {difference}");
+            }
+            anyhow::bail!("{} differences between the ledger and the facts", report.differences.len())
+        }
+        Command::Periods { database, action } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            match action {
+                PeriodAction::List => {
+                    println!("scheme: {}", crate::storage::ledger::scheme(&mut conn)?);
+                    for period in crate::storage::ledger::list_periods(&mut conn)? {
+                        println!("{}\t{} .. {}\t{}", period.id, period.starts_on, period.ends_on, period.status);
+                    }
+                }
+                PeriodAction::Close { id } => {
+                    let period = crate::ledger::close_period(&mut conn, &id, CLI_ACTOR, crate::http::now())
+                        .with_context(|| format!("closing pay period {id}"))?;
+                    println!("closed {} ({} .. {})", period.id, period.starts_on, period.ends_on);
+                }
+                PeriodAction::Scheme { scheme } => {
+                    let parsed: crate::domain::period::PeriodScheme = scheme.parse().map_err(anyhow::Error::msg)?;
+                    crate::storage::ledger::set_scheme(&mut conn, parsed, crate::http::now())
+                        .context("setting the scheme")?;
+                    println!("pay period scheme: {parsed}");
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -78,27 +167,21 @@ fn open(url: &str) -> anyhow::Result<Store> {
 }
 
 fn redact(url: &str) -> String {
-    url.parse::<crate::storage::DatabaseUrl>()
-        .map(|url| url.redacted())
-        .unwrap_or_else(|_| url.to_owned())
+    url.parse::<crate::storage::DatabaseUrl>().map(|url| url.redacted()).unwrap_or_else(|_| url.to_owned())
 }
 
 fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
     let store = open(&args.database.database_url)?;
     if let Some(seed) = demo_seed {
-        let summary =
-            crate::demo::load_if_empty(&store, seed).context("loading the demo data set")?;
+        let summary = crate::demo::load_if_empty(&store, seed).context("loading the demo data set")?;
         match summary {
             Some(summary) => println!("loaded the demo data set (seed {seed}): {summary}"),
             None => println!("the database already holds data; the demo data set was not loaded"),
         }
     }
-    let listener =
-        TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     println!(
         "paydown listening on http://{address} ({} database {})",
         store.backend(),
@@ -107,7 +190,7 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
     println!("API docs: http://{address}/docs/  OpenAPI: http://{address}/openapi.json");
     tracing::info!(server.address = %address, "paydown listening");
     actix_web::rt::System::new().block_on(async move {
-        let server = crate::server::build(store, listener, workers)?;
+        let server = crate::server::build_with_accrual(store, listener, workers)?;
         server.await
     })?;
     println!("paydown stopped");

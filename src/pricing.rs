@@ -63,47 +63,26 @@ pub struct Statement {
 
 /// The pay engine's view of a stored person.
 pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError> {
-    let unpriceable = |problem: String| StatementError::Unpriceable {
-        person: person.id.clone(),
-        problem,
-    };
-    let zone = person
-        .timezone
-        .parse()
-        .map_err(|_| unpriceable(format!("time zone `{}`", person.timezone)))?;
-    let currency: Currency = person
-        .currency
-        .parse()
-        .map_err(|_| unpriceable(format!("currency `{}`", person.currency)))?;
-    let hours = WorkingHours::parse("working_hours", &person.working_hours)
-        .map_err(|error| unpriceable(error.to_string()))?;
+    let unpriceable = |problem: String| StatementError::Unpriceable { person: person.id.clone(), problem };
+    let zone = person.timezone.parse().map_err(|_| unpriceable(format!("time zone `{}`", person.timezone)))?;
+    let currency: Currency =
+        person.currency.parse().map_err(|_| unpriceable(format!("currency `{}`", person.currency)))?;
+    let hours =
+        WorkingHours::parse("working_hours", &person.working_hours).map_err(|error| unpriceable(error.to_string()))?;
     let mut calendar = WorkingCalendar::new(zone);
-    for (index, weekday) in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .into_iter()
-    .enumerate()
+    for (index, weekday) in
+        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun]
+            .into_iter()
+            .enumerate()
     {
-        calendar.working_hours[index] = hours
-            .on(weekday)
-            .map(|(start, end)| LocalWindow::new(start, end));
+        calendar.working_hours[index] = hours.on(weekday).map(|(start, end)| LocalWindow::new(start, end));
     }
     if let Some(name) = &person.holiday_calendar {
-        let dates = holidays::calendar(name)
-            .ok_or_else(|| unpriceable(format!("unknown holiday calendar `{name}`")))?;
+        let dates =
+            holidays::calendar(name).ok_or_else(|| unpriceable(format!("unknown holiday calendar `{name}`")))?;
         calendar = calendar.with_holidays(dates.iter().copied());
     }
-    Ok(pay::Person {
-        id: person.id.clone(),
-        currency,
-        calendar,
-    })
+    Ok(pay::Person { id: person.id.clone(), currency, calendar })
 }
 
 /// Prices one person's facts over `[from, to)` by the policies assigned to them.
@@ -115,20 +94,12 @@ pub fn statement(
 ) -> Result<Statement, StatementError> {
     let stored = people::get(conn, person_id)?;
     let person = pay_person(&stored)?;
-    let facts = facts::for_person(
-        conn,
-        person_id,
-        from,
-        to,
-        Duration::days(ESCALATION_LOOKBACK_DAYS),
-    )?;
+    let facts = facts::for_person(conn, person_id, from, to, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
     let assignments = policies::assignments(conn, person_id)?;
     let mut lines = Vec::new();
     let mut unpriced = Vec::new();
-    let starts: Vec<DateTime<Utc>> = assignments
-        .iter()
-        .map(|assignment| person.calendar.day_start(assignment.effective_from))
-        .collect();
+    let starts: Vec<DateTime<Utc>> =
+        assignments.iter().map(|assignment| person.calendar.day_start(assignment.effective_from)).collect();
     match starts.first() {
         None => unpriced.push(format!("no pay policy is assigned to `{person_id}`: nothing in the range is priced")),
         Some(first) if *first > from => unpriced.push(format!(
@@ -144,13 +115,7 @@ pub fn statement(
             continue;
         }
         let history = policies::get_history(conn, &assignment.policy)?;
-        lines.extend(pay::price_period(
-            &person,
-            &facts,
-            &history,
-            segment_from,
-            segment_to,
-        )?);
+        lines.extend(pay::price_period(&person, &facts, &history, segment_from, segment_to)?);
     }
     pay::sort_lines(&mut lines);
     let totals = component_totals(&lines);
@@ -170,15 +135,13 @@ pub fn statement(
 fn component_totals(lines: &[PricedLine]) -> Vec<ComponentTotal> {
     let mut totals: BTreeMap<(Component, Currency, QuantityUnit), ComponentTotal> = BTreeMap::new();
     for line in lines {
-        let total = totals
-            .entry((line.component, line.currency, line.unit))
-            .or_insert(ComponentTotal {
-                component: line.component,
-                unit: line.unit,
-                quantity: Decimal::ZERO,
-                currency: line.currency,
-                amount: Decimal::ZERO,
-            });
+        let total = totals.entry((line.component, line.currency, line.unit)).or_insert(ComponentTotal {
+            component: line.component,
+            unit: line.unit,
+            quantity: Decimal::ZERO,
+            currency: line.currency,
+            amount: Decimal::ZERO,
+        });
         total.quantity += line.quantity;
         total.amount += line.amount;
     }

@@ -12,14 +12,57 @@ use crate::storage::Store;
 /// Seconds a stopping server waits for in-flight requests to finish.
 pub const SHUTDOWN_GRACE_SECONDS: u64 = 30;
 
+/// How often the accrual worker looks for changed facts.
+pub const ACCRUAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Builds a server on an already bound listener (port 0 in tests picks a free port).
 pub fn build(store: Store, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
-    let state = web::Data::new(AppState { store });
+    build_with_state(AppState::new(store), listener, workers)
+}
+
+/// Builds a server and starts the accrual worker: after facts change, the ledger is
+/// brought up to date within `ACCRUAL_INTERVAL` (several servers serialise on a lock).
+pub fn build_with_accrual(store: Store, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let state = AppState::new(store);
+    spawn_accrual_worker(state.clone());
+    build_with_state(state, listener, workers)
+}
+
+fn spawn_accrual_worker(state: AppState) {
+    let spawned = std::thread::Builder::new().name("accrual".into()).spawn(move || {
+        loop {
+            if state.accrual_due.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                let result = state
+                    .store
+                    .conn()
+                    .map_err(crate::ledger::LedgerError::from)
+                    .and_then(|mut conn| crate::ledger::accrue(&mut conn, "accrual-worker", crate::http::now()));
+                match result {
+                    Ok(report) => tracing::info!(
+                        accrual.run = %report.run_id,
+                        accrual.lines_posted = report.lines_posted,
+                        accrual.reversals_posted = report.reversals_posted,
+                        accrual.adjustments_posted = report.adjustments_posted,
+                        "accrual finished"
+                    ),
+                    Err(error) => {
+                        tracing::error!(error.cause = %error, "accrual failed; retrying later");
+                        state.mark_accrual_due();
+                    }
+                }
+            }
+            std::thread::sleep(ACCRUAL_INTERVAL);
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!(error.cause = %error, "could not start the accrual worker");
+    }
+}
+
+fn build_with_state(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
     let server = HttpServer::new(move || {
-        App::new()
-            .wrap(TracingLogger::default())
-            .app_data(state.clone())
-            .configure(http::configure)
+        App::new().wrap(TracingLogger::default()).app_data(state.clone()).configure(http::configure)
     })
     .workers(workers)
     .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
@@ -32,9 +75,7 @@ pub fn build(store: Store, listener: TcpListener, workers: usize) -> std::io::Re
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = if std::env::var("PAYDOWN_LOG_FORMAT").is_ok_and(|format| format == "json") {
         builder.json().try_init()
     } else {

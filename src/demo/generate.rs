@@ -97,231 +97,39 @@ struct Alert {
 }
 
 const TEAMS: [(&str, &str, &str, Tz, &str); 4] = [
-    (
-        "payments",
-        "Payments",
-        "CC-4100",
-        chrono_tz::Europe::London,
-        "pagerduty",
-    ),
-    (
-        "platform",
-        "Platform",
-        "CC-4200",
-        chrono_tz::America::New_York,
-        "alertmanager",
-    ),
-    (
-        "search",
-        "Search",
-        "CC-4300",
-        chrono_tz::Asia::Kolkata,
-        "opsgenie",
-    ),
-    (
-        "data",
-        "Data",
-        "CC-4400",
-        chrono_tz::Europe::Berlin,
-        "grafana_oncall",
-    ),
+    ("payments", "Payments", "CC-4100", chrono_tz::Europe::London, "pagerduty"),
+    ("platform", "Platform", "CC-4200", chrono_tz::America::New_York, "alertmanager"),
+    ("search", "Search", "CC-4300", chrono_tz::Asia::Kolkata, "opsgenie"),
+    ("data", "Data", "CC-4400", chrono_tz::Europe::Berlin, "grafana_oncall"),
 ];
 
 // Names include a comma, an apostrophe and non-Latin scripts on purpose: exports must
 // carry them intact.
 const PEOPLE: [(&str, &str, &str, Tz, &str, i64); 24] = [
-    (
-        "alice",
-        "Alice Thornton",
-        "payments",
-        chrono_tz::Europe::London,
-        "GBP",
-        7800,
-    ),
-    (
-        "ben",
-        "Ben Okafor",
-        "payments",
-        chrono_tz::Europe::London,
-        "GBP",
-        7200,
-    ),
-    (
-        "zoe",
-        "Zoë O'Brien",
-        "payments",
-        chrono_tz::Europe::London,
-        "GBP",
-        8100,
-    ),
-    (
-        "tomas",
-        "Tomás Ruiz, Jr.",
-        "payments",
-        chrono_tz::Europe::London,
-        "GBP",
-        6900,
-    ),
-    (
-        "hannah",
-        "Hannah Schmidt",
-        "payments",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        8400,
-    ),
-    (
-        "lukas",
-        "Lukas Becker",
-        "payments",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        7900,
-    ),
-    (
-        "marcus",
-        "Marcus Reed",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        11000,
-    ),
-    (
-        "dana",
-        "Dana Kowalski",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        10500,
-    ),
-    (
-        "jamal",
-        "Jamal Wright",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        9800,
-    ),
-    (
-        "sofia",
-        "Sofía Hernández",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        10200,
-    ),
-    (
-        "kenji",
-        "田中 健二",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        9900,
-    ),
-    (
-        "olivia",
-        "Olivia Chen",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        11500,
-    ),
-    (
-        "rahul",
-        "Rahul Sharma",
-        "search",
-        chrono_tz::Asia::Kolkata,
-        "INR",
-        320000,
-    ),
-    (
-        "ananya",
-        "अनन्या अय्यर",
-        "search",
-        chrono_tz::Asia::Kolkata,
-        "INR",
-        295000,
-    ),
-    (
-        "vikram",
-        "Vikram Patel",
-        "search",
-        chrono_tz::Asia::Kolkata,
-        "INR",
-        310000,
-    ),
-    (
-        "grace",
-        "Grace Liu",
-        "search",
-        chrono_tz::Australia::Sydney,
-        "AUD",
-        12500,
-    ),
-    (
-        "felix",
-        "Felix Wagner",
-        "data",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        8200,
-    ),
-    (
-        "lea",
-        "Léa Dubois",
-        "data",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        7700,
-    ),
-    (
-        "mats",
-        "Mats Lindqvist",
-        "data",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        8000,
-    ),
-    (
-        "irina",
-        "Ирина Волкова",
-        "data",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        7600,
-    ),
-    (
-        "omar",
-        "Omar Haddad",
-        "data",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        7500,
-    ),
-    (
-        "nina",
-        "Nina Petrović",
-        "data",
-        chrono_tz::Europe::Berlin,
-        "EUR",
-        7800,
-    ),
-    (
-        "sam",
-        "Sam Taylor",
-        "payments",
-        chrono_tz::Europe::London,
-        "GBP",
-        7000,
-    ),
-    (
-        "yara",
-        "Yara Costa",
-        "platform",
-        chrono_tz::America::New_York,
-        "USD",
-        9700,
-    ),
+    ("alice", "Alice Thornton", "payments", chrono_tz::Europe::London, "GBP", 7800),
+    ("ben", "Ben Okafor", "payments", chrono_tz::Europe::London, "GBP", 7200),
+    ("zoe", "Zoë O'Brien", "payments", chrono_tz::Europe::London, "GBP", 8100),
+    ("tomas", "Tomás Ruiz, Jr.", "payments", chrono_tz::Europe::London, "GBP", 6900),
+    ("hannah", "Hannah Schmidt", "payments", chrono_tz::Europe::Berlin, "EUR", 8400),
+    ("lukas", "Lukas Becker", "payments", chrono_tz::Europe::Berlin, "EUR", 7900),
+    ("marcus", "Marcus Reed", "platform", chrono_tz::America::New_York, "USD", 11000),
+    ("dana", "Dana Kowalski", "platform", chrono_tz::America::New_York, "USD", 10500),
+    ("jamal", "Jamal Wright", "platform", chrono_tz::America::New_York, "USD", 9800),
+    ("sofia", "Sofía Hernández", "platform", chrono_tz::America::New_York, "USD", 10200),
+    ("kenji", "田中 健二", "platform", chrono_tz::America::New_York, "USD", 9900),
+    ("olivia", "Olivia Chen", "platform", chrono_tz::America::New_York, "USD", 11500),
+    ("rahul", "Rahul Sharma", "search", chrono_tz::Asia::Kolkata, "INR", 320000),
+    ("ananya", "अनन्या अय्यर", "search", chrono_tz::Asia::Kolkata, "INR", 295000),
+    ("vikram", "Vikram Patel", "search", chrono_tz::Asia::Kolkata, "INR", 310000),
+    ("grace", "Grace Liu", "search", chrono_tz::Australia::Sydney, "AUD", 12500),
+    ("felix", "Felix Wagner", "data", chrono_tz::Europe::Berlin, "EUR", 8200),
+    ("lea", "Léa Dubois", "data", chrono_tz::Europe::Berlin, "EUR", 7700),
+    ("mats", "Mats Lindqvist", "data", chrono_tz::Europe::Berlin, "EUR", 8000),
+    ("irina", "Ирина Волкова", "data", chrono_tz::Europe::Berlin, "EUR", 7600),
+    ("omar", "Omar Haddad", "data", chrono_tz::Europe::Berlin, "EUR", 7500),
+    ("nina", "Nina Petrović", "data", chrono_tz::Europe::Berlin, "EUR", 7800),
+    ("sam", "Sam Taylor", "payments", chrono_tz::Europe::London, "GBP", 7000),
+    ("yara", "Yara Costa", "platform", chrono_tz::America::New_York, "USD", 9700),
 ];
 
 const SERVICES: [(&str, &str, Option<&str>); 11] = [
@@ -370,26 +178,8 @@ fn alerts() -> Vec<Alert> {
             false,
             Lane::Wake,
         ),
-        alert(
-            "disk-full-db-7",
-            "Disk 90% full on db-7",
-            "ledger-db",
-            Some("payments"),
-            380,
-            Some(2),
-            true,
-            Lane::Wake,
-        ),
-        alert(
-            "replication-lag",
-            "Replica lag above 60 s",
-            "ledger-db",
-            Some("payments"),
-            50,
-            None,
-            false,
-            Lane::Wake,
-        ),
+        alert("disk-full-db-7", "Disk 90% full on db-7", "ledger-db", Some("payments"), 380, Some(2), true, Lane::Wake),
+        alert("replication-lag", "Replica lag above 60 s", "ledger-db", Some("payments"), 50, None, false, Lane::Wake),
         alert(
             "model-latency-p99",
             "Fraud model p99 above 300 ms",
@@ -400,26 +190,8 @@ fn alerts() -> Vec<Alert> {
             true,
             Lane::Later,
         ),
-        alert(
-            "node-not-ready",
-            "Node NotReady",
-            "k8s-cluster",
-            Some("platform"),
-            140,
-            None,
-            false,
-            Lane::Wake,
-        ),
-        alert(
-            "pod-crashloop",
-            "Pod in CrashLoopBackOff",
-            "k8s-cluster",
-            Some("platform"),
-            420,
-            None,
-            true,
-            Lane::Wake,
-        ),
+        alert("node-not-ready", "Node NotReady", "k8s-cluster", Some("platform"), 140, None, false, Lane::Wake),
+        alert("pod-crashloop", "Pod in CrashLoopBackOff", "k8s-cluster", Some("platform"), 420, None, true, Lane::Wake),
         alert(
             "cert-expiry",
             "TLS certificate expires in 14 days",
@@ -430,16 +202,7 @@ fn alerts() -> Vec<Alert> {
             false,
             Lane::Later,
         ),
-        alert(
-            "ingress-5xx",
-            "Ingress 5xx above 1%",
-            "ingress",
-            Some("platform"),
-            80,
-            None,
-            false,
-            Lane::Wake,
-        ),
+        alert("ingress-5xx", "Ingress 5xx above 1%", "ingress", Some("platform"), 80, None, false, Lane::Wake),
         alert(
             "runner-queue-backlog",
             "CI queue backlog above 50 jobs",
@@ -460,56 +223,11 @@ fn alerts() -> Vec<Alert> {
             false,
             Lane::Wake,
         ),
-        alert(
-            "index-lag",
-            "Index lag above 30 min",
-            "indexer",
-            Some("search"),
-            260,
-            Some(2),
-            true,
-            Lane::Wake,
-        ),
-        alert(
-            "etl-job-failed",
-            "Nightly ETL job failed",
-            "warehouse",
-            Some("data"),
-            330,
-            Some(3),
-            true,
-            Lane::Wake,
-        ),
-        alert(
-            "consumer-lag",
-            "Kafka consumer lag above 100k",
-            "kafka",
-            Some("data"),
-            110,
-            None,
-            false,
-            Lane::Wake,
-        ),
-        alert(
-            "cron-missed",
-            "Cron job did not run",
-            "legacy-cron",
-            None,
-            90,
-            Some(4),
-            true,
-            Lane::Wake,
-        ),
-        alert(
-            "billing-v1-down",
-            "billing-v1 health check failing",
-            "billing-v1",
-            None,
-            30,
-            None,
-            false,
-            Lane::Wake,
-        ),
+        alert("index-lag", "Index lag above 30 min", "indexer", Some("search"), 260, Some(2), true, Lane::Wake),
+        alert("etl-job-failed", "Nightly ETL job failed", "warehouse", Some("data"), 330, Some(3), true, Lane::Wake),
+        alert("consumer-lag", "Kafka consumer lag above 100k", "kafka", Some("data"), 110, None, false, Lane::Wake),
+        alert("cron-missed", "Cron job did not run", "legacy-cron", None, 90, Some(4), true, Lane::Wake),
+        alert("billing-v1-down", "billing-v1 health check failing", "billing-v1", None, 30, None, false, Lane::Wake),
     ]
 }
 
@@ -575,44 +293,26 @@ pub fn generate(seed: u64) -> DemoData {
     let mut rng = SplitMix64::new(seed);
     let teams: Vec<DemoTeam> = TEAMS
         .iter()
-        .map(|&(id, name, cost_centre, rota_zone, source)| DemoTeam {
-            id,
-            name,
-            cost_centre,
-            rota_zone,
-            source,
-        })
+        .map(|&(id, name, cost_centre, rota_zone, source)| DemoTeam { id, name, cost_centre, rota_zone, source })
         .collect();
     let people: Vec<DemoPerson> = PEOPLE
         .iter()
         .enumerate()
-        .map(
-            |(index, &(id, name, team, timezone, currency, cost_minor))| DemoPerson {
-                id: id.to_owned(),
-                name,
-                email: format!("{id}@example.com"),
-                payroll_id: format!("E-{}", 1001 + index),
-                team,
-                timezone,
-                currency,
-                loaded_hourly_cost: Decimal::new(cost_minor, 2),
-            },
-        )
+        .map(|(index, &(id, name, team, timezone, currency, cost_minor))| DemoPerson {
+            id: id.to_owned(),
+            name,
+            email: format!("{id}@example.com"),
+            payroll_id: format!("E-{}", 1001 + index),
+            team,
+            timezone,
+            currency,
+            loaded_hourly_cost: Decimal::new(cost_minor, 2),
+        })
         .collect();
-    let services = SERVICES
-        .iter()
-        .map(|&(id, name, team)| DemoService { id, name, team })
-        .collect();
+    let services = SERVICES.iter().map(|&(id, name, team)| DemoService { id, name, team }).collect();
     let shifts = rota(&teams, &people);
-    let mut data = DemoData {
-        teams,
-        people,
-        services,
-        shifts,
-        deliveries: Vec::new(),
-        responses: Vec::new(),
-        page_count: 0,
-    };
+    let mut data =
+        DemoData { teams, people, services, shifts, deliveries: Vec::new(), responses: Vec::new(), page_count: 0 };
     pages(&mut rng, &mut data);
     data
 }
@@ -625,10 +325,7 @@ fn local(zone: Tz, date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
     // Earliest of an ambiguous local time; a non-existent one (spring forward) moves on an hour.
     zone.with_ymd_and_hms(date.year(), date.month(), date.day(), hour, minute, 0)
         .earliest()
-        .or_else(|| {
-            zone.with_ymd_and_hms(date.year(), date.month(), date.day(), hour + 1, minute, 0)
-                .earliest()
-        })
+        .or_else(|| zone.with_ymd_and_hms(date.year(), date.month(), date.day(), hour + 1, minute, 0).earliest())
         .map(|instant| instant.with_timezone(&Utc))
         .unwrap_or_default()
 }
@@ -663,9 +360,7 @@ fn on_call(shifts: &[DemoShift], team: &str, role: ShiftRole, at: DateTime<Utc>)
     let schedule = format!("{team}-weekly");
     shifts
         .iter()
-        .find(|shift| {
-            shift.schedule == schedule && shift.role == role && shift.start <= at && at < shift.end
-        })
+        .find(|shift| shift.schedule == schedule && shift.role == role && shift.start <= at && at < shift.end)
         .map(|shift| shift.person.clone())
 }
 
@@ -688,19 +383,10 @@ fn pages(rng: &mut SplitMix64, data: &mut DemoData) {
             for _ in 0..firings {
                 let (hour, minute) = match alert.hour {
                     Some(hour) => (hour, u32::try_from(rng.below(50)).unwrap_or(0)),
-                    None => (
-                        u32::try_from(rng.below(24)).unwrap_or(0),
-                        u32::try_from(rng.below(60)).unwrap_or(0),
-                    ),
+                    None => (u32::try_from(rng.below(24)).unwrap_or(0), u32::try_from(rng.below(60)).unwrap_or(0)),
                 };
                 let triggered_at = local(zone, date, hour, minute);
-                emit_page(
-                    rng,
-                    data,
-                    alert,
-                    team.map(|(id, source, _)| (id, source)),
-                    triggered_at,
-                );
+                emit_page(rng, data, alert, team.map(|(id, source, _)| (id, source)), triggered_at);
             }
         }
         // About once a fortnight per team, an incident sets off a burst of related pages.
@@ -712,20 +398,12 @@ fn pages(rng: &mut SplitMix64, data: &mut DemoData) {
                 let team = &data.teams[team_index];
                 (team.id, team.source, team.rota_zone)
             };
-            let team_alerts: Vec<&Alert> = alerts
-                .iter()
-                .filter(|alert| alert.team == Some(team_id))
-                .collect();
-            let start = local(
-                zone,
-                date,
-                u32::try_from(rng.below(24)).unwrap_or(0),
-                u32::try_from(rng.below(60)).unwrap_or(0),
-            );
+            let team_alerts: Vec<&Alert> = alerts.iter().filter(|alert| alert.team == Some(team_id)).collect();
+            let start =
+                local(zone, date, u32::try_from(rng.below(24)).unwrap_or(0), u32::try_from(rng.below(60)).unwrap_or(0));
             for burst_index in 0..(3 + rng.below(4)) {
                 let alert = *rng.pick(&team_alerts);
-                let offset =
-                    Duration::minutes(i64::try_from(burst_index * 4 + rng.below(5)).unwrap_or(0));
+                let offset = Duration::minutes(i64::try_from(burst_index * 4 + rng.below(5)).unwrap_or(0));
                 emit_page(rng, data, alert, Some((team_id, source)), start + offset);
             }
         }
@@ -737,12 +415,7 @@ fn external_id(rng: &mut SplitMix64, source: &str) -> String {
     match source {
         "pagerduty" => format!("Q{:012X}", value >> 16),
         "alertmanager" => format!("{value:016x}"),
-        "opsgenie" => format!(
-            "{:08x}-{:04x}-{:04x}",
-            value >> 32,
-            (value >> 16) & 0xffff,
-            value & 0xffff
-        ),
+        "opsgenie" => format!("{:08x}-{:04x}-{:04x}", value >> 32, (value >> 16) & 0xffff, value & 0xffff),
         "grafana_oncall" => format!("I{:010}", value % 10_000_000_000),
         _ => format!("INC-{}", value % 1_000_000),
     }
@@ -760,28 +433,17 @@ fn emit_page(
     let minutes = |rng: &mut SplitMix64, low: u64, high: u64| {
         Duration::minutes(i64::try_from(low + rng.below(high - low + 1)).unwrap_or(0))
     };
-    let primary =
-        team.and_then(|(id, _)| on_call(&data.shifts, id, ShiftRole::Primary, triggered_at));
-    let secondary =
-        team.and_then(|(id, _)| on_call(&data.shifts, id, ShiftRole::Secondary, triggered_at));
-    let fallback = data.people[usize::try_from(rng.below(6)).unwrap_or(0) + 6]
-        .id
-        .clone();
+    let primary = team.and_then(|(id, _)| on_call(&data.shifts, id, ShiftRole::Primary, triggered_at));
+    let secondary = team.and_then(|(id, _)| on_call(&data.shifts, id, ShiftRole::Secondary, triggered_at));
+    let fallback = data.people[usize::try_from(rng.below(6)).unwrap_or(0) + 6].id.clone();
     let roll = rng.below(100);
     // 82% acknowledged by the primary, 6% escalated to the secondary, 12% never acknowledged.
     let acknowledgement = match roll {
-        0..82 => primary
-            .clone()
-            .or(Some(fallback))
-            .map(|person| (person, minutes(rng, 1, 18))),
-        82..88 => secondary
-            .or(primary)
-            .map(|person| (person, minutes(rng, 15, 28))),
+        0..82 => primary.clone().or(Some(fallback)).map(|person| (person, minutes(rng, 1, 18))),
+        82..88 => secondary.or(primary).map(|person| (person, minutes(rng, 15, 28))),
         _ => None,
     };
-    let acknowledged_at = acknowledgement
-        .as_ref()
-        .map(|(_, delay)| triggered_at + *delay);
+    let acknowledged_at = acknowledgement.as_ref().map(|(_, delay)| triggered_at + *delay);
     let resolved_at = match &acknowledged_at {
         Some(at) => Some(*at + minutes(rng, 8, 150)),
         // Unacknowledged pages mostly resolve on their own; a few are still open.
@@ -796,10 +458,7 @@ fn emit_page(
             lane: Some(alert.lane),
             triggered_at,
             acknowledged_at: acknowledged_at.filter(|_| acknowledged),
-            acknowledged_by: acknowledgement
-                .as_ref()
-                .map(|(person, _)| person.clone())
-                .filter(|_| acknowledged),
+            acknowledged_by: acknowledgement.as_ref().map(|(person, _)| person.clone()).filter(|_| acknowledged),
             resolved_at: resolved_at.filter(|_| resolved),
         })
     };
@@ -816,30 +475,20 @@ fn emit_page(
         page_deliveries.reverse();
     }
     if rng.chance(8) {
-        let repeated = page_deliveries[usize::try_from(
-            rng.below(u64::try_from(page_deliveries.len()).unwrap_or(1)),
-        )
-        .unwrap_or(0)]
+        let repeated = page_deliveries
+            [usize::try_from(rng.below(u64::try_from(page_deliveries.len()).unwrap_or(1))).unwrap_or(0)]
         .clone();
         page_deliveries.push(repeated);
     }
     for delivery in page_deliveries {
-        data.deliveries.push(DemoDelivery {
-            source,
-            external_id: external_id.clone(),
-            state: delivery,
-        });
+        data.deliveries.push(DemoDelivery { source, external_id: external_id.clone(), state: delivery });
     }
     data.page_count += 1;
     if let (Some((person, _)), Some(started_at)) = (&acknowledgement, acknowledged_at)
         && rng.chance(72)
     {
         let ended_at = resolved_at.unwrap_or(started_at) + minutes(rng, 0, 20);
-        let actionable = if alert.noisy {
-            rng.chance(25)
-        } else {
-            rng.chance(88)
-        };
+        let actionable = if alert.noisy { rng.chance(25) } else { rng.chance(88) };
         let notes = if actionable {
             format!("{}: investigated and mitigated", alert.title)
         } else {
@@ -871,10 +520,7 @@ mod tests {
         let b = generate(42);
         assert_eq!(a.deliveries.len(), b.deliveries.len());
         assert!(
-            a.deliveries
-                .iter()
-                .zip(&b.deliveries)
-                .all(|(x, y)| x.external_id == y.external_id && x.state == y.state)
+            a.deliveries.iter().zip(&b.deliveries).all(|(x, y)| x.external_id == y.external_id && x.state == y.state)
         );
         assert_ne!(generate(43).deliveries.len(), 0);
     }
@@ -884,44 +530,22 @@ mod tests {
         let data = generate(super::super::DEFAULT_SEED);
         assert!(data.teams.len() >= 3);
         assert!(data.people.len() >= 20);
-        let zones: BTreeSet<&str> = data
-            .people
-            .iter()
-            .map(|person| person.timezone.name())
-            .collect();
-        assert!(
-            zones.len() >= 3
-                && zones.contains("Europe/London")
-                && zones.contains("America/New_York")
-        );
+        let zones: BTreeSet<&str> = data.people.iter().map(|person| person.timezone.name()).collect();
+        assert!(zones.len() >= 3 && zones.contains("Europe/London") && zones.contains("America/New_York"));
         // 13 weekly handovers per team, a primary and a secondary each.
         assert_eq!(data.shifts.len(), data.teams.len() * 13 * 2);
         assert!(data.page_count > 300, "{} pages", data.page_count);
         // Repeats of the same alert.
         let mut per_alert: BTreeMap<String, usize> = BTreeMap::new();
         for delivery in &data.deliveries {
-            *per_alert
-                .entry(delivery.state.alert_key.clone().unwrap_or_default())
-                .or_default() += 1;
+            *per_alert.entry(delivery.state.alert_key.clone().unwrap_or_default()).or_default() += 1;
         }
         assert!(per_alert.values().any(|count| *count > 50));
         // Nights (UTC 00-05 as a proxy) and weekends are present.
-        assert!(
-            data.deliveries
-                .iter()
-                .any(|d| d.state.triggered_at.hour() < 5)
-        );
-        assert!(
-            data.deliveries
-                .iter()
-                .any(|d| d.state.triggered_at.weekday().number_from_monday() >= 6)
-        );
+        assert!(data.deliveries.iter().any(|d| d.state.triggered_at.hour() < 5));
+        assert!(data.deliveries.iter().any(|d| d.state.triggered_at.weekday().number_from_monday() >= 6));
         // Some pages were never acknowledged; some deliveries resolve before their trigger arrives.
-        let keys: BTreeSet<&str> = data
-            .deliveries
-            .iter()
-            .map(|d| d.external_id.as_str())
-            .collect();
+        let keys: BTreeSet<&str> = data.deliveries.iter().map(|d| d.external_id.as_str()).collect();
         let acknowledged: BTreeSet<&str> = data
             .deliveries
             .iter()
@@ -930,11 +554,8 @@ mod tests {
             .collect();
         assert!(keys.len() > acknowledged.len());
         // The autumn DST change moves the London handover from 08:00Z to 09:00Z.
-        let london: Vec<_> = data
-            .shifts
-            .iter()
-            .filter(|s| s.schedule == "payments-weekly" && s.role == ShiftRole::Primary)
-            .collect();
+        let london: Vec<_> =
+            data.shifts.iter().filter(|s| s.schedule == "payments-weekly" && s.role == ShiftRole::Primary).collect();
         assert_eq!(london.first().map(|s| s.start.hour()), Some(8));
         assert_eq!(london.last().map(|s| s.start.hour()), Some(9));
     }

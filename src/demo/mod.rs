@@ -55,14 +55,7 @@ pub fn load_if_empty(store: &Store, seed: u64) -> Result<Option<DemoSummary>, St
     let mut conn = store.conn()?;
     let empty = teams::list(&mut conn)?.is_empty()
         && people::list(&mut conn, None)?.is_empty()
-        && pages::list(
-            &mut conn,
-            &pages::PageFilter {
-                limit: 1,
-                ..Default::default()
-            },
-        )?
-        .is_empty();
+        && pages::list(&mut conn, &pages::PageFilter { limit: 1, ..Default::default() })?.is_empty();
     if !empty {
         return Ok(None);
     }
@@ -75,29 +68,18 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
     // Facts are stamped as recorded at the end of the window, not at load time, so that
     // two loads of one seed are identical.
     let recorded_at: DateTime<Utc> = truncate_to_micros(
-        generate::window_start()
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
+        generate::window_start().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
             + chrono::Duration::weeks(generate::WINDOW_WEEKS),
     );
     for team in &data.teams {
-        let new = teams::NewTeam {
-            id: team.id.into(),
-            name: team.name.into(),
-            cost_centre: team.cost_centre.into(),
-        };
+        let new = teams::NewTeam { id: team.id.into(), name: team.name.into(), cost_centre: team.cost_centre.into() };
         teams::create(&mut conn, &new, recorded_at)?;
     }
     for person in &data.people {
-        let currency: Currency = person.currency.parse().map_err(
-            |error: crate::domain::currency::UnknownCurrency| {
-                StorageError::Invalid(crate::domain::field_error::FieldError::new(
-                    "currency",
-                    error.to_string(),
-                ))
-            },
-        )?;
+        let currency: Currency =
+            person.currency.parse().map_err(|error: crate::domain::currency::UnknownCurrency| {
+                StorageError::Invalid(crate::domain::field_error::FieldError::new("currency", error.to_string()))
+            })?;
         let new = people::NewPerson {
             id: person.id.clone(),
             name: person.name.into(),
@@ -143,24 +125,14 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             start: shift.start,
             end: shift.end,
             source: "demo".into(),
-            external_id: crate::domain::shift::derived_external_id(
-                &shift.person,
-                shift.role,
-                shift.start,
-                shift.end,
-            ),
+            external_id: crate::domain::shift::derived_external_id(&shift.person, shift.role, shift.start, shift.end),
         })
         .collect();
     shifts::record_all(&mut conn, &new_shifts, recorded_at, Some("shifts"))?;
     let mut page_ids: BTreeMap<(&str, &str), String> = BTreeMap::new();
     for delivery in &data.deliveries {
-        let (page, _) = pages::record_delivery(
-            &mut conn,
-            delivery.source,
-            &delivery.external_id,
-            &delivery.state,
-            recorded_at,
-        )?;
+        let (page, _) =
+            pages::record_delivery(&mut conn, delivery.source, &delivery.external_id, &delivery.state, recorded_at)?;
         page_ids.insert((delivery.source, delivery.external_id.as_str()), page.id);
     }
     for response in &data.responses {

@@ -28,8 +28,7 @@ impl SplitMix64 {
 
     /// One item of a non-empty slice.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let index =
-            usize::try_from(self.below(u64::try_from(items.len()).unwrap_or(1))).unwrap_or(0);
+        let index = usize::try_from(self.below(u64::try_from(items.len()).unwrap_or(1))).unwrap_or(0);
         &items[index.min(items.len() - 1)]
     }
 }

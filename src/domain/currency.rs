@@ -82,16 +82,9 @@ pub struct UnknownCurrency(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MinorUnitsError {
     #[error("{amount} has more than {exponent} decimal places, the minor unit of {currency}")]
-    TooPrecise {
-        amount: Decimal,
-        exponent: u32,
-        currency: &'static str,
-    },
+    TooPrecise { amount: Decimal, exponent: u32, currency: &'static str },
     #[error("{amount} {currency} is too large to store")]
-    Overflow {
-        amount: Decimal,
-        currency: &'static str,
-    },
+    Overflow { amount: Decimal, currency: &'static str },
 }
 
 impl Currency {
@@ -107,20 +100,14 @@ impl Currency {
 
     /// Rounds an amount once to the minor unit, half away from zero (PRODUCT.md rule 6).
     pub fn round(self, amount: Decimal) -> Decimal {
-        amount.round_dp_with_strategy(
-            self.minor_unit_exponent,
-            RoundingStrategy::MidpointAwayFromZero,
-        )
+        amount.round_dp_with_strategy(self.minor_unit_exponent, RoundingStrategy::MidpointAwayFromZero)
     }
 
     /// Converts an amount to integer minor units, refusing any loss of precision.
     pub fn to_minor_units(self, amount: Decimal) -> Result<i64, MinorUnitsError> {
         let scaled = amount
             .checked_mul(Decimal::from(10_i64.pow(self.minor_unit_exponent)))
-            .ok_or(MinorUnitsError::Overflow {
-                amount,
-                currency: self.code,
-            })?;
+            .ok_or(MinorUnitsError::Overflow { amount, currency: self.code })?;
         if scaled.fract() != Decimal::ZERO {
             return Err(MinorUnitsError::TooPrecise {
                 amount,
@@ -128,10 +115,7 @@ impl Currency {
                 currency: self.code,
             });
         }
-        i64::try_from(scaled).map_err(|_| MinorUnitsError::Overflow {
-            amount,
-            currency: self.code,
-        })
+        i64::try_from(scaled).map_err(|_| MinorUnitsError::Overflow { amount, currency: self.code })
     }
 
     /// Converts integer minor units back to an amount with exactly the currency's scale.
@@ -147,10 +131,7 @@ impl FromStr for Currency {
         CURRENCIES
             .iter()
             .find(|(known, _)| *known == code)
-            .map(|&(code, minor_unit_exponent)| Currency {
-                code,
-                minor_unit_exponent,
-            })
+            .map(|&(code, minor_unit_exponent)| Currency { code, minor_unit_exponent })
             .ok_or_else(|| UnknownCurrency(code.to_owned()))
     }
 }
@@ -185,14 +166,8 @@ mod tests {
 
     #[test]
     fn unknown_codes_are_refused() {
-        assert_eq!(
-            "EUE".parse::<Currency>(),
-            Err(UnknownCurrency("EUE".into()))
-        );
-        assert!(
-            "eur".parse::<Currency>().is_err(),
-            "codes are upper case, as ISO 4217 writes them"
-        );
+        assert_eq!("EUE".parse::<Currency>(), Err(UnknownCurrency("EUE".into())));
+        assert!("eur".parse::<Currency>().is_err(), "codes are upper case, as ISO 4217 writes them");
     }
 
     #[test]
@@ -207,10 +182,7 @@ mod tests {
 
     #[test]
     fn sub_minor_amounts_are_refused_not_rounded() {
-        assert!(matches!(
-            eur().to_minor_units(dec!(0.001)),
-            Err(MinorUnitsError::TooPrecise { .. })
-        ));
+        assert!(matches!(eur().to_minor_units(dec!(0.001)), Err(MinorUnitsError::TooPrecise { .. })));
         let jpy: Currency = "JPY".parse().unwrap();
         assert!(jpy.to_minor_units(dec!(0.5)).is_err());
     }

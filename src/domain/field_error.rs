@@ -11,18 +11,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 
     /// Prefixes the field path, so an error inside a batch item names the item.
     pub fn within(self, prefix: &str) -> Self {
-        FieldError {
-            field: format!("{prefix}.{}", self.field),
-            message: self.message,
-        }
+        FieldError { field: format!("{prefix}.{}", self.field), message: self.message }
     }
 }
 
@@ -32,10 +26,7 @@ pub fn require_text(field: &str, value: &str, length_max: usize) -> Result<(), F
         return Err(FieldError::new(field, "must not be empty"));
     }
     if value.chars().count() > length_max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {length_max} characters"),
-        ));
+        return Err(FieldError::new(field, format!("must be at most {length_max} characters")));
     }
     Ok(())
 }
@@ -44,10 +35,7 @@ pub fn require_text(field: &str, value: &str, length_max: usize) -> Result<(), F
 pub fn require_slug(field: &str, value: &str) -> Result<(), FieldError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@');
     if value.is_empty() || value.len() > 128 || !value.chars().all(allowed) {
-        return Err(FieldError::new(
-            field,
-            "must be 1 to 128 characters of letters, digits and . _ - : @",
-        ));
+        return Err(FieldError::new(field, "must be 1 to 128 characters of letters, digits and . _ - : @"));
     }
     Ok(())
 }

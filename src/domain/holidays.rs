@@ -16,19 +16,14 @@ fn calendars() -> &'static BTreeMap<String, BTreeSet<NaiveDate>> {
         let mut calendars: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
         for line in PUBLIC_HOLIDAYS_CSV.lines().skip(1) {
             let mut columns = line.splitn(4, ',');
-            let (Some(country), Some(subdivision), Some(date)) =
-                (columns.next(), columns.next(), columns.next())
+            let (Some(country), Some(subdivision), Some(date)) = (columns.next(), columns.next(), columns.next())
             else {
                 continue;
             };
             let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
                 continue;
             };
-            let name = if subdivision.is_empty() {
-                country.to_owned()
-            } else {
-                format!("{country}-{subdivision}")
-            };
+            let name = if subdivision.is_empty() { country.to_owned() } else { format!("{country}-{subdivision}") };
             calendars.entry(name).or_default().insert(date);
         }
         calendars
@@ -57,10 +52,7 @@ mod tests {
     fn calendars_are_named_by_country_and_subdivision() {
         let names = calendar_names();
         for expected in ["US", "GB-ENG", "GB-SCT", "DE", "DE-BY", "IN", "AU-NSW"] {
-            assert!(
-                names.contains(&expected),
-                "{expected} missing from {names:?}"
-            );
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
         }
         assert!(calendar("Narnia").is_none());
     }
@@ -71,10 +63,7 @@ mod tests {
         let england = calendar("GB-ENG").unwrap();
         assert!(england.contains(&date(2026, 12, 25)) && england.contains(&date(2026, 12, 28)));
         let us = calendar("US").unwrap();
-        assert!(
-            us.contains(&date(2026, 7, 3)),
-            "Independence Day 2026 is observed on Friday 3 July"
-        );
+        assert!(us.contains(&date(2026, 7, 3)), "Independence Day 2026 is observed on Friday 3 July");
         assert!(!us.contains(&date(2026, 12, 26)));
         // St Andrew's Day is Scottish, not English.
         assert!(calendar("GB-SCT").unwrap().contains(&date(2026, 11, 30)));

@@ -6,8 +6,10 @@
 pub mod currency;
 pub mod field_error;
 pub mod holidays;
+pub mod ledger;
 pub mod page;
 pub mod pay;
+pub mod period;
 pub mod person;
 pub mod policy;
 pub mod shift;

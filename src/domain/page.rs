@@ -102,10 +102,7 @@ impl PageState {
         if let Some(title) = &title
             && title.chars().count() > TITLE_LENGTH_MAX
         {
-            return Err(FieldError::new(
-                "title",
-                format!("must be at most {TITLE_LENGTH_MAX} characters"),
-            ));
+            return Err(FieldError::new("title", format!("must be at most {TITLE_LENGTH_MAX} characters")));
         }
         if let Some(alert_key) = &alert_key {
             require_text("alert_key", alert_key, KEY_LENGTH_MAX)?;
@@ -114,28 +111,16 @@ impl PageState {
             require_slug("acknowledged_by", person)?;
         }
         if acknowledged_at.is_some_and(|at| at < triggered_at) {
-            return Err(FieldError::new(
-                "acknowledged_at",
-                "must not be before triggered_at",
-            ));
+            return Err(FieldError::new("acknowledged_at", "must not be before triggered_at"));
         }
         if resolved_at.is_some_and(|at| at < triggered_at) {
-            return Err(FieldError::new(
-                "resolved_at",
-                "must not be before triggered_at",
-            ));
+            return Err(FieldError::new("resolved_at", "must not be before triggered_at"));
         }
         if acknowledged_by.is_some() && acknowledged_at.is_none() {
-            return Err(FieldError::new(
-                "acknowledged_at",
-                "is required when acknowledged_by is given",
-            ));
+            return Err(FieldError::new("acknowledged_at", "is required when acknowledged_by is given"));
         }
-        let described_at = [Some(triggered_at), acknowledged_at, resolved_at]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(triggered_at);
+        let described_at =
+            [Some(triggered_at), acknowledged_at, resolved_at].into_iter().flatten().max().unwrap_or(triggered_at);
         Ok(PageState {
             described_at,
             service_key,
@@ -155,10 +140,7 @@ impl PageState {
         let mut ordered: Vec<&PageState> = deliveries.iter().collect();
         ordered.sort();
         let (first, rest) = ordered.split_first()?;
-        Some(
-            rest.iter()
-                .fold((*first).clone(), |state, newer| state.apply(newer)),
-        )
+        Some(rest.iter().fold((*first).clone(), |state, newer| state.apply(newer)))
     }
 
     /// Applies a delivery that sorts at or after this state in the canonical order.
@@ -189,20 +171,12 @@ impl PageState {
     }
 }
 
-fn earliest_acknowledgement(
-    a: &PageState,
-    b: &PageState,
-) -> (Option<DateTime<Utc>>, Option<String>) {
-    let candidates = [a, b].into_iter().filter_map(|state| {
-        state
-            .acknowledged_at
-            .map(|at| (at, state.acknowledged_by.clone()))
-    });
+fn earliest_acknowledgement(a: &PageState, b: &PageState) -> (Option<DateTime<Utc>>, Option<String>) {
+    let candidates =
+        [a, b].into_iter().filter_map(|state| state.acknowledged_at.map(|at| (at, state.acknowledged_by.clone())));
     // Earliest time first; at the same time a named acknowledger beats none, then by name.
     let best = candidates.min_by(|(at_a, by_a), (at_b, by_b)| {
-        at_a.cmp(at_b)
-            .then_with(|| by_a.is_none().cmp(&by_b.is_none()))
-            .then_with(|| by_a.cmp(by_b))
+        at_a.cmp(at_b).then_with(|| by_a.is_none().cmp(&by_b.is_none())).then_with(|| by_a.cmp(by_b))
     });
     match best {
         Some((at, by)) => (Some(at), by),
@@ -229,12 +203,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 10, 3, 2, 0, 0).unwrap() + chrono::Duration::minutes(minute)
     }
 
-    fn delivery(
-        trigger: i64,
-        ack: Option<(i64, &str)>,
-        resolve: Option<i64>,
-        title: Option<&str>,
-    ) -> PageState {
+    fn delivery(trigger: i64, ack: Option<(i64, &str)>, resolve: Option<i64>, title: Option<&str>) -> PageState {
         PageState::from_delivery(Delivery {
             service_key: "checkout".into(),
             title: title.map(str::to_owned),
@@ -285,11 +254,7 @@ mod tests {
         };
         let error = PageState::from_delivery(early_ack).unwrap_err();
         assert_eq!(error.field, "acknowledged_at");
-        let blank_service = Delivery {
-            service_key: "  ".into(),
-            triggered_at: at(10),
-            ..Delivery::default()
-        };
+        let blank_service = Delivery { service_key: "  ".into(), triggered_at: at(10), ..Delivery::default() };
         let error = PageState::from_delivery(blank_service).unwrap_err();
         assert_eq!(error.field, "service");
     }

@@ -310,8 +310,7 @@ pub fn price_callouts(
         .pages
         .iter()
         .filter(|page| {
-            responded.contains(page.id.as_str())
-                || page.acknowledged_by.as_deref() == Some(person.id.as_str())
+            responded.contains(page.id.as_str()) || page.acknowledged_by.as_deref() == Some(person.id.as_str())
         })
         .collect();
     callouts.sort_by(|a, b| (a.triggered_at, &a.id).cmp(&(b.triggered_at, &b.id)));
@@ -326,14 +325,8 @@ pub fn price_callouts(
         .collect();
 
     let mut lines = Vec::new();
-    for page in callouts
-        .iter()
-        .filter(|page| from <= page.triggered_at && page.triggered_at < to)
-    {
-        let fact = FactRef {
-            kind: FactKind::Page,
-            id: page.id.clone(),
-        };
+    for page in callouts.iter().filter(|page| from <= page.triggered_at && page.triggered_at < to) {
+        let fact = FactRef { kind: FactKind::Page, id: page.id.clone() };
         let policy = policy_at(person, policies, page.triggered_at, &fact)?;
         let classes = calendar.classes_at(page.triggered_at);
         let Some((class, fee)) = policy.callout_fee.highest(classes) else {
@@ -418,37 +411,22 @@ pub fn price_responses(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<PricedLine>, PricingError> {
-    let logged: BTreeSet<&str> = facts
-        .responses
-        .iter()
-        .map(|response| response.page_id.as_str())
-        .collect();
-    let own = facts
-        .responses
-        .iter()
-        .filter(|response| response.person_id == person.id)
-        .map(|response| Work {
-            fact: FactRef {
-                kind: FactKind::Response,
-                id: response.id.clone(),
-            },
-            page_id: response.page_id.clone(),
-            started_at: response.started_at,
-            ended_at: response.ended_at,
-        });
+    let logged: BTreeSet<&str> = facts.responses.iter().map(|response| response.page_id.as_str()).collect();
+    let own = facts.responses.iter().filter(|response| response.person_id == person.id).map(|response| Work {
+        fact: FactRef { kind: FactKind::Response, id: response.id.clone() },
+        page_id: response.page_id.clone(),
+        started_at: response.started_at,
+        ended_at: response.ended_at,
+    });
     let defaults = facts
         .pages
         .iter()
         .filter(|page| {
-            page.acknowledged_by.as_deref() == Some(person.id.as_str())
-                && !logged.contains(page.id.as_str())
+            page.acknowledged_by.as_deref() == Some(person.id.as_str()) && !logged.contains(page.id.as_str())
         })
         .filter_map(|page| {
             Some(Work {
-                fact: FactRef {
-                    kind: FactKind::Page,
-                    id: page.id.clone(),
-                },
+                fact: FactRef { kind: FactKind::Page, id: page.id.clone() },
                 page_id: page.id.clone(),
                 started_at: page.acknowledged_at?,
                 ended_at: page.resolved_at?,
@@ -458,12 +436,7 @@ pub fn price_responses(
     // the input order.
     let mut works: Vec<Work> = own.chain(defaults).collect();
     works.sort_by(|a, b| {
-        (&a.fact, a.started_at, a.ended_at, &a.page_id).cmp(&(
-            &b.fact,
-            b.started_at,
-            b.ended_at,
-            &b.page_id,
-        ))
+        (&a.fact, a.started_at, a.ended_at, &a.page_id).cmp(&(&b.fact, b.started_at, b.ended_at, &b.page_id))
     });
     works.dedup_by(|a, b| a.fact == b.fact);
     let mut lines = Vec::new();
@@ -482,35 +455,22 @@ pub fn price_responses(
 /// Each real second is paid at the hourly rate × the highest multiplier of its classes; the
 /// elapsed time is rounded up to the increment, raised to the minimum, and the seconds so
 /// added are paid at the multiplier of the work's start.
-pub fn price_work(
-    person: &Person,
-    policy: &PayPolicy,
-    work: &Work,
-) -> Result<Vec<PricedLine>, PricingError> {
+pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Vec<PricedLine>, PricingError> {
     let calendar = &person.calendar;
-    let (start, end) = (
-        work.started_at.trunc_subsecs(0),
-        work.ended_at.trunc_subsecs(0),
-    );
+    let (start, end) = (work.started_at.trunc_subsecs(0), work.ended_at.trunc_subsecs(0));
     if end < start {
-        return Err(PricingError::EndsBeforeStart {
-            fact: work.fact.clone(),
-        });
+        return Err(PricingError::EndsBeforeStart { fact: work.fact.clone() });
     }
     let start_classes = calendar.classes_at(start);
-    let (start_class, start_multiplier) = policy
-        .response_multiplier
-        .highest(start_classes)
-        .unwrap_or((TimeClass::Business, Decimal::ONE));
+    let (start_class, start_multiplier) =
+        policy.response_multiplier.highest(start_classes).unwrap_or((TimeClass::Business, Decimal::ONE));
 
     let mut weighted_seconds = Decimal::ZERO;
     let mut night_seconds = 0_i64;
     let mut parts: Vec<(i64, TimeClass, Decimal)> = Vec::new();
     for segment in calendar.split(start, end) {
-        let (class, multiplier) = policy
-            .response_multiplier
-            .highest(segment.classes)
-            .unwrap_or((TimeClass::Business, Decimal::ONE));
+        let (class, multiplier) =
+            policy.response_multiplier.highest(segment.classes).unwrap_or((TimeClass::Business, Decimal::ONE));
         weighted_seconds += multiplier * Decimal::from(segment.seconds());
         if segment.classes.contains(TimeClass::Night) {
             night_seconds += segment.seconds();
@@ -527,16 +487,12 @@ pub fn price_work(
     let billable_seconds = rounded_seconds.max(policy.minimum_billable_minutes.saturating_mul(60));
     let extra_seconds = billable_seconds - elapsed_seconds;
     let rate = policy.response_rate_per_hour;
-    let exact = rate * (weighted_seconds + start_multiplier * Decimal::from(extra_seconds))
-        / Decimal::from(SECONDS_PER_HOUR);
+    let exact =
+        rate * (weighted_seconds + start_multiplier * Decimal::from(extra_seconds)) / Decimal::from(SECONDS_PER_HOUR);
     let amount = money(policy.currency, exact);
 
     let context = context(calendar, start, start_classes);
-    let span = format!(
-        "{}–{}",
-        calendar.local(start).format("%H:%M"),
-        calendar.local(end).format("%H:%M")
-    );
+    let span = format!("{}–{}", calendar.local(start).format("%H:%M"), calendar.local(end).format("%H:%M"));
     let what = match work.fact.kind {
         FactKind::Page => "default response (acknowledged → resolved)",
         _ => "response",
@@ -545,9 +501,7 @@ pub fn price_work(
     let pricing = if mixed {
         let listed: Vec<String> = parts
             .iter()
-            .map(|(seconds, class, multiplier)| {
-                format!("{} {class} × {multiplier}", duration(*seconds))
-            })
+            .map(|(seconds, class, multiplier)| format!("{} {class} × {multiplier}", duration(*seconds)))
             .collect();
         format!(
             "({}) → {} billable at {rate}/h, the {} added × {start_multiplier}",
@@ -556,10 +510,7 @@ pub fn price_work(
             duration(extra_seconds)
         )
     } else {
-        format!(
-            "→ {} billable at {rate}/h × {start_multiplier}",
-            duration(billable_seconds)
-        )
+        format!("→ {} billable at {rate}/h × {start_multiplier}", duration(billable_seconds))
     };
     let billable_minutes = Decimal::from(billable_seconds) / Decimal::from(60);
     let mut lines = vec![PricedLine {
@@ -577,15 +528,11 @@ pub fn price_work(
         page_id: Some(work.page_id.clone()),
         policy: policy.reference(),
         occurred_at: work.started_at,
-        explanation: format!(
-            "{context}: {what} {span} = {} {pricing} = {amount}",
-            duration(elapsed_seconds)
-        ),
+        explanation: format!("{context}: {what} {span} = {} {pricing} = {amount}", duration(elapsed_seconds)),
     }];
 
     if policy.recovery.enabled && night_seconds > 0 {
-        let hours = (ceil_to(night_seconds, SECONDS_PER_HOUR) / SECONDS_PER_HOUR)
-            .max(policy.recovery.minimum_hours);
+        let hours = (ceil_to(night_seconds, SECONDS_PER_HOUR) / SECONDS_PER_HOUR).max(policy.recovery.minimum_hours);
         lines.push(PricedLine {
             person_id: person.id.clone(),
             component: Component::Recovery,
@@ -626,16 +573,10 @@ pub fn price_standby(
     for shift in shifts.iter().filter(|shift| shift.person_id == person.id) {
         let (start, end) = (shift.start.trunc_subsecs(0), shift.end.trunc_subsecs(0));
         if end < start {
-            return Err(PricingError::EndsBeforeStart {
-                fact: shift_ref(shift),
-            });
+            return Err(PricingError::EndsBeforeStart { fact: shift_ref(shift) });
         }
         if end > start {
-            own.push(ShiftFact {
-                start,
-                end,
-                ..shift.clone()
-            });
+            own.push(ShiftFact { start, end, ..shift.clone() });
         }
     }
     // A shift delivered twice is one shift; overlapping *different* shifts are resolved
@@ -643,10 +584,9 @@ pub fn price_standby(
     own.sort_by(|a, b| (&a.id, a.start, a.end, &a.role).cmp(&(&b.id, b.start, b.end, &b.role)));
     own.dedup_by(|a, b| a.id == b.id);
     own.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
-    let (Some(first_start), Some(last_end)) = (
-        own.iter().map(|shift| shift.start).min(),
-        own.iter().map(|shift| shift.end).max(),
-    ) else {
+    let (Some(first_start), Some(last_end)) =
+        (own.iter().map(|shift| shift.start).min(), own.iter().map(|shift| shift.end).max())
+    else {
         return Ok(Vec::new());
     };
     if from >= to {
@@ -659,20 +599,13 @@ pub fn price_standby(
     let mut lines = Vec::new();
     for date in first_day.iter_days().take_while(|date| *date <= last_day) {
         let (day_start, day_end) = calendar.day_bounds(date);
-        let touching: Vec<&ShiftFact> = own
-            .iter()
-            .filter(|shift| shift.start < day_end && day_start < shift.end)
-            .collect();
+        let touching: Vec<&ShiftFact> =
+            own.iter().filter(|shift| shift.start < day_end && day_start < shift.end).collect();
         if touching.is_empty() {
             continue;
         }
-        let day_fact = FactRef {
-            kind: FactKind::Shift,
-            id: touching
-                .first()
-                .map(|shift| shift.id.clone())
-                .unwrap_or_default(),
-        };
+        let day_fact =
+            FactRef { kind: FactKind::Shift, id: touching.first().map(|shift| shift.id.clone()).unwrap_or_default() };
         let policy = policy_on(person, policies, date, &day_fact)?;
         match policy.standby.mode {
             StandbyMode::PerNight => {
@@ -710,11 +643,7 @@ fn price_standby_day(
     // Cut the day at every shift edge; each piece goes to the best-paying shift covering it.
     let mut edges: Vec<DateTime<Utc>> = vec![low, high];
     for shift in shifts {
-        edges.extend(
-            [shift.start, shift.end]
-                .into_iter()
-                .filter(|at| low < *at && *at < high),
-        );
+        edges.extend([shift.start, shift.end].into_iter().filter(|at| low < *at && *at < high));
     }
     edges.sort_unstable();
     edges.dedup();
@@ -734,19 +663,12 @@ fn price_standby_day(
         let &[piece_start, piece_end] = pair else {
             continue;
         };
-        let Some(best) = best_shift(standby, shifts, |shift| {
-            shift.start <= piece_start && piece_end <= shift.end
-        }) else {
+        let Some(best) = best_shift(standby, shifts, |shift| shift.start <= piece_start && piece_end <= shift.end)
+        else {
             continue;
         };
-        let overlap_excluded: i64 = excluded
-            .iter()
-            .map(|(s, e)| {
-                (piece_end.min(*e) - piece_start.max(*s))
-                    .num_seconds()
-                    .max(0)
-            })
-            .sum();
+        let overlap_excluded: i64 =
+            excluded.iter().map(|(s, e)| (piece_end.min(*e) - piece_start.max(*s)).num_seconds().max(0)).sum();
         let seconds = (piece_end - piece_start).num_seconds() - overlap_excluded;
         if seconds > 0 {
             let entry = paid.entry(best).or_insert((0, piece_start));
@@ -766,18 +688,9 @@ fn price_standby_day(
             StandbyMode::PerDay => (day_seconds, format!("day of {}", duration(day_seconds))),
             _ => (SECONDS_PER_HOUR, "h".to_owned()),
         };
-        let amount = money(
-            policy.currency,
-            rate * multiplier * Decimal::from(seconds) / Decimal::from(divisor.max(1)),
-        );
-        let minutes = (Decimal::from(seconds) / Decimal::from(60))
-            .round_dp(4)
-            .normalize();
-        let excluding = if standby.exclude_working_hours {
-            ", working hours excluded"
-        } else {
-            ""
-        };
+        let amount = money(policy.currency, rate * multiplier * Decimal::from(seconds) / Decimal::from(divisor.max(1)));
+        let minutes = (Decimal::from(seconds) / Decimal::from(60)).round_dp(4).normalize();
+        let excluding = if standby.exclude_working_hours { ", working hours excluded" } else { "" };
         lines.push(PricedLine {
             person_id: person.id.clone(),
             component: Component::Standby,
@@ -808,20 +721,13 @@ fn price_standby_day(
 
 /// The night of local date `date`: paid once when a shift runs from that date until at
 /// least the cut-off on the next.
-fn price_night(
-    person: &Person,
-    policy: &PayPolicy,
-    date: NaiveDate,
-    shifts: &[&ShiftFact],
-) -> Option<PricedLine> {
+fn price_night(person: &Person, policy: &PayPolicy, date: NaiveDate, shifts: &[&ShiftFact]) -> Option<PricedLine> {
     let calendar = &person.calendar;
     let standby = &policy.standby;
     let next = date.succ_opt()?;
     let (day_start, day_end) = calendar.day_bounds(date);
     let cutoff = calendar.first_instant_at_or_after(next.and_time(standby.night_cutoff));
-    let index = best_shift(standby, shifts, |shift| {
-        shift.start < day_end && shift.end >= cutoff
-    })?;
+    let index = best_shift(standby, shifts, |shift| shift.start < day_end && shift.end >= cutoff)?;
     let shift = shifts.get(index)?;
     let day_class = if calendar.holidays.contains(&date) {
         DayClass::Holiday
@@ -872,19 +778,13 @@ fn best_shift(
         .enumerate()
         .filter(|(_, shift)| covering(shift))
         .max_by(|(a_index, a), (b_index, b)| {
-            standby
-                .role_multiplier(&a.role)
-                .cmp(&standby.role_multiplier(&b.role))
-                .then_with(|| b_index.cmp(a_index))
+            standby.role_multiplier(&a.role).cmp(&standby.role_multiplier(&b.role)).then_with(|| b_index.cmp(a_index))
         })
         .map(|(index, _)| index)
 }
 
 fn shift_ref(shift: &ShiftFact) -> FactRef {
-    FactRef {
-        kind: FactKind::Shift,
-        id: shift.id.clone(),
-    }
+    FactRef { kind: FactKind::Shift, id: shift.id.clone() }
 }
 
 fn policy_at<'a>(
@@ -893,12 +793,7 @@ fn policy_at<'a>(
     instant: DateTime<Utc>,
     fact: &FactRef,
 ) -> Result<&'a PayPolicy, PricingError> {
-    policy_on(
-        person,
-        policies,
-        person.calendar.local(instant).date(),
-        fact,
-    )
+    policy_on(person, policies, person.calendar.local(instant).date(), fact)
 }
 
 fn policy_on<'a>(
@@ -907,12 +802,8 @@ fn policy_on<'a>(
     date: NaiveDate,
     fact: &FactRef,
 ) -> Result<&'a PayPolicy, PricingError> {
-    let policy = policies
-        .in_force_on(date)
-        .ok_or_else(|| PricingError::NoPolicyInForce {
-            date,
-            fact: fact.clone(),
-        })?;
+    let policy =
+        policies.in_force_on(date).ok_or_else(|| PricingError::NoPolicyInForce { date, fact: fact.clone() })?;
     if policy.currency != person.currency {
         return Err(PricingError::CurrencyMismatch {
             policy: policy.reference(),
@@ -949,11 +840,7 @@ fn duration(seconds: i64) -> String {
 
 /// `Sat 02:14 Europe/London (night, weekend)`.
 fn context(calendar: &WorkingCalendar, instant: DateTime<Utc>, classes: TimeClassSet) -> String {
-    format!(
-        "{} {} ({classes})",
-        calendar.local(instant).format("%a %H:%M"),
-        calendar.zone.name()
-    )
+    format!("{} {} ({classes})", calendar.local(instant).format("%a %H:%M"), calendar.zone.name())
 }
 
 /// The one-line story of a page from its lines (callout, escalation, response, recovery),
@@ -962,18 +849,11 @@ fn context(calendar: &WorkingCalendar, instant: DateTime<Utc>, classes: TimeClas
 /// (…)`. The context of the first line leads; each line then gives its own part. `None` when
 /// no line is about the page.
 pub fn explain_page(lines: &[PricedLine], page_id: &str) -> Option<String> {
-    let mut about: Vec<&PricedLine> = lines
-        .iter()
-        .filter(|line| line.page_id.as_deref() == Some(page_id))
-        .collect();
-    about.sort_by(|a, b| {
-        (a.occurred_at, a.component, &a.fact).cmp(&(b.occurred_at, b.component, &b.fact))
-    });
+    let mut about: Vec<&PricedLine> = lines.iter().filter(|line| line.page_id.as_deref() == Some(page_id)).collect();
+    about.sort_by(|a, b| (a.occurred_at, a.component, &a.fact).cmp(&(b.occurred_at, b.component, &b.fact)));
     let (context, _) = about.first()?.explanation.split_once("): ")?;
-    let parts: Vec<&str> = about
-        .iter()
-        .filter_map(|line| line.explanation.split_once("): ").map(|(_, part)| part))
-        .collect();
+    let parts: Vec<&str> =
+        about.iter().filter_map(|line| line.explanation.split_once("): ").map(|(_, part)| part)).collect();
     Some(format!("{context}): {}", parts.join(" · ")))
 }
 

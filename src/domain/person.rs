@@ -11,10 +11,7 @@ use super::field_error::FieldError;
 /// Parses an IANA time zone name (`Europe/London`), naming the field when it is unknown.
 pub fn parse_timezone(field: &str, name: &str) -> Result<Tz, FieldError> {
     Tz::from_str(name).map_err(|_| {
-        FieldError::new(
-            field,
-            format!("unknown time zone `{name}`: expected an IANA name such as Europe/London"),
-        )
+        FieldError::new(field, format!("unknown time zone `{name}`: expected an IANA name such as Europe/London"))
     })
 }
 
@@ -54,15 +51,9 @@ impl WorkingHours {
     pub fn parse(field: &str, map: &BTreeMap<String, String>) -> Result<WorkingHours, FieldError> {
         let mut days = BTreeMap::new();
         for (name, span) in map {
-            let day = DAY_NAMES
-                .iter()
-                .position(|(known, _)| known == name)
-                .ok_or_else(|| {
-                    FieldError::new(
-                        format!("{field}.{name}"),
-                        "unknown day: expected mon, tue, wed, thu, fri, sat or sun",
-                    )
-                })?;
+            let day = DAY_NAMES.iter().position(|(known, _)| known == name).ok_or_else(|| {
+                FieldError::new(format!("{field}.{name}"), "unknown day: expected mon, tue, wed, thu, fri, sat or sun")
+            })?;
             let parsed = span
                 .split_once('-')
                 .and_then(|(start, end)| {
@@ -72,16 +63,10 @@ impl WorkingHours {
                     ))
                 })
                 .ok_or_else(|| {
-                    FieldError::new(
-                        format!("{field}.{name}"),
-                        format!("expected HH:MM-HH:MM, got `{span}`"),
-                    )
+                    FieldError::new(format!("{field}.{name}"), format!("expected HH:MM-HH:MM, got `{span}`"))
                 })?;
             if parsed.1 <= parsed.0 {
-                return Err(FieldError::new(
-                    format!("{field}.{name}"),
-                    "end must be after start",
-                ));
+                return Err(FieldError::new(format!("{field}.{name}"), "end must be after start"));
             }
             days.insert(u8::try_from(day).unwrap_or(0), parsed);
         }
@@ -100,10 +85,7 @@ impl WorkingHours {
             .iter()
             .filter_map(|(day, (start, end))| {
                 let (name, _) = DAY_NAMES.get(usize::from(*day))?;
-                Some((
-                    (*name).to_owned(),
-                    format!("{}-{}", start.format("%H:%M"), end.format("%H:%M")),
-                ))
+                Some(((*name).to_owned(), format!("{}-{}", start.format("%H:%M"), end.format("%H:%M"))))
             })
             .collect()
     }
@@ -115,22 +97,14 @@ mod tests {
 
     #[test]
     fn unknown_time_zones_name_the_field() {
-        assert_eq!(
-            parse_timezone("timezone", "Europe/Lndon")
-                .unwrap_err()
-                .field,
-            "timezone"
-        );
+        assert_eq!(parse_timezone("timezone", "Europe/Lndon").unwrap_err().field, "timezone");
         assert!(parse_timezone("timezone", "America/New_York").is_ok());
     }
 
     #[test]
     fn working_hours_round_trip() {
-        let map: BTreeMap<String, String> = [
-            ("mon".to_owned(), "08:30-16:30".to_owned()),
-            ("sat".to_owned(), "10:00-14:00".to_owned()),
-        ]
-        .into();
+        let map: BTreeMap<String, String> =
+            [("mon".to_owned(), "08:30-16:30".to_owned()), ("sat".to_owned(), "10:00-14:00".to_owned())].into();
         let hours = WorkingHours::parse("working_hours", &map).unwrap();
         assert_eq!(hours.on(Weekday::Mon), Some((hm(8, 30), hm(16, 30))));
         assert_eq!(hours.on(Weekday::Tue), None);
@@ -141,19 +115,8 @@ mod tests {
     #[test]
     fn bad_working_hours_name_the_day() {
         let map: BTreeMap<String, String> = [("tue".to_owned(), "17:00-09:00".to_owned())].into();
-        assert_eq!(
-            WorkingHours::parse("working_hours", &map)
-                .unwrap_err()
-                .field,
-            "working_hours.tue"
-        );
-        let map: BTreeMap<String, String> =
-            [("funday".to_owned(), "09:00-17:00".to_owned())].into();
-        assert_eq!(
-            WorkingHours::parse("working_hours", &map)
-                .unwrap_err()
-                .field,
-            "working_hours.funday"
-        );
+        assert_eq!(WorkingHours::parse("working_hours", &map).unwrap_err().field, "working_hours.tue");
+        let map: BTreeMap<String, String> = [("funday".to_owned(), "09:00-17:00".to_owned())].into();
+        assert_eq!(WorkingHours::parse("working_hours", &map).unwrap_err().field, "working_hours.funday");
     }
 }

@@ -52,13 +52,10 @@ impl PerTimeClass {
     /// over weekend over night), so the reported class is deterministic. `None` for an
     /// empty set.
     pub fn highest(&self, classes: TimeClassSet) -> Option<(TimeClass, Decimal)> {
-        classes
-            .iter()
-            .map(|class| (class, self.get(class)))
-            .fold(None, |best, (class, value)| match best {
-                Some((_, best_value)) if best_value > value => best,
-                _ => Some((class, value)),
-            })
+        classes.iter().map(|class| (class, self.get(class))).fold(None, |best, (class, value)| match best {
+            Some((_, best_value)) if best_value > value => best,
+            _ => Some((class, value)),
+        })
     }
 
     fn entries(&self) -> [(TimeClass, Decimal); 5] {
@@ -105,11 +102,7 @@ pub struct EscalationRule {
 
 impl Default for EscalationRule {
     fn default() -> Self {
-        EscalationRule {
-            free_pages: 3,
-            factor: Decimal::TWO,
-            window_days: 365,
-        }
+        EscalationRule { free_pages: 3, factor: Decimal::TWO, window_days: 365 }
     }
 }
 
@@ -127,10 +120,7 @@ pub struct RecoveryRule {
 
 impl Default for RecoveryRule {
     fn default() -> Self {
-        RecoveryRule {
-            enabled: true,
-            minimum_hours: 2,
-        }
+        RecoveryRule { enabled: true, minimum_hours: 2 }
     }
 }
 
@@ -173,10 +163,7 @@ pub struct StandbyRule {
 impl StandbyRule {
     /// The multiplier of a shift role (1 when not listed).
     pub fn role_multiplier(&self, role: &str) -> Decimal {
-        self.role_multipliers
-            .get(role)
-            .copied()
-            .unwrap_or(Decimal::ONE)
+        self.role_multipliers.get(role).copied().unwrap_or(Decimal::ONE)
     }
 }
 
@@ -287,19 +274,13 @@ pub struct PolicyError {
 
 impl PolicyError {
     fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        PolicyError {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        PolicyError { field: field.into(), problem: problem.into() }
     }
 }
 
 fn non_negative(field: String, value: Decimal) -> Result<(), PolicyError> {
     if value.is_sign_negative() && !value.is_zero() {
-        return Err(PolicyError::new(
-            field,
-            format!("{value} must not be negative"),
-        ));
+        return Err(PolicyError::new(field, format!("{value} must not be negative")));
     }
     Ok(())
 }
@@ -341,10 +322,7 @@ impl PayPolicy {
             non_negative(field.clone(), fee)?;
             // A fee is paid as is, so it must be expressible in the currency.
             if self.currency.round(fee) != fee {
-                return Err(PolicyError::new(
-                    field,
-                    format!("{fee} has more decimal places than {}", self.currency),
-                ));
+                return Err(PolicyError::new(field, format!("{fee} has more decimal places than {}", self.currency)));
             }
         }
         non_negative("response_rate_per_hour".into(), self.response_rate_per_hour)?;
@@ -352,22 +330,13 @@ impl PayPolicy {
             non_negative(format!("response_multiplier.{class}"), multiplier)?;
         }
         if self.rounding_increment_minutes < 1 {
-            return Err(PolicyError::new(
-                "rounding_increment_minutes",
-                "must be at least 1 minute",
-            ));
+            return Err(PolicyError::new("rounding_increment_minutes", "must be at least 1 minute"));
         }
         if self.minimum_billable_minutes < 0 {
-            return Err(PolicyError::new(
-                "minimum_billable_minutes",
-                "must not be negative",
-            ));
+            return Err(PolicyError::new("minimum_billable_minutes", "must not be negative"));
         }
         if self.escalation.free_pages < 0 {
-            return Err(PolicyError::new(
-                "escalation.free_pages",
-                "must not be negative",
-            ));
+            return Err(PolicyError::new("escalation.free_pages", "must not be negative"));
         }
         if self.escalation.factor < Decimal::ONE {
             return Err(PolicyError::new(
@@ -376,22 +345,13 @@ impl PayPolicy {
             ));
         }
         if self.escalation.window_days < 1 {
-            return Err(PolicyError::new(
-                "escalation.window_days",
-                "must be at least 1 day",
-            ));
+            return Err(PolicyError::new("escalation.window_days", "must be at least 1 day"));
         }
         if self.recovery.minimum_hours < 0 {
-            return Err(PolicyError::new(
-                "recovery.minimum_hours",
-                "must not be negative",
-            ));
+            return Err(PolicyError::new("recovery.minimum_hours", "must not be negative"));
         }
         for class in [DayClass::Weekday, DayClass::Weekend, DayClass::Holiday] {
-            non_negative(
-                format!("standby.rates.{}", class.as_str()),
-                self.standby.rates.get(class),
-            )?;
+            non_negative(format!("standby.rates.{}", class.as_str()), self.standby.rates.get(class))?;
         }
         for (role, multiplier) in &self.standby.role_multipliers {
             non_negative(format!("standby.role_multipliers.{role}"), *multiplier)?;
@@ -401,10 +361,7 @@ impl PayPolicy {
 
     /// `id` and `version`, as recorded on every line this version prices.
     pub fn reference(&self) -> PolicyRef {
-        PolicyRef {
-            id: self.id.clone(),
-            version: self.version,
-        }
+        PolicyRef { id: self.id.clone(), version: self.version }
     }
 }
 
@@ -431,10 +388,7 @@ impl PolicyHistory {
     /// numbers and effective dates, version numbers rising with the dates.
     pub fn new(mut versions: Vec<PayPolicy>) -> Result<PolicyHistory, PolicyError> {
         let Some(first) = versions.first() else {
-            return Err(PolicyError::new(
-                "versions",
-                "a policy needs at least one version",
-            ));
+            return Err(PolicyError::new("versions", "a policy needs at least one version"));
         };
         let id = first.id.clone();
         for (index, version) in versions.iter().enumerate() {
@@ -466,10 +420,7 @@ impl PolicyHistory {
                         "version",
                         format!(
                             "version {} starts on {}, after version {} ({}): versions must rise with their dates",
-                            earlier.version,
-                            earlier.effective_from,
-                            later.version,
-                            later.effective_from
+                            earlier.version, earlier.effective_from, later.version, later.effective_from
                         ),
                     ));
                 }
@@ -485,10 +436,7 @@ impl PolicyHistory {
 
     /// The version in force on local date `date`: the latest one effective on or before it.
     pub fn in_force_on(&self, date: NaiveDate) -> Option<&PayPolicy> {
-        self.versions
-            .iter()
-            .rev()
-            .find(|version| version.effective_from <= date)
+        self.versions.iter().rev().find(|version| version.effective_from <= date)
     }
 
     /// The version in force at an instant, for a person living in `zone` (effective dates
@@ -530,23 +478,10 @@ mod tests {
         assert_eq!(policy.response_multiplier.off_hours, dec!(1.5));
         assert_eq!(policy.rounding_increment_minutes, 15);
         assert_eq!(policy.minimum_billable_minutes, 30);
-        assert_eq!(
-            policy.escalation,
-            EscalationRule {
-                free_pages: 3,
-                factor: dec!(2),
-                window_days: 365
-            }
-        );
+        assert_eq!(policy.escalation, EscalationRule { free_pages: 3, factor: dec!(2), window_days: 365 });
         assert_eq!(policy.recovery.minimum_hours, 2);
-        assert_eq!(
-            policy.standby.night_cutoff,
-            NaiveTime::from_hms_opt(6, 0, 0).unwrap()
-        );
-        assert_eq!(
-            policy.standby.weekend_nights,
-            vec![Weekday::Fri, Weekday::Sat, Weekday::Sun]
-        );
+        assert_eq!(policy.standby.night_cutoff, NaiveTime::from_hms_opt(6, 0, 0).unwrap());
+        assert_eq!(policy.standby.weekend_nights, vec![Weekday::Fri, Weekday::Sat, Weekday::Sun]);
         assert_eq!(policy.validate(), Ok(()));
     }
 
@@ -555,15 +490,9 @@ mod tests {
         let fees = policy().callout_fee;
         let night_weekend = TimeClassSet::of(&[TimeClass::Night, TimeClass::Weekend]);
         // night 50.00 = weekend 50.00: the tie goes to weekend, later in TimeClass::ALL.
-        assert_eq!(
-            fees.highest(night_weekend),
-            Some((TimeClass::Weekend, dec!(50.00)))
-        );
+        assert_eq!(fees.highest(night_weekend), Some((TimeClass::Weekend, dec!(50.00))));
         let holiday_night = TimeClassSet::of(&[TimeClass::Night, TimeClass::Holiday]);
-        assert_eq!(
-            fees.highest(holiday_night),
-            Some((TimeClass::Holiday, dec!(75.00)))
-        );
+        assert_eq!(fees.highest(holiday_night), Some((TimeClass::Holiday, dec!(75.00))));
         assert_eq!(fees.highest(TimeClassSet::EMPTY), None);
     }
 
@@ -572,34 +501,16 @@ mod tests {
         type Break = fn(&mut PayPolicy);
         let table: [(Break, &str); 13] = [
             (|p| p.callout_fee.night = dec!(-1), "callout_fee.night"),
-            (
-                |p| p.callout_fee.off_hours = dec!(0.001),
-                "callout_fee.off_hours",
-            ),
-            (
-                |p| p.response_rate_per_hour = dec!(-30),
-                "response_rate_per_hour",
-            ),
-            (
-                |p| p.response_multiplier.weekend = dec!(-2),
-                "response_multiplier.weekend",
-            ),
-            (
-                |p| p.rounding_increment_minutes = 0,
-                "rounding_increment_minutes",
-            ),
-            (
-                |p| p.minimum_billable_minutes = -1,
-                "minimum_billable_minutes",
-            ),
+            (|p| p.callout_fee.off_hours = dec!(0.001), "callout_fee.off_hours"),
+            (|p| p.response_rate_per_hour = dec!(-30), "response_rate_per_hour"),
+            (|p| p.response_multiplier.weekend = dec!(-2), "response_multiplier.weekend"),
+            (|p| p.rounding_increment_minutes = 0, "rounding_increment_minutes"),
+            (|p| p.minimum_billable_minutes = -1, "minimum_billable_minutes"),
             (|p| p.escalation.factor = dec!(0.5), "escalation.factor"),
             (|p| p.escalation.free_pages = -3, "escalation.free_pages"),
             (|p| p.escalation.window_days = 0, "escalation.window_days"),
             (|p| p.recovery.minimum_hours = -2, "recovery.minimum_hours"),
-            (
-                |p| p.standby.rates.holiday = dec!(-75),
-                "standby.rates.holiday",
-            ),
+            (|p| p.standby.rates.holiday = dec!(-75), "standby.rates.holiday"),
             (
                 |p| {
                     p.standby.role_multipliers.insert("backup".into(), dec!(-1));
@@ -619,29 +530,18 @@ mod tests {
 
     #[test]
     fn an_unknown_currency_is_refused_when_read() {
-        let json = serde_json::to_string(&policy())
-            .unwrap()
-            .replace("\"EUR\"", "\"EUE\"");
+        let json = serde_json::to_string(&policy()).unwrap().replace("\"EUR\"", "\"EUE\"");
         let error = serde_json::from_str::<PayPolicy>(&json).unwrap_err();
-        assert!(
-            error.to_string().contains("unknown currency `EUE`"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown currency `EUE`"), "{error}");
     }
 
     #[test]
     fn json_round_trip_is_lossless() {
         let mut policy = policy();
-        policy
-            .standby
-            .role_multipliers
-            .insert("secondary".into(), dec!(0.5));
+        policy.standby.role_multipliers.insert("secondary".into(), dec!(0.5));
         policy.standby.mode = StandbyMode::PerNight;
         let json = serde_json::to_string_pretty(&policy).unwrap();
-        assert!(
-            json.contains("\"night\": \"50.00\""),
-            "amounts are strings: {json}"
-        );
+        assert!(json.contains("\"night\": \"50.00\""), "amounts are strings: {json}");
         let back: PayPolicy = serde_json::from_str(&json).unwrap();
         assert_eq!(back, policy);
     }
@@ -651,10 +551,7 @@ mod tests {
         let mut policy = policy();
         policy.standby.mode = StandbyMode::PerNight;
         policy.standby.weekend_nights = vec![Weekday::Sat];
-        policy
-            .standby
-            .role_multipliers
-            .insert("secondary".into(), dec!(0.5));
+        policy.standby.role_multipliers.insert("secondary".into(), dec!(0.5));
         let text = toml::to_string(&policy).unwrap();
         let back: PayPolicy = toml::from_str(&text).unwrap();
         assert_eq!(back, policy);
@@ -687,64 +584,32 @@ mod tests {
 
     #[test]
     fn the_version_in_force_is_the_latest_started() {
-        let history =
-            PolicyHistory::new(vec![version(2, "2026-07-01"), version(1, "2026-01-01")]).unwrap();
+        let history = PolicyHistory::new(vec![version(2, "2026-07-01"), version(1, "2026-01-01")]).unwrap();
         assert_eq!(history.in_force_on(date("2025-12-31")), None);
-        assert_eq!(
-            history.in_force_on(date("2026-01-01")).map(|p| p.version),
-            Some(1)
-        );
-        assert_eq!(
-            history.in_force_on(date("2026-06-30")).map(|p| p.version),
-            Some(1)
-        );
-        assert_eq!(
-            history.in_force_on(date("2026-07-01")).map(|p| p.version),
-            Some(2)
-        );
+        assert_eq!(history.in_force_on(date("2026-01-01")).map(|p| p.version), Some(1));
+        assert_eq!(history.in_force_on(date("2026-06-30")).map(|p| p.version), Some(1));
+        assert_eq!(history.in_force_on(date("2026-07-01")).map(|p| p.version), Some(2));
         // 2026-06-30T23:30Z is already 1 July in London (BST).
-        let instant = DateTime::parse_from_rfc3339("2026-06-30T23:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            history
-                .in_force_at(instant, chrono_tz::Europe::London)
-                .map(|p| p.version),
-            Some(2)
-        );
-        assert_eq!(
-            history
-                .in_force_at(instant, chrono_tz::UTC)
-                .map(|p| p.version),
-            Some(1)
-        );
+        let instant = DateTime::parse_from_rfc3339("2026-06-30T23:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(history.in_force_at(instant, chrono_tz::Europe::London).map(|p| p.version), Some(2));
+        assert_eq!(history.in_force_at(instant, chrono_tz::UTC).map(|p| p.version), Some(1));
     }
 
     #[test]
     fn clashing_versions_are_refused() {
-        let same_date =
-            PolicyHistory::new(vec![version(1, "2026-01-01"), version(2, "2026-01-01")]);
+        let same_date = PolicyHistory::new(vec![version(1, "2026-01-01"), version(2, "2026-01-01")]);
         assert_eq!(same_date.unwrap_err().field, "effective_from");
-        let backwards =
-            PolicyHistory::new(vec![version(2, "2026-01-01"), version(1, "2026-07-01")]);
+        let backwards = PolicyHistory::new(vec![version(2, "2026-01-01"), version(1, "2026-07-01")]);
         assert_eq!(backwards.unwrap_err().field, "version");
-        let duplicate =
-            PolicyHistory::new(vec![version(1, "2026-01-01"), version(1, "2026-07-01")]);
+        let duplicate = PolicyHistory::new(vec![version(1, "2026-01-01"), version(1, "2026-07-01")]);
         assert_eq!(duplicate.unwrap_err().field, "version");
         let mut other = version(2, "2026-07-01");
         other.id = "other".into();
-        assert_eq!(
-            PolicyHistory::new(vec![version(1, "2026-01-01"), other])
-                .unwrap_err()
-                .field,
-            "versions[1].id"
-        );
+        assert_eq!(PolicyHistory::new(vec![version(1, "2026-01-01"), other]).unwrap_err().field, "versions[1].id");
         let mut broken = version(2, "2026-07-01");
         broken.rounding_increment_minutes = 0;
         assert_eq!(
-            PolicyHistory::new(vec![version(1, "2026-01-01"), broken])
-                .unwrap_err()
-                .field,
+            PolicyHistory::new(vec![version(1, "2026-01-01"), broken]).unwrap_err().field,
             "versions[1].rounding_increment_minutes"
         );
         assert_eq!(PolicyHistory::new(vec![]).unwrap_err().field, "versions");
@@ -752,13 +617,11 @@ mod tests {
 
     #[test]
     fn history_reads_from_json_and_is_checked() {
-        let json = serde_json::to_string(&vec![version(1, "2026-01-01"), version(2, "2026-01-01")])
-            .unwrap();
+        let json = serde_json::to_string(&vec![version(1, "2026-01-01"), version(2, "2026-01-01")]).unwrap();
         let error = serde_json::from_str::<PolicyHistory>(&json).unwrap_err();
         assert!(error.to_string().contains("effective_from"), "{error}");
         let history = PolicyHistory::new(vec![version(1, "2026-01-01")]).unwrap();
-        let back: PolicyHistory =
-            serde_json::from_str(&serde_json::to_string(&history).unwrap()).unwrap();
+        let back: PolicyHistory = serde_json::from_str(&serde_json::to_string(&history).unwrap()).unwrap();
         assert_eq!(back, history);
     }
 }

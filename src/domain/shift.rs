@@ -6,19 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::field_error::FieldError;
 
 /// The place a shift has in its rota.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShiftRole {
     Primary,
@@ -54,21 +42,13 @@ pub fn check_interval(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), Fi
         return Err(FieldError::new("end", "must be after start"));
     }
     if end - start > chrono::Duration::days(SHIFT_DAYS_MAX) {
-        return Err(FieldError::new(
-            "end",
-            format!("a shift lasts at most {SHIFT_DAYS_MAX} days"),
-        ));
+        return Err(FieldError::new("end", format!("a shift lasts at most {SHIFT_DAYS_MAX} days")));
     }
     Ok(())
 }
 
 /// The idempotency key of a shift given without one: the same shift posted twice is one shift.
-pub fn derived_external_id(
-    person: &str,
-    role: ShiftRole,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> String {
+pub fn derived_external_id(person: &str, role: ShiftRole, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     format!(
         "{person}/{}/{}/{}",
         role.as_str(),

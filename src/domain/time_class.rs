@@ -13,8 +13,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{
-    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta,
-    TimeZone, Utc, Weekday,
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc, Weekday,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -40,13 +39,8 @@ pub enum TimeClass {
 
 impl TimeClass {
     /// Every class, in the order used to break ties (later wins a tie).
-    pub const ALL: [TimeClass; 5] = [
-        TimeClass::Business,
-        TimeClass::OffHours,
-        TimeClass::Night,
-        TimeClass::Weekend,
-        TimeClass::Holiday,
-    ];
+    pub const ALL: [TimeClass; 5] =
+        [TimeClass::Business, TimeClass::OffHours, TimeClass::Night, TimeClass::Weekend, TimeClass::Holiday];
 
     /// The snake_case name, as serialised.
     pub fn as_str(self) -> &'static str {
@@ -87,9 +81,7 @@ impl TimeClassSet {
 
     /// A set holding the given classes.
     pub fn of(classes: &[TimeClass]) -> TimeClassSet {
-        classes
-            .iter()
-            .fold(TimeClassSet::EMPTY, |set, &class| set.with(class))
+        classes.iter().fold(TimeClassSet::EMPTY, |set, &class| set.with(class))
     }
 
     /// This set plus `class`.
@@ -111,16 +103,12 @@ impl TimeClassSet {
     /// Out of hours = any class but `business` (PRODUCT.md rule 3): a working-hours minute
     /// inside the sleep window still counts as out of hours.
     pub fn is_out_of_hours(self) -> bool {
-        TimeClass::ALL
-            .iter()
-            .any(|&class| class != TimeClass::Business && self.contains(class))
+        TimeClass::ALL.iter().any(|&class| class != TimeClass::Business && self.contains(class))
     }
 
     /// The classes in the set, in [`TimeClass::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = TimeClass> {
-        TimeClass::ALL
-            .into_iter()
-            .filter(move |&class| self.contains(class))
+        TimeClass::ALL.into_iter().filter(move |&class| self.contains(class))
     }
 }
 
@@ -310,11 +298,7 @@ impl WorkingCalendar {
             let in_hours = self
                 .working_hours_on(date.weekday())
                 .is_some_and(|hours| hours.start < hours.end && hours.contains(time));
-            classes = classes.with(if in_hours {
-                TimeClass::Business
-            } else {
-                TimeClass::OffHours
-            });
+            classes = classes.with(if in_hours { TimeClass::Business } else { TimeClass::OffHours });
         }
         classes
     }
@@ -332,12 +316,8 @@ impl WorkingCalendar {
                 let guess = local.and_utc();
                 let reach = TimeDelta::hours(26);
                 bisect(
-                    guess
-                        .checked_sub_signed(reach)
-                        .unwrap_or(DateTime::<Utc>::MIN_UTC),
-                    guess
-                        .checked_add_signed(reach)
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                    guess.checked_sub_signed(reach).unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    guess.checked_add_signed(reach).unwrap_or(DateTime::<Utc>::MAX_UTC),
                     |at| self.local(at) >= local,
                 )
             }
@@ -364,11 +344,7 @@ impl WorkingCalendar {
             return Vec::new();
         }
         let mut cuts = vec![start];
-        let first_date = self
-            .local(start)
-            .date()
-            .pred_opt()
-            .unwrap_or(NaiveDate::MIN);
+        let first_date = self.local(start).date().pred_opt().unwrap_or(NaiveDate::MIN);
         let last_date = self.local(end).date().succ_opt().unwrap_or(NaiveDate::MAX);
         for date in first_date.iter_days().take_while(|date| *date <= last_date) {
             for time in self.boundaries_on(date) {
@@ -385,11 +361,7 @@ impl WorkingCalendar {
             let classes = self.classes_at(piece_start);
             match segments.last_mut() {
                 Some(last) if last.classes == classes => last.end = piece_end,
-                _ => segments.push(ClassSegment {
-                    start: piece_start,
-                    end: piece_end,
-                    classes,
-                }),
+                _ => segments.push(ClassSegment { start: piece_start, end: piece_end, classes }),
             }
         }
         segments
@@ -397,11 +369,7 @@ impl WorkingCalendar {
 
     /// Local times on `date` at which the classes may change.
     fn boundaries_on(&self, date: NaiveDate) -> Vec<NaiveTime> {
-        let mut times = vec![
-            NaiveTime::MIN,
-            self.sleep_window.start,
-            self.sleep_window.end,
-        ];
+        let mut times = vec![NaiveTime::MIN, self.sleep_window.start, self.sleep_window.end];
         if let Some(hours) = self.working_hours_on(date.weekday()) {
             times.push(hours.start);
             times.push(hours.end);
@@ -420,9 +388,7 @@ impl WorkingCalendar {
                 let offset_after = offset_seconds(self.zone, second);
                 out.push(first);
                 out.push(second);
-                out.push(bisect(first, second, |at| {
-                    offset_seconds(self.zone, at) == offset_after
-                }));
+                out.push(bisect(first, second, |at| offset_seconds(self.zone, at) == offset_after));
             }
             LocalResult::None => out.push(self.first_instant_at_or_after(local)),
         }
@@ -430,9 +396,7 @@ impl WorkingCalendar {
 }
 
 fn offset_seconds(zone: Tz, at: DateTime<Utc>) -> i32 {
-    zone.offset_from_utc_datetime(&at.naive_utc())
-        .fix()
-        .local_minus_utc()
+    zone.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc()
 }
 
 fn from_seconds(seconds: i64) -> DateTime<Utc> {
@@ -441,11 +405,7 @@ fn from_seconds(seconds: i64) -> DateTime<Utc> {
 
 /// The first whole second in `(low, high]` at which `holds` becomes true, assuming it is false
 /// at `low`, true at `high` and flips once. Zone transitions fall on whole seconds.
-fn bisect(
-    low: DateTime<Utc>,
-    high: DateTime<Utc>,
-    holds: impl Fn(DateTime<Utc>) -> bool,
-) -> DateTime<Utc> {
+fn bisect(low: DateTime<Utc>, high: DateTime<Utc>, holds: impl Fn(DateTime<Utc>) -> bool) -> DateTime<Utc> {
     let (mut low, mut high) = (low.timestamp(), high.timestamp());
     while high - low > 1 {
         let middle = low + (high - low) / 2;
@@ -467,9 +427,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
     }
 
     fn date(text: &str) -> NaiveDate {
@@ -495,24 +453,21 @@ mod tests {
         let london = WorkingCalendar::new(London);
         // (instant, expected classes); London is UTC+0 in winter, UTC+1 in summer.
         let table = [
-            ("2026-01-14T10:00:00Z", set(&[Business])), // Wed 10:00
-            ("2026-01-14T17:00:00Z", set(&[OffHours])), // Wed 17:00, end is exclusive
-            ("2026-01-14T08:59:00Z", set(&[OffHours])), // Wed 08:59, after sleep window
+            ("2026-01-14T10:00:00Z", set(&[Business])),        // Wed 10:00
+            ("2026-01-14T17:00:00Z", set(&[OffHours])),        // Wed 17:00, end is exclusive
+            ("2026-01-14T08:59:00Z", set(&[OffHours])),        // Wed 08:59, after sleep window
             ("2026-01-14T07:59:00Z", set(&[OffHours, Night])), // Wed 07:59
             ("2026-01-14T22:00:00Z", set(&[OffHours, Night])), // Wed 22:00
-            ("2026-01-17T02:14:00Z", set(&[Night, Weekend])), // Sat 02:14
-            ("2026-01-17T12:00:00Z", set(&[Weekend])),  // Sat noon
-            ("2026-07-15T08:30:00Z", set(&[Business])), // Wed 09:30 BST
+            ("2026-01-17T02:14:00Z", set(&[Night, Weekend])),  // Sat 02:14
+            ("2026-01-17T12:00:00Z", set(&[Weekend])),         // Sat noon
+            ("2026-07-15T08:30:00Z", set(&[Business])),        // Wed 09:30 BST
             ("2026-07-15T21:30:00Z", set(&[OffHours, Night])), // Wed 22:30 BST
         ];
         for (instant, expected) in table {
             assert_eq!(london.classes_at(utc(instant)), expected, "{instant}");
         }
         let holiday = london.with_holidays([date("2026-12-25")]);
-        assert_eq!(
-            holiday.classes_at(utc("2026-12-25T12:00:00Z")),
-            set(&[Holiday])
-        );
+        assert_eq!(holiday.classes_at(utc("2026-12-25T12:00:00Z")), set(&[Holiday]));
         assert_eq!(
             holiday.classes_at(utc("2026-12-26T23:00:00Z")),
             set(&[Night, Weekend]),
@@ -526,10 +481,8 @@ mod tests {
         // Wed 14 Jan 2026 00:00 → Thu 00:00: night to 08:00, off-hours to 09:00, business
         // to 17:00, off-hours to 22:00, night to midnight (which continues the next day).
         let segments = london.split(utc("2026-01-14T00:00:00Z"), utc("2026-01-15T00:00:00Z"));
-        let shape: Vec<(String, TimeClassSet)> = segments
-            .iter()
-            .map(|s| (s.start.format("%H:%M").to_string(), s.classes))
-            .collect();
+        let shape: Vec<(String, TimeClassSet)> =
+            segments.iter().map(|s| (s.start.format("%H:%M").to_string(), s.classes)).collect();
         assert_eq!(
             shape,
             vec![
@@ -579,16 +532,9 @@ mod tests {
         let mut calendar = WorkingCalendar::new(London);
         calendar.sleep_window = LocalWindow::new(hm(1, 30), hm(5, 0));
         let segments = calendar.split(utc("2026-03-29T00:00:00Z"), utc("2026-03-29T06:00:00Z"));
-        let nights: Vec<_> = segments
-            .iter()
-            .filter(|s| s.classes.contains(Night))
-            .map(|s| (s.start, s.end))
-            .collect();
+        let nights: Vec<_> = segments.iter().filter(|s| s.classes.contains(Night)).map(|s| (s.start, s.end)).collect();
         // 05:00 BST = 04:00 UTC.
-        assert_eq!(
-            nights,
-            vec![(utc("2026-03-29T01:00:00Z"), utc("2026-03-29T04:00:00Z"))]
-        );
+        assert_eq!(nights, vec![(utc("2026-03-29T01:00:00Z"), utc("2026-03-29T04:00:00Z"))]);
     }
 
     #[test]
@@ -599,11 +545,7 @@ mod tests {
         calendar.sleep_window = LocalWindow::new(hm(22, 0), hm(1, 30));
         // Sunday, so the weekend class is constant throughout.
         let segments = calendar.split(utc("2026-10-24T23:00:00Z"), utc("2026-10-25T03:00:00Z"));
-        let nights: Vec<_> = segments
-            .iter()
-            .filter(|s| s.classes.contains(Night))
-            .map(|s| (s.start, s.end))
-            .collect();
+        let nights: Vec<_> = segments.iter().filter(|s| s.classes.contains(Night)).map(|s| (s.start, s.end)).collect();
         assert_eq!(
             nights,
             vec![
@@ -620,20 +562,12 @@ mod tests {
         // Sat 28 → Sun 29 March 2026 in London, 22:00 → 08:00 local is 9 real hours.
         let london = WorkingCalendar::new(London);
         let segments = london.split(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z"));
-        let night: i64 = segments
-            .iter()
-            .filter(|s| s.classes.contains(Night))
-            .map(ClassSegment::seconds)
-            .sum();
+        let night: i64 = segments.iter().filter(|s| s.classes.contains(Night)).map(ClassSegment::seconds).sum();
         assert_eq!(night, 9 * 3600);
         // In New York the fall-back night (Sat 31 Oct → Sun 1 Nov 2026) has 11 hours.
         let new_york = WorkingCalendar::new(New_York);
         let segments = new_york.split(utc("2026-10-31T16:00:00Z"), utc("2026-11-01T17:00:00Z"));
-        let night: i64 = segments
-            .iter()
-            .filter(|s| s.classes.contains(Night))
-            .map(ClassSegment::seconds)
-            .sum();
+        let night: i64 = segments.iter().filter(|s| s.classes.contains(Night)).map(ClassSegment::seconds).sum();
         assert_eq!(night, 11 * 3600);
     }
 
@@ -645,11 +579,7 @@ mod tests {
             assert_eq!(pair[0].end, pair[1].start);
             assert_ne!(pair[0].classes, pair[1].classes);
         }
-        assert!(
-            london
-                .split(utc("2026-01-16T12:00:00Z"), utc("2026-01-16T12:00:00Z"))
-                .is_empty()
-        );
+        assert!(london.split(utc("2026-01-16T12:00:00Z"), utc("2026-01-16T12:00:00Z")).is_empty());
     }
 
     #[test]
@@ -662,12 +592,7 @@ mod tests {
     }
 
     fn zones() -> impl Strategy<Value = Tz> {
-        prop_oneof![
-            Just(London),
-            Just(New_York),
-            Just(chrono_tz::Australia::Lord_Howe),
-            Just(chrono_tz::Asia::Kolkata)
-        ]
+        prop_oneof![Just(London), Just(New_York), Just(chrono_tz::Australia::Lord_Howe), Just(chrono_tz::Asia::Kolkata)]
     }
 
     proptest! {

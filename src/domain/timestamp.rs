@@ -10,7 +10,8 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
 
 /// What a client is told when a timestamp is not RFC 3339 with an offset.
-pub const TIMESTAMP_EXPECTED: &str = "expected an RFC 3339 timestamp with an offset, e.g. 2026-10-03T02:14:00Z or 2026-10-03T03:14:00+01:00";
+pub const TIMESTAMP_EXPECTED: &str =
+    "expected an RFC 3339 timestamp with an offset, e.g. 2026-10-03T02:14:00Z or 2026-10-03T03:14:00+01:00";
 
 /// Parses an RFC 3339 timestamp with an offset and truncates it to microseconds.
 pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
@@ -22,9 +23,7 @@ pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
 /// Drops sub-microsecond digits.
 pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     let nanos = instant.nanosecond();
-    instant
-        .with_nanosecond(nanos - nanos % 1_000)
-        .unwrap_or(instant)
+    instant.with_nanosecond(nanos - nanos % 1_000).unwrap_or(instant)
 }
 
 /// Formats an instant as RFC 3339 in UTC (`Z`), with as many fractional digits as needed.
@@ -46,16 +45,11 @@ pub fn from_naive(naive: NaiveDateTime) -> DateTime<Utc> {
 pub mod rfc3339 {
     use super::*;
 
-    pub fn serialize<S: Serializer>(
-        instant: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(instant: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format_rfc3339(instant))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(deserializer)?;
         parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
@@ -65,23 +59,16 @@ pub mod rfc3339 {
 pub mod rfc3339_option {
     use super::*;
 
-    pub fn serialize<S: Serializer>(
-        instant: &Option<DateTime<Utc>>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(instant: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
         match instant {
             Some(instant) => serializer.serialize_str(&format_rfc3339(instant)),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         match Option::<String>::deserialize(deserializer)? {
-            Some(text) => parse_rfc3339(&text)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
+            Some(text) => parse_rfc3339(&text).map(Some).map_err(serde::de::Error::custom),
             None => Ok(None),
         }
     }

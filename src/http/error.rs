@@ -42,12 +42,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
+        ApiError { status, code, message: message.into(), field: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -77,12 +72,10 @@ impl From<StorageError> for ApiError {
                 ApiError::not_found(format!("{entity} `{id}` does not exist")).with_field("id")
             }
             StorageError::Invalid(field) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", field.message)
-                    .with_field(field.field)
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", field.message).with_field(field.field)
             }
             StorageError::Conflict(field) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", field.message)
-                    .with_field(field.field)
+                ApiError::new(StatusCode::CONFLICT, "conflict", field.message).with_field(field.field)
             }
             StorageError::Unavailable(cause) => {
                 tracing::error!(error.cause = %cause, "database unavailable");
@@ -111,11 +104,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status).json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message.clone(),
-                field: self.field.clone(),
-            },
+            error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone(), field: self.field.clone() },
         })
     }
 }

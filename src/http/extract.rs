@@ -83,12 +83,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
                 let field = field_of(&path, &message);
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_field",
-                    strip_position(&message),
-                )
-                .with_field(field)
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", strip_position(&message)).with_field(field)
             }
         }
     })
@@ -97,9 +92,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// The field a serde error is about: its path, or for a missing field (whose path is
 /// the object that lacks it) the path joined with the name serde quotes.
 fn field_of(path: &str, message: &str) -> String {
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
     match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (path, Some(name)) => format!("{path}.{name}"),
@@ -146,20 +139,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_path() {
-        let error = parse_json::<Batch>(br#"{"items": [{"name": "a", "at": "2026-10-03T02:14:00Z"}, {"name": "b", "at": "2026-10-03T02:14:00"}]}"#).unwrap_err();
+        let error = parse_json::<Batch>(
+            br#"{"items": [{"name": "a", "at": "2026-10-03T02:14:00Z"}, {"name": "b", "at": "2026-10-03T02:14:00"}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(error.field.as_deref(), Some("items[1].at"));
         assert!(error.message.contains("offset"), "{}", error.message);
         let error = parse_json::<Item>(br#"{"at": "2026-10-03T02:14:00Z"}"#).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("name"));
-        let error =
-            parse_json::<Item>(br#"{"name": "a", "at": "2026-10-03T02:14:00Z", "nmae": 1}"#)
-                .unwrap_err();
+        let error = parse_json::<Item>(br#"{"name": "a", "at": "2026-10-03T02:14:00Z", "nmae": 1}"#).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("nmae"));
         let error = parse_json::<Item>(br#"{"name": "a", "#).unwrap_err();
         assert_eq!(error.code, "malformed_json");
-        assert_eq!(
-            parse_json::<Item>(b"  ").unwrap_err().code,
-            "malformed_json"
-        );
+        assert_eq!(parse_json::<Item>(b"  ").unwrap_err().code, "malformed_json");
     }
 }

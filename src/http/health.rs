@@ -25,11 +25,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     web::block(move || store.ping())
         .await
         .map_err(|_| {
-            ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "readiness check failed",
-            )
+            ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "readiness check failed")
         })?
         .map_err(|error| {
             tracing::warn!(error.cause = %error, "readiness check failed");

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 mod health;
+mod ledger;
 pub mod openapi;
 mod pages;
 mod people;
@@ -26,6 +27,19 @@ use crate::storage::{AnyConnection, StorageError, Store};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Set when facts changed; the accrual worker (if running) posts the difference soon.
+    pub accrual_due: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> AppState {
+        AppState { store, accrual_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)) }
+    }
+
+    /// Facts changed: the ledger should catch up.
+    pub fn mark_accrual_due(&self) {
+        self.accrual_due.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Default number of items in a list answer, and the most a client may ask for.
@@ -34,13 +48,13 @@ pub const LIST_LIMIT_MAX: i64 = 1_000;
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(|error, _| {
-        ApiError::invalid("query", format!("bad query string: {error}")).into()
-    }))
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|error, _| ApiError::invalid("query", format!("bad query string: {error}")).into()),
+    )
     .app_data(
-        web::PathConfig::default().error_handler(|error, _| {
-            ApiError::invalid("path", format!("bad path: {error}")).into()
-        }),
+        web::PathConfig::default()
+            .error_handler(|error, _| ApiError::invalid("path", format!("bad path: {error}")).into()),
     )
     .service(health::healthz)
     .service(health::readyz)
@@ -70,6 +84,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(shifts::create)
             .service(shifts::create_batch)
             .service(shifts::list)
+            .service(ledger::accrue)
+            .service(ledger::verify)
+            .service(ledger::list_entries)
+            .service(ledger::list_periods)
+            .service(ledger::read_period)
+            .service(ledger::close)
             .service(pages::record)
             .service(pages::list)
             .service(pages::read)
@@ -81,12 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn not_found(request: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
-    ApiError::not_found(format!(
-        "no route for {} {}",
-        request.method(),
-        request.path()
-    ))
-    .error_response()
+    ApiError::not_found(format!("no route for {} {}", request.method(), request.path())).error_response()
 }
 
 /// The current instant, at the precision paydown stores.
@@ -121,9 +136,7 @@ where
 
 /// Parses an optional timestamp query parameter, naming it on error.
 pub fn query_instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value
-        .map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message)))
-        .transpose()
+    value.map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message))).transpose()
 }
 
 /// Checks a `limit` query parameter.
@@ -131,10 +144,7 @@ pub fn query_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(LIST_LIMIT_DEFAULT),
         Some(limit) if (1..=LIST_LIMIT_MAX).contains(&limit) => Ok(limit),
-        Some(_) => Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {LIST_LIMIT_MAX}"),
-        )),
+        Some(_) => Err(ApiError::invalid("limit", format!("must be between 1 and {LIST_LIMIT_MAX}"))),
     }
 }
 

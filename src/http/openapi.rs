@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{error, health, pages, people, policies, services, shifts, teams};
+use super::{error, health, ledger, pages, people, policies, services, shifts, teams};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use super::{error, health, pages, people, policies, services, shifts, teams};
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses,
+        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
@@ -29,6 +30,7 @@ use super::{error, health, pages, people, policies, services, shifts, teams};
         (name = "services", description = "Services and their owners"),
         (name = "policies", description = "Versioned pay policies and their assignment to people"),
         (name = "statements", description = "Priced lines of a person, with explanations"),
+        (name = "ledger", description = "Append-only ledger entries, accrual, verification and pay periods"),
         (name = "health", description = "Probes"),
     )
 )]

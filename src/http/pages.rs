@@ -110,47 +110,30 @@ impl ResponseInput {
         require_slug("person", &self.person)?;
         let ended_at = match (self.ended_at, self.duration_minutes) {
             (Some(_), Some(_)) => {
-                return Err(FieldError::new(
-                    "duration_minutes",
-                    "give ended_at or duration_minutes, not both",
-                ));
+                return Err(FieldError::new("duration_minutes", "give ended_at or duration_minutes, not both"));
             }
             (None, None) => {
-                return Err(FieldError::new(
-                    "ended_at",
-                    "is required (or give duration_minutes)",
-                ));
+                return Err(FieldError::new("ended_at", "is required (or give duration_minutes)"));
             }
             (None, Some(minutes)) if minutes < 0 => {
                 return Err(FieldError::new("duration_minutes", "must not be negative"));
             }
             (None, Some(minutes)) if minutes > RESPONSE_MINUTES_MAX => {
-                return Err(FieldError::new(
-                    "duration_minutes",
-                    format!("must be at most {RESPONSE_MINUTES_MAX}"),
-                ));
+                return Err(FieldError::new("duration_minutes", format!("must be at most {RESPONSE_MINUTES_MAX}")));
             }
             (None, Some(minutes)) => self.started_at + Duration::minutes(minutes),
             (Some(ended_at), None) if ended_at < self.started_at => {
                 return Err(FieldError::new("ended_at", "must not be before started_at"));
             }
-            (Some(ended_at), None)
-                if ended_at - self.started_at > Duration::minutes(RESPONSE_MINUTES_MAX) =>
-            {
-                return Err(FieldError::new(
-                    "ended_at",
-                    "a response lasts at most 7 days",
-                ));
+            (Some(ended_at), None) if ended_at - self.started_at > Duration::minutes(RESPONSE_MINUTES_MAX) => {
+                return Err(FieldError::new("ended_at", "a response lasts at most 7 days"));
             }
             (Some(ended_at), None) => ended_at,
         };
         if let Some(notes) = &self.notes
             && notes.chars().count() > NOTES_LENGTH_MAX
         {
-            return Err(FieldError::new(
-                "notes",
-                format!("must be at most {NOTES_LENGTH_MAX} characters"),
-            ));
+            return Err(FieldError::new("notes", format!("must be at most {NOTES_LENGTH_MAX} characters")));
         }
         Ok(NewResponse {
             id: self.id,
@@ -176,11 +159,10 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let (source, external_id, delivery) = input.validate()?;
     let at = now();
-    let (page, how) = with_conn(&state, move |conn| {
-        pages::record_delivery(conn, &source, &external_id, &delivery, at)
-    })
-    .await?;
+    let (page, how) =
+        with_conn(&state, move |conn| pages::record_delivery(conn, &source, &external_id, &delivery, at)).await?;
     tracing::info!(page.id = %page.id, page.source = %page.source, page.deliveries = page.delivery_count, "page recorded");
+    state.mark_accrual_due();
     Ok(match how {
         Recorded::Created => HttpResponse::Created().json(page),
         Recorded::Existing => HttpResponse::Ok().json(page),
@@ -191,10 +173,7 @@ pub async fn record(
 #[utoipa::path(get, path = "/v1/pages", tag = "pages", params(PageQuery), responses(
     (status = 200, body = Vec<Page>), (status = 400, body = ErrorBody)))]
 #[get("/pages")]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (triggered_from, triggered_to) = query_range(query.from.as_deref(), query.to.as_deref())?;
     let offset = query.offset.unwrap_or(0);
@@ -219,10 +198,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/pages/{id}", tag = "pages", responses((status = 200, body = Page), (status = 404, body = ErrorBody)))]
 #[get("/pages/{id}")]
-pub async fn read(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let page = with_conn(&state, move |conn| pages::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(page))
@@ -241,10 +217,8 @@ pub async fn record_response(
 ) -> Result<HttpResponse, ApiError> {
     let response = input.validate(id.into_inner())?;
     let at = now();
-    let (response, how) = with_conn(&state, move |conn| {
-        response_store::record(conn, &response, at)
-    })
-    .await?;
+    let (response, how) = with_conn(&state, move |conn| response_store::record(conn, &response, at)).await?;
+    state.mark_accrual_due();
     Ok(match how {
         Recorded::Created => HttpResponse::Created().json(response),
         Recorded::Existing => HttpResponse::Ok().json(response),
@@ -254,10 +228,7 @@ pub async fn record_response(
 #[utoipa::path(get, path = "/v1/pages/{id}/responses", tag = "responses", responses(
     (status = 200, body = Vec<Response>), (status = 404, body = ErrorBody)))]
 #[get("/pages/{id}/responses")]
-pub async fn responses(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn responses(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let found = with_conn(&state, move |conn| response_store::list_for_page(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(found))

@@ -80,19 +80,14 @@ pub struct RangeQuery {
 
 fn parse_currency(code: &str) -> Result<Currency, FieldError> {
     code.parse()
-        .map_err(|error: crate::domain::currency::UnknownCurrency| {
-            FieldError::new("currency", error.to_string())
-        })
+        .map_err(|error: crate::domain::currency::UnknownCurrency| FieldError::new("currency", error.to_string()))
 }
 
 /// Money arrives as a decimal string ("85.50"): a JSON number is a float, and a float
 /// is never money.
 fn parse_money(field: &str, text: &str) -> Result<Decimal, FieldError> {
     Decimal::from_str_exact(text.trim()).map_err(|_| {
-        FieldError::new(
-            field,
-            format!("expected a decimal amount as a string, e.g. \"85.50\"; got `{text}`"),
-        )
+        FieldError::new(field, format!("expected a decimal amount as a string, e.g. \"85.50\"; got `{text}`"))
     })
 }
 
@@ -166,11 +161,7 @@ impl PersonPatch {
             check_holiday_calendar(name)?;
         }
         Ok(PersonChanges {
-            timezone: self
-                .timezone
-                .as_deref()
-                .map(|name| parse_timezone("timezone", name))
-                .transpose()?,
+            timezone: self.timezone.as_deref().map(|name| parse_timezone("timezone", name)).transpose()?,
             currency: self.currency.as_deref().map(parse_currency).transpose()?,
             working_hours: self
                 .working_hours
@@ -206,10 +197,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/people", tag = "people", params(PeopleQuery), responses((status = 200, body = Vec<Person>)))]
 #[get("/people")]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<PeopleQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<PeopleQuery>) -> Result<HttpResponse, ApiError> {
     let team = query.into_inner().team;
     let all = with_conn(&state, move |conn| people::list(conn, team.as_deref())).await?;
     Ok(HttpResponse::Ok().json(all))
@@ -217,10 +205,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/people/{id}", tag = "people", responses((status = 200, body = Person), (status = 404, body = ErrorBody)))]
 #[get("/people/{id}")]
-pub async fn read(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let person = with_conn(&state, move |conn| people::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(person))
@@ -254,9 +239,6 @@ pub async fn responses(
     let (from, to) = query_range(query.from.as_deref(), query.to.as_deref())?;
     let limit = query_limit(query.limit)?;
     let id = id.into_inner();
-    let found = with_conn(&state, move |conn| {
-        response_store::list_for_person(conn, &id, from, to, limit)
-    })
-    .await?;
+    let found = with_conn(&state, move |conn| response_store::list_for_person(conn, &id, from, to, limit)).await?;
     Ok(HttpResponse::Ok().json(found))
 }

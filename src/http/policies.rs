@@ -50,11 +50,9 @@ impl From<StatementError> for ApiError {
                 "unpriceable",
                 format!("the facts cannot be priced: {error}"),
             ),
-            error @ StatementError::Unpriceable { .. } => ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "unpriceable",
-                error.to_string(),
-            ),
+            error @ StatementError::Unpriceable { .. } => {
+                ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unpriceable", error.to_string())
+            }
         }
     }
 }
@@ -70,14 +68,8 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let at = now();
     let id = policy.id.clone();
-    let history = with_conn(&state, move |conn| {
-        policies::create_version(conn, &policy, at)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(PolicyVersions {
-        id,
-        versions: history.versions().to_vec(),
-    }))
+    let history = with_conn(&state, move |conn| policies::create_version(conn, &policy, at)).await?;
+    Ok(HttpResponse::Created().json(PolicyVersions { id, versions: history.versions().to_vec() }))
 }
 
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, body = Vec<PolicyVersions>)))]
@@ -88,10 +80,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
         ids.into_iter()
             .map(|id| {
                 let history = policies::get_history(conn, &id)?;
-                Ok(PolicyVersions {
-                    id,
-                    versions: history.versions().to_vec(),
-                })
+                Ok(PolicyVersions { id, versions: history.versions().to_vec() })
             })
             .collect::<Result<Vec<_>, _>>()
     })
@@ -101,20 +90,14 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", responses((status = 200, body = PolicyVersions), (status = 404, body = ErrorBody)))]
 #[get("/policies/{id}")]
-pub async fn read(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let history = with_conn(&state, {
         let id = id.clone();
         move |conn| policies::get_history(conn, &id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(PolicyVersions {
-        id,
-        versions: history.versions().to_vec(),
-    }))
+    Ok(HttpResponse::Ok().json(PolicyVersions { id, versions: history.versions().to_vec() }))
 }
 
 #[utoipa::path(post, path = "/v1/people/{id}/policy-assignments", tag = "policies", request_body = AssignmentInput, responses(
@@ -127,20 +110,15 @@ pub async fn assign(
 ) -> Result<HttpResponse, ApiError> {
     let person = id.into_inner();
     let at = now();
-    let assignment = with_conn(&state, move |conn| {
-        policies::assign(conn, &person, &input.policy, input.effective_from, at)
-    })
-    .await?;
+    let assignment =
+        with_conn(&state, move |conn| policies::assign(conn, &person, &input.policy, input.effective_from, at)).await?;
     Ok(HttpResponse::Created().json(assignment))
 }
 
 #[utoipa::path(get, path = "/v1/people/{id}/policy-assignments", tag = "policies", responses(
     (status = 200, body = Vec<Assignment>), (status = 404, body = ErrorBody)))]
 #[get("/people/{id}/policy-assignments")]
-pub async fn assignments(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn assignments(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let person = id.into_inner();
     let found = with_conn(&state, move |conn| {
         crate::storage::people::get(conn, &person)?;
@@ -163,18 +141,13 @@ pub async fn statement(
     query: web::Query<StatementQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let from = query_instant("from", Some(&query.from))?
-        .ok_or_else(|| ApiError::invalid("from", "is required"))?;
-    let to = query_instant("to", Some(&query.to))?
-        .ok_or_else(|| ApiError::invalid("to", "is required"))?;
+    let from = query_instant("from", Some(&query.from))?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
+    let to = query_instant("to", Some(&query.to))?.ok_or_else(|| ApiError::invalid("to", "is required"))?;
     if to <= from {
         return Err(ApiError::invalid("to", "must be after from"));
     }
     if to - from > chrono::Duration::days(STATEMENT_DAYS_MAX) {
-        return Err(ApiError::invalid(
-            "to",
-            format!("a statement covers at most {STATEMENT_DAYS_MAX} days"),
-        ));
+        return Err(ApiError::invalid("to", format!("a statement covers at most {STATEMENT_DAYS_MAX} days")));
     }
     let wants_csv = request
         .headers()
@@ -204,17 +177,10 @@ pub async fn statement(
                 "an internal error occurred; it was logged",
             )
         })?;
-        let file_name = format!(
-            "statement-{}-{}.csv",
-            statement.person,
-            from.format("%Y%m%d")
-        );
+        let file_name = format!("statement-{}-{}.csv", statement.person, from.format("%Y%m%d"));
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ))
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
             .body(body));
     }
     Ok(HttpResponse::Ok().json(statement))

@@ -47,11 +47,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require_slug("id", &input.id)?;
     require_text("name", &input.name, 200)?;
-    let service = NewService {
-        id: input.id,
-        name: input.name,
-        team: input.team,
-    };
+    let service = NewService { id: input.id, name: input.name, team: input.team };
     let at = now();
     let created = with_conn(&state, move |conn| services::create(conn, &service, at)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -59,10 +55,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/services", tag = "services", params(ServiceQuery), responses((status = 200, body = Vec<Service>)))]
 #[get("/services")]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ServiceQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<ServiceQuery>) -> Result<HttpResponse, ApiError> {
     let team = query.into_inner().team;
     let all = with_conn(&state, move |conn| services::list(conn, team.as_deref())).await?;
     Ok(HttpResponse::Ok().json(all))
@@ -70,10 +63,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/services/{id}", tag = "services", responses((status = 200, body = Service), (status = 404, body = ErrorBody)))]
 #[get("/services/{id}")]
-pub async fn read(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let service = with_conn(&state, move |conn| services::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(service))
@@ -90,15 +80,9 @@ pub async fn update(
     if let Some(name) = &input.name {
         require_text("name", name, 200)?;
     }
-    let changes = ServiceChanges {
-        name: input.name,
-        team: input.team,
-    };
+    let changes = ServiceChanges { name: input.name, team: input.team };
     let id = id.into_inner();
     let at = now();
-    let service = with_conn(&state, move |conn| {
-        services::update(conn, &id, &changes, at)
-    })
-    .await?;
+    let service = with_conn(&state, move |conn| services::update(conn, &id, &changes, at)).await?;
     Ok(HttpResponse::Ok().json(service))
 }

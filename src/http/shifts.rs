@@ -104,13 +104,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let shift = input.validate()?;
     let at = now();
-    let mut recorded = with_conn(&state, move |conn| {
-        shifts::record_all(conn, &[shift], at, None)
-    })
-    .await?;
-    let (shift, how) = recorded
-        .pop()
-        .ok_or_else(|| ApiError::invalid("body", "no shift"))?;
+    let mut recorded = with_conn(&state, move |conn| shifts::record_all(conn, &[shift], at, None)).await?;
+    let (shift, how) = recorded.pop().ok_or_else(|| ApiError::invalid("body", "no shift"))?;
+    state.mark_accrual_due();
     Ok(match how {
         Recorded::Created => HttpResponse::Created().json(shift),
         Recorded::Existing => HttpResponse::Ok().json(shift),
@@ -125,30 +121,18 @@ pub async fn create_batch(
     JsonBody(batch): JsonBody<ShiftBatch>,
 ) -> Result<HttpResponse, ApiError> {
     if batch.shifts.len() > BATCH_SHIFTS_MAX {
-        return Err(ApiError::invalid(
-            "shifts",
-            format!("at most {BATCH_SHIFTS_MAX} shifts per batch"),
-        ));
+        return Err(ApiError::invalid("shifts", format!("at most {BATCH_SHIFTS_MAX} shifts per batch")));
     }
     let new_shifts = batch
         .shifts
         .into_iter()
         .enumerate()
-        .map(|(index, input)| {
-            input
-                .validate()
-                .map_err(|error| error.within(&format!("shifts[{index}]")))
-        })
+        .map(|(index, input)| input.validate().map_err(|error| error.within(&format!("shifts[{index}]"))))
         .collect::<Result<Vec<_>, _>>()?;
     let at = now();
-    let recorded = with_conn(&state, move |conn| {
-        shifts::record_all(conn, &new_shifts, at, Some("shifts"))
-    })
-    .await?;
-    let created = recorded
-        .iter()
-        .filter(|(_, how)| *how == Recorded::Created)
-        .count();
+    let recorded = with_conn(&state, move |conn| shifts::record_all(conn, &new_shifts, at, Some("shifts"))).await?;
+    state.mark_accrual_due();
+    let created = recorded.iter().filter(|(_, how)| *how == Recorded::Created).count();
     Ok(HttpResponse::Ok().json(ShiftBatchResult {
         created,
         existing: recorded.len() - created,
@@ -159,17 +143,11 @@ pub async fn create_batch(
 #[utoipa::path(get, path = "/v1/shifts", tag = "shifts", params(ShiftQuery), responses(
     (status = 200, body = Vec<Shift>), (status = 400, body = ErrorBody)))]
 #[get("/shifts")]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ShiftQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<ShiftQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (from, to) = query_range(query.from.as_deref(), query.to.as_deref())?;
     let limit = query_limit(query.limit)?;
     let person = query.person;
-    let found = with_conn(&state, move |conn| {
-        shifts::list(conn, person.as_deref(), from, to, limit)
-    })
-    .await?;
+    let found = with_conn(&state, move |conn| shifts::list(conn, person.as_deref(), from, to, limit)).await?;
     Ok(HttpResponse::Ok().json(found))
 }

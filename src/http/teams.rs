@@ -39,11 +39,7 @@ pub async fn create(
     require_slug("id", &input.id)?;
     require_text("name", &input.name, 200)?;
     require_text("cost_centre", &input.cost_centre, 64)?;
-    let team = NewTeam {
-        id: input.id,
-        name: input.name,
-        cost_centre: input.cost_centre,
-    };
+    let team = NewTeam { id: input.id, name: input.name, cost_centre: input.cost_centre };
     let at = now();
     let created = with_conn(&state, move |conn| teams::create(conn, &team, at)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -58,10 +54,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 #[utoipa::path(get, path = "/v1/teams/{id}", tag = "teams", responses((status = 200, body = Team), (status = 404, body = ErrorBody)))]
 #[get("/teams/{id}")]
-pub async fn read(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let team = with_conn(&state, move |conn| teams::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(team))
@@ -81,10 +74,7 @@ pub async fn update(
     if let Some(cost_centre) = &input.cost_centre {
         require_text("cost_centre", cost_centre, 64)?;
     }
-    let changes = TeamChanges {
-        name: input.name,
-        cost_centre: input.cost_centre,
-    };
+    let changes = TeamChanges { name: input.name, cost_centre: input.cost_centre };
     let id = id.into_inner();
     let at = now();
     let team = with_conn(&state, move |conn| teams::update(conn, &id, &changes, at)).await?;

@@ -21,18 +21,8 @@ mod tests {
 
     #[test]
     fn formula_triggers_are_neutralised() {
-        for dangerous in [
-            "=HYPERLINK(\"http://x\")",
-            "+1+1",
-            "-2+3",
-            "@SUM(A1)",
-            "\tcmd",
-            "\rcmd",
-        ] {
-            assert!(
-                neutralise_cell(dangerous).starts_with('\''),
-                "{dangerous:?}"
-            );
+        for dangerous in ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"] {
+            assert!(neutralise_cell(dangerous).starts_with('\''), "{dangerous:?}");
         }
         for safe in ["Alice", "Tomás Ruiz, Jr.", "田中 健二", "", "1-2"] {
             assert_eq!(neutralise_cell(safe), safe);

@@ -27,9 +27,7 @@ pub const COLUMNS: [&str; 17] = [
 
 /// Writes the statement's lines as RFC 4180 CSV (UTF-8, CRLF line ends).
 pub fn write(statement: &Statement) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     writer.write_record(COLUMNS)?;
     for line in &statement.lines {
         let text = |value: &str| neutralise_cell(value).into_owned();
@@ -42,12 +40,8 @@ pub fn write(statement: &Statement) -> Result<Vec<u8>, csv::Error> {
             enum_name(&line.unit),
             line.unit_rate.to_string(),
             line.multiplier.to_string(),
-            line.time_class
-                .map(|class| class.as_str().to_owned())
-                .unwrap_or_default(),
-            line.day_class
-                .map(|class| class.as_str().to_owned())
-                .unwrap_or_default(),
+            line.time_class.map(|class| class.as_str().to_owned()).unwrap_or_default(),
+            line.day_class.map(|class| class.as_str().to_owned()).unwrap_or_default(),
             line.amount.to_string(),
             line.currency.code().to_owned(),
             enum_name(&line.fact.kind),
@@ -58,9 +52,7 @@ pub fn write(statement: &Statement) -> Result<Vec<u8>, csv::Error> {
             text(&line.explanation),
         ])?;
     }
-    writer
-        .into_inner()
-        .map_err(|error| csv::Error::from(error.into_error()))
+    writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
 }
 
 mod erased {

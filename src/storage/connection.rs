@@ -51,12 +51,7 @@ impl DatabaseUrl {
                 (Some(scheme_end), Some(at)) if at > scheme_end => {
                     let credentials = &self.target[scheme_end + 3..at];
                     let user = credentials.split(':').next().unwrap_or_default();
-                    format!(
-                        "{}{}:***{}",
-                        &self.target[..scheme_end + 3],
-                        user,
-                        &self.target[at..]
-                    )
+                    format!("{}{}:***{}", &self.target[..scheme_end + 3], user, &self.target[at..])
                 }
                 _ => self.target.clone(),
             },
@@ -79,15 +74,9 @@ impl FromStr for DatabaseUrl {
             return Err("the database URL is empty".into());
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseUrl {
-                backend: Backend::Postgres,
-                target: url.to_owned(),
-            });
+            return Ok(DatabaseUrl { backend: Backend::Postgres, target: url.to_owned() });
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         if path.is_empty() {
             return Err(format!("`{url}` names no SQLite file"));
         }
@@ -96,10 +85,7 @@ impl FromStr for DatabaseUrl {
                 "unsupported database URL scheme in `{url}`: use postgres://, sqlite:// or a file path"
             ));
         }
-        Ok(DatabaseUrl {
-            backend: Backend::Sqlite,
-            target: path.to_owned(),
-        })
+        Ok(DatabaseUrl { backend: Backend::Sqlite, target: path.to_owned() })
     }
 }
 
@@ -126,10 +112,9 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         match self.url.backend {
             Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
-                    .map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS)
-                    .map_err(r2d2::Error::QueryError)?;
+                let mut conn =
+                    diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
             Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
@@ -139,16 +124,14 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
         use diesel::connection::TransactionManager;
         // A connection returned inside a failed transaction must not be reused.
         !matches!(
-            <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
-                .transaction_depth(),
+            <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
             Ok(None)
         )
     }

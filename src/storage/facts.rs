@@ -11,13 +11,7 @@ use crate::domain::timestamp::{from_naive, to_naive};
 /// Most ids bound in one `IN (…)` list (SQLite's default limit is 32,766 parameters).
 const IN_LIST_IDS_MAX: usize = 500;
 
-type PageFactRow = (
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-    Option<String>,
-);
+type PageFactRow = (String, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>, Option<String>);
 type ResponseFactRow = (String, String, String, NaiveDateTime, NaiveDateTime, bool);
 type ShiftFactRow = (String, String, String, NaiveDateTime, NaiveDateTime);
 
@@ -32,37 +26,23 @@ pub fn for_person(
     to: DateTime<Utc>,
     lookback: Duration,
 ) -> Result<Facts, StorageError> {
-    let responded = responses::table
-        .filter(responses::person_id.eq(person))
-        .select(responses::page_id);
+    let responded = responses::table.filter(responses::person_id.eq(person)).select(responses::page_id);
     let page_rows: Vec<PageFactRow> = pages::table
         .filter(pages::triggered_at.ge(to_naive(from - lookback)))
         .filter(pages::triggered_at.lt(to_naive(to)))
-        .filter(
-            pages::acknowledged_by
-                .eq(person)
-                .or(pages::id.eq_any(responded)),
-        )
-        .select((
-            pages::id,
-            pages::triggered_at,
-            pages::acknowledged_at,
-            pages::resolved_at,
-            pages::acknowledged_by,
-        ))
+        .filter(pages::acknowledged_by.eq(person).or(pages::id.eq_any(responded)))
+        .select((pages::id, pages::triggered_at, pages::acknowledged_at, pages::resolved_at, pages::acknowledged_by))
         .order((pages::triggered_at, pages::id))
         .load(conn)?;
     let page_facts: Vec<PageFact> = page_rows
         .into_iter()
-        .map(
-            |(id, triggered_at, acknowledged_at, resolved_at, acknowledged_by)| PageFact {
-                id,
-                triggered_at: from_naive(triggered_at),
-                acknowledged_at: acknowledged_at.map(from_naive),
-                resolved_at: resolved_at.map(from_naive),
-                acknowledged_by,
-            },
-        )
+        .map(|(id, triggered_at, acknowledged_at, resolved_at, acknowledged_by)| PageFact {
+            id,
+            triggered_at: from_naive(triggered_at),
+            acknowledged_at: acknowledged_at.map(from_naive),
+            resolved_at: resolved_at.map(from_naive),
+            acknowledged_by,
+        })
         .collect();
     let mut response_facts = Vec::new();
     let page_ids: Vec<&str> = page_facts.iter().map(|page| page.id.as_str()).collect();
@@ -78,29 +58,23 @@ pub fn for_person(
                 responses::actionable,
             ))
             .load(conn)?;
-        response_facts.extend(rows.into_iter().map(
-            |(id, page_id, person_id, started_at, ended_at, actionable)| ResponseFact {
+        response_facts.extend(rows.into_iter().map(|(id, page_id, person_id, started_at, ended_at, actionable)| {
+            ResponseFact {
                 id,
                 page_id,
                 person_id,
                 started_at: from_naive(started_at),
                 ended_at: from_naive(ended_at),
                 actionable,
-            },
-        ));
+            }
+        }));
     }
     response_facts.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     let shift_rows: Vec<ShiftFactRow> = shifts::table
         .filter(shifts::person_id.eq(person))
         .filter(shifts::end_at.gt(to_naive(from - Duration::days(1))))
         .filter(shifts::start_at.lt(to_naive(to + Duration::days(1))))
-        .select((
-            shifts::id,
-            shifts::person_id,
-            shifts::role,
-            shifts::start_at,
-            shifts::end_at,
-        ))
+        .select((shifts::id, shifts::person_id, shifts::role, shifts::start_at, shifts::end_at))
         .order((shifts::start_at, shifts::id))
         .load(conn)?;
     let shift_facts = shift_rows
@@ -113,9 +87,5 @@ pub fn for_person(
             end: from_naive(end),
         })
         .collect();
-    Ok(Facts {
-        pages: page_facts,
-        responses: response_facts,
-        shifts: shift_facts,
-    })
+    Ok(Facts { pages: page_facts, responses: response_facts, shifts: shift_facts })
 }

@@ -13,6 +13,7 @@
 
 mod connection;
 pub mod facts;
+pub mod ledger;
 pub mod pages;
 pub mod people;
 pub mod policies;
@@ -98,9 +99,7 @@ impl Store {
 
     /// Takes a connection from the pool.
     pub fn conn(&self) -> Result<Conn, StorageError> {
-        self.pool
-            .get()
-            .map_err(|error| StorageError::Unavailable(error.to_string()))
+        self.pool.get().map_err(|error| StorageError::Unavailable(error.to_string()))
     }
 
     /// Applies every pending migration of this backend's folder; returns their names.
@@ -117,12 +116,8 @@ impl Store {
             versions.iter().map(ToString::to_string).collect::<Vec<_>>()
         };
         let reverted = match &mut *conn {
-            AnyConnection::Sqlite(conn) => {
-                conn.revert_all_migrations(SQLITE_MIGRATIONS).map(to_names)
-            }
-            AnyConnection::Postgresql(conn) => conn
-                .revert_all_migrations(POSTGRES_MIGRATIONS)
-                .map(to_names),
+            AnyConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS).map(to_names),
+            AnyConnection::Postgresql(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS).map(to_names),
         };
         reverted.map_err(|error| StorageError::Migration(error.to_string()))
     }
@@ -169,9 +164,7 @@ where
     E: From<diesel::result::Error>,
 {
     match conn {
-        AnyConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
-        }
+        AnyConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
         AnyConnection::Postgresql(inner) => {
             <diesel::PgConnection as Connection>::TransactionManager::begin_transaction(inner)?
         }

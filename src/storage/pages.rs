@@ -120,8 +120,7 @@ pub fn record_delivery(
     delivery: &PageState,
     received_at: DateTime<Utc>,
 ) -> Result<(Page, Recorded), StorageError> {
-    let payload = serde_json::to_string(delivery)
-        .map_err(|error| StorageError::Unavailable(error.to_string()))?;
+    let payload = serde_json::to_string(delivery).map_err(|error| StorageError::Unavailable(error.to_string()))?;
     write_transaction(conn, |conn| {
         let new_id = uuid::Uuid::now_v7().to_string();
         let now = to_naive(received_at);
@@ -169,14 +168,8 @@ pub fn record_delivery(
 }
 
 /// Finds the id of a page known to exist, locking its row on PostgreSQL.
-fn lock_page_id(
-    conn: &mut AnyConnection,
-    source: &str,
-    external_id: &str,
-) -> Result<String, StorageError> {
-    let by_key = pages::table
-        .filter(pages::source.eq(source))
-        .filter(pages::external_id.eq(external_id));
+fn lock_page_id(conn: &mut AnyConnection, source: &str, external_id: &str) -> Result<String, StorageError> {
+    let by_key = pages::table.filter(pages::source.eq(source)).filter(pages::external_id.eq(external_id));
     let id = match conn {
         AnyConnection::Postgresql(c) => by_key.select(pages::id).for_update().first::<String>(c)?,
         AnyConnection::Sqlite(c) => by_key.select(pages::id).first::<String>(c)?,
@@ -194,11 +187,7 @@ fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result
         .iter()
         .map(|payload| serde_json::from_str::<PageState>(payload))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| {
-            StorageError::Unavailable(format!(
-                "page `{page_id}` has an unreadable delivery: {error}"
-            ))
-        })?;
+        .map_err(|error| StorageError::Unavailable(format!("page `{page_id}` has an unreadable delivery: {error}")))?;
     let Some(state) = PageState::fold(&deliveries) else {
         return Ok(());
     };
@@ -224,10 +213,7 @@ fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result
 type PageWithTeam = (PageRow, Option<String>);
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Page, StorageError> {
-    find(conn, id)?.ok_or_else(|| StorageError::NotFound {
-        entity: "page",
-        id: id.to_owned(),
-    })
+    find(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "page", id: id.to_owned() })
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Page>, StorageError> {
@@ -290,8 +276,5 @@ pub fn list(conn: &mut AnyConnection, filter: &PageFilter) -> Result<Vec<Page>, 
         .limit(filter.limit)
         .offset(filter.offset)
         .load::<PageWithTeam>(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, team)| page_from(row, team))
-        .collect())
+    Ok(rows.into_iter().map(|(row, team)| page_from(row, team)).collect())
 }

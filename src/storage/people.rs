@@ -60,18 +60,12 @@ impl TryFrom<PersonRow> for Person {
     type Error = StorageError;
 
     fn try_from(row: PersonRow) -> Result<Person, StorageError> {
-        let corrupt =
-            |what: String| StorageError::Unavailable(format!("person `{}` has {what}", row.id));
-        let currency: Currency = row
-            .currency
-            .parse()
-            .map_err(|_| corrupt(format!("currency `{}`", row.currency)))?;
+        let corrupt = |what: String| StorageError::Unavailable(format!("person `{}` has {what}", row.id));
+        let currency: Currency = row.currency.parse().map_err(|_| corrupt(format!("currency `{}`", row.currency)))?;
         let working_hours: BTreeMap<String, String> = serde_json::from_str(&row.working_hours)
             .map_err(|error| corrupt(format!("unreadable working hours: {error}")))?;
         Ok(Person {
-            loaded_hourly_cost: row
-                .loaded_cost_minor_per_hour
-                .map(|minor| currency.from_minor_units(minor)),
+            loaded_hourly_cost: row.loaded_cost_minor_per_hour.map(|minor| currency.from_minor_units(minor)),
             id: row.id,
             name: row.name,
             email: row.email,
@@ -133,14 +127,9 @@ struct PersonChangeset {
 
 fn to_minor(field: &str, currency: Currency, amount: Decimal) -> Result<i64, StorageError> {
     if amount.is_sign_negative() {
-        return Err(StorageError::Invalid(FieldError::new(
-            field,
-            "must not be negative",
-        )));
+        return Err(StorageError::Invalid(FieldError::new(field, "must not be negative")));
     }
-    currency
-        .to_minor_units(amount)
-        .map_err(|error| StorageError::Invalid(FieldError::new(field, error.to_string())))
+    currency.to_minor_units(amount).map_err(|error| StorageError::Invalid(FieldError::new(field, error.to_string())))
 }
 
 fn working_hours_json(hours: &WorkingHours) -> String {
@@ -150,25 +139,16 @@ fn working_hours_json(hours: &WorkingHours) -> String {
 fn check_team(conn: &mut AnyConnection, team: &str) -> Result<(), StorageError> {
     match super::teams::find(conn, team)? {
         Some(_) => Ok(()),
-        None => Err(StorageError::Invalid(FieldError::new(
-            "team",
-            format!("unknown team `{team}`"),
-        ))),
+        None => Err(StorageError::Invalid(FieldError::new("team", format!("unknown team `{team}`")))),
     }
 }
 
-pub fn create(
-    conn: &mut AnyConnection,
-    person: &NewPerson,
-    now: DateTime<Utc>,
-) -> Result<Person, StorageError> {
+pub fn create(conn: &mut AnyConnection, person: &NewPerson, now: DateTime<Utc>) -> Result<Person, StorageError> {
     if let Some(team) = &person.team {
         check_team(conn, team)?;
     }
-    let loaded_minor = person
-        .loaded_hourly_cost
-        .map(|amount| to_minor("loaded_hourly_cost", person.currency, amount))
-        .transpose()?;
+    let loaded_minor =
+        person.loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", person.currency, amount)).transpose()?;
     diesel::insert_into(people::table)
         .values((
             people::id.eq(&person.id),
@@ -190,35 +170,21 @@ pub fn create(
 }
 
 /// Names which unique key a failed insert or update hit: the id or the payroll id.
-fn unique_person_conflict(
-    conn: &mut AnyConnection,
-    error: diesel::result::Error,
-    id: &str,
-) -> StorageError {
+fn unique_person_conflict(conn: &mut AnyConnection, error: diesel::result::Error, id: &str) -> StorageError {
     let id_taken = matches!(find(conn, id), Ok(Some(_)));
     if id_taken {
         conflict_on_unique(error, "id", || format!("person `{id}` already exists"))
     } else {
-        conflict_on_unique(error, "payroll_id", || {
-            "payroll id is already used by another person".to_owned()
-        })
+        conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
     }
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Person, StorageError> {
-    find(conn, id)?.ok_or_else(|| StorageError::NotFound {
-        entity: "person",
-        id: id.to_owned(),
-    })
+    find(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "person", id: id.to_owned() })
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Person>, StorageError> {
-    people::table
-        .find(id)
-        .first::<PersonRow>(conn)
-        .optional()?
-        .map(Person::try_from)
-        .transpose()
+    people::table.find(id).first::<PersonRow>(conn).optional()?.map(Person::try_from).transpose()
 }
 
 pub fn list(conn: &mut AnyConnection, team: Option<&str>) -> Result<Vec<Person>, StorageError> {
@@ -226,11 +192,7 @@ pub fn list(conn: &mut AnyConnection, team: Option<&str>) -> Result<Vec<Person>,
     if let Some(team) = team {
         query = query.filter(people::team_id.eq(team));
     }
-    query
-        .load::<PersonRow>(conn)?
-        .into_iter()
-        .map(Person::try_from)
-        .collect()
+    query.load::<PersonRow>(conn)?.into_iter().map(Person::try_from).collect()
 }
 
 pub fn update(
@@ -251,12 +213,8 @@ pub fn update(
             .map_err(|_| StorageError::Unavailable(format!("person `{id}` has a bad currency")))?,
     };
     // A new currency without a new cost re-expresses the stored cost in the new minor unit.
-    let loaded_hourly_cost = changes
-        .loaded_hourly_cost
-        .unwrap_or(current.loaded_hourly_cost);
-    let loaded_minor = loaded_hourly_cost
-        .map(|amount| to_minor("loaded_hourly_cost", currency, amount))
-        .transpose()?;
+    let loaded_hourly_cost = changes.loaded_hourly_cost.unwrap_or(current.loaded_hourly_cost);
+    let loaded_minor = loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", currency, amount)).transpose()?;
     let changeset = PersonChangeset {
         name: changes.name.clone(),
         email: changes.email.clone(),
@@ -269,13 +227,8 @@ pub fn update(
         holiday_calendar: changes.holiday_calendar.clone(),
         updated_at: to_naive(now),
     };
-    diesel::update(people::table.find(id))
-        .set(&changeset)
-        .execute(conn)
-        .map_err(|error| {
-            conflict_on_unique(error, "payroll_id", || {
-                "payroll id is already used by another person".to_owned()
-            })
-        })?;
+    diesel::update(people::table.find(id)).set(&changeset).execute(conn).map_err(|error| {
+        conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
+    })?;
     get(conn, id)
 }

@@ -11,9 +11,7 @@ use crate::domain::policy::{PayPolicy, PolicyHistory};
 use crate::domain::timestamp::{from_naive, to_naive};
 
 fn unreadable(id: &str, error: impl std::fmt::Display) -> StorageError {
-    StorageError::Unavailable(format!(
-        "pay policy `{id}` has an unreadable stored version: {error}"
-    ))
+    StorageError::Unavailable(format!("pay policy `{id}` has an unreadable stored version: {error}"))
 }
 
 /// Stores a new version of a policy. The version must be new, its effective date later
@@ -23,17 +21,12 @@ pub fn create_version(
     policy: &PayPolicy,
     now: DateTime<Utc>,
 ) -> Result<PolicyHistory, StorageError> {
-    policy.validate().map_err(|error| {
-        StorageError::Invalid(FieldError::new(error.field.clone(), error.problem.clone()))
-    })?;
+    policy
+        .validate()
+        .map_err(|error| StorageError::Invalid(FieldError::new(error.field.clone(), error.problem.clone())))?;
     write_transaction(conn, |conn| {
-        let mut versions = history(conn, &policy.id)?
-            .map(|history| history.versions().to_vec())
-            .unwrap_or_default();
-        if versions
-            .iter()
-            .any(|stored| stored.version == policy.version)
-        {
+        let mut versions = history(conn, &policy.id)?.map(|history| history.versions().to_vec()).unwrap_or_default();
+        if versions.iter().any(|stored| stored.version == policy.version) {
             return Err(StorageError::Conflict(FieldError::new(
                 "version",
                 format!(
@@ -43,11 +36,9 @@ pub fn create_version(
             )));
         }
         versions.push(policy.clone());
-        let checked = PolicyHistory::new(versions).map_err(|error| {
-            StorageError::Invalid(FieldError::new(error.field.clone(), error.problem.clone()))
-        })?;
-        let document =
-            serde_json::to_string(policy).map_err(|error| unreadable(&policy.id, error))?;
+        let checked = PolicyHistory::new(versions)
+            .map_err(|error| StorageError::Invalid(FieldError::new(error.field.clone(), error.problem.clone())))?;
+        let document = serde_json::to_string(policy).map_err(|error| unreadable(&policy.id, error))?;
         let version = i32::try_from(policy.version)
             .map_err(|_| StorageError::Invalid(FieldError::new("version", "is too large")))?;
         diesel::insert_into(pay_policies::table)
@@ -79,25 +70,16 @@ pub fn history(conn: &mut AnyConnection, id: &str) -> Result<Option<PolicyHistor
         .map(|document| serde_json::from_str::<PayPolicy>(document))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| unreadable(id, error))?;
-    PolicyHistory::new(versions)
-        .map(Some)
-        .map_err(|error| unreadable(id, error))
+    PolicyHistory::new(versions).map(Some).map_err(|error| unreadable(id, error))
 }
 
 pub fn get_history(conn: &mut AnyConnection, id: &str) -> Result<PolicyHistory, StorageError> {
-    history(conn, id)?.ok_or_else(|| StorageError::NotFound {
-        entity: "pay policy",
-        id: id.to_owned(),
-    })
+    history(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "pay policy", id: id.to_owned() })
 }
 
 /// The ids of all policies.
 pub fn list_ids(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError> {
-    Ok(pay_policies::table
-        .select(pay_policies::id)
-        .distinct()
-        .order(pay_policies::id)
-        .load(conn)?)
+    Ok(pay_policies::table.select(pay_policies::id).distinct().order(pay_policies::id).load(conn)?)
 }
 
 /// A person's policy from a local date on (until the next assignment).
@@ -143,15 +125,10 @@ pub fn assign(
     write_transaction(conn, |conn| {
         let stored_person = super::people::get(conn, person)?;
         let Some(history) = history(conn, policy)? else {
-            return Err(StorageError::Invalid(FieldError::new(
-                "policy",
-                format!("unknown pay policy `{policy}`"),
-            )));
+            return Err(StorageError::Invalid(FieldError::new("policy", format!("unknown pay policy `{policy}`"))));
         };
-        if let Some(version) = history
-            .versions()
-            .iter()
-            .find(|version| version.currency.code() != stored_person.currency)
+        if let Some(version) =
+            history.versions().iter().find(|version| version.currency.code() != stored_person.currency)
         {
             return Err(StorageError::Invalid(FieldError::new(
                 "policy",
@@ -176,20 +153,12 @@ pub fn assign(
                     format!("`{person}` already has a policy assigned from {effective_from}")
                 })
             })?;
-        Ok(Assignment {
-            person: person.to_owned(),
-            policy: policy.to_owned(),
-            effective_from,
-            created_at: now,
-        })
+        Ok(Assignment { person: person.to_owned(), policy: policy.to_owned(), effective_from, created_at: now })
     })
 }
 
 /// A person's assignments, earliest first.
-pub fn assignments(
-    conn: &mut AnyConnection,
-    person: &str,
-) -> Result<Vec<Assignment>, StorageError> {
+pub fn assignments(conn: &mut AnyConnection, person: &str) -> Result<Vec<Assignment>, StorageError> {
     let rows = policy_assignments::table
         .filter(policy_assignments::person_id.eq(person))
         .order(policy_assignments::effective_from)

@@ -119,24 +119,15 @@ pub fn record(
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Response>, StorageError> {
-    let row = responses::table
-        .find(id)
-        .first::<ResponseRow>(conn)
-        .optional()?;
+    let row = responses::table.find(id).first::<ResponseRow>(conn).optional()?;
     Ok(row.map(Response::from))
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Response, StorageError> {
-    find(conn, id)?.ok_or_else(|| StorageError::NotFound {
-        entity: "response",
-        id: id.to_owned(),
-    })
+    find(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "response", id: id.to_owned() })
 }
 
-pub fn list_for_page(
-    conn: &mut AnyConnection,
-    page_id: &str,
-) -> Result<Vec<Response>, StorageError> {
+pub fn list_for_page(conn: &mut AnyConnection, page_id: &str) -> Result<Vec<Response>, StorageError> {
     super::pages::get(conn, page_id)?;
     let rows = responses::table
         .filter(responses::page_id.eq(page_id))
@@ -154,18 +145,13 @@ pub fn list_for_person(
     limit: i64,
 ) -> Result<Vec<Response>, StorageError> {
     super::people::get(conn, person)?;
-    let mut query = responses::table
-        .filter(responses::person_id.eq(person))
-        .into_boxed();
+    let mut query = responses::table.filter(responses::person_id.eq(person)).into_boxed();
     if let Some(from) = from {
         query = query.filter(responses::started_at.ge(to_naive(from)));
     }
     if let Some(to) = to {
         query = query.filter(responses::started_at.lt(to_naive(to)));
     }
-    let rows = query
-        .order((responses::started_at, responses::id))
-        .limit(limit)
-        .load::<ResponseRow>(conn)?;
+    let rows = query.order((responses::started_at, responses::id)).limit(limit).load::<ResponseRow>(conn)?;
     Ok(rows.into_iter().map(Response::from).collect())
 }

@@ -101,15 +101,7 @@ diesel::joinable!(page_deliveries -> pages (page_id));
 diesel::joinable!(responses -> pages (page_id));
 diesel::joinable!(responses -> people (person_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    teams,
-    people,
-    services,
-    shifts,
-    pages,
-    page_deliveries,
-    responses,
-);
+diesel::allow_tables_to_appear_in_same_query!(teams, people, services, shifts, pages, page_deliveries, responses,);
 
 diesel::table! {
     pay_policies (id, version) {
@@ -133,3 +125,67 @@ diesel::table! {
 
 diesel::joinable!(policy_assignments -> people (person_id));
 diesel::allow_tables_to_appear_in_same_query!(pay_policies, policy_assignments, people);
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pay_periods (id) {
+        id -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        status -> Text,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    accrual_runs (id) {
+        id -> Text,
+        actor -> Text,
+        started_at -> Timestamp,
+        entries_posted -> Integer,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Text,
+        accrual_run_id -> Text,
+        person_id -> Text,
+        period_id -> Text,
+        natural_period_id -> Text,
+        entry_kind -> Text,
+        line_key -> Text,
+        revision -> Integer,
+        reverses_entry_id -> Nullable<Text>,
+        terms -> Text,
+        component -> Text,
+        quantity -> Text,
+        unit -> Text,
+        unit_rate -> Text,
+        multiplier -> Text,
+        time_class -> Nullable<Text>,
+        day_class -> Nullable<Text>,
+        amount_minor -> BigInt,
+        currency -> Text,
+        fact_kind -> Text,
+        fact_id -> Text,
+        page_id -> Nullable<Text>,
+        policy_id -> Text,
+        policy_version -> Integer,
+        occurred_at -> Timestamp,
+        explanation -> Text,
+        posted_at -> Timestamp,
+        posted_by -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(ledger_entries, pay_periods, people, accrual_runs);

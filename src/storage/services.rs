@@ -61,11 +61,7 @@ pub struct ServiceChanges {
     pub team: Option<Option<String>>,
 }
 
-pub fn create(
-    conn: &mut AnyConnection,
-    service: &NewService,
-    now: DateTime<Utc>,
-) -> Result<Service, StorageError> {
+pub fn create(conn: &mut AnyConnection, service: &NewService, now: DateTime<Utc>) -> Result<Service, StorageError> {
     if let Some(team) = &service.team {
         super::teams::get(conn, team).map_err(|_| unknown_team(team))?;
     }
@@ -78,33 +74,20 @@ pub fn create(
             services::updated_at.eq(to_naive(now)),
         ))
         .execute(conn)
-        .map_err(|error| {
-            conflict_on_unique(error, "id", || {
-                format!("service `{}` already exists", service.id)
-            })
-        })?;
+        .map_err(|error| conflict_on_unique(error, "id", || format!("service `{}` already exists", service.id)))?;
     get(conn, &service.id)
 }
 
 fn unknown_team(team: &str) -> StorageError {
-    StorageError::Invalid(crate::domain::field_error::FieldError::new(
-        "team",
-        format!("unknown team `{team}`"),
-    ))
+    StorageError::Invalid(crate::domain::field_error::FieldError::new("team", format!("unknown team `{team}`")))
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Service, StorageError> {
-    find(conn, id)?.ok_or_else(|| StorageError::NotFound {
-        entity: "service",
-        id: id.to_owned(),
-    })
+    find(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "service", id: id.to_owned() })
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Service>, StorageError> {
-    let row = services::table
-        .find(id)
-        .first::<ServiceRow>(conn)
-        .optional()?;
+    let row = services::table.find(id).first::<ServiceRow>(conn).optional()?;
     Ok(row.map(Service::from))
 }
 
@@ -130,10 +113,7 @@ pub fn update(
         .set((changes, services::updated_at.eq(to_naive(now))))
         .execute(conn)?;
     if updated == 0 {
-        return Err(StorageError::NotFound {
-            entity: "service",
-            id: id.to_owned(),
-        });
+        return Err(StorageError::NotFound { entity: "service", id: id.to_owned() });
     }
     // A page's ownership is read through its service, so re-owning a service
     // re-attributes its pages without rewriting them.

@@ -84,13 +84,12 @@ pub fn record_all(
     write_transaction(conn, |conn| {
         let mut recorded = Vec::with_capacity(new_shifts.len());
         for (index, shift) in new_shifts.iter().enumerate() {
-            let result =
-                record_one(conn, shift, now).map_err(|error| match (error, field_prefix) {
-                    (StorageError::Invalid(field), Some(prefix)) => {
-                        StorageError::Invalid(field.within(&format!("{prefix}[{index}]")))
-                    }
-                    (error, _) => error,
-                })?;
+            let result = record_one(conn, shift, now).map_err(|error| match (error, field_prefix) {
+                (StorageError::Invalid(field), Some(prefix)) => {
+                    StorageError::Invalid(field.within(&format!("{prefix}[{index}]")))
+                }
+                (error, _) => error,
+            })?;
             recorded.push(result);
         }
         Ok(recorded)
@@ -103,10 +102,7 @@ fn record_one(
     now: DateTime<Utc>,
 ) -> Result<(Shift, Recorded), StorageError> {
     if super::people::find(conn, &shift.person)?.is_none() {
-        return Err(StorageError::Invalid(FieldError::new(
-            "person",
-            format!("unknown person `{}`", shift.person),
-        )));
+        return Err(StorageError::Invalid(FieldError::new("person", format!("unknown person `{}`", shift.person))));
     }
     let existing = shifts::table
         .filter(shifts::source.eq(&shift.source))
@@ -130,9 +126,7 @@ fn record_one(
                 && stored.start == shift.start
                 && stored.end == shift.end;
             if !same {
-                diesel::update(shifts::table.find(&id))
-                    .set(fields)
-                    .execute(conn)?;
+                diesel::update(shifts::table.find(&id)).set(fields).execute(conn)?;
             }
             Ok((get(conn, &id)?, Recorded::Existing))
         }
@@ -154,10 +148,7 @@ fn record_one(
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Shift, StorageError> {
     let row = shifts::table.find(id).first::<ShiftRow>(conn).optional()?;
-    row.map(Shift::from).ok_or_else(|| StorageError::NotFound {
-        entity: "shift",
-        id: id.to_owned(),
-    })
+    row.map(Shift::from).ok_or_else(|| StorageError::NotFound { entity: "shift", id: id.to_owned() })
 }
 
 /// Shifts of a person (or everyone) that overlap `[from, to)`, earliest first.
@@ -178,9 +169,6 @@ pub fn list(
     if let Some(to) = to {
         query = query.filter(shifts::start_at.lt(to_naive(to)));
     }
-    let rows = query
-        .order((shifts::start_at, shifts::id))
-        .limit(limit)
-        .load::<ShiftRow>(conn)?;
+    let rows = query.order((shifts::start_at, shifts::id)).limit(limit).load::<ShiftRow>(conn)?;
     Ok(rows.into_iter().map(Shift::from).collect())
 }

@@ -60,11 +60,7 @@ pub struct TeamChanges {
     pub cost_centre: Option<String>,
 }
 
-pub fn create(
-    conn: &mut AnyConnection,
-    team: &NewTeam,
-    now: DateTime<Utc>,
-) -> Result<Team, StorageError> {
+pub fn create(conn: &mut AnyConnection, team: &NewTeam, now: DateTime<Utc>) -> Result<Team, StorageError> {
     diesel::insert_into(teams::table)
         .values((
             teams::id.eq(&team.id),
@@ -74,17 +70,12 @@ pub fn create(
             teams::updated_at.eq(to_naive(now)),
         ))
         .execute(conn)
-        .map_err(|error| {
-            conflict_on_unique(error, "id", || format!("team `{}` already exists", team.id))
-        })?;
+        .map_err(|error| conflict_on_unique(error, "id", || format!("team `{}` already exists", team.id)))?;
     get(conn, &team.id)
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Team, StorageError> {
-    find(conn, id)?.ok_or_else(|| StorageError::NotFound {
-        entity: "team",
-        id: id.to_owned(),
-    })
+    find(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "team", id: id.to_owned() })
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Team>, StorageError> {
@@ -103,14 +94,10 @@ pub fn update(
     changes: &TeamChanges,
     now: DateTime<Utc>,
 ) -> Result<Team, StorageError> {
-    let updated = diesel::update(teams::table.find(id))
-        .set((changes, teams::updated_at.eq(to_naive(now))))
-        .execute(conn)?;
+    let updated =
+        diesel::update(teams::table.find(id)).set((changes, teams::updated_at.eq(to_naive(now)))).execute(conn)?;
     if updated == 0 {
-        return Err(StorageError::NotFound {
-            entity: "team",
-            id: id.to_owned(),
-        });
+        return Err(StorageError::NotFound { entity: "team", id: id.to_owned() });
     }
     get(conn, id)
 }

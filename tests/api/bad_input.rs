@@ -8,14 +8,7 @@ use crate::on_both_backends;
 on_both_backends!(bad_inputs_get_a_clear_4xx);
 
 /// (what is tried, path, body, expected status, expected code, expected field)
-type Case = (
-    &'static str,
-    &'static str,
-    Vec<u8>,
-    u16,
-    &'static str,
-    Option<&'static str>,
-);
+type Case = (&'static str, &'static str, Vec<u8>, u16, &'static str, Option<&'static str>);
 
 fn page(overrides: serde_json::Value) -> Vec<u8> {
     let mut body = json!({"source": "manual", "external_id": "INC-9", "service": "checkout", "triggered_at": "2026-10-03T02:14:00Z"});
@@ -40,10 +33,7 @@ fn person(overrides: serde_json::Value) -> Vec<u8> {
 async fn bad_inputs_get_a_clear_4xx(backend: Backend) {
     let app = TestApp::new(backend);
     app.seed_basics().await;
-    let page_id = app.post_raw("/v1/pages", page(json!({}))).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let page_id = app.post_raw("/v1/pages", page(json!({}))).await.body["id"].as_str().unwrap().to_owned();
     let responses = format!("/v1/pages/{page_id}/responses");
     let responses: &'static str = Box::leak(responses.into_boxed_str());
     let response = |extra: serde_json::Value| {
@@ -105,20 +95,12 @@ async fn bad_inputs_get_a_clear_4xx(backend: Backend) {
         assert_eq!(reply.error_code(), Some(code), "{what}: {:?}", reply.body);
         assert_eq!(reply.error_field(), field, "{what}: {:?}", reply.body);
         let message = reply.body["error"]["message"].as_str().unwrap_or_default();
-        assert!(
-            message.len() > 10,
-            "{what}: the message must say what was wrong: {:?}",
-            reply.body
-        );
+        assert!(message.len() > 10, "{what}: the message must say what was wrong: {:?}", reply.body);
     }
 
     let gets: [(&str, u16, Option<&str>); 6] = [
         ("/v1/pages?from=yesterday", 400, Some("from")),
-        (
-            "/v1/pages?from=2026-10-04T00:00:00Z&to=2026-10-03T00:00:00Z",
-            400,
-            Some("to"),
-        ),
+        ("/v1/pages?from=2026-10-04T00:00:00Z&to=2026-10-03T00:00:00Z", 400, Some("to")),
         ("/v1/pages?limit=0", 400, Some("limit")),
         ("/v1/pages?unowned=maybe", 400, Some("query")),
         ("/v1/pages/does-not-exist", 404, Some("id")),

@@ -15,66 +15,33 @@ fn paydown() -> Command {
 fn migrate_applies_the_migrations_of_each_backend() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let db = TestDb::new(backend);
-        let output = paydown()
-            .args(["migrate", "--database-url", &db.url])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{backend:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = paydown().args(["migrate", "--database-url", &db.url]).output().unwrap();
+        assert!(output.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&output.stderr));
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains("database is up to date"), "{stdout}");
         // Run again: nothing left to apply.
-        let again = paydown()
-            .args(["migrate", "--database-url", &db.url])
-            .output()
-            .unwrap();
+        let again = paydown().args(["migrate", "--database-url", &db.url]).output().unwrap();
         assert!(!String::from_utf8_lossy(&again.stdout).contains("applied"));
     }
 }
 
 #[test]
 fn a_bad_database_url_is_a_clear_error() {
-    let output = paydown()
-        .args(["migrate", "--database-url", "mysql://localhost/pay"])
-        .output()
-        .unwrap();
+    let output = paydown().args(["migrate", "--database-url", "mysql://localhost/pay"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("unsupported database URL scheme"),
-        "{stderr}"
-    );
-    let output = paydown()
-        .args([
-            "migrate",
-            "--database-url",
-            "postgres://nobody@127.0.0.1:1/none",
-        ])
-        .output()
-        .unwrap();
+    assert!(stderr.contains("unsupported database URL scheme"), "{stderr}");
+    let output = paydown().args(["migrate", "--database-url", "postgres://nobody@127.0.0.1:1/none"]).output().unwrap();
     assert!(!output.status.success());
 }
 
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let db = TestDb::new(Backend::Sqlite);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = paydown()
-        .args([
-            "serve",
-            "--listen",
-            &address.to_string(),
-            "--database-url",
-            &format!("sqlite://{}", db.url),
-        ])
+        .args(["serve", "--listen", &address.to_string(), "--database-url", &format!("sqlite://{}", db.url)])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -84,30 +51,21 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         if std::net::TcpStream::connect(address).is_ok() {
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(http_request(address, "GET", "/readyz", "").status, 200);
     let page = r#"{"source": "manual", "external_id": "CLI-1", "service": "checkout", "triggered_at": "2026-10-03T02:14:00Z"}"#;
     assert_eq!(http_request(address, "POST", "/v1/pages", page).status, 201);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let stopping = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(35),
-            "server did not stop on SIGTERM"
-        );
+        assert!(stopping.elapsed() < Duration::from_secs(35), "server did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
@@ -120,10 +78,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     let mut conn = store.conn().unwrap();
     let pages = paydown::storage::pages::list(
         &mut conn,
-        &paydown::storage::pages::PageFilter {
-            limit: 10,
-            ..Default::default()
-        },
+        &paydown::storage::pages::PageFilter { limit: 10, ..Default::default() },
     )
     .unwrap();
     assert_eq!(pages.len(), 1);

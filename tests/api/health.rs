@@ -10,14 +10,7 @@ async fn probes_answer_and_the_api_document_is_served(backend: Backend) {
     assert_eq!(app.get("/healthz").await.status, 200);
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 200);
-    assert_eq!(
-        ready.body["database"],
-        if backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    );
+    assert_eq!(ready.body["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
 
     let document = app.get("/openapi.json").await;
     assert_eq!(document.status, 200);
@@ -34,10 +27,7 @@ async fn probes_answer_and_the_api_document_is_served(backend: Backend) {
         "/healthz",
         "/readyz",
     ] {
-        assert!(
-            document.body["paths"][path].is_object(),
-            "{path} missing from the OpenAPI document"
-        );
+        assert!(document.body["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(
         document.body["components"]["schemas"]["PageInput"]["required"]
@@ -49,12 +39,6 @@ async fn probes_answer_and_the_api_document_is_served(backend: Backend) {
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status, 200);
     let html = docs.body.as_str().unwrap_or_default();
-    assert!(
-        html.contains("swagger-ui"),
-        "the docs page must be Swagger UI"
-    );
-    assert!(
-        !html.contains("https://"),
-        "the docs page must load nothing from the internet"
-    );
+    assert!(html.contains("swagger-ui"), "the docs page must be Swagger UI");
+    assert!(!html.contains("https://"), "the docs page must load nothing from the internet");
 }

@@ -20,8 +20,7 @@ pub enum Backend {
 
 /// PostgreSQL server the tests create their databases on.
 pub fn postgres_base_url() -> String {
-    std::env::var("PAYDOWN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("PAYDOWN_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 /// A database that exists for one test and is removed afterwards.
@@ -35,17 +34,11 @@ impl TestDb {
     pub fn new(backend: Backend) -> TestDb {
         let name = format!("paydown_test_{}", uuid::Uuid::new_v4().simple());
         let url = match backend {
-            Backend::Sqlite => std::env::temp_dir()
-                .join(format!("{name}.db"))
-                .display()
-                .to_string(),
+            Backend::Sqlite => std::env::temp_dir().join(format!("{name}.db")).display().to_string(),
             Backend::Postgres => {
-                let mut admin =
-                    PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-                        .expect("PostgreSQL must run on 127.0.0.1:5432 (see README: Tests)");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .expect("create test database");
+                let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+                    .expect("PostgreSQL must run on 127.0.0.1:5432 (see README: Tests)");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
                 format!("{}/{name}", postgres_base_url())
             }
         };
@@ -66,13 +59,8 @@ impl Drop for TestDb {
                 }
             }
             Backend::Postgres => {
-                if let Ok(mut admin) =
-                    PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-                {
-                    let _ = admin.batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                        self.name
-                    ));
+                if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", postgres_base_url())) {
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
                 }
             }
         }
@@ -113,11 +101,7 @@ impl TestApp {
 
     async fn call(&self, request: test::TestRequest) -> Reply {
         let app = test::init_service(
-            App::new()
-                .app_data(web::Data::new(AppState {
-                    store: self.store.clone(),
-                }))
-                .configure(paydown::http::configure),
+            App::new().app_data(web::Data::new(AppState::new(self.store.clone()))).configure(paydown::http::configure),
         )
         .await;
         let response: ServiceResponse = app.call(request.to_request()).await.expect("service call");
@@ -137,12 +121,7 @@ impl TestApp {
     }
 
     pub async fn get_with_accept(&self, path: &str, accept: &str) -> Reply {
-        self.call(
-            test::TestRequest::get()
-                .uri(path)
-                .insert_header(("accept", accept.to_owned())),
-        )
-        .await
+        self.call(test::TestRequest::get().uri(path).insert_header(("accept", accept.to_owned()))).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
@@ -151,10 +130,7 @@ impl TestApp {
 
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
         self.call(
-            test::TestRequest::post()
-                .uri(path)
-                .insert_header(("content-type", "application/json"))
-                .set_payload(body),
+            test::TestRequest::post().uri(path).insert_header(("content-type", "application/json")).set_payload(body),
         )
         .await
     }
@@ -172,24 +148,18 @@ impl TestApp {
     /// A team `payments`, a person `alice` in Europe/London, and a service `checkout`.
     pub async fn seed_basics(&self) {
         assert_eq!(
-            self.post(
-                "/v1/teams",
-                serde_json::json!({"id": "payments", "name": "Payments", "cost_centre": "CC-4100"})
-            )
-            .await
-            .status,
+            self.post("/v1/teams", serde_json::json!({"id": "payments", "name": "Payments", "cost_centre": "CC-4100"}))
+                .await
+                .status,
             201
         );
         let alice = serde_json::json!({"id": "alice", "name": "Alice", "email": "alice@example.com",
             "payroll_id": "E-1001", "team": "payments", "timezone": "Europe/London", "currency": "GBP"});
         assert_eq!(self.post("/v1/people", alice).await.status, 201);
         assert_eq!(
-            self.post(
-                "/v1/services",
-                serde_json::json!({"id": "checkout", "name": "Checkout", "team": "payments"})
-            )
-            .await
-            .status,
+            self.post("/v1/services", serde_json::json!({"id": "checkout", "name": "Checkout", "team": "payments"}))
+                .await
+                .status,
             201
         );
     }
@@ -215,11 +185,7 @@ impl RunningServer {
             });
         });
         let handle = receiver.recv().expect("server handle");
-        RunningServer {
-            address,
-            handle,
-            thread: Some(thread),
-        }
+        RunningServer { address, handle, thread: Some(thread) }
     }
 
     /// A blocking HTTP/1.1 request on a new connection, as an independent client would.
@@ -231,9 +197,7 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         let handle = self.handle.clone();
-        let _ =
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true)))
-                .join();
+        let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true))).join();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -251,15 +215,8 @@ pub fn http_request(address: SocketAddr, method: &str, path: &str, body: &str) -
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body_text = text
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body)
-        .unwrap_or_default();
+    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body_text = text.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
     let body = serde_json::from_str(body_text).unwrap_or(Value::Null);
     Reply { status, body }
 }

@@ -98,17 +98,11 @@ async fn concurrent_deliveries_of_one_page_make_exactly_one(backend: Backend) {
             })
         })
         .collect();
-    let replies: Vec<_> = threads
-        .into_iter()
-        .map(|thread| thread.join().unwrap())
-        .collect();
+    let replies: Vec<_> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
     let created = replies.iter().filter(|reply| reply.status == 201).count();
     let existing = replies.iter().filter(|reply| reply.status == 200).count();
     assert_eq!((created, existing), (1, clients - 1), "{replies:?}");
-    let ids: std::collections::BTreeSet<_> = replies
-        .iter()
-        .map(|reply| reply.body["id"].to_string())
-        .collect();
+    let ids: std::collections::BTreeSet<_> = replies.iter().map(|reply| reply.body["id"].to_string()).collect();
     assert_eq!(ids.len(), 1);
 
     let found = server.request("GET", "/v1/pages?source=manual&external_id=RACE-1", "");
@@ -132,43 +126,12 @@ async fn a_page_for_an_unknown_service_is_kept_as_unowned(backend: Backend) {
     assert_eq!(unowned.body.as_array().unwrap().len(), 1);
 
     // A service nobody owns keeps the page un-owned; giving it a team re-attributes it.
-    assert_eq!(
-        app.post(
-            "/v1/services",
-            json!({"id": "billing-v1", "name": "Billing v1"})
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        app.get("/v1/pages?unowned=true")
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        app.patch("/v1/services/billing-v1", json!({"team": "payments"}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.post("/v1/services", json!({"id": "billing-v1", "name": "Billing v1"})).await.status, 201);
+    assert_eq!(app.get("/v1/pages?unowned=true").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.patch("/v1/services/billing-v1", json!({"team": "payments"})).await.status, 200);
     let id = created.body["id"].as_str().unwrap();
-    assert_eq!(
-        app.get(&format!("/v1/pages/{id}")).await.body["owning_team"],
-        "payments"
-    );
-    assert!(
-        app.get("/v1/pages?unowned=true")
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(app.get(&format!("/v1/pages/{id}")).await.body["owning_team"], "payments");
+    assert!(app.get("/v1/pages?unowned=true").await.body.as_array().unwrap().is_empty());
 }
 
 async fn timestamps_keep_microseconds_and_come_back_in_utc(backend: Backend) {
@@ -182,9 +145,7 @@ async fn timestamps_keep_microseconds_and_come_back_in_utc(backend: Backend) {
     let read = app.get(&format!("/v1/pages/{id}")).await;
     assert_eq!(read.body["triggered_at"], "2026-10-03T02:14:00.123456Z");
     assert_eq!(read.body["resolved_at"], "2026-10-03T02:30:00.500Z");
-    let in_range = app
-        .get("/v1/pages?from=2026-10-03T02:14:00.123456Z&to=2026-10-03T02:14:00.123457Z")
-        .await;
+    let in_range = app.get("/v1/pages?from=2026-10-03T02:14:00.123456Z&to=2026-10-03T02:14:00.123457Z").await;
     assert_eq!(in_range.body.as_array().unwrap().len(), 1);
     let after = app.get("/v1/pages?from=2026-10-03T02:14:00.123457Z").await;
     assert!(after.body.as_array().unwrap().is_empty());

@@ -5,17 +5,11 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(
-    responses_are_logged_and_listed_per_page_and_person,
-    a_response_with_an_id_is_idempotent
-);
+on_both_backends!(responses_are_logged_and_listed_per_page_and_person, a_response_with_an_id_is_idempotent);
 
 async fn page_id(app: &TestApp) -> String {
     let page = json!({"source": "manual", "external_id": "INC-7", "service": "checkout", "triggered_at": "2026-10-03T02:14:00Z"});
-    app.post("/v1/pages", page).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.post("/v1/pages", page).await.body["id"].as_str().unwrap().to_owned()
 }
 
 async fn responses_are_logged_and_listed_per_page_and_person(backend: Backend) {
@@ -43,19 +37,9 @@ async fn responses_are_logged_and_listed_per_page_and_person(backend: Backend) {
     let per_page = app.get(&format!("/v1/pages/{id}/responses")).await;
     assert_eq!(per_page.body.as_array().unwrap().len(), 2);
     assert_eq!(per_page.body[0]["notes"], "Rotated logs, freed 40 GB");
-    let per_person = app
-        .get("/v1/people/alice/responses?from=2026-10-03T00:00:00Z&to=2026-10-03T08:00:00Z")
-        .await;
+    let per_person = app.get("/v1/people/alice/responses?from=2026-10-03T00:00:00Z&to=2026-10-03T08:00:00Z").await;
     assert_eq!(per_person.body.as_array().unwrap().len(), 1);
-    assert_eq!(
-        app.get("/v1/people/alice/responses")
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(app.get("/v1/people/alice/responses").await.body.as_array().unwrap().len(), 2);
     assert_eq!(app.get("/v1/people/nobody/responses").await.status, 404);
 }
 
@@ -65,32 +49,12 @@ async fn a_response_with_an_id_is_idempotent(backend: Backend) {
     let id = page_id(&app).await;
     let body = json!({"id": "0192f3a4-1111-7000-8000-000000000001", "person": "alice",
         "started_at": "2026-10-03T02:14:00Z", "ended_at": "2026-10-03T02:44:00Z", "actionable": true});
-    assert_eq!(
-        app.post(&format!("/v1/pages/{id}/responses"), body.clone())
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        app.post(&format!("/v1/pages/{id}/responses"), body.clone())
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.post(&format!("/v1/pages/{id}/responses"), body.clone()).await.status, 201);
+    assert_eq!(app.post(&format!("/v1/pages/{id}/responses"), body.clone()).await.status, 200);
     let mut changed = body;
     changed["actionable"] = json!(false);
-    let conflict = app
-        .post(&format!("/v1/pages/{id}/responses"), changed)
-        .await;
+    let conflict = app.post(&format!("/v1/pages/{id}/responses"), changed).await;
     assert_eq!(conflict.status, 409);
     assert_eq!(conflict.error_field(), Some("id"));
-    assert_eq!(
-        app.get(&format!("/v1/pages/{id}/responses"))
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.get(&format!("/v1/pages/{id}/responses")).await.body.as_array().unwrap().len(), 1);
 }

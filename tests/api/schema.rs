@@ -46,42 +46,20 @@ fn read_every_table(store: &Store) {
     let conn = &mut *conn;
     schema::teams::table
         .select(schema::teams::all_columns)
-        .load::<(
-            String,
-            String,
-            String,
-            chrono::NaiveDateTime,
-            chrono::NaiveDateTime,
-        )>(conn)
+        .load::<(String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
         .unwrap();
-    schema::services::table
-        .select(schema::services::id)
-        .load::<String>(conn)
-        .unwrap();
-    schema::people::table
-        .select(schema::people::loaded_cost_minor_per_hour)
-        .load::<Option<i64>>(conn)
-        .unwrap();
+    schema::services::table.select(schema::services::id).load::<String>(conn).unwrap();
+    schema::people::table.select(schema::people::loaded_cost_minor_per_hour).load::<Option<i64>>(conn).unwrap();
     schema::shifts::table
         .select((schema::shifts::start_at, schema::shifts::end_at))
         .load::<(chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
         .unwrap();
     schema::pages::table
-        .select((
-            schema::pages::id,
-            schema::pages::delivery_count,
-            schema::pages::described_at,
-        ))
+        .select((schema::pages::id, schema::pages::delivery_count, schema::pages::described_at))
         .load::<(String, i32, chrono::NaiveDateTime)>(conn)
         .unwrap();
-    schema::page_deliveries::table
-        .select(schema::page_deliveries::payload)
-        .load::<String>(conn)
-        .unwrap();
-    schema::responses::table
-        .select(schema::responses::actionable)
-        .load::<bool>(conn)
-        .unwrap();
+    schema::page_deliveries::table.select(schema::page_deliveries::payload).load::<String>(conn).unwrap();
+    schema::responses::table.select(schema::responses::actionable).load::<bool>(conn).unwrap();
 }
 
 #[test]
@@ -96,25 +74,16 @@ fn both_backends_have_the_same_tables_and_columns_and_no_floating_money() {
     let sqlite_columns = columns(&sqlite);
     let postgres_columns = columns(&postgres);
     let names = |columns: &[Column]| -> BTreeSet<(String, String)> {
-        columns
-            .iter()
-            .map(|column| (column.table_name.clone(), column.column_name.clone()))
-            .collect()
+        columns.iter().map(|column| (column.table_name.clone(), column.column_name.clone())).collect()
     };
     assert_eq!(names(&sqlite_columns), names(&postgres_columns));
     assert!(names(&sqlite_columns).contains(&("pages".into(), "described_at".into())));
     for column in sqlite_columns.iter().chain(&postgres_columns) {
         for float in ["REAL", "FLOAT", "DOUBLE", "NUMERIC"] {
-            assert!(
-                !column.data_type.contains(float),
-                "{column:?} must not be floating or inexact"
-            );
+            assert!(!column.data_type.contains(float), "{column:?} must not be floating or inexact");
         }
         if column.column_name.contains("minor") {
-            assert_eq!(
-                column.data_type, "BIGINT",
-                "{column:?}: money is integer minor units"
-            );
+            assert_eq!(column.data_type, "BIGINT", "{column:?}: money is integer minor units");
         }
     }
 }
@@ -127,10 +96,7 @@ fn migrations_go_down_and_up_again_on_both_backends() {
         let before = columns(&store);
         let reverted = store.revert_all_migrations().unwrap();
         assert!(!reverted.is_empty());
-        assert!(
-            columns(&store).is_empty(),
-            "{backend:?}: down must drop every table"
-        );
+        assert!(columns(&store).is_empty(), "{backend:?}: down must drop every table");
         let applied = store.migrate().unwrap();
         assert_eq!(applied.len(), reverted.len());
         assert_eq!(columns(&store), before, "{backend:?}");

@@ -25,21 +25,9 @@ async fn shifts_are_idempotent_and_listed_by_person_and_range(backend: Backend) 
     ]});
     let recorded = app.post("/v1/shifts/batch", batch.clone()).await;
     assert_eq!(recorded.status, 200, "{:?}", recorded.body);
-    assert_eq!(
-        (
-            recorded.body["created"].as_u64(),
-            recorded.body["existing"].as_u64()
-        ),
-        (Some(2), Some(0))
-    );
+    assert_eq!((recorded.body["created"].as_u64(), recorded.body["existing"].as_u64()), (Some(2), Some(0)));
     let again = app.post("/v1/shifts/batch", batch).await;
-    assert_eq!(
-        (
-            again.body["created"].as_u64(),
-            again.body["existing"].as_u64()
-        ),
-        (Some(0), Some(2))
-    );
+    assert_eq!((again.body["created"].as_u64(), again.body["existing"].as_u64()), (Some(0), Some(2)));
 
     // A bad item names its index, and nothing of the batch is recorded.
     let bad = json!({"shifts": [
@@ -55,33 +43,10 @@ async fn shifts_are_idempotent_and_listed_by_person_and_range(backend: Backend) 
     ]});
     let refused = app.post("/v1/shifts/batch", unknown).await;
     assert_eq!(refused.error_field(), Some("shifts[1].person"));
-    assert_eq!(
-        app.get("/v1/shifts?person=alice")
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(app.get("/v1/shifts?person=alice").await.body.as_array().unwrap().len(), 3);
 
-    let overlapping = app
-        .get("/v1/shifts?person=alice&from=2026-10-30T00:00:00Z&to=2026-11-03T00:00:00Z")
-        .await;
-    let roles: Vec<_> = overlapping
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|shift| shift["role"].clone())
-        .collect();
+    let overlapping = app.get("/v1/shifts?person=alice&from=2026-10-30T00:00:00Z&to=2026-11-03T00:00:00Z").await;
+    let roles: Vec<_> = overlapping.body.as_array().unwrap().iter().map(|shift| shift["role"].clone()).collect();
     assert_eq!(roles, vec![json!("secondary"), json!("primary")]);
-    assert!(
-        app.get("/v1/shifts?person=nobody")
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.get("/v1/shifts?person=nobody").await.body.as_array().unwrap().is_empty());
 }

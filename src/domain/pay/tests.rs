@@ -9,9 +9,7 @@ use proptest::prelude::*;
 use rust_decimal_macros::dec;
 
 fn utc(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
 }
 
 fn date(text: &str) -> NaiveDate {
@@ -74,13 +72,7 @@ fn response(id: &str, page_id: &str, person: &str, start: &str, end: &str) -> Re
 }
 
 fn shift(id: &str, role: &str, start: &str, end: &str) -> ShiftFact {
-    ShiftFact {
-        id: id.into(),
-        person_id: "ana".into(),
-        role: role.into(),
-        start: utc(start),
-        end: utc(end),
-    }
+    ShiftFact { id: id.into(), person_id: "ana".into(), role: role.into(), start: utc(start), end: utc(end) }
 }
 
 fn all_time() -> (DateTime<Utc>, DateTime<Utc>) {
@@ -94,10 +86,7 @@ fn price(person: &Person, facts: &Facts, policy: PayPolicy) -> Vec<PricedLine> {
 
 /// (component, amount) of every line, in order.
 fn amounts(lines: &[PricedLine]) -> Vec<(Component, Decimal)> {
-    lines
-        .iter()
-        .map(|line| (line.component, line.amount))
-        .collect()
+    lines.iter().map(|line| (line.component, line.amount)).collect()
 }
 
 fn total(lines: &[PricedLine]) -> Decimal {
@@ -105,11 +94,7 @@ fn total(lines: &[PricedLine]) -> Decimal {
 }
 
 fn one_response(page_at: &str, start: &str, end: &str) -> Facts {
-    Facts {
-        pages: vec![page("p1", page_at)],
-        responses: vec![response("r1", "p1", "ana", start, end)],
-        shifts: vec![],
-    }
+    Facts { pages: vec![page("p1", page_at)], responses: vec![response("r1", "p1", "ana", start, end)], shifts: vec![] }
 }
 
 #[test]
@@ -119,23 +104,13 @@ fn the_example_of_the_issue() {
     // response 02:14–03:05 = 51 min, all night/weekend (× 2.0) → rounded up to 60 min;
     //   30.00/h × 2.0 × 1 h = 60.00.
     // recovery: 51 night min → 1 h, at least 2 h → 2 h.
-    let facts = one_response(
-        "2026-01-17T02:14:00Z",
-        "2026-01-17T02:14:00Z",
-        "2026-01-17T03:05:00Z",
-    );
+    let facts = one_response("2026-01-17T02:14:00Z", "2026-01-17T02:14:00Z", "2026-01-17T03:05:00Z");
     let lines = price(&ana(), &facts, policy());
     assert_eq!(
         amounts(&lines),
-        vec![
-            (Component::Callout, dec!(50.00)),
-            (Component::Response, dec!(60.00)),
-            (Component::Recovery, dec!(0.00)),
-        ]
+        vec![(Component::Callout, dec!(50.00)), (Component::Response, dec!(60.00)), (Component::Recovery, dec!(0.00)),]
     );
-    let [callout, response, recovery] = &lines[..] else {
-        panic!("{lines:#?}")
-    };
+    let [callout, response, recovery] = &lines[..] else { panic!("{lines:#?}") };
     assert_eq!(
         callout.explanation,
         "Sat 02:14 Europe/London (night, weekend): callout 50.00 × 1 (weekend fee) = 50.00"
@@ -144,34 +119,12 @@ fn the_example_of_the_issue() {
         response.explanation,
         "Sat 02:14 Europe/London (night, weekend): response 02:14–03:05 = 51 min → 60 min billable at 30.00/h × 2.0 = 60.00"
     );
-    assert_eq!(
-        (response.quantity, response.unit),
-        (dec!(60), QuantityUnit::Minutes)
-    );
+    assert_eq!((response.quantity, response.unit), (dec!(60), QuantityUnit::Minutes));
     assert_eq!(response.multiplier, dec!(2.0));
-    assert_eq!(
-        response.fact,
-        FactRef {
-            kind: FactKind::Response,
-            id: "r1".into()
-        }
-    );
-    assert_eq!(
-        callout.fact,
-        FactRef {
-            kind: FactKind::Page,
-            id: "p1".into()
-        }
-    );
-    assert_eq!(
-        (recovery.quantity, recovery.unit),
-        (dec!(2), QuantityUnit::Hours)
-    );
-    assert!(
-        recovery
-            .explanation
-            .ends_with("recovery 2 h (51 min at night, rounded up to whole hours, at least 2 h)")
-    );
+    assert_eq!(response.fact, FactRef { kind: FactKind::Response, id: "r1".into() });
+    assert_eq!(callout.fact, FactRef { kind: FactKind::Page, id: "p1".into() });
+    assert_eq!((recovery.quantity, recovery.unit), (dec!(2), QuantityUnit::Hours));
+    assert!(recovery.explanation.ends_with("recovery 2 h (51 min at night, rounded up to whole hours, at least 2 h)"));
     assert_eq!(
         explain_page(&lines, "p1").unwrap(),
         "Sat 02:14 Europe/London (night, weekend): callout 50.00 × 1 (weekend fee) = 50.00 · response 02:14–03:05 = 51 min → 60 min billable at 30.00/h × 2.0 = 60.00 · recovery 2 h (51 min at night, rounded up to whole hours, at least 2 h)"
@@ -181,13 +134,7 @@ fn the_example_of_the_issue() {
         assert_eq!(line.page_id.as_deref(), Some("p1"));
     }
     for line in &lines {
-        assert_eq!(
-            line.policy,
-            PolicyRef {
-                id: "standard".into(),
-                version: 1
-            }
-        );
+        assert_eq!(line.policy, PolicyRef { id: "standard".into(), version: 1 });
         assert_eq!(line.currency, gbp());
         assert_eq!(line.person_id, "ana");
     }
@@ -214,10 +161,7 @@ fn response_rules_table() {
             "evening, rounded up to the increment",
             "2026-01-14T18:00:00Z",
             "2026-01-14T19:01:00Z",
-            vec![
-                (Component::Callout, dec!(25.00)),
-                (Component::Response, dec!(56.25)),
-            ],
+            vec![(Component::Callout, dec!(25.00)), (Component::Response, dec!(56.25))],
         ),
         (
             // Wed 14 Jan 23:00–23:05, night (× 2.0, fee 50.00): 5 min → 15 → minimum 30 min;
@@ -250,10 +194,7 @@ fn response_rules_table() {
             "holiday",
             "2026-12-25T14:00:00Z",
             "2026-12-25T14:30:00Z",
-            vec![
-                (Component::Callout, dec!(75.00)),
-                (Component::Response, dec!(30.00)),
-            ],
+            vec![(Component::Callout, dec!(75.00)), (Component::Response, dec!(30.00))],
         ),
         (
             // Wed 14 Jan 01:00–04:10 night: 190 min → 195 min × 1.00/min = 195.00.
@@ -273,37 +214,17 @@ fn response_rules_table() {
         assert_eq!(amounts(&lines), expected, "{case}");
     }
     // The long night grants 4 recovery hours.
-    let lines = price(
-        &ana(),
-        &one_response(
-            "2026-01-14T01:00:00Z",
-            "2026-01-14T01:00:00Z",
-            "2026-01-14T04:10:00Z",
-        ),
-        policy(),
-    );
-    let recovery = lines
-        .iter()
-        .find(|l| l.component == Component::Recovery)
-        .unwrap();
+    let lines =
+        price(&ana(), &one_response("2026-01-14T01:00:00Z", "2026-01-14T01:00:00Z", "2026-01-14T04:10:00Z"), policy());
+    let recovery = lines.iter().find(|l| l.component == Component::Recovery).unwrap();
     assert_eq!(recovery.quantity, dec!(4));
 }
 
 #[test]
 fn a_mixed_response_lists_its_parts() {
-    let lines = price(
-        &ana(),
-        &one_response(
-            "2026-01-14T21:30:00Z",
-            "2026-01-14T21:30:00Z",
-            "2026-01-14T22:40:00Z",
-        ),
-        policy(),
-    );
-    let response = lines
-        .iter()
-        .find(|l| l.component == Component::Response)
-        .unwrap();
+    let lines =
+        price(&ana(), &one_response("2026-01-14T21:30:00Z", "2026-01-14T21:30:00Z", "2026-01-14T22:40:00Z"), policy());
+    let response = lines.iter().find(|l| l.component == Component::Response).unwrap();
     assert_eq!(
         response.explanation,
         "Wed 21:30 Europe/London (off_hours): response 21:30–22:40 = 70 min (30 min off_hours × 1.5, 40 min night × 2.0) → 75 min billable at 30.00/h, the 5 min added × 1.5 = 66.25"
@@ -317,33 +238,16 @@ fn each_line_is_rounded_once_half_away_from_zero() {
     policy.response_rate_per_hour = dec!(10.01);
     let lines = price(
         &ana(),
-        &one_response(
-            "2026-01-14T10:00:00Z",
-            "2026-01-14T10:00:00Z",
-            "2026-01-14T10:30:00Z",
-        ),
+        &one_response("2026-01-14T10:00:00Z", "2026-01-14T10:00:00Z", "2026-01-14T10:30:00Z"),
         policy.clone(),
     );
     assert_eq!(amounts(&lines), vec![(Component::Response, dec!(5.01))]);
     // Seconds count: 10:00:00–10:44:59 is 44 min 59 s → 45 min billable:
     // 10.01 × 0.75 = 7.5075 → 7.51.
-    let lines = price(
-        &ana(),
-        &one_response(
-            "2026-01-14T10:00:00Z",
-            "2026-01-14T10:00:00Z",
-            "2026-01-14T10:44:59Z",
-        ),
-        policy,
-    );
+    let lines =
+        price(&ana(), &one_response("2026-01-14T10:00:00Z", "2026-01-14T10:00:00Z", "2026-01-14T10:44:59Z"), policy);
     assert_eq!(amounts(&lines), vec![(Component::Response, dec!(7.51))]);
-    assert!(
-        lines[0]
-            .explanation
-            .contains("= 44 min 59 s → 45 min billable"),
-        "{}",
-        lines[0].explanation
-    );
+    assert!(lines[0].explanation.contains("= 44 min 59 s → 45 min billable"), "{}", lines[0].explanation);
 }
 
 #[test]
@@ -351,34 +255,17 @@ fn the_acknowledger_gets_the_default_response_when_nobody_logged_one() {
     // Sun 18 Jan 03:00–03:40 acknowledged → resolved by ana, nobody logged a response:
     // callout 50.00; 40 min → 45 min × 30.00/h × 2.0 = 0.75 × 60.00 = 45.00; recovery 2 h.
     let facts = Facts {
-        pages: vec![acked_page(
-            "p1",
-            "ana",
-            "2026-01-18T03:00:00Z",
-            "2026-01-18T03:40:00Z",
-        )],
+        pages: vec![acked_page("p1", "ana", "2026-01-18T03:00:00Z", "2026-01-18T03:40:00Z")],
         ..Facts::default()
     };
     let lines = price(&ana(), &facts, policy());
     assert_eq!(
         amounts(&lines),
-        vec![
-            (Component::Callout, dec!(50.00)),
-            (Component::Response, dec!(45.00)),
-            (Component::Recovery, dec!(0.00)),
-        ]
+        vec![(Component::Callout, dec!(50.00)), (Component::Response, dec!(45.00)), (Component::Recovery, dec!(0.00)),]
     );
-    assert_eq!(
-        lines[1].fact,
-        FactRef {
-            kind: FactKind::Page,
-            id: "p1".into()
-        }
-    );
+    assert_eq!(lines[1].fact, FactRef { kind: FactKind::Page, id: "p1".into() });
     assert!(
-        lines[1]
-            .explanation
-            .contains("default response (acknowledged → resolved) 03:00–03:40 = 40 min → 45 min"),
+        lines[1].explanation.contains("default response (acknowledged → resolved) 03:00–03:40 = 40 min → 45 min"),
         "{}",
         lines[1].explanation
     );
@@ -386,24 +273,13 @@ fn the_acknowledger_gets_the_default_response_when_nobody_logged_one() {
     // Once bob logs a response, ana's default response goes (she still acknowledged the
     // page, so her callout stays) and bob's work is not hers to be paid.
     let mut facts = facts;
-    facts.responses.push(response(
-        "r-bob",
-        "p1",
-        "bob",
-        "2026-01-18T03:05:00Z",
-        "2026-01-18T03:30:00Z",
-    ));
+    facts.responses.push(response("r-bob", "p1", "bob", "2026-01-18T03:05:00Z", "2026-01-18T03:30:00Z"));
     let lines = price(&ana(), &facts, policy());
     assert_eq!(amounts(&lines), vec![(Component::Callout, dec!(50.00))]);
 
     // A page someone else acknowledged and ana never touched costs her nothing.
     let other = Facts {
-        pages: vec![acked_page(
-            "p2",
-            "bob",
-            "2026-01-18T03:00:00Z",
-            "2026-01-18T03:40:00Z",
-        )],
+        pages: vec![acked_page("p2", "bob", "2026-01-18T03:00:00Z", "2026-01-18T03:40:00Z")],
         ..Facts::default()
     };
     assert!(price(&ana(), &other, policy()).is_empty());
@@ -416,44 +292,16 @@ fn night_pages_across_dst_changes_are_paid_for_real_minutes() {
     let table = [
         // London spring forward, 29 Mar 2026 01:00 UTC: 00:50 GMT → 02:20 BST reads 90 min
         // on the wall but 30 min elapsed → 30 billable = 30.00.
-        (
-            London,
-            "2026-03-29T00:50:00Z",
-            "2026-03-29T01:20:00Z",
-            "00:50–02:20",
-            30,
-            dec!(30.00),
-        ),
+        (London, "2026-03-29T00:50:00Z", "2026-03-29T01:20:00Z", "00:50–02:20", 30, dec!(30.00)),
         // London fall back, 25 Oct 2026 01:00 UTC: 01:40 BST → 01:25 GMT reads −15 min but
         // 45 min elapsed → 45 billable = 45.00.
-        (
-            London,
-            "2026-10-25T00:40:00Z",
-            "2026-10-25T01:25:00Z",
-            "01:40–01:25",
-            45,
-            dec!(45.00),
-        ),
+        (London, "2026-10-25T00:40:00Z", "2026-10-25T01:25:00Z", "01:40–01:25", 45, dec!(45.00)),
         // New York spring forward, 8 Mar 2026 07:00 UTC: 01:30 EST → 03:45 EDT reads 135 min,
         // 75 elapsed → 75 billable = 75.00.
-        (
-            New_York,
-            "2026-03-08T06:30:00Z",
-            "2026-03-08T07:45:00Z",
-            "01:30–03:45",
-            75,
-            dec!(75.00),
-        ),
+        (New_York, "2026-03-08T06:30:00Z", "2026-03-08T07:45:00Z", "01:30–03:45", 75, dec!(75.00)),
         // New York fall back, 1 Nov 2026 06:00 UTC: 01:10 EDT → 01:20 EST reads 10 min,
         // 70 elapsed → 75 billable = 75.00.
-        (
-            New_York,
-            "2026-11-01T05:10:00Z",
-            "2026-11-01T06:20:00Z",
-            "01:10–01:20",
-            70,
-            dec!(75.00),
-        ),
+        (New_York, "2026-11-01T05:10:00Z", "2026-11-01T06:20:00Z", "01:10–01:20", 70, dec!(75.00)),
     ];
     for (zone, start, end, wall, minutes, expected) in table {
         let person = person_in(zone);
@@ -462,18 +310,11 @@ fn night_pages_across_dst_changes_are_paid_for_real_minutes() {
         let lines = price(&person, &one_response(start, start, end), policy);
         assert_eq!(
             amounts(&lines),
-            vec![
-                (Component::Callout, dec!(50.00)),
-                (Component::Response, expected),
-                (Component::Recovery, dec!(0.00)),
-            ],
+            vec![(Component::Callout, dec!(50.00)), (Component::Response, expected), (Component::Recovery, dec!(0.00)),],
             "{zone} {start}"
         );
         let response = &lines[1].explanation;
-        assert!(
-            response.contains(&format!("response {wall} = {minutes} min")),
-            "{response}"
-        );
+        assert!(response.contains(&format!("response {wall} = {minutes} min")), "{response}");
         assert!(response.starts_with("Sun "), "{response}");
     }
 }
@@ -496,40 +337,25 @@ fn the_fourth_out_of_hours_page_in_a_year_is_escalated() {
         ("p6", "2027-06-02T03:00:00Z"),
     ];
     for (id, at) in times {
-        facts.pages.push(PageFact {
-            acknowledged_by: Some("ana".into()),
-            ..page(id, at)
-        });
+        facts.pages.push(PageFact { acknowledged_by: Some("ana".into()), ..page(id, at) });
     }
     let lines = price(&ana(), &facts, policy());
-    let escalated: Vec<&str> = lines
-        .iter()
-        .filter(|l| l.component == Component::Escalation)
-        .map(|l| l.fact.id.as_str())
-        .collect();
+    let escalated: Vec<&str> =
+        lines.iter().filter(|l| l.component == Component::Escalation).map(|l| l.fact.id.as_str()).collect();
     assert_eq!(escalated, vec!["p4", "p5"]);
-    let p4 = lines
-        .iter()
-        .find(|l| l.component == Component::Escalation)
-        .unwrap();
+    let p4 = lines.iter().find(|l| l.component == Component::Escalation).unwrap();
     assert_eq!(p4.amount, dec!(50.00));
     assert_eq!(p4.multiplier, dec!(1), "the premium is fee × (factor − 1)");
     assert!(
-        p4.explanation
-            .contains("out-of-hours page 4 in 365 days (3 free): callout 50.00 × (2 − 1) = 50.00"),
+        p4.explanation.contains("out-of-hours page 4 in 365 days (3 free): callout 50.00 × (2 − 1) = 50.00"),
         "{}",
         p4.explanation
     );
 
     // Pricing only 2027 still counts 2026's pages: p5 is escalated, p6 is not.
-    let lines = price_period(
-        &ana(),
-        &facts,
-        &history(policy()),
-        utc("2027-01-01T00:00:00Z"),
-        utc("2028-01-01T00:00:00Z"),
-    )
-    .unwrap();
+    let lines =
+        price_period(&ana(), &facts, &history(policy()), utc("2027-01-01T00:00:00Z"), utc("2028-01-01T00:00:00Z"))
+            .unwrap();
     assert_eq!(
         amounts(&lines),
         vec![
@@ -544,12 +370,7 @@ fn the_fourth_out_of_hours_page_in_a_year_is_escalated() {
 fn a_weekly_shift_across_dst_is_paid_for_the_hours_that_elapsed() {
     // Mon 23 Mar 2026 09:00 GMT → Mon 30 Mar 09:00 BST: 7 × 24 − 1 = 167 real hours.
     let week = Facts {
-        shifts: vec![shift(
-            "s1",
-            "primary",
-            "2026-03-23T09:00:00Z",
-            "2026-03-30T08:00:00Z",
-        )],
+        shifts: vec![shift("s1", "primary", "2026-03-23T09:00:00Z", "2026-03-30T08:00:00Z")],
         ..Facts::default()
     };
     // Per day (weekday 25.00, weekend 50.00), pro-rated over each day's real length:
@@ -558,35 +379,16 @@ fn a_weekly_shift_across_dst_is_paid_for_the_hours_that_elapsed() {
     let lines = price(&ana(), &week, policy());
     assert_eq!(
         lines.iter().map(|l| l.amount).collect::<Vec<_>>(),
-        vec![
-            dec!(15.63),
-            dec!(25),
-            dec!(25),
-            dec!(25),
-            dec!(25),
-            dec!(50),
-            dec!(50),
-            dec!(9.38)
-        ]
+        vec![dec!(15.63), dec!(25), dec!(25), dec!(25), dec!(25), dec!(50), dec!(50), dec!(9.38)]
     );
     assert_eq!(total(&lines), dec!(225.01));
-    assert!(
-        lines[6]
-            .explanation
-            .contains("1380 min on call at 50.00/day of 1380 min"),
-        "{}",
-        lines[6].explanation
-    );
+    assert!(lines[6].explanation.contains("1380 min on call at 50.00/day of 1380 min"), "{}", lines[6].explanation);
 
     // Per hour (weekday 2.00, weekend 4.00): Mon 15 h × 2 = 30; Tue–Fri 96 h × 2 = 192;
     // Sat 24 h × 4 = 96; Sun 23 h × 4 = 92; Mon 9 h × 2 = 18. Sum 428.00 for 167 h.
     let mut hourly = policy();
     hourly.standby.mode = StandbyMode::PerHour;
-    hourly.standby.rates = PerDayClass {
-        weekday: dec!(2.00),
-        weekend: dec!(4.00),
-        holiday: dec!(6.00),
-    };
+    hourly.standby.rates = PerDayClass { weekday: dec!(2.00), weekend: dec!(4.00), holiday: dec!(6.00) };
     let lines = price(&ana(), &week, hourly);
     assert_eq!(total(&lines), dec!(428.00));
     let minutes: Decimal = lines.iter().map(|l| l.quantity).sum();
@@ -596,11 +398,7 @@ fn a_weekly_shift_across_dst_is_paid_for_the_hours_that_elapsed() {
     // Fri, Sat, Sun 3 × 40 = 120; the night of Mon 30 is not covered to Tue 06:00. 200.00.
     let mut nightly = policy();
     nightly.standby.mode = StandbyMode::PerNight;
-    nightly.standby.rates = PerDayClass {
-        weekday: dec!(20.00),
-        weekend: dec!(40.00),
-        holiday: dec!(60.00),
-    };
+    nightly.standby.rates = PerDayClass { weekday: dec!(20.00), weekend: dec!(40.00), holiday: dec!(60.00) };
     let lines = price(&ana(), &week, nightly);
     assert_eq!(lines.len(), 7);
     assert_eq!(total(&lines), dec!(200.00));
@@ -610,58 +408,23 @@ fn a_weekly_shift_across_dst_is_paid_for_the_hours_that_elapsed() {
 fn a_night_shift_on_dst_nights_lasts_what_really_elapsed() {
     let mut hourly = policy();
     hourly.standby.mode = StandbyMode::PerHour;
-    hourly.standby.rates = PerDayClass {
-        weekday: dec!(2.00),
-        weekend: dec!(4.00),
-        holiday: dec!(6.00),
-    };
+    hourly.standby.rates = PerDayClass { weekday: dec!(2.00), weekend: dec!(4.00), holiday: dec!(6.00) };
     // (zone, local 00:00 → 06:00 on a Sunday, real hours, amount at 4.00/h)
     let table = [
         // London, Sun 29 Mar 2026: 00:00 GMT → 06:00 BST = 5 h → 20.00.
-        (
-            London,
-            "2026-03-29T00:00:00Z",
-            "2026-03-29T05:00:00Z",
-            5,
-            dec!(20.00),
-        ),
+        (London, "2026-03-29T00:00:00Z", "2026-03-29T05:00:00Z", 5, dec!(20.00)),
         // London, Sun 25 Oct 2026: 00:00 BST → 06:00 GMT = 7 h → 28.00.
-        (
-            London,
-            "2026-10-24T23:00:00Z",
-            "2026-10-25T06:00:00Z",
-            7,
-            dec!(28.00),
-        ),
+        (London, "2026-10-24T23:00:00Z", "2026-10-25T06:00:00Z", 7, dec!(28.00)),
         // New York, Sun 8 Mar 2026: 00:00 EST → 06:00 EDT = 5 h → 20.00.
-        (
-            New_York,
-            "2026-03-08T05:00:00Z",
-            "2026-03-08T10:00:00Z",
-            5,
-            dec!(20.00),
-        ),
+        (New_York, "2026-03-08T05:00:00Z", "2026-03-08T10:00:00Z", 5, dec!(20.00)),
         // New York, Sun 1 Nov 2026: 00:00 EDT → 06:00 EST = 7 h → 28.00.
-        (
-            New_York,
-            "2026-11-01T04:00:00Z",
-            "2026-11-01T11:00:00Z",
-            7,
-            dec!(28.00),
-        ),
+        (New_York, "2026-11-01T04:00:00Z", "2026-11-01T11:00:00Z", 7, dec!(28.00)),
     ];
     for (zone, start, end, hours, expected) in table {
-        let facts = Facts {
-            shifts: vec![shift("s1", "primary", start, end)],
-            ..Facts::default()
-        };
+        let facts = Facts { shifts: vec![shift("s1", "primary", start, end)], ..Facts::default() };
         let lines = price(&person_in(zone), &facts, hourly.clone());
         assert_eq!(lines.len(), 1, "{zone} {start}");
-        assert_eq!(
-            lines[0].quantity,
-            Decimal::from(hours * 60),
-            "{zone} {start}"
-        );
+        assert_eq!(lines[0].quantity, Decimal::from(hours * 60), "{zone} {start}");
         assert_eq!(lines[0].amount, expected, "{zone} {start}");
         assert_eq!(lines[0].day_class, Some(DayClass::Weekend));
     }
@@ -670,55 +433,26 @@ fn a_night_shift_on_dst_nights_lasts_what_really_elapsed() {
 #[test]
 fn overlapping_schedules_are_paid_once_at_the_higher_rate() {
     let mut policy = policy();
-    policy
-        .standby
-        .role_multipliers
-        .insert("secondary".into(), dec!(0.5));
+    policy.standby.role_multipliers.insert("secondary".into(), dec!(0.5));
     // Primary Mon 12 → Wed 14 Jan, secondary Tue 13 → Thu 15 (per day, weekday 25.00):
     // Mon: primary 25.00; Tue: both on call, primary wins 25.00; Wed: secondary 25 × 0.5
     // = 12.50. Total 62.50, not 87.50.
     let facts = Facts {
         shifts: vec![
-            shift(
-                "b",
-                "secondary",
-                "2026-01-13T00:00:00Z",
-                "2026-01-15T00:00:00Z",
-            ),
-            shift(
-                "a",
-                "primary",
-                "2026-01-12T00:00:00Z",
-                "2026-01-14T00:00:00Z",
-            ),
+            shift("b", "secondary", "2026-01-13T00:00:00Z", "2026-01-15T00:00:00Z"),
+            shift("a", "primary", "2026-01-12T00:00:00Z", "2026-01-14T00:00:00Z"),
         ],
         ..Facts::default()
     };
     let lines = price(&ana(), &facts, policy.clone());
-    let paid: Vec<(&str, Decimal)> = lines
-        .iter()
-        .map(|l| (l.fact.id.as_str(), l.amount))
-        .collect();
-    assert_eq!(
-        paid,
-        vec![("a", dec!(25.00)), ("a", dec!(25.00)), ("b", dec!(12.50))]
-    );
+    let paid: Vec<(&str, Decimal)> = lines.iter().map(|l| (l.fact.id.as_str(), l.amount)).collect();
+    assert_eq!(paid, vec![("a", dec!(25.00)), ("a", dec!(25.00)), ("b", dec!(12.50))]);
 
     // The same schedule imported twice pays one day once.
     let twice = Facts {
         shifts: vec![
-            shift(
-                "x",
-                "primary",
-                "2026-01-12T00:00:00Z",
-                "2026-01-13T00:00:00Z",
-            ),
-            shift(
-                "y",
-                "primary",
-                "2026-01-12T00:00:00Z",
-                "2026-01-13T00:00:00Z",
-            ),
+            shift("x", "primary", "2026-01-12T00:00:00Z", "2026-01-13T00:00:00Z"),
+            shift("y", "primary", "2026-01-12T00:00:00Z", "2026-01-13T00:00:00Z"),
         ],
         ..Facts::default()
     };
@@ -727,33 +461,16 @@ fn overlapping_schedules_are_paid_once_at_the_higher_rate() {
 
     // Per night too: Mon 12 night covered by both → one night at the primary rate 20.00.
     policy.standby.mode = StandbyMode::PerNight;
-    policy.standby.rates = PerDayClass {
-        weekday: dec!(20.00),
-        weekend: dec!(40.00),
-        holiday: dec!(60.00),
-    };
+    policy.standby.rates = PerDayClass { weekday: dec!(20.00), weekend: dec!(40.00), holiday: dec!(60.00) };
     let both_nights = Facts {
         shifts: vec![
-            shift(
-                "n2",
-                "secondary",
-                "2026-01-12T17:00:00Z",
-                "2026-01-13T09:00:00Z",
-            ),
-            shift(
-                "n1",
-                "primary",
-                "2026-01-12T18:00:00Z",
-                "2026-01-13T08:00:00Z",
-            ),
+            shift("n2", "secondary", "2026-01-12T17:00:00Z", "2026-01-13T09:00:00Z"),
+            shift("n1", "primary", "2026-01-12T18:00:00Z", "2026-01-13T08:00:00Z"),
         ],
         ..Facts::default()
     };
     let lines = price(&ana(), &both_nights, policy);
-    let paid: Vec<(&str, Decimal)> = lines
-        .iter()
-        .map(|l| (l.fact.id.as_str(), l.amount))
-        .collect();
+    let paid: Vec<(&str, Decimal)> = lines.iter().map(|l| (l.fact.id.as_str(), l.amount)).collect();
     assert_eq!(paid, vec![("n1", dec!(20.00))]);
 }
 
@@ -761,22 +478,12 @@ fn overlapping_schedules_are_paid_once_at_the_higher_rate() {
 fn a_night_is_paid_only_when_the_shift_reaches_the_cut_off() {
     let mut policy = policy();
     policy.standby.mode = StandbyMode::PerNight;
-    policy.standby.rates = PerDayClass {
-        weekday: dec!(20.00),
-        weekend: dec!(40.00),
-        holiday: dec!(60.00),
-    };
+    policy.standby.rates = PerDayClass { weekday: dec!(20.00), weekend: dec!(40.00), holiday: dec!(60.00) };
     // Mon 12 Jan 18:00 → Wed 14 Jan 05:59: night of Mon (to Tue 06:00) only → 20.00.
     // Ending Wed 06:00 also pays the night of Tue → 40.00.
-    let table = [
-        ("2026-01-14T05:59:00Z", 1, dec!(20.00)),
-        ("2026-01-14T06:00:00Z", 2, dec!(40.00)),
-    ];
+    let table = [("2026-01-14T05:59:00Z", 1, dec!(20.00)), ("2026-01-14T06:00:00Z", 2, dec!(40.00))];
     for (end, nights, expected) in table {
-        let facts = Facts {
-            shifts: vec![shift("s1", "primary", "2026-01-12T18:00:00Z", end)],
-            ..Facts::default()
-        };
+        let facts = Facts { shifts: vec![shift("s1", "primary", "2026-01-12T18:00:00Z", end)], ..Facts::default() };
         let lines = price(&ana(), &facts, policy.clone());
         assert_eq!(lines.len(), nights, "{end}");
         assert_eq!(total(&lines), expected, "{end}");
@@ -784,12 +491,7 @@ fn a_night_is_paid_only_when_the_shift_reaches_the_cut_off() {
     // Weekend nights are Fri, Sat, Sun by default; Thu is a weekday night.
     // Thu 15 Jan 20:00 → Mon 19 Jan 06:00: Thu 20 + Fri 40 + Sat 40 + Sun 40 = 140.00.
     let facts = Facts {
-        shifts: vec![shift(
-            "s1",
-            "primary",
-            "2026-01-15T20:00:00Z",
-            "2026-01-19T06:00:00Z",
-        )],
+        shifts: vec![shift("s1", "primary", "2026-01-15T20:00:00Z", "2026-01-19T06:00:00Z")],
         ..Facts::default()
     };
     let lines = price(&ana(), &facts, policy.clone());
@@ -813,36 +515,16 @@ fn standby_can_exclude_working_hours() {
     let mut policy = policy();
     policy.standby.mode = StandbyMode::PerHour;
     policy.standby.exclude_working_hours = true;
-    policy.standby.rates = PerDayClass {
-        weekday: dec!(2.00),
-        weekend: dec!(4.00),
-        holiday: dec!(6.00),
-    };
+    policy.standby.rates = PerDayClass { weekday: dec!(2.00), weekend: dec!(4.00), holiday: dec!(6.00) };
     let facts = Facts {
         shifts: vec![
-            shift(
-                "wed",
-                "primary",
-                "2026-01-14T00:00:00Z",
-                "2026-01-15T00:00:00Z",
-            ),
-            shift(
-                "sat",
-                "primary",
-                "2026-01-17T00:00:00Z",
-                "2026-01-18T00:00:00Z",
-            ),
+            shift("wed", "primary", "2026-01-14T00:00:00Z", "2026-01-15T00:00:00Z"),
+            shift("sat", "primary", "2026-01-17T00:00:00Z", "2026-01-18T00:00:00Z"),
         ],
         ..Facts::default()
     };
     let lines = price(&ana(), &facts, policy);
-    assert_eq!(
-        amounts(&lines),
-        vec![
-            (Component::Standby, dec!(32.00)),
-            (Component::Standby, dec!(96.00))
-        ]
-    );
+    assert_eq!(amounts(&lines), vec![(Component::Standby, dec!(32.00)), (Component::Standby, dec!(96.00))]);
 }
 
 #[test]
@@ -854,108 +536,53 @@ fn each_fact_is_priced_by_the_version_in_force_on_its_local_date() {
     let policies = PolicyHistory::new(vec![policy(), v2]).unwrap();
     let facts = Facts {
         pages: vec![
-            PageFact {
-                acknowledged_by: Some("ana".into()),
-                ..page("june", "2026-06-29T23:30:00Z")
-            },
-            PageFact {
-                acknowledged_by: Some("ana".into()),
-                ..page("july", "2026-06-30T23:30:00Z")
-            },
+            PageFact { acknowledged_by: Some("ana".into()), ..page("june", "2026-06-29T23:30:00Z") },
+            PageFact { acknowledged_by: Some("ana".into()), ..page("july", "2026-06-30T23:30:00Z") },
         ],
         ..Facts::default()
     };
     let (from, to) = all_time();
     let lines = price_period(&ana(), &facts, &policies, from, to).unwrap();
-    let priced: Vec<(&str, u32, Decimal)> = lines
-        .iter()
-        .map(|l| (l.fact.id.as_str(), l.policy.version, l.amount))
-        .collect();
-    assert_eq!(
-        priced,
-        vec![("june", 1, dec!(50.00)), ("july", 2, dec!(80.00))]
-    );
+    let priced: Vec<(&str, u32, Decimal)> =
+        lines.iter().map(|l| (l.fact.id.as_str(), l.policy.version, l.amount)).collect();
+    assert_eq!(priced, vec![("june", 1, dec!(50.00)), ("july", 2, dec!(80.00))]);
 
     // Before the first version nothing can be priced, and the error says so.
     let early = Facts {
-        pages: vec![PageFact {
-            acknowledged_by: Some("ana".into()),
-            ..page("old", "2019-06-01T21:30:00Z")
-        }],
+        pages: vec![PageFact { acknowledged_by: Some("ana".into()), ..page("old", "2019-06-01T21:30:00Z") }],
         ..Facts::default()
     };
     let error = price_period(&ana(), &early, &policies, from, to).unwrap_err();
-    assert!(
-        matches!(error, PricingError::NoPolicyInForce { .. }),
-        "{error}"
-    );
+    assert!(matches!(error, PricingError::NoPolicyInForce { .. }), "{error}");
     assert!(error.to_string().contains("2019-06-01"), "{error}");
 }
 
 #[test]
 fn bad_facts_and_currencies_are_refused() {
-    let backwards = one_response(
-        "2026-01-14T10:00:00Z",
-        "2026-01-14T10:30:00Z",
-        "2026-01-14T10:00:00Z",
-    );
+    let backwards = one_response("2026-01-14T10:00:00Z", "2026-01-14T10:30:00Z", "2026-01-14T10:00:00Z");
     let (from, to) = all_time();
     let error = price_period(&ana(), &backwards, &history(policy()), from, to).unwrap_err();
-    assert_eq!(
-        error,
-        PricingError::EndsBeforeStart {
-            fact: FactRef {
-                kind: FactKind::Response,
-                id: "r1".into()
-            }
-        }
-    );
+    assert_eq!(error, PricingError::EndsBeforeStart { fact: FactRef { kind: FactKind::Response, id: "r1".into() } });
 
     let mut euro = ana();
     euro.currency = "EUR".parse().unwrap();
-    let facts = one_response(
-        "2026-01-14T10:00:00Z",
-        "2026-01-14T10:00:00Z",
-        "2026-01-14T10:30:00Z",
-    );
+    let facts = one_response("2026-01-14T10:00:00Z", "2026-01-14T10:00:00Z", "2026-01-14T10:30:00Z");
     let error = price_period(&euro, &facts, &history(policy()), from, to).unwrap_err();
-    assert!(
-        matches!(error, PricingError::CurrencyMismatch { .. }),
-        "{error}"
-    );
+    assert!(matches!(error, PricingError::CurrencyMismatch { .. }), "{error}");
 }
 
 #[test]
 fn lines_belong_to_the_period_of_their_instant() {
     // A response starting 31 Jan 23:50 and ending 1 Feb 00:20 belongs to January.
-    let facts = one_response(
-        "2026-01-31T23:45:00Z",
-        "2026-01-31T23:50:00Z",
-        "2026-02-01T00:20:00Z",
-    );
+    let facts = one_response("2026-01-31T23:45:00Z", "2026-01-31T23:50:00Z", "2026-02-01T00:20:00Z");
     let policies = history(policy());
-    let january = price_period(
-        &ana(),
-        &facts,
-        &policies,
-        utc("2026-01-01T00:00:00Z"),
-        utc("2026-02-01T00:00:00Z"),
-    )
-    .unwrap();
-    let february = price_period(
-        &ana(),
-        &facts,
-        &policies,
-        utc("2026-02-01T00:00:00Z"),
-        utc("2026-03-01T00:00:00Z"),
-    )
-    .unwrap();
+    let january =
+        price_period(&ana(), &facts, &policies, utc("2026-01-01T00:00:00Z"), utc("2026-02-01T00:00:00Z")).unwrap();
+    let february =
+        price_period(&ana(), &facts, &policies, utc("2026-02-01T00:00:00Z"), utc("2026-03-01T00:00:00Z")).unwrap();
     assert_eq!(january.len(), 3);
     assert!(february.is_empty());
-    assert_eq!(
-        totals_by_currency(&january).get(&gbp()),
-        Some(&total(&january))
-    );
+    assert_eq!(totals_by_currency(&january).get(&gbp()), Some(&total(&january)));
 }
 
 #[test]
@@ -963,17 +590,8 @@ fn facts_delivered_twice_are_priced_once() {
     // The issue's Saturday night page, with the page, the response and a shift all
     // delivered twice: the same lines as once.
     let once = Facts {
-        shifts: vec![shift(
-            "s1",
-            "primary",
-            "2026-01-17T00:00:00Z",
-            "2026-01-18T00:00:00Z",
-        )],
-        ..one_response(
-            "2026-01-17T02:14:00Z",
-            "2026-01-17T02:14:00Z",
-            "2026-01-17T03:05:00Z",
-        )
+        shifts: vec![shift("s1", "primary", "2026-01-17T00:00:00Z", "2026-01-18T00:00:00Z")],
+        ..one_response("2026-01-17T02:14:00Z", "2026-01-17T02:14:00Z", "2026-01-17T03:05:00Z")
     };
     let mut twice = once.clone();
     twice.pages.extend(once.pages.clone());
@@ -993,39 +611,21 @@ fn currencies_without_minor_units_round_to_whole_amounts() {
     let mut policy = PayPolicy::with_defaults("jp", 1, date("2020-01-01"), jpy);
     policy.response_rate_per_hour = dec!(1001);
     policy.callout_fee.night = dec!(5000);
-    let person = Person {
-        currency: jpy,
-        ..person_in(chrono_tz::Asia::Tokyo)
-    };
+    let person = Person { currency: jpy, ..person_in(chrono_tz::Asia::Tokyo) };
     // Wed 14 Jan 2026 10:00 JST = 01:00 UTC.
     let lines = price(
         &person,
-        &one_response(
-            "2026-01-14T01:00:00Z",
-            "2026-01-14T01:00:00Z",
-            "2026-01-14T01:30:00Z",
-        ),
+        &one_response("2026-01-14T01:00:00Z", "2026-01-14T01:00:00Z", "2026-01-14T01:30:00Z"),
         policy.clone(),
     );
     assert_eq!(amounts(&lines), vec![(Component::Response, dec!(501))]);
     assert_eq!(lines[0].amount.to_string(), "501");
     // Wed 14 Jan 23:00 JST = 14:00 UTC, night: 5,000 fee; 30 min × 1001 × 2.0 = 1,001.
-    let lines = price(
-        &person,
-        &one_response(
-            "2026-01-14T14:00:00Z",
-            "2026-01-14T14:00:00Z",
-            "2026-01-14T14:30:00Z",
-        ),
-        policy,
-    );
+    let lines =
+        price(&person, &one_response("2026-01-14T14:00:00Z", "2026-01-14T14:00:00Z", "2026-01-14T14:30:00Z"), policy);
     assert_eq!(
         amounts(&lines),
-        vec![
-            (Component::Callout, dec!(5000)),
-            (Component::Response, dec!(1001)),
-            (Component::Recovery, dec!(0)),
-        ]
+        vec![(Component::Callout, dec!(5000)), (Component::Response, dec!(1001)), (Component::Recovery, dec!(0)),]
     );
 }
 
@@ -1038,22 +638,12 @@ fn instants() -> impl Strategy<Value = DateTime<Utc>> {
 }
 
 fn modes() -> impl Strategy<Value = StandbyMode> {
-    prop_oneof![
-        Just(StandbyMode::PerHour),
-        Just(StandbyMode::PerDay),
-        Just(StandbyMode::PerNight)
-    ]
+    prop_oneof![Just(StandbyMode::PerHour), Just(StandbyMode::PerDay), Just(StandbyMode::PerNight)]
 }
 
 fn arbitrary_facts() -> impl Strategy<Value = Facts> {
-    let shifts = proptest::collection::vec(
-        (
-            instants(),
-            1_i64..20_000,
-            prop_oneof![Just("primary"), Just("secondary")],
-        ),
-        0..4,
-    );
+    let shifts =
+        proptest::collection::vec((instants(), 1_i64..20_000, prop_oneof![Just("primary"), Just("secondary")]), 0..4);
     let pages = proptest::collection::vec((instants(), 0_i64..300, proptest::bool::ANY), 0..6);
     (shifts, pages).prop_map(|(shifts, pages)| {
         let mut facts = Facts::default();
@@ -1097,10 +687,7 @@ fn zones() -> impl Strategy<Value = Tz> {
 fn policy_with(mode: StandbyMode) -> PayPolicy {
     let mut policy = policy();
     policy.standby.mode = mode;
-    policy
-        .standby
-        .role_multipliers
-        .insert("secondary".into(), dec!(0.5));
+    policy.standby.role_multipliers.insert("secondary".into(), dec!(0.5));
     policy
 }
 

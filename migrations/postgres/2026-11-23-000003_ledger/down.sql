@@ -1,0 +1,11 @@
+DROP TRIGGER pay_periods_frozen ON pay_periods;
+DROP FUNCTION pay_periods_frozen();
+DROP TRIGGER ledger_entries_open_period_only ON ledger_entries;
+DROP FUNCTION ledger_entries_open_period_only();
+DROP TRIGGER ledger_entries_no_truncate ON ledger_entries;
+DROP TRIGGER ledger_entries_no_update_or_delete ON ledger_entries;
+DROP FUNCTION ledger_entries_append_only();
+DROP TABLE ledger_entries;
+DROP TABLE accrual_runs;
+DROP TABLE pay_periods;
+DROP TABLE settings;

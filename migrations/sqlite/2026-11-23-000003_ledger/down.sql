@@ -1,0 +1,9 @@
+DROP TRIGGER pay_periods_no_delete;
+DROP TRIGGER pay_periods_never_reopen;
+DROP TRIGGER ledger_entries_open_period_only;
+DROP TRIGGER ledger_entries_no_delete;
+DROP TRIGGER ledger_entries_no_update;
+DROP TABLE ledger_entries;
+DROP TABLE accrual_runs;
+DROP TABLE pay_periods;
+DROP TABLE settings;

@@ -1,0 +1,196 @@
+//! The ledger's pure rule: given what the pay engine says a person is owed now and what
+//! the ledger already holds, which entries to post so that the ledger says the same,
+//! without ever changing an entry.
+//!
+//! - Every priced line has an identity (`line_key`) that survives repricing: person,
+//!   component, the fact it prices and the instant that places it.
+//! - For one identity the ledger holds a chain of revisions: revision 1 is posted, a
+//!   change posts a reversal of revision n and revision n + 1, a line that no longer
+//!   holds is reversed. At most one revision of an identity is live (posted, not reversed).
+//! - A line whose terms did not change posts nothing, so accruing twice posts nothing
+//!   the second time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::pay::PricedLine;
+use super::timestamp::format_rfc3339;
+
+/// The identity of a priced line across repricings.
+pub fn line_key(line: &PricedLine) -> String {
+    format!(
+        "{}|{}|{}|{}|{}",
+        line.person_id,
+        serde_name(&line.component),
+        serde_name(&line.fact.kind),
+        line.fact.id,
+        format_rfc3339(&line.occurred_at)
+    )
+}
+
+/// Everything about a line that, if it changes, changes what the ledger must say. The
+/// explanation is left out on purpose: rewording it must not repost history.
+pub fn line_terms(line: &PricedLine) -> String {
+    format!(
+        "{}|{} {}|{}|{}|{}|{}|{}|{} {}|{}@{}|{}",
+        serde_name(&line.component),
+        line.quantity.normalize(),
+        serde_name(&line.unit),
+        line.unit_rate.normalize(),
+        line.multiplier.normalize(),
+        line.time_class.map(|class| class.as_str()).unwrap_or("-"),
+        line.day_class.map(|class| class.as_str()).unwrap_or("-"),
+        line.page_id.as_deref().unwrap_or("-"),
+        line.amount.normalize(),
+        line.currency.code(),
+        line.policy.id,
+        line.policy.version,
+        format_rfc3339(&line.occurred_at),
+    )
+}
+
+fn serde_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+/// A live entry (a posted line revision that no reversal points at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEntry {
+    pub entry_id: String,
+    pub line_key: String,
+    pub revision: i32,
+    pub terms: String,
+}
+
+/// One thing to post.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Post `line` as `revision` of its identity.
+    Post { line_key: String, revision: i32, line: Box<PricedLine> },
+    /// Reverse a live entry.
+    Reverse { entry: LiveEntry },
+}
+
+/// The postings that make the ledger hold exactly `desired`.
+///
+/// `live` are the live entries of the same person; `revisions_max` the highest revision
+/// ever posted per identity (reversed ones included), so a revived line gets a fresh
+/// revision. Reversals come before the posts they make room for; the order is stable.
+pub fn changes(desired: &[PricedLine], live: &[LiveEntry], revisions_max: &BTreeMap<String, i32>) -> Vec<Change> {
+    let live_by_key: BTreeMap<&str, &LiveEntry> = live.iter().map(|entry| (entry.line_key.as_str(), entry)).collect();
+    let mut seen = BTreeSet::new();
+    let mut result = Vec::new();
+    for (key, line) in keyed(desired) {
+        seen.insert(key.clone());
+        let next_revision = revisions_max.get(&key).copied().unwrap_or(0) + 1;
+        match live_by_key.get(key.as_str()) {
+            Some(entry) if entry.terms == line_terms(line) => {}
+            Some(entry) => {
+                result.push(Change::Reverse { entry: (*entry).clone() });
+                result.push(Change::Post { line_key: key, revision: next_revision, line: Box::new(line.clone()) });
+            }
+            None => result.push(Change::Post { line_key: key, revision: next_revision, line: Box::new(line.clone()) }),
+        }
+    }
+    for entry in live {
+        if !seen.contains(&entry.line_key) {
+            result.push(Change::Reverse { entry: entry.clone() });
+        }
+    }
+    result
+}
+
+/// Pairs each line with its identity; should the engine ever price two lines with one
+/// identity, the later ones get `#2`, `#3`… so that neither is lost.
+pub fn keyed(lines: &[PricedLine]) -> Vec<(String, &PricedLine)> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    lines
+        .iter()
+        .map(|line| {
+            let key = line_key(line);
+            let count = counts.entry(key.clone()).or_insert(0);
+            *count += 1;
+            if *count == 1 { (key, line) } else { (format!("{key}#{count}"), line) }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::pay::{Component, FactKind, FactRef, QuantityUnit};
+    use crate::domain::policy::PolicyRef;
+    use chrono::{TimeZone, Utc};
+    use rust_decimal::Decimal;
+
+    fn line(fact: &str, amount: i64) -> PricedLine {
+        PricedLine {
+            person_id: "alice".into(),
+            component: Component::Callout,
+            quantity: Decimal::ONE,
+            unit: QuantityUnit::Count,
+            unit_rate: Decimal::new(amount, 2),
+            multiplier: Decimal::ONE,
+            time_class: None,
+            day_class: None,
+            amount: Decimal::new(amount, 2),
+            currency: "GBP".parse().unwrap(),
+            fact: FactRef { kind: FactKind::Page, id: fact.into() },
+            page_id: Some(fact.into()),
+            policy: PolicyRef { id: "uk".into(), version: 1 },
+            occurred_at: Utc.with_ymd_and_hms(2026, 10, 3, 1, 14, 0).unwrap(),
+            explanation: "callout".into(),
+        }
+    }
+
+    fn live(line: &PricedLine, revision: i32) -> LiveEntry {
+        LiveEntry { entry_id: format!("e{revision}"), line_key: line_key(line), revision, terms: line_terms(line) }
+    }
+
+    #[test]
+    fn an_unchanged_ledger_needs_nothing() {
+        let lines = vec![line("p1", 5000), line("p2", 2500)];
+        let held: Vec<_> = lines.iter().map(|l| live(l, 1)).collect();
+        let revisions = held.iter().map(|e| (e.line_key.clone(), 1)).collect();
+        assert!(changes(&lines, &held, &revisions).is_empty());
+    }
+
+    #[test]
+    fn a_changed_line_is_reversed_and_reposted_as_the_next_revision() {
+        let before = line("p1", 5000);
+        let after = line("p1", 10000);
+        let held = vec![live(&before, 1)];
+        let revisions = [(line_key(&before), 1)].into();
+        let result = changes(std::slice::from_ref(&after), &held, &revisions);
+        assert_eq!(result.len(), 2);
+        assert!(matches!(&result[0], Change::Reverse { entry } if entry.revision == 1));
+        assert!(matches!(&result[1], Change::Post { revision: 2, .. }));
+    }
+
+    #[test]
+    fn a_line_that_no_longer_holds_is_reversed_and_a_revived_one_gets_a_fresh_revision() {
+        let gone = line("p1", 5000);
+        let result = changes(&[], &[live(&gone, 1)], &[(line_key(&gone), 1)].into());
+        assert!(matches!(result.as_slice(), [Change::Reverse { .. }]));
+        let result = changes(std::slice::from_ref(&gone), &[], &[(line_key(&gone), 1)].into());
+        assert!(matches!(result.as_slice(), [Change::Post { revision: 2, .. }]));
+    }
+
+    #[test]
+    fn rewording_an_explanation_posts_nothing() {
+        let mut reworded = line("p1", 5000);
+        let held = vec![live(&reworded, 1)];
+        reworded.explanation = "a clearer sentence".into();
+        assert!(changes(&[reworded.clone()], &held, &[(line_key(&reworded), 1)].into()).is_empty());
+    }
+
+    #[test]
+    fn twin_lines_keep_distinct_identities() {
+        let twins = vec![line("p1", 5000), line("p1", 5000)];
+        let keys: Vec<String> = keyed(&twins).into_iter().map(|(key, _)| key).collect();
+        assert_ne!(keys[0], keys[1]);
+        assert!(keys[1].ends_with("#2"));
+    }
+}

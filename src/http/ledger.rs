@@ -1,0 +1,138 @@
+//! `/v1/ledger` and `/v1/periods`: accrual, entries, verification, closing periods.
+
+use actix_web::{HttpResponse, get, post, web};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, LIST_LIMIT_MAX, now, query_limit};
+use crate::ledger::{self, AccrualReport, LedgerError, VerifyReport};
+use crate::storage::ledger::{self as store, Entry, EntryFilter, Period};
+
+/// Who the ledger records as the author of API-triggered postings until tokens exist.
+pub const API_ACTOR: &str = "api";
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> ApiError {
+        match error {
+            LedgerError::Storage(error) => error.into(),
+        }
+    }
+}
+
+async fn run<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::storage::AnyConnection) -> Result<T, LedgerError> + Send + 'static,
+{
+    let store = state.store.clone();
+    web::block(move || {
+        let mut conn = store.conn()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it was logged",
+        )
+    })?
+    .map_err(ApiError::from)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LedgerQuery {
+    pub person: Option<String>,
+    pub period: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A period with the totals of what is posted in it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PeriodSummary {
+    #[serde(flatten)]
+    pub period: Period,
+    pub entries: usize,
+    /// Per currency, the sum of the entries posted in the period.
+    #[schema(value_type = Object)]
+    pub totals: std::collections::BTreeMap<String, Decimal>,
+}
+
+/// Posts what the ledger lacks, for every person, up to now.
+#[utoipa::path(post, path = "/v1/ledger/accrue", tag = "ledger", responses((status = 200, body = AccrualReport)))]
+#[post("/ledger/accrue")]
+pub async fn accrue(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let at = now();
+    let report = run(&state, move |conn| ledger::accrue(conn, API_ACTOR, at)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Entries with their links (fact, policy version, reversed entry, original period).
+#[utoipa::path(get, path = "/v1/ledger", tag = "ledger", params(LedgerQuery), responses(
+    (status = 200, body = Vec<Entry>), (status = 400, body = ErrorBody)))]
+#[get("/ledger")]
+pub async fn list_entries(
+    state: web::Data<AppState>,
+    query: web::Query<LedgerQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "must not be negative"));
+    }
+    let filter = EntryFilter {
+        person: query.person,
+        period: query.period,
+        limit: query_limit(query.limit.or(Some(LIST_LIMIT_MAX)))?,
+        offset,
+    };
+    let found = run(&state, move |conn| Ok(store::list_entries(conn, &filter)?)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Recomputes every period from the facts and compares with the ledger.
+#[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = VerifyReport)))]
+#[get("/ledger/verify")]
+pub async fn verify(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let report = run(&state, ledger::verify).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[utoipa::path(get, path = "/v1/periods", tag = "ledger", responses((status = 200, body = Vec<Period>)))]
+#[get("/periods")]
+pub async fn list_periods(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let found = run(&state, |conn| Ok(store::list_periods(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+#[utoipa::path(get, path = "/v1/periods/{id}", tag = "ledger", responses((status = 200, body = PeriodSummary), (status = 404, body = ErrorBody)))]
+#[get("/periods/{id}")]
+pub async fn read_period(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let summary = run(&state, move |conn| {
+        let period = store::get_period(conn, &id)?;
+        let entries =
+            store::list_entries(conn, &EntryFilter { period: Some(id), limit: i64::MAX, ..EntryFilter::default() })?;
+        let mut totals = std::collections::BTreeMap::new();
+        for entry in &entries {
+            *totals.entry(entry.currency.clone()).or_insert(Decimal::ZERO) += entry.amount;
+        }
+        Ok(PeriodSummary { period, entries: entries.len(), totals })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// Posts what the period lacks, then freezes it: nothing is ever posted into it again,
+/// and it cannot be reopened. Later changes land in the next open period as adjustments.
+#[utoipa::path(post, path = "/v1/periods/{id}/close", tag = "ledger", responses(
+    (status = 200, body = Period), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/periods/{id}/close")]
+pub async fn close(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let at = now();
+    let period = run(&state, move |conn| ledger::close_period(conn, &id, API_ACTOR, at)).await?;
+    Ok(HttpResponse::Ok().json(period))
+}

@@ -1,0 +1,441 @@
+//! Pay periods, accrual runs and ledger entries.
+//!
+//! Entries are only ever inserted; the database refuses UPDATE and DELETE on them and
+//! any insert into a closed period (see the ledger migration), so the rules hold even
+//! against code paths that forget them.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::schema::{accrual_runs, ledger_entries, pay_periods, settings};
+use super::{AnyConnection, StorageError};
+use crate::domain::field_error::FieldError;
+use crate::domain::period::{PeriodScheme, PeriodSpan};
+use crate::domain::timestamp::{from_naive, to_naive};
+
+const SCHEME_KEY: &str = "pay_period_scheme";
+/// How many periods ahead a posting may walk to find an open one.
+const PERIOD_WALK_MAX: usize = 1_000;
+
+/// The pay period scheme of this ledger (monthly unless configured).
+pub fn scheme(conn: &mut AnyConnection) -> Result<PeriodScheme, StorageError> {
+    let stored: Option<String> = settings::table.find(SCHEME_KEY).select(settings::value).first(conn).optional()?;
+    match stored {
+        Some(text) => text.parse().map_err(StorageError::Unavailable),
+        None => Ok(PeriodScheme::default()),
+    }
+}
+
+/// Sets the scheme; refused once any period exists, because it would move history.
+pub fn set_scheme(conn: &mut AnyConnection, scheme: PeriodScheme, now: DateTime<Utc>) -> Result<(), StorageError> {
+    super::write_transaction(conn, |conn| {
+        let current = self::scheme(conn)?;
+        let periods: i64 = pay_periods::table.count().get_result(conn)?;
+        if periods > 0 && current != scheme {
+            return Err(StorageError::Conflict(FieldError::new(
+                "scheme",
+                format!("the ledger already has pay periods under the {current} scheme; it cannot change"),
+            )));
+        }
+        diesel::delete(settings::table.find(SCHEME_KEY)).execute(conn)?;
+        diesel::insert_into(settings::table)
+            .values((
+                settings::key.eq(SCHEME_KEY),
+                settings::value.eq(scheme.to_string()),
+                settings::updated_at.eq(to_naive(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// A pay period as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Period {
+    pub id: String,
+    #[schema(value_type = String, format = Date)]
+    pub starts_on: NaiveDate,
+    /// The first day after the period.
+    #[schema(value_type = String, format = Date)]
+    pub ends_on: NaiveDate,
+    /// `open` or `closed`.
+    pub status: String,
+    #[serde(with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+}
+
+#[derive(Queryable)]
+struct PeriodRow {
+    id: String,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+    status: String,
+    closed_at: Option<NaiveDateTime>,
+    closed_by: Option<String>,
+    _created_at: NaiveDateTime,
+}
+
+impl From<PeriodRow> for Period {
+    fn from(row: PeriodRow) -> Period {
+        Period {
+            id: row.id,
+            starts_on: row.starts_on,
+            ends_on: row.ends_on,
+            status: row.status,
+            closed_at: row.closed_at.map(from_naive),
+            closed_by: row.closed_by,
+        }
+    }
+}
+
+impl Period {
+    pub fn is_open(&self) -> bool {
+        self.status == "open"
+    }
+}
+
+/// Creates the period's row (open) unless it exists.
+pub fn ensure_period(conn: &mut AnyConnection, span: &PeriodSpan, now: DateTime<Utc>) -> Result<(), StorageError> {
+    let values = (
+        pay_periods::id.eq(&span.id),
+        pay_periods::starts_on.eq(span.starts_on),
+        pay_periods::ends_on.eq(span.ends_on),
+        pay_periods::status.eq("open"),
+        pay_periods::created_at.eq(to_naive(now)),
+    );
+    crate::with_backend!(conn, |c| diesel::insert_into(pay_periods::table)
+        .values(values)
+        .on_conflict(pay_periods::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Reads a period's status; on PostgreSQL the row is share-locked until the transaction
+/// ends, so a concurrent close waits for postings that saw the period open.
+fn status_for_posting(conn: &mut AnyConnection, id: &str) -> Result<String, StorageError> {
+    let status = match conn {
+        AnyConnection::Postgresql(c) => pay_periods::table.find(id).select(pay_periods::status).for_share().first(c)?,
+        AnyConnection::Sqlite(c) => pay_periods::table.find(id).select(pay_periods::status).first(c)?,
+    };
+    Ok(status)
+}
+
+/// The period a posting for `natural` goes to: `natural` itself while it is open,
+/// otherwise the earliest open period after it (created when needed).
+pub fn posting_period(
+    conn: &mut AnyConnection,
+    scheme: PeriodScheme,
+    natural: &PeriodSpan,
+    now: DateTime<Utc>,
+) -> Result<String, StorageError> {
+    let mut span = natural.clone();
+    for _ in 0..PERIOD_WALK_MAX {
+        ensure_period(conn, &span, now)?;
+        if status_for_posting(conn, &span.id)? == "open" {
+            return Ok(span.id);
+        }
+        span = scheme.next(&span);
+    }
+    Err(StorageError::Unavailable(format!("no open pay period within {PERIOD_WALK_MAX} periods after {}", natural.id)))
+}
+
+pub fn get_period(conn: &mut AnyConnection, id: &str) -> Result<Period, StorageError> {
+    let row = pay_periods::table.find(id).first::<PeriodRow>(conn).optional()?;
+    row.map(Period::from).ok_or_else(|| StorageError::NotFound { entity: "pay period", id: id.to_owned() })
+}
+
+pub fn list_periods(conn: &mut AnyConnection) -> Result<Vec<Period>, StorageError> {
+    let rows = pay_periods::table.order(pay_periods::starts_on).load::<PeriodRow>(conn)?;
+    Ok(rows.into_iter().map(Period::from).collect())
+}
+
+/// Closes an open period. Returns the closed period.
+pub fn close_period(
+    conn: &mut AnyConnection,
+    id: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Period, StorageError> {
+    let updated = diesel::update(pay_periods::table.find(id).filter(pay_periods::status.eq("open")))
+        .set((
+            pay_periods::status.eq("closed"),
+            pay_periods::closed_at.eq(Some(to_naive(now))),
+            pay_periods::closed_by.eq(Some(actor)),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        let period = get_period(conn, id)?;
+        return Err(StorageError::Conflict(FieldError::new(
+            "id",
+            format!("pay period `{}` is already {}", period.id, period.status),
+        )));
+    }
+    get_period(conn, id)
+}
+
+/// Starts an accrual run (entries reference it).
+pub fn insert_run(conn: &mut AnyConnection, id: &str, actor: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+    diesel::insert_into(accrual_runs::table)
+        .values((
+            accrual_runs::id.eq(id),
+            accrual_runs::actor.eq(actor),
+            accrual_runs::started_at.eq(to_naive(now)),
+            accrual_runs::entries_posted.eq(0),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn finish_run(conn: &mut AnyConnection, id: &str, entries_posted: usize) -> Result<(), StorageError> {
+    diesel::update(accrual_runs::table.find(id))
+        .set(accrual_runs::entries_posted.eq(i32::try_from(entries_posted).unwrap_or(i32::MAX)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The instant of the latest accrual run that posted, if any: what the ledger is as of.
+pub fn last_run_at(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc>>, StorageError> {
+    let at: Option<NaiveDateTime> =
+        accrual_runs::table.select(diesel::dsl::max(accrual_runs::started_at)).first(conn)?;
+    Ok(at.map(from_naive))
+}
+
+/// A ledger entry as stored and served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Entry {
+    pub id: String,
+    pub accrual_run_id: String,
+    pub person: String,
+    /// The period the entry is posted in.
+    pub period: String,
+    /// The period the priced fact belongs to; differs from `period` for an adjustment
+    /// posted after that period closed.
+    pub natural_period: String,
+    /// `line` or `reversal`.
+    pub kind: String,
+    pub line_key: String,
+    pub revision: i32,
+    /// For a reversal: the entry it reverses.
+    pub reverses: Option<String>,
+    pub component: String,
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    pub unit: String,
+    #[schema(value_type = String)]
+    pub unit_rate: Decimal,
+    #[schema(value_type = String)]
+    pub multiplier: Decimal,
+    pub time_class: Option<String>,
+    pub day_class: Option<String>,
+    #[schema(value_type = String, example = "60.00")]
+    pub amount: Decimal,
+    pub currency: String,
+    pub fact_kind: String,
+    pub fact_id: String,
+    pub page_id: Option<String>,
+    pub policy_id: String,
+    pub policy_version: i32,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    pub explanation: String,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub posted_at: DateTime<Utc>,
+    pub posted_by: String,
+    #[serde(skip)]
+    pub terms: String,
+    #[serde(skip)]
+    pub amount_minor: i64,
+}
+
+#[derive(Queryable)]
+struct EntryRow {
+    id: String,
+    accrual_run_id: String,
+    person_id: String,
+    period_id: String,
+    natural_period_id: String,
+    entry_kind: String,
+    line_key: String,
+    revision: i32,
+    reverses_entry_id: Option<String>,
+    terms: String,
+    component: String,
+    quantity: String,
+    unit: String,
+    unit_rate: String,
+    multiplier: String,
+    time_class: Option<String>,
+    day_class: Option<String>,
+    amount_minor: i64,
+    currency: String,
+    fact_kind: String,
+    fact_id: String,
+    page_id: Option<String>,
+    policy_id: String,
+    policy_version: i32,
+    occurred_at: NaiveDateTime,
+    explanation: String,
+    posted_at: NaiveDateTime,
+    posted_by: String,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = StorageError;
+
+    fn try_from(row: EntryRow) -> Result<Entry, StorageError> {
+        let corrupt =
+            |what: &str| StorageError::Unavailable(format!("ledger entry `{}` has an unreadable {what}", row.id));
+        let currency: crate::domain::currency::Currency = row.currency.parse().map_err(|_| corrupt("currency"))?;
+        let decimal = |text: &str, what: &str| text.parse::<Decimal>().map_err(|_| corrupt(what));
+        Ok(Entry {
+            quantity: decimal(&row.quantity, "quantity")?,
+            unit_rate: decimal(&row.unit_rate, "unit rate")?,
+            multiplier: decimal(&row.multiplier, "multiplier")?,
+            amount: currency.from_minor_units(row.amount_minor),
+            id: row.id,
+            accrual_run_id: row.accrual_run_id,
+            person: row.person_id,
+            period: row.period_id,
+            natural_period: row.natural_period_id,
+            kind: row.entry_kind,
+            line_key: row.line_key,
+            revision: row.revision,
+            reverses: row.reverses_entry_id,
+            component: row.component,
+            unit: row.unit,
+            time_class: row.time_class,
+            day_class: row.day_class,
+            currency: row.currency,
+            fact_kind: row.fact_kind,
+            fact_id: row.fact_id,
+            page_id: row.page_id,
+            policy_id: row.policy_id,
+            policy_version: row.policy_version,
+            occurred_at: from_naive(row.occurred_at),
+            explanation: row.explanation,
+            posted_at: from_naive(row.posted_at),
+            posted_by: row.posted_by,
+            terms: row.terms,
+            amount_minor: row.amount_minor,
+        })
+    }
+}
+
+/// Filters for listing entries.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub person: Option<String>,
+    pub period: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Entries in posting order (the ids are time-ordered UUIDv7).
+pub fn list_entries(conn: &mut AnyConnection, filter: &EntryFilter) -> Result<Vec<Entry>, StorageError> {
+    let mut query = ledger_entries::table.into_boxed();
+    if let Some(person) = &filter.person {
+        query = query.filter(ledger_entries::person_id.eq(person));
+    }
+    if let Some(period) = &filter.period {
+        query = query.filter(ledger_entries::period_id.eq(period));
+    }
+    let rows = query.order(ledger_entries::id).limit(filter.limit).offset(filter.offset).load::<EntryRow>(conn)?;
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
+/// All entries of one person, in posting order.
+pub fn person_entries(conn: &mut AnyConnection, person: &str) -> Result<Vec<Entry>, StorageError> {
+    let rows = ledger_entries::table
+        .filter(ledger_entries::person_id.eq(person))
+        .order(ledger_entries::id)
+        .load::<EntryRow>(conn)?;
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
+/// An entry to insert.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub id: String,
+    pub accrual_run_id: String,
+    pub person: String,
+    pub period: String,
+    pub natural_period: String,
+    pub kind: &'static str,
+    pub line_key: String,
+    pub revision: i32,
+    pub reverses: Option<String>,
+    pub terms: String,
+    pub component: String,
+    pub quantity: Decimal,
+    pub unit: String,
+    pub unit_rate: Decimal,
+    pub multiplier: Decimal,
+    pub time_class: Option<String>,
+    pub day_class: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub fact_kind: String,
+    pub fact_id: String,
+    pub page_id: Option<String>,
+    pub policy_id: String,
+    pub policy_version: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub explanation: String,
+    pub posted_at: DateTime<Utc>,
+    pub posted_by: String,
+}
+
+pub fn insert_entry(conn: &mut AnyConnection, entry: &NewEntry) -> Result<(), StorageError> {
+    diesel::insert_into(ledger_entries::table)
+        .values((
+            (
+                ledger_entries::id.eq(&entry.id),
+                ledger_entries::accrual_run_id.eq(&entry.accrual_run_id),
+                ledger_entries::person_id.eq(&entry.person),
+                ledger_entries::period_id.eq(&entry.period),
+                ledger_entries::natural_period_id.eq(&entry.natural_period),
+                ledger_entries::entry_kind.eq(entry.kind),
+                ledger_entries::line_key.eq(&entry.line_key),
+                ledger_entries::revision.eq(entry.revision),
+                ledger_entries::reverses_entry_id.eq(&entry.reverses),
+                ledger_entries::terms.eq(&entry.terms),
+                ledger_entries::component.eq(&entry.component),
+                ledger_entries::quantity.eq(entry.quantity.to_string()),
+                ledger_entries::unit.eq(&entry.unit),
+                ledger_entries::unit_rate.eq(entry.unit_rate.to_string()),
+            ),
+            (
+                ledger_entries::multiplier.eq(entry.multiplier.to_string()),
+                ledger_entries::time_class.eq(&entry.time_class),
+                ledger_entries::day_class.eq(&entry.day_class),
+                ledger_entries::amount_minor.eq(entry.amount_minor),
+                ledger_entries::currency.eq(&entry.currency),
+                ledger_entries::fact_kind.eq(&entry.fact_kind),
+                ledger_entries::fact_id.eq(&entry.fact_id),
+                ledger_entries::page_id.eq(&entry.page_id),
+                ledger_entries::policy_id.eq(&entry.policy_id),
+                ledger_entries::policy_version.eq(entry.policy_version),
+                ledger_entries::occurred_at.eq(to_naive(entry.occurred_at)),
+                ledger_entries::explanation.eq(&entry.explanation),
+                ledger_entries::posted_at.eq(to_naive(entry.posted_at)),
+                ledger_entries::posted_by.eq(&entry.posted_by),
+            ),
+        ))
+        .execute(conn)
+        .map_err(|error| {
+            super::conflict_on_unique(error, "line_key", || {
+                format!(
+                    "revision {} of `{}` was already posted (a concurrent accrual?)",
+                    entry.revision, entry.line_key
+                )
+            })
+        })?;
+    Ok(())
+}
