@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
     /// `postgres://user@host/db`, `sqlite://path` or a plain SQLite file path.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
 }
 

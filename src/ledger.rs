@@ -25,6 +25,23 @@ use crate::pricing::{self, StatementError};
 use crate::storage::ledger::{self as store, Entry, NewEntry};
 use crate::storage::{AnyConnection, StorageError, people, write_transaction};
 
+/// Fault injection for the crash test: with `PAYDOWN_FAULT_ACCRUAL_STALL_AFTER=N` set,
+/// an accrual stops (sleeps for good, its transaction open) after posting N entries, so
+/// that a test can kill the process mid-accrual deterministically.
+pub const FAULT_STALL_ENV: &str = "PAYDOWN_FAULT_ACCRUAL_STALL_AFTER";
+
+fn stall_if_asked(posted: usize) {
+    let Some(limit) = std::env::var(FAULT_STALL_ENV).ok().and_then(|value| value.parse::<usize>().ok()) else {
+        return;
+    };
+    if posted == limit {
+        eprintln!("fault injection: accrual stalled after {posted} entries");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 /// The advisory lock key that serialises accruals of several servers on one PostgreSQL.
 const ACCRUAL_LOCK_KEY: i64 = 0x0070_6179_6c65_6467;
 
@@ -166,7 +183,9 @@ fn post(
     } else {
         report.reversals_posted += 1;
     }
-    store::insert_entry(conn, &entry)
+    store::insert_entry(conn, &entry)?;
+    stall_if_asked(report.lines_posted + report.reversals_posted);
+    Ok(())
 }
 
 fn new_line_entry(
@@ -384,6 +403,9 @@ pub fn close_period(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<store::Period, LedgerError> {
+    // Post what the period lacks first; this also creates the period's row when its
+    // first facts were never accrued.
+    accrue(conn, actor, now)?;
     let period = store::get_period(conn, id)?;
     let ends_everywhere = period.ends_on.and_hms_opt(12, 0, 0).map(|at| at.and_utc()).unwrap_or(now);
     if now < ends_everywhere {
@@ -392,6 +414,5 @@ pub fn close_period(
             format!("pay period `{id}` has not ended everywhere yet; it may close from {ends_everywhere}"),
         ))));
     }
-    accrue(conn, actor, now)?;
     Ok(write_transaction(conn, |conn| store::close_period(conn, id, actor, now))?)
 }

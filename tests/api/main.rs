@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod directory;
 mod health;
+mod ledger;
 mod pages;
 mod responses;
 mod schema;

@@ -1,0 +1,387 @@
+//! The ledger: idempotent accrual, late facts into open and closed periods, policy
+//! corrections, immutability enforced by the database, concurrency, crashes.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, TestDb};
+use crate::on_both_backends;
+
+on_both_backends!(
+    accrual_posts_once_and_the_ledger_matches_the_statement,
+    a_late_response_lands_in_its_open_period,
+    a_change_to_a_closed_period_lands_in_the_next_open_one,
+    a_policy_correction_reverses_and_reposts,
+    the_database_refuses_to_change_entries_or_reopen_periods,
+);
+
+const MARCH: &str = "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z";
+
+/// alice (Europe/London, GBP) on the default UK policy, a Saturday-night page with a
+/// 51-minute response, and a Monday–Tuesday standby shift, all in March 2026.
+async fn march_facts(app: &TestApp) -> String {
+    app.seed_basics().await;
+    let policy = json!({"id": "uk", "version": 1, "effective_from": "2026-01-01", "currency": "GBP"});
+    assert_eq!(app.post("/v1/policies", policy).await.status, 201);
+    let assignment = json!({"policy": "uk", "effective_from": "2026-01-01"});
+    assert_eq!(app.post("/v1/people/alice/policy-assignments", assignment).await.status, 201);
+    let page = json!({"source": "manual", "external_id": "INC-1", "service": "checkout",
+        "triggered_at": "2026-03-07T02:14:00Z", "acknowledged_at": "2026-03-07T02:16:00Z", "acknowledged_by": "alice"});
+    let page_id = app.post("/v1/pages", page).await.body["id"].as_str().unwrap().to_owned();
+    let response = json!({"person": "alice", "started_at": "2026-03-07T02:14:00Z", "ended_at": "2026-03-07T03:05:00Z", "actionable": true});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
+    let shift =
+        json!({"person": "alice", "role": "primary", "start": "2026-03-09T09:00:00Z", "end": "2026-03-10T09:00:00Z"});
+    assert_eq!(app.post("/v1/shifts", shift).await.status, 201);
+    page_id
+}
+
+async fn ledger_total(app: &TestApp, query: &str) -> (usize, rust_decimal::Decimal) {
+    let entries = app.get(&format!("/v1/ledger?{query}")).await.body;
+    let entries = entries.as_array().unwrap();
+    let total =
+        entries.iter().map(|entry| entry["amount"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap()).sum();
+    (entries.len(), total)
+}
+
+async fn accrual_posts_once_and_the_ledger_matches_the_statement(backend: Backend) {
+    let app = TestApp::new(backend);
+    let page_id = march_facts(&app).await;
+    let first = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    // callout 50.00, response 60.00, recovery 2 h (0.00), standby 15.63 + 9.38
+    assert_eq!(first.body["lines_posted"], 5);
+    assert_eq!(first.body["reversals_posted"], 0);
+    let second = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!((second.body["lines_posted"].as_u64(), second.body["reversals_posted"].as_u64()), (Some(0), Some(0)));
+
+    let (count, total) = ledger_total(&app, "person=alice&period=2026-03").await;
+    assert_eq!((count, total.to_string().as_str()), (5, "135.01"));
+    let statement = app.get(&format!("/v1/people/alice/statement?{MARCH}")).await;
+    assert_eq!(statement.body["total_by_currency"]["GBP"], "135.01");
+
+    let entries = app.get("/v1/ledger?person=alice").await.body;
+    let callout = entries.as_array().unwrap().iter().find(|entry| entry["component"] == "callout").unwrap();
+    assert_eq!(callout["fact_kind"], "page");
+    assert_eq!(callout["fact_id"], page_id.as_str());
+    assert_eq!((callout["policy_id"].as_str(), callout["policy_version"].as_i64()), (Some("uk"), Some(1)));
+    assert_eq!(callout["posted_by"], "api");
+    assert_eq!(callout["natural_period"], "2026-03");
+    let verified = app.get("/v1/ledger/verify").await;
+    assert_eq!(verified.body["differences"], json!([]), "{:?}", verified.body);
+    assert_eq!(app.get("/v1/periods/2026-03").await.body["totals"]["GBP"], "135.01");
+}
+
+async fn a_late_response_lands_in_its_open_period(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    app.post("/v1/ledger/accrue", json!({})).await;
+    // A second page, logged late, on a weekday evening: 19:00 is off hours (fee 25.00);
+    // 20 min → minimum 30 min × 30.00/h × 1.5 = 22.50.
+    let page = json!({"source": "manual", "external_id": "INC-2", "service": "checkout",
+        "triggered_at": "2026-03-11T19:00:00Z", "acknowledged_at": "2026-03-11T19:02:00Z", "acknowledged_by": "alice"});
+    let page_id = app.post("/v1/pages", page).await.body["id"].as_str().unwrap().to_owned();
+    let response =
+        json!({"person": "alice", "started_at": "2026-03-11T19:02:00Z", "duration_minutes": 20, "actionable": false});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
+    let late = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!(
+        (late.body["lines_posted"].as_u64(), late.body["reversals_posted"].as_u64()),
+        (Some(2), Some(0)),
+        "{:?}",
+        late.body
+    );
+    assert_eq!(late.body["adjustments_posted"], 0);
+    let (_, total) = ledger_total(&app, "person=alice&period=2026-03").await;
+    assert_eq!(total.to_string(), "182.51");
+    assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]));
+}
+
+async fn a_change_to_a_closed_period_lands_in_the_next_open_one(backend: Backend) {
+    let app = TestApp::new(backend);
+    let page_id = march_facts(&app).await;
+    let closed = app.post("/v1/periods/2026-03/close", json!({})).await;
+    assert_eq!(closed.status, 200, "{:?}", closed.body);
+    assert_eq!(closed.body["status"], "closed");
+    let (count_at_close, total_at_close) = ledger_total(&app, "period=2026-03").await;
+    assert_eq!((count_at_close, total_at_close.to_string().as_str()), (5, "135.01"), "closing accrues first");
+
+    // More work on the March page, logged in April: 15 minutes at night on a Saturday
+    // → minimum 30 min × 30.00 × 2.0 = 30.00, plus 2 h recovery.
+    let response =
+        json!({"person": "alice", "started_at": "2026-03-07T04:00:00Z", "duration_minutes": 15, "actionable": true});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
+    let late = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!(late.body["lines_posted"], 2, "{:?}", late.body);
+    assert_eq!(late.body["adjustments_posted"], 2);
+
+    // The closed period did not change; the adjustment sits in April and names March.
+    assert_eq!(ledger_total(&app, "period=2026-03").await, (count_at_close, total_at_close));
+    let april = app.get("/v1/ledger?period=2026-04").await.body;
+    let april = april.as_array().unwrap();
+    assert_eq!(april.len(), 2);
+    assert!(april.iter().all(|entry| entry["natural_period"] == "2026-03"));
+    assert!(april.iter().any(|entry| entry["component"] == "response" && entry["amount"] == "30.00"));
+    assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]));
+
+    let again = app.post("/v1/periods/2026-03/close", json!({})).await;
+    assert_eq!((again.status, again.error_code()), (409, Some("conflict")));
+    let unended = app.post("/v1/periods/2099-01/close", json!({})).await;
+    assert_eq!(unended.status, 404);
+}
+
+async fn a_policy_correction_reverses_and_reposts(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    app.post("/v1/ledger/accrue", json!({})).await;
+    // Finance corrects the night and weekend fee from 1 March on: 50.00 → 80.00.
+    let corrected = json!({"id": "uk", "version": 2, "effective_from": "2026-03-01", "currency": "GBP",
+        "callout_fee": {"business": "0", "off_hours": "25.00", "night": "80.00", "weekend": "80.00", "holiday": "75.00"}});
+    assert_eq!(app.post("/v1/policies", corrected).await.status, 201);
+    let report = app.post("/v1/ledger/accrue", json!({})).await;
+    // Every March line is now priced by version 2: each is reversed and reposted, the
+    // callout with the new fee.
+    let reversals = report.body["reversals_posted"].as_u64().unwrap();
+    assert_eq!(report.body["lines_posted"].as_u64(), Some(reversals));
+    assert!(reversals >= 1, "{:?}", report.body);
+    let (_, total) = ledger_total(&app, "person=alice&period=2026-03").await;
+    assert_eq!(total.to_string(), "165.01");
+    let entries = app.get("/v1/ledger?person=alice").await.body;
+    let entries = entries.as_array().unwrap();
+    let reversal = entries.iter().find(|entry| entry["kind"] == "reversal" && entry["component"] == "callout").unwrap();
+    let original =
+        entries.iter().find(|entry| Some(entry["id"].as_str().unwrap()) == reversal["reverses"].as_str()).unwrap();
+    assert_eq!((original["amount"].as_str(), reversal["amount"].as_str()), (Some("50.00"), Some("-50.00")));
+    let replacement = entries
+        .iter()
+        .find(|entry| entry["kind"] == "line" && entry["component"] == "callout" && entry["revision"] == 2)
+        .unwrap();
+    assert_eq!((replacement["amount"].as_str(), replacement["policy_version"].as_i64()), (Some("80.00"), Some(2)));
+    assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]));
+}
+
+async fn the_database_refuses_to_change_entries_or_reopen_periods(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    let mut conn = app.store.conn().unwrap();
+    let mut refused = |sql: &str| {
+        let result = conn.batch_execute(sql);
+        assert!(result.is_err(), "{sql} must be refused");
+        result.unwrap_err().to_string()
+    };
+    assert!(refused("UPDATE ledger_entries SET amount_minor = 1").contains("append-only"));
+    assert!(refused("DELETE FROM ledger_entries").contains("append-only"));
+    assert!(refused("UPDATE pay_periods SET status = 'open' WHERE id = '2026-03'").contains("closed pay period"));
+    let entry = app.get("/v1/ledger?period=2026-03").await.body[0].clone();
+    let insert = format!(
+        "INSERT INTO ledger_entries SELECT 'forged', accrual_run_id, person_id, period_id, natural_period_id, entry_kind, line_key || 'x', revision, NULL, terms, component, quantity, unit, unit_rate, multiplier, time_class, day_class, amount_minor, currency, fact_kind, fact_id, page_id, policy_id, policy_version, occurred_at, explanation, posted_at, posted_by FROM ledger_entries WHERE id = '{}'",
+        entry["id"].as_str().unwrap()
+    );
+    assert!(refused(&insert).contains("closed"));
+    if backend == Backend::Postgres {
+        assert!(refused("TRUNCATE ledger_entries").contains("append-only"));
+    }
+    drop(conn);
+    assert_eq!(ledger_total(&app, "period=2026-03").await.0, 5);
+}
+
+/// Two accruals at once on one PostgreSQL (two servers) post every line exactly once.
+#[actix_web::test]
+async fn concurrent_accruals_on_postgres_post_each_line_once() {
+    let app = TestApp::new(Backend::Postgres);
+    march_facts(&app).await;
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let store = app.store.clone();
+            std::thread::spawn(move || {
+                let mut conn = store.conn().unwrap();
+                paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap()
+            })
+        })
+        .collect();
+    let posted: usize = runs.into_iter().map(|run| run.join().unwrap().lines_posted).sum();
+    assert_eq!(posted, 5);
+    assert_eq!(ledger_total(&app, "person=alice").await.0, 5);
+    assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]));
+}
+
+/// A posting that holds the period (FOR SHARE) before a close lands inside it, and the
+/// close waits; a posting that comes after a close began lands in the next period.
+#[actix_web::test]
+async fn postings_racing_a_close_never_land_in_a_closed_period() {
+    use paydown::domain::period::PeriodScheme;
+    use paydown::storage::ledger as store;
+    use paydown::storage::write_transaction;
+
+    let app = TestApp::new(Backend::Postgres);
+    let now = paydown::http::now();
+    let march = PeriodScheme::Monthly.period_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 15).unwrap());
+    {
+        let mut conn = app.store.conn().unwrap();
+        store::ensure_period(&mut conn, &march, now).unwrap();
+    }
+
+    // 1. The posting holds March first: the close waits until the posting commits.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let poster = {
+        let store = app.store.clone();
+        let march = march.clone();
+        std::thread::spawn(move || {
+            let mut conn = store.conn().unwrap();
+            write_transaction(&mut conn, |conn| {
+                let period = store::posting_period(conn, PeriodScheme::Monthly, &march, now)?;
+                locked_tx.send(period.clone()).unwrap();
+                release_rx.recv().unwrap();
+                Ok::<_, paydown::storage::StorageError>(period)
+            })
+            .unwrap()
+        })
+    };
+    assert_eq!(locked_rx.recv().unwrap(), "2026-03");
+    let closer = {
+        let store = app.store.clone();
+        std::thread::spawn(move || {
+            let mut conn = store.conn().unwrap();
+            let closed =
+                write_transaction(&mut conn, |conn| store::close_period(conn, "2026-03", "test", now)).unwrap();
+            (std::time::Instant::now(), closed)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!closer.is_finished(), "the close must wait for the posting that holds the period");
+    let released_at = std::time::Instant::now();
+    release_tx.send(()).unwrap();
+    assert_eq!(poster.join().unwrap(), "2026-03");
+    let (closed_at, closed) = closer.join().unwrap();
+    assert!(closed_at >= released_at);
+    assert_eq!(closed.status, "closed");
+
+    // 2. A close in flight first: the posting waits for it, then goes to April.
+    let april_first = PeriodScheme::Monthly.next(&march);
+    let may = PeriodScheme::Monthly.next(&april_first);
+    {
+        let mut conn = app.store.conn().unwrap();
+        store::ensure_period(&mut conn, &april_first, now).unwrap();
+    }
+    let (closing_tx, closing_rx) = std::sync::mpsc::channel();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let closer = {
+        let store = app.store.clone();
+        std::thread::spawn(move || {
+            let mut conn = store.conn().unwrap();
+            write_transaction(&mut conn, |conn| {
+                store::close_period(conn, "2026-04", "test", now)?;
+                closing_tx.send(()).unwrap();
+                commit_rx.recv().unwrap();
+                Ok::<_, paydown::storage::StorageError>(())
+            })
+            .unwrap();
+        })
+    };
+    closing_rx.recv().unwrap();
+    let poster = {
+        let store = app.store.clone();
+        std::thread::spawn(move || {
+            let mut conn = store.conn().unwrap();
+            write_transaction(&mut conn, |conn| store::posting_period(conn, PeriodScheme::Monthly, &april_first, now))
+                .unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!poster.is_finished(), "the posting must wait for the close in flight");
+    commit_tx.send(()).unwrap();
+    closer.join().unwrap();
+    assert_eq!(poster.join().unwrap(), may.id);
+}
+
+/// `kill -9` in the middle of an accrual leaves none of its entries; the next accrual
+/// posts them all and the ledger verifies clean.
+#[test]
+fn a_crash_mid_accrual_leaves_all_or_nothing() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paydown"))
+            .args(["accrue", "--database-url", &db.url])
+            .env(paydown::ledger::FAULT_STALL_ENV, "150")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(line.contains("stalled after 150 entries"), "{backend:?}: {line}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let mut conn = store.conn().unwrap();
+        let left = paydown::storage::ledger::list_entries(
+            &mut conn,
+            &paydown::storage::ledger::EntryFilter { limit: 10, ..Default::default() },
+        )
+        .unwrap();
+        assert!(left.is_empty(), "{backend:?}: a killed accrual must leave no entries");
+        let report = paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+        assert!(report.lines_posted > 150, "{backend:?}: {report:?}");
+        assert!(paydown::ledger::verify(&mut conn).unwrap().is_clean());
+    }
+}
+
+/// `paydown verify` exits 0 on a clean ledger and 1, naming each difference, when facts
+/// changed after the last accrual.
+#[test]
+fn verify_exits_non_zero_on_a_difference() {
+    let db = TestDb::new(Backend::Sqlite);
+    let store = db.store();
+    paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_paydown"))
+            .args(args)
+            .args(["--database-url", &db.url])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["accrue"]).status.success());
+    let clean = run(&["verify"]);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stdout));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("the ledger matches the facts"));
+
+    // A response logged after the last accrual: the ledger lacks its lines.
+    let mut conn = store.conn().unwrap();
+    let page = paydown::storage::pages::list(
+        &mut conn,
+        &paydown::storage::pages::PageFilter { acknowledged_by: Some("alice".into()), limit: 1, ..Default::default() },
+    )
+    .unwrap()
+    .remove(0);
+    let response = paydown::storage::responses::NewResponse {
+        id: None,
+        page_id: page.id,
+        person: "alice".into(),
+        started_at: page.triggered_at,
+        ended_at: page.triggered_at + chrono::Duration::minutes(200),
+        notes: None,
+        actionable: true,
+    };
+    paydown::storage::responses::record(&mut conn, &response, paydown::http::now()).unwrap();
+    let dirty = run(&["verify"]);
+    assert!(!dirty.status.success());
+    assert!(
+        String::from_utf8_lossy(&dirty.stdout).contains("DIFFERENCE alice: ledger lacks response"),
+        "{}",
+        String::from_utf8_lossy(&dirty.stdout)
+    );
+    assert!(run(&["accrue"]).status.success());
+    assert!(run(&["verify"]).status.success());
+    let periods = run(&["periods", "list"]);
+    assert!(String::from_utf8_lossy(&periods.stdout).contains("2026-10"));
+}
