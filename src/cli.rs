@@ -152,8 +152,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 PeriodAction::Scheme { scheme } => {
                     let parsed: crate::domain::period::PeriodScheme = scheme.parse().map_err(anyhow::Error::msg)?;
-                    crate::storage::ledger::set_scheme(&mut conn, parsed, crate::http::now())
-                        .context("setting the scheme")?;
+                    crate::storage::ledger::set_scheme(
+                        &mut conn,
+                        parsed,
+                        &crate::storage::Stamp::new(CLI_ACTOR, crate::http::now()),
+                    )
+                    .context("setting the scheme")?;
                     println!("pay period scheme: {parsed}");
                 }
             }

@@ -159,6 +159,17 @@ pub fn accrue(conn: &mut AnyConnection, actor: &str, as_of: DateTime<Utc>) -> Re
             }
         }
         store::finish_run(conn, &run_id, report.lines_posted + report.reversals_posted)?;
+        crate::storage::audit::record(
+            conn,
+            &crate::storage::Stamp::new(actor, as_of),
+            "accrue",
+            "accrual_run",
+            &run_id,
+            Some(format!(
+                "{} lines, {} reversals, {} adjustments",
+                report.lines_posted, report.reversals_posted, report.adjustments_posted
+            )),
+        )?;
         Ok(report)
     })
 }

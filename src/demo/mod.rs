@@ -71,9 +71,10 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
         generate::window_start().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
             + chrono::Duration::weeks(generate::WINDOW_WEEKS),
     );
+    let stamp = crate::storage::Stamp::new("demo", recorded_at);
     for team in &data.teams {
         let new = teams::NewTeam { id: team.id.into(), name: team.name.into(), cost_centre: team.cost_centre.into() };
-        teams::create(&mut conn, &new, recorded_at)?;
+        teams::create(&mut conn, &new, &stamp)?;
     }
     for person in &data.people {
         let currency: Currency =
@@ -92,20 +93,14 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             working_hours: WorkingHours::default(),
             holiday_calendar: Some(generate::holiday_calendar(person.timezone).to_owned()),
         };
-        people::create(&mut conn, &new, recorded_at)?;
+        people::create(&mut conn, &new, &stamp)?;
     }
     for policy in generate::policies() {
-        crate::storage::policies::create_version(&mut conn, &policy, recorded_at)?;
+        crate::storage::policies::create_version(&mut conn, &policy, &stamp)?;
     }
     for person in &data.people {
         let policy = generate::policy_id(person.currency);
-        crate::storage::policies::assign(
-            &mut conn,
-            &person.id,
-            &policy,
-            generate::policies_effective_from(),
-            recorded_at,
-        )?;
+        crate::storage::policies::assign(&mut conn, &person.id, &policy, generate::policies_effective_from(), &stamp)?;
     }
     for service in &data.services {
         let new = services::NewService {
@@ -113,7 +108,7 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             name: service.name.into(),
             team: service.team.map(Into::into),
         };
-        services::create(&mut conn, &new, recorded_at)?;
+        services::create(&mut conn, &new, &stamp)?;
     }
     let new_shifts: Vec<shifts::NewShift> = data
         .shifts
@@ -128,11 +123,11 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             external_id: crate::domain::shift::derived_external_id(&shift.person, shift.role, shift.start, shift.end),
         })
         .collect();
-    shifts::record_all(&mut conn, &new_shifts, recorded_at, Some("shifts"))?;
+    shifts::record_all(&mut conn, &new_shifts, &stamp, Some("shifts"))?;
     let mut page_ids: BTreeMap<(&str, &str), String> = BTreeMap::new();
     for delivery in &data.deliveries {
         let (page, _) =
-            pages::record_delivery(&mut conn, delivery.source, &delivery.external_id, &delivery.state, recorded_at)?;
+            pages::record_delivery(&mut conn, delivery.source, &delivery.external_id, &delivery.state, &stamp)?;
         page_ids.insert((delivery.source, delivery.external_id.as_str()), page.id);
     }
     for response in &data.responses {
@@ -148,7 +143,7 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             notes: Some(response.notes.clone()),
             actionable: response.actionable,
         };
-        responses::record(&mut conn, &new, recorded_at)?;
+        responses::record(&mut conn, &new, &stamp)?;
     }
     Ok(DemoSummary {
         teams: data.teams.len(),

@@ -5,12 +5,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, LIST_LIMIT_MAX, now, query_limit};
+use super::{API_ACTOR, AppState, LIST_LIMIT_MAX, now, query_limit};
 use crate::ledger::{self, AccrualReport, LedgerError, VerifyReport};
 use crate::storage::ledger::{self as store, Entry, EntryFilter, Period};
-
-/// Who the ledger records as the author of API-triggered postings until tokens exist.
-pub const API_ACTOR: &str = "api";
 
 impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> ApiError {
@@ -135,4 +132,27 @@ pub async fn close(state: web::Data<AppState>, id: web::Path<String>) -> Result<
     let at = now();
     let period = run(&state, move |conn| ledger::close_period(conn, &id, API_ACTOR, at)).await?;
     Ok(HttpResponse::Ok().json(period))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// `page`, `response`, `shift`, `person`, `team`, `service`, `pay_policy`, `pay_period`, `accrual_run`, `ledger`.
+    pub entity: Option<String>,
+    /// The entity's id.
+    pub id: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Who changed what, and when: every change to a fact, every accrual run, every close.
+#[utoipa::path(get, path = "/v1/audit", tag = "ledger", params(AuditQuery), responses(
+    (status = 200, body = Vec<crate::storage::audit::AuditRecord>), (status = 400, body = ErrorBody)))]
+#[get("/audit")]
+pub async fn audit(state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = query_limit(query.limit.or(Some(LIST_LIMIT_MAX)))?;
+    let found = run(&state, move |conn| {
+        Ok(crate::storage::audit::list(conn, query.entity.as_deref(), query.id.as_deref(), limit)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(found))
 }

@@ -90,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(ledger::list_periods)
             .service(ledger::read_period)
             .service(ledger::close)
+            .service(ledger::audit)
             .service(pages::record)
             .service(pages::list)
             .service(pages::read)
@@ -102,6 +103,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn not_found(request: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
     ApiError::not_found(format!("no route for {} {}", request.method(), request.path())).error_response()
+}
+
+/// Who the audit log and the ledger record for API calls until requests carry tokens.
+pub const API_ACTOR: &str = "api";
+
+/// The stamp of a write made through the API now.
+pub fn api_stamp() -> crate::storage::Stamp {
+    crate::storage::Stamp::new(API_ACTOR, now())
 }
 
 /// The current instant, at the precision paydown stores.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, now, query_limit, query_range, with_conn};
+use super::{AppState, api_stamp, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::page::{Delivery, KEY_LENGTH_MAX, Lane, PageState};
 use crate::storage::pages::{self, Page, PageFilter, Recorded};
@@ -158,9 +158,10 @@ pub async fn record(
     JsonBody(input): JsonBody<PageInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (source, external_id, delivery) = input.validate()?;
-    let at = now();
+    // The audit log names the delivering source; with tokens it will name the token too.
+    let stamp = crate::storage::Stamp::new(format!("{}:{source}", super::API_ACTOR), super::now());
     let (page, how) =
-        with_conn(&state, move |conn| pages::record_delivery(conn, &source, &external_id, &delivery, at)).await?;
+        with_conn(&state, move |conn| pages::record_delivery(conn, &source, &external_id, &delivery, &stamp)).await?;
     tracing::info!(page.id = %page.id, page.source = %page.source, page.deliveries = page.delivery_count, "page recorded");
     state.mark_accrual_due();
     Ok(match how {
@@ -216,8 +217,8 @@ pub async fn record_response(
     JsonBody(input): JsonBody<ResponseInput>,
 ) -> Result<HttpResponse, ApiError> {
     let response = input.validate(id.into_inner())?;
-    let at = now();
-    let (response, how) = with_conn(&state, move |conn| response_store::record(conn, &response, at)).await?;
+    let stamp = api_stamp();
+    let (response, how) = with_conn(&state, move |conn| response_store::record(conn, &response, &stamp)).await?;
     state.mark_accrual_due();
     Ok(match how {
         Recorded::Created => HttpResponse::Created().json(response),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, double_option};
-use super::{AppState, now, query_limit, query_range, with_conn};
+use super::{AppState, api_stamp, query_limit, query_range, with_conn};
 use crate::domain::currency::Currency;
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::person::{WorkingHours, parse_timezone};
@@ -190,8 +190,8 @@ pub async fn create(
     JsonBody(input): JsonBody<PersonInput>,
 ) -> Result<HttpResponse, ApiError> {
     let person = input.validate()?;
-    let at = now();
-    let created = with_conn(&state, move |conn| people::create(conn, &person, at)).await?;
+    let stamp = api_stamp();
+    let created = with_conn(&state, move |conn| people::create(conn, &person, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -221,8 +221,8 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let changes = input.validate()?;
     let id = id.into_inner();
-    let at = now();
-    let person = with_conn(&state, move |conn| people::update(conn, &id, &changes, at)).await?;
+    let stamp = api_stamp();
+    let person = with_conn(&state, move |conn| people::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(person))
 }
 

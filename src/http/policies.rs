@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, now, query_instant, with_conn};
+use super::{AppState, api_stamp, query_instant, with_conn};
 use crate::domain::policy::PayPolicy;
 use crate::pricing::{self, STATEMENT_DAYS_MAX, StatementError};
 use crate::storage::policies::{self, Assignment};
@@ -66,9 +66,9 @@ pub async fn create(
     state: web::Data<AppState>,
     JsonBody(policy): JsonBody<PayPolicy>,
 ) -> Result<HttpResponse, ApiError> {
-    let at = now();
+    let stamp = api_stamp();
     let id = policy.id.clone();
-    let history = with_conn(&state, move |conn| policies::create_version(conn, &policy, at)).await?;
+    let history = with_conn(&state, move |conn| policies::create_version(conn, &policy, &stamp)).await?;
     Ok(HttpResponse::Created().json(PolicyVersions { id, versions: history.versions().to_vec() }))
 }
 
@@ -109,9 +109,10 @@ pub async fn assign(
     JsonBody(input): JsonBody<AssignmentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let person = id.into_inner();
-    let at = now();
+    let stamp = api_stamp();
     let assignment =
-        with_conn(&state, move |conn| policies::assign(conn, &person, &input.policy, input.effective_from, at)).await?;
+        with_conn(&state, move |conn| policies::assign(conn, &person, &input.policy, input.effective_from, &stamp))
+            .await?;
     Ok(HttpResponse::Created().json(assignment))
 }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, double_option};
-use super::{AppState, now, with_conn};
+use super::{AppState, api_stamp, with_conn};
 use crate::domain::field_error::{require_slug, require_text};
 use crate::storage::services::{self, NewService, Service, ServiceChanges};
 
@@ -48,8 +48,8 @@ pub async fn create(
     require_slug("id", &input.id)?;
     require_text("name", &input.name, 200)?;
     let service = NewService { id: input.id, name: input.name, team: input.team };
-    let at = now();
-    let created = with_conn(&state, move |conn| services::create(conn, &service, at)).await?;
+    let stamp = api_stamp();
+    let created = with_conn(&state, move |conn| services::create(conn, &service, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -82,7 +82,7 @@ pub async fn update(
     }
     let changes = ServiceChanges { name: input.name, team: input.team };
     let id = id.into_inner();
-    let at = now();
-    let service = with_conn(&state, move |conn| services::update(conn, &id, &changes, at)).await?;
+    let stamp = api_stamp();
+    let service = with_conn(&state, move |conn| services::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(service))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, now, query_limit, query_range, with_conn};
+use super::{AppState, api_stamp, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::shift::{ShiftRole, check_interval, derived_external_id};
 use crate::storage::pages::Recorded;
@@ -103,8 +103,8 @@ pub async fn create(
     JsonBody(input): JsonBody<ShiftInput>,
 ) -> Result<HttpResponse, ApiError> {
     let shift = input.validate()?;
-    let at = now();
-    let mut recorded = with_conn(&state, move |conn| shifts::record_all(conn, &[shift], at, None)).await?;
+    let stamp = api_stamp();
+    let mut recorded = with_conn(&state, move |conn| shifts::record_all(conn, &[shift], &stamp, None)).await?;
     let (shift, how) = recorded.pop().ok_or_else(|| ApiError::invalid("body", "no shift"))?;
     state.mark_accrual_due();
     Ok(match how {
@@ -129,8 +129,8 @@ pub async fn create_batch(
         .enumerate()
         .map(|(index, input)| input.validate().map_err(|error| error.within(&format!("shifts[{index}]"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let at = now();
-    let recorded = with_conn(&state, move |conn| shifts::record_all(conn, &new_shifts, at, Some("shifts"))).await?;
+    let stamp = api_stamp();
+    let recorded = with_conn(&state, move |conn| shifts::record_all(conn, &new_shifts, &stamp, Some("shifts"))).await?;
     state.mark_accrual_due();
     let created = recorded.iter().filter(|(_, how)| *how == Recorded::Created).count();
     Ok(HttpResponse::Ok().json(ShiftBatchResult {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, now, with_conn};
+use super::{AppState, api_stamp, with_conn};
 use crate::domain::field_error::{require_slug, require_text};
 use crate::storage::teams::{self, NewTeam, Team, TeamChanges};
 
@@ -40,8 +40,8 @@ pub async fn create(
     require_text("name", &input.name, 200)?;
     require_text("cost_centre", &input.cost_centre, 64)?;
     let team = NewTeam { id: input.id, name: input.name, cost_centre: input.cost_centre };
-    let at = now();
-    let created = with_conn(&state, move |conn| teams::create(conn, &team, at)).await?;
+    let stamp = api_stamp();
+    let created = with_conn(&state, move |conn| teams::create(conn, &team, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -76,7 +76,7 @@ pub async fn update(
     }
     let changes = TeamChanges { name: input.name, cost_centre: input.cost_centre };
     let id = id.into_inner();
-    let at = now();
-    let team = with_conn(&state, move |conn| teams::update(conn, &id, &changes, at)).await?;
+    let stamp = api_stamp();
+    let team = with_conn(&state, move |conn| teams::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(team))
 }

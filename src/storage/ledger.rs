@@ -29,7 +29,8 @@ pub fn scheme(conn: &mut AnyConnection) -> Result<PeriodScheme, StorageError> {
 }
 
 /// Sets the scheme; refused once any period exists, because it would move history.
-pub fn set_scheme(conn: &mut AnyConnection, scheme: PeriodScheme, now: DateTime<Utc>) -> Result<(), StorageError> {
+pub fn set_scheme(conn: &mut AnyConnection, scheme: PeriodScheme, stamp: &super::Stamp) -> Result<(), StorageError> {
+    let now = stamp.at;
     super::write_transaction(conn, |conn| {
         let current = self::scheme(conn)?;
         let periods: i64 = pay_periods::table.count().get_result(conn)?;
@@ -47,6 +48,7 @@ pub fn set_scheme(conn: &mut AnyConnection, scheme: PeriodScheme, now: DateTime<
                 settings::updated_at.eq(to_naive(now)),
             ))
             .execute(conn)?;
+        super::audit::record(conn, stamp, "configure", "ledger", SCHEME_KEY, Some(scheme.to_string()))?;
         Ok(())
     })
 }
@@ -175,6 +177,7 @@ pub fn close_period(
             format!("pay period `{}` is already {}", period.id, period.status),
         )));
     }
+    super::audit::record(conn, &super::Stamp::new(actor, now), "close", "pay_period", id, None)?;
     get_period(conn, id)
 }
 

@@ -11,6 +11,7 @@
 //!   takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`): a deferred transaction that
 //!   upgrades from read to write can fail with `SQLITE_BUSY` however long it waits.
 
+pub mod audit;
 mod connection;
 pub mod facts;
 pub mod ledger;
@@ -29,6 +30,7 @@ use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager}
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use audit::Stamp;
 pub use connection::{AnyConnection, Backend, DatabaseUrl, Manager};
 
 use crate::domain::field_error::FieldError;

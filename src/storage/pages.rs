@@ -118,12 +118,12 @@ pub fn record_delivery(
     source: &str,
     external_id: &str,
     delivery: &PageState,
-    received_at: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<(Page, Recorded), StorageError> {
     let payload = serde_json::to_string(delivery).map_err(|error| StorageError::Unavailable(error.to_string()))?;
     write_transaction(conn, |conn| {
         let new_id = uuid::Uuid::now_v7().to_string();
-        let now = to_naive(received_at);
+        let now = to_naive(stamp.at);
         let lane = delivery.lane.unwrap_or(Lane::Wake).as_str();
         let values = (
             pages::id.eq(&new_id),
@@ -163,6 +163,8 @@ pub fn record_delivery(
         if recorded == Recorded::Existing {
             refold(conn, &page_id, now)?;
         }
+        let action = if recorded == Recorded::Created { "create" } else { "deliver" };
+        super::audit::record(conn, stamp, action, "page", &page_id, Some(format!("{source}/{external_id}")))?;
         Ok((get(conn, &page_id)?, recorded))
     })
 }

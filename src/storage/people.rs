@@ -143,40 +143,45 @@ fn check_team(conn: &mut AnyConnection, team: &str) -> Result<(), StorageError> 
     }
 }
 
-pub fn create(conn: &mut AnyConnection, person: &NewPerson, now: DateTime<Utc>) -> Result<Person, StorageError> {
-    if let Some(team) = &person.team {
-        check_team(conn, team)?;
-    }
-    let loaded_minor =
-        person.loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", person.currency, amount)).transpose()?;
-    diesel::insert_into(people::table)
-        .values((
-            people::id.eq(&person.id),
-            people::name.eq(&person.name),
-            people::email.eq(&person.email),
-            people::payroll_id.eq(&person.payroll_id),
-            people::team_id.eq(&person.team),
-            people::timezone.eq(person.timezone.name()),
-            people::currency.eq(person.currency.code()),
-            people::loaded_cost_minor_per_hour.eq(loaded_minor),
-            people::working_hours.eq(working_hours_json(&person.working_hours)),
-            people::holiday_calendar.eq(&person.holiday_calendar),
-            people::created_at.eq(to_naive(now)),
-            people::updated_at.eq(to_naive(now)),
-        ))
-        .execute(conn)
-        .map_err(|error| unique_person_conflict(conn, error, &person.id))?;
-    get(conn, &person.id)
-}
-
-/// Names which unique key a failed insert or update hit: the id or the payroll id.
-fn unique_person_conflict(conn: &mut AnyConnection, error: diesel::result::Error, id: &str) -> StorageError {
-    let id_taken = matches!(find(conn, id), Ok(Some(_)));
-    if id_taken {
-        conflict_on_unique(error, "id", || format!("person `{id}` already exists"))
-    } else {
-        conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
-    }
+pub fn create(conn: &mut AnyConnection, person: &NewPerson, stamp: &super::Stamp) -> Result<Person, StorageError> {
+    super::write_transaction(conn, |conn| {
+        let now = stamp.at;
+        if find(conn, &person.id)?.is_some() {
+            return Err(StorageError::Conflict(FieldError::new(
+                "id",
+                format!("person `{}` already exists", person.id),
+            )));
+        }
+        if let Some(team) = &person.team {
+            check_team(conn, team)?;
+        }
+        let loaded_minor = person
+            .loaded_hourly_cost
+            .map(|amount| to_minor("loaded_hourly_cost", person.currency, amount))
+            .transpose()?;
+        diesel::insert_into(people::table)
+            .values((
+                people::id.eq(&person.id),
+                people::name.eq(&person.name),
+                people::email.eq(&person.email),
+                people::payroll_id.eq(&person.payroll_id),
+                people::team_id.eq(&person.team),
+                people::timezone.eq(person.timezone.name()),
+                people::currency.eq(person.currency.code()),
+                people::loaded_cost_minor_per_hour.eq(loaded_minor),
+                people::working_hours.eq(working_hours_json(&person.working_hours)),
+                people::holiday_calendar.eq(&person.holiday_calendar),
+                people::created_at.eq(to_naive(now)),
+                people::updated_at.eq(to_naive(now)),
+            ))
+            .execute(conn)
+            .map_err(|error| {
+                conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
+            })?;
+        let result = get(conn, &person.id)?;
+        super::audit::record(conn, stamp, "create", "person", &person.id, None)?;
+        Ok(result)
+    })
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Person, StorageError> {
@@ -199,36 +204,42 @@ pub fn update(
     conn: &mut AnyConnection,
     id: &str,
     changes: &PersonChanges,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<Person, StorageError> {
-    let current = get(conn, id)?;
-    if let Some(Some(team)) = &changes.team {
-        check_team(conn, team)?;
-    }
-    let currency = match changes.currency {
-        Some(currency) => currency,
-        None => current
-            .currency
-            .parse()
-            .map_err(|_| StorageError::Unavailable(format!("person `{id}` has a bad currency")))?,
-    };
-    // A new currency without a new cost re-expresses the stored cost in the new minor unit.
-    let loaded_hourly_cost = changes.loaded_hourly_cost.unwrap_or(current.loaded_hourly_cost);
-    let loaded_minor = loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", currency, amount)).transpose()?;
-    let changeset = PersonChangeset {
-        name: changes.name.clone(),
-        email: changes.email.clone(),
-        payroll_id: changes.payroll_id.clone(),
-        team_id: changes.team.clone(),
-        timezone: changes.timezone.map(|tz| tz.name().to_owned()),
-        currency: changes.currency.map(|currency| currency.code().to_owned()),
-        loaded_cost_minor_per_hour: Some(loaded_minor),
-        working_hours: changes.working_hours.as_ref().map(working_hours_json),
-        holiday_calendar: changes.holiday_calendar.clone(),
-        updated_at: to_naive(now),
-    };
-    diesel::update(people::table.find(id)).set(&changeset).execute(conn).map_err(|error| {
-        conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
-    })?;
-    get(conn, id)
+    super::write_transaction(conn, |conn| {
+        let now = stamp.at;
+        let current = get(conn, id)?;
+        if let Some(Some(team)) = &changes.team {
+            check_team(conn, team)?;
+        }
+        let currency = match changes.currency {
+            Some(currency) => currency,
+            None => current
+                .currency
+                .parse()
+                .map_err(|_| StorageError::Unavailable(format!("person `{id}` has a bad currency")))?,
+        };
+        // A new currency without a new cost re-expresses the stored cost in the new minor unit.
+        let loaded_hourly_cost = changes.loaded_hourly_cost.unwrap_or(current.loaded_hourly_cost);
+        let loaded_minor =
+            loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", currency, amount)).transpose()?;
+        let changeset = PersonChangeset {
+            name: changes.name.clone(),
+            email: changes.email.clone(),
+            payroll_id: changes.payroll_id.clone(),
+            team_id: changes.team.clone(),
+            timezone: changes.timezone.map(|tz| tz.name().to_owned()),
+            currency: changes.currency.map(|currency| currency.code().to_owned()),
+            loaded_cost_minor_per_hour: Some(loaded_minor),
+            working_hours: changes.working_hours.as_ref().map(working_hours_json),
+            holiday_calendar: changes.holiday_calendar.clone(),
+            updated_at: to_naive(now),
+        };
+        diesel::update(people::table.find(id)).set(&changeset).execute(conn).map_err(|error| {
+            conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
+        })?;
+        let result = get(conn, id)?;
+        super::audit::record(conn, stamp, "update", "person", id, Some(format!("{changes:?}")))?;
+        Ok(result)
+    })
 }

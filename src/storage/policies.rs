@@ -19,7 +19,7 @@ fn unreadable(id: &str, error: impl std::fmt::Display) -> StorageError {
 pub fn create_version(
     conn: &mut AnyConnection,
     policy: &PayPolicy,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<PolicyHistory, StorageError> {
     policy
         .validate()
@@ -48,9 +48,10 @@ pub fn create_version(
                 pay_policies::effective_from.eq(policy.effective_from),
                 pay_policies::currency.eq(policy.currency.code()),
                 pay_policies::document.eq(document),
-                pay_policies::created_at.eq(to_naive(now)),
+                pay_policies::created_at.eq(to_naive(stamp.at)),
             ))
             .execute(conn)?;
+        super::audit::record(conn, stamp, "create", "pay_policy", &format!("{}@{}", policy.id, policy.version), None)?;
         Ok(checked)
     })
 }
@@ -120,7 +121,7 @@ pub fn assign(
     person: &str,
     policy: &str,
     effective_from: NaiveDate,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<Assignment, StorageError> {
     write_transaction(conn, |conn| {
         let stored_person = super::people::get(conn, person)?;
@@ -145,7 +146,7 @@ pub fn assign(
                 policy_assignments::person_id.eq(person),
                 policy_assignments::policy_id.eq(policy),
                 policy_assignments::effective_from.eq(effective_from),
-                policy_assignments::created_at.eq(to_naive(now)),
+                policy_assignments::created_at.eq(to_naive(stamp.at)),
             ))
             .execute(conn)
             .map_err(|error| {
@@ -153,7 +154,15 @@ pub fn assign(
                     format!("`{person}` already has a policy assigned from {effective_from}")
                 })
             })?;
-        Ok(Assignment { person: person.to_owned(), policy: policy.to_owned(), effective_from, created_at: now })
+        super::audit::record(
+            conn,
+            stamp,
+            "assign",
+            "person",
+            person,
+            Some(format!("policy {policy} from {effective_from}")),
+        )?;
+        Ok(Assignment { person: person.to_owned(), policy: policy.to_owned(), effective_from, created_at: stamp.at })
     })
 }
 

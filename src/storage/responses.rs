@@ -76,7 +76,7 @@ pub struct NewResponse {
 pub fn record(
     conn: &mut AnyConnection,
     response: &NewResponse,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<(Response, Recorded), StorageError> {
     write_transaction(conn, |conn| {
         super::pages::get(conn, &response.page_id)?;
@@ -111,9 +111,10 @@ pub fn record(
                 responses::ended_at.eq(to_naive(response.ended_at)),
                 responses::notes.eq(&response.notes),
                 responses::actionable.eq(response.actionable),
-                responses::created_at.eq(to_naive(now)),
+                responses::created_at.eq(to_naive(stamp.at)),
             ))
             .execute(conn)?;
+        super::audit::record(conn, stamp, "create", "response", &id, Some(format!("page {}", response.page_id)))?;
         Ok((get(conn, &id)?, Recorded::Created))
     })
 }

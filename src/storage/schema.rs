@@ -189,3 +189,15 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(ledger_entries, pay_periods, people, accrual_runs);
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        detail -> Nullable<Text>,
+    }
+}

@@ -61,21 +61,33 @@ pub struct ServiceChanges {
     pub team: Option<Option<String>>,
 }
 
-pub fn create(conn: &mut AnyConnection, service: &NewService, now: DateTime<Utc>) -> Result<Service, StorageError> {
-    if let Some(team) = &service.team {
-        super::teams::get(conn, team).map_err(|_| unknown_team(team))?;
-    }
-    diesel::insert_into(services::table)
-        .values((
-            services::id.eq(&service.id),
-            services::name.eq(&service.name),
-            services::team_id.eq(&service.team),
-            services::created_at.eq(to_naive(now)),
-            services::updated_at.eq(to_naive(now)),
-        ))
-        .execute(conn)
-        .map_err(|error| conflict_on_unique(error, "id", || format!("service `{}` already exists", service.id)))?;
-    get(conn, &service.id)
+pub fn create(conn: &mut AnyConnection, service: &NewService, stamp: &super::Stamp) -> Result<Service, StorageError> {
+    super::write_transaction(conn, |conn| {
+        let now = stamp.at;
+        if let Some(team) = &service.team {
+            super::teams::get(conn, team).map_err(|_| unknown_team(team))?;
+        }
+        diesel::insert_into(services::table)
+            .values((
+                services::id.eq(&service.id),
+                services::name.eq(&service.name),
+                services::team_id.eq(&service.team),
+                services::created_at.eq(to_naive(now)),
+                services::updated_at.eq(to_naive(now)),
+            ))
+            .execute(conn)
+            .map_err(|error| conflict_on_unique(error, "id", || format!("service `{}` already exists", service.id)))?;
+        let result = get(conn, &service.id)?;
+        super::audit::record(
+            conn,
+            stamp,
+            "create",
+            "service",
+            &service.id,
+            service.team.as_ref().map(|team| format!("team {team}")),
+        )?;
+        Ok(result)
+    })
 }
 
 fn unknown_team(team: &str) -> StorageError {
@@ -104,18 +116,23 @@ pub fn update(
     conn: &mut AnyConnection,
     id: &str,
     changes: &ServiceChanges,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<Service, StorageError> {
-    if let Some(Some(team)) = &changes.team {
-        super::teams::get(conn, team).map_err(|_| unknown_team(team))?;
-    }
-    let updated = diesel::update(services::table.find(id))
-        .set((changes, services::updated_at.eq(to_naive(now))))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(StorageError::NotFound { entity: "service", id: id.to_owned() });
-    }
-    // A page's ownership is read through its service, so re-owning a service
-    // re-attributes its pages without rewriting them.
-    get(conn, id)
+    super::write_transaction(conn, |conn| {
+        let now = stamp.at;
+        if let Some(Some(team)) = &changes.team {
+            super::teams::get(conn, team).map_err(|_| unknown_team(team))?;
+        }
+        let updated = diesel::update(services::table.find(id))
+            .set((changes, services::updated_at.eq(to_naive(now))))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StorageError::NotFound { entity: "service", id: id.to_owned() });
+        }
+        // A page's ownership is read through its service, so re-owning a service
+        // re-attributes its pages without rewriting them.
+        let result = get(conn, id)?;
+        super::audit::record(conn, stamp, "update", "service", id, Some(format!("{changes:?}")))?;
+        Ok(result)
+    })
 }

@@ -78,13 +78,13 @@ pub struct NewShift {
 pub fn record_all(
     conn: &mut AnyConnection,
     new_shifts: &[NewShift],
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
     field_prefix: Option<&str>,
 ) -> Result<Vec<(Shift, Recorded)>, StorageError> {
     write_transaction(conn, |conn| {
         let mut recorded = Vec::with_capacity(new_shifts.len());
         for (index, shift) in new_shifts.iter().enumerate() {
-            let result = record_one(conn, shift, now).map_err(|error| match (error, field_prefix) {
+            let result = record_one(conn, shift, stamp).map_err(|error| match (error, field_prefix) {
                 (StorageError::Invalid(field), Some(prefix)) => {
                     StorageError::Invalid(field.within(&format!("{prefix}[{index}]")))
                 }
@@ -99,7 +99,7 @@ pub fn record_all(
 fn record_one(
     conn: &mut AnyConnection,
     shift: &NewShift,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<(Shift, Recorded), StorageError> {
     if super::people::find(conn, &shift.person)?.is_none() {
         return Err(StorageError::Invalid(FieldError::new("person", format!("unknown person `{}`", shift.person))));
@@ -127,6 +127,7 @@ fn record_one(
                 && stored.end == shift.end;
             if !same {
                 diesel::update(shifts::table.find(&id)).set(fields).execute(conn)?;
+                super::audit::record(conn, stamp, "update", "shift", &id, Some(format!("{shift:?}")))?;
             }
             Ok((get(conn, &id)?, Recorded::Existing))
         }
@@ -138,9 +139,10 @@ fn record_one(
                     fields,
                     shifts::source.eq(&shift.source),
                     shifts::external_id.eq(&shift.external_id),
-                    shifts::created_at.eq(to_naive(now)),
+                    shifts::created_at.eq(to_naive(stamp.at)),
                 ))
                 .execute(conn)?;
+            super::audit::record(conn, stamp, "create", "shift", &id, None)?;
             Ok((get(conn, &id)?, Recorded::Created))
         }
     }

@@ -60,18 +60,23 @@ pub struct TeamChanges {
     pub cost_centre: Option<String>,
 }
 
-pub fn create(conn: &mut AnyConnection, team: &NewTeam, now: DateTime<Utc>) -> Result<Team, StorageError> {
-    diesel::insert_into(teams::table)
-        .values((
-            teams::id.eq(&team.id),
-            teams::name.eq(&team.name),
-            teams::cost_centre.eq(&team.cost_centre),
-            teams::created_at.eq(to_naive(now)),
-            teams::updated_at.eq(to_naive(now)),
-        ))
-        .execute(conn)
-        .map_err(|error| conflict_on_unique(error, "id", || format!("team `{}` already exists", team.id)))?;
-    get(conn, &team.id)
+pub fn create(conn: &mut AnyConnection, team: &NewTeam, stamp: &super::Stamp) -> Result<Team, StorageError> {
+    super::write_transaction(conn, |conn| {
+        let now = stamp.at;
+        diesel::insert_into(teams::table)
+            .values((
+                teams::id.eq(&team.id),
+                teams::name.eq(&team.name),
+                teams::cost_centre.eq(&team.cost_centre),
+                teams::created_at.eq(to_naive(now)),
+                teams::updated_at.eq(to_naive(now)),
+            ))
+            .execute(conn)
+            .map_err(|error| conflict_on_unique(error, "id", || format!("team `{}` already exists", team.id)))?;
+        let result = get(conn, &team.id)?;
+        super::audit::record(conn, stamp, "create", "team", &team.id, None)?;
+        Ok(result)
+    })
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Team, StorageError> {
@@ -92,12 +97,17 @@ pub fn update(
     conn: &mut AnyConnection,
     id: &str,
     changes: &TeamChanges,
-    now: DateTime<Utc>,
+    stamp: &super::Stamp,
 ) -> Result<Team, StorageError> {
-    let updated =
-        diesel::update(teams::table.find(id)).set((changes, teams::updated_at.eq(to_naive(now)))).execute(conn)?;
-    if updated == 0 {
-        return Err(StorageError::NotFound { entity: "team", id: id.to_owned() });
-    }
-    get(conn, id)
+    super::write_transaction(conn, |conn| {
+        let now = stamp.at;
+        let updated =
+            diesel::update(teams::table.find(id)).set((changes, teams::updated_at.eq(to_naive(now)))).execute(conn)?;
+        if updated == 0 {
+            return Err(StorageError::NotFound { entity: "team", id: id.to_owned() });
+        }
+        let result = get(conn, id)?;
+        super::audit::record(conn, stamp, "update", "team", id, Some(format!("{changes:?}")))?;
+        Ok(result)
+    })
 }

@@ -127,6 +127,17 @@ async fn a_change_to_a_closed_period_lands_in_the_next_open_one(backend: Backend
     assert!(april.iter().any(|entry| entry["component"] == "response" && entry["amount"] == "30.00"));
     assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]));
 
+    // The audit log says who did what: the page's source, the API, the accruals, the close.
+    let page_history = app.get(&format!("/v1/audit?entity=page&id={page_id}")).await.body;
+    assert_eq!(page_history[0]["action"], "create");
+    assert_eq!(page_history[0]["actor"], "api:manual");
+    let closes = app.get("/v1/audit?entity=pay_period&id=2026-03").await.body;
+    assert_eq!((closes[0]["action"].as_str(), closes[0]["actor"].as_str()), (Some("close"), Some("api")));
+    let responses = app.get("/v1/audit?entity=response").await.body;
+    assert_eq!(responses.as_array().unwrap().len(), 2);
+    let accruals = app.get("/v1/audit?entity=accrual_run").await.body;
+    assert!(accruals.as_array().unwrap().iter().any(|run| run["detail"].as_str().unwrap().starts_with("2 lines")));
+
     let again = app.post("/v1/periods/2026-03/close", json!({})).await;
     assert_eq!((again.status, again.error_code()), (409, Some("conflict")));
     let unended = app.post("/v1/periods/2099-01/close", json!({})).await;
@@ -372,7 +383,12 @@ fn verify_exits_non_zero_on_a_difference() {
         notes: None,
         actionable: true,
     };
-    paydown::storage::responses::record(&mut conn, &response, paydown::http::now()).unwrap();
+    paydown::storage::responses::record(
+        &mut conn,
+        &response,
+        &paydown::storage::Stamp::new("test", paydown::http::now()),
+    )
+    .unwrap();
     let dirty = run(&["verify"]);
     assert!(!dirty.status.success());
     assert!(
