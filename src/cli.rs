@@ -64,6 +64,13 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// API tokens: create (the secret is printed once), list, revoke.
+    Token {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Pay periods: list, close, or set the scheme of a new ledger.
     Periods {
         #[command(flatten)]
@@ -71,6 +78,32 @@ pub enum Command {
         #[command(subcommand)]
         action: PeriodAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print its secret (shown only now).
+    Create {
+        /// engineer, manager, finance, admin or ingest.
+        #[arg(long)]
+        role: String,
+        /// What the token is for, e.g. "payroll export".
+        #[arg(long)]
+        name: String,
+        /// For an engineer token: the person it acts as.
+        #[arg(long)]
+        person: Option<String>,
+        /// For a manager token: a team it sees (repeat for several).
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Days until the token expires; never when omitted.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token at once.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +168,42 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             anyhow::bail!("{} differences between the ledger and the facts", report.differences.len())
         }
+        Command::Token { database, action } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+            match action {
+                TokenAction::Create { role, name, person, teams, expires_in_days } => {
+                    let role = crate::domain::role::Role::parse(&role).with_context(|| {
+                        format!("unknown role `{role}`: engineer, manager, finance, admin or ingest")
+                    })?;
+                    let expires_at = expires_in_days.map(|days| stamp.at + chrono::Duration::days(days));
+                    let new = crate::storage::tokens::NewToken { name, role, person, teams, expires_at };
+                    let (token, secret) =
+                        crate::storage::tokens::create(&mut conn, &new, &stamp).context("creating the token")?;
+                    println!("created {} token `{}` ({})", token.role.as_str(), token.name, token.id);
+                    println!("{secret}");
+                    eprintln!("store it now: paydown keeps only its hash and cannot show it again");
+                }
+                TokenAction::List => {
+                    for token in crate::storage::tokens::list(&mut conn)? {
+                        let state = match (token.revoked_at, token.expires_at) {
+                            (Some(_), _) => "revoked".to_owned(),
+                            (None, Some(at)) if at <= stamp.at => "expired".to_owned(),
+                            (None, Some(at)) => format!("expires {}", crate::domain::timestamp::format_rfc3339(&at)),
+                            (None, None) => "active".to_owned(),
+                        };
+                        let scope = token.person.clone().unwrap_or_else(|| token.teams.join(","));
+                        println!("{}\t{}\t{}\t{}\t{}", token.id, token.role.as_str(), token.name, scope, state);
+                    }
+                }
+                TokenAction::Revoke { id } => {
+                    let token = crate::storage::tokens::revoke(&mut conn, &id, &stamp).context("revoking the token")?;
+                    println!("revoked `{}` ({})", token.name, token.id);
+                }
+            }
+            Ok(())
+        }
         Command::Periods { database, action } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
@@ -183,6 +252,10 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
             None => println!("the database already holds data; the demo data set was not loaded"),
         }
     }
+    let demo_tokens = match demo_seed {
+        Some(_) => crate::demo::issue_tokens(&store).context("issuing the demo tokens")?,
+        None => Vec::new(),
+    };
     let listener = TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
@@ -192,6 +265,26 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
         redact(&args.database.database_url)
     );
     println!("API docs: http://{address}/docs/  OpenAPI: http://{address}/openapi.json");
+    if !demo_tokens.is_empty() {
+        println!("demo tokens (valid 30 days; send as `Authorization: Bearer <token>`):");
+        for (role, scope, secret) in &demo_tokens {
+            println!("  {role:<9} {scope:<22} {secret}");
+        }
+        if let Some((_, _, secret)) = demo_tokens.iter().find(|(role, _, _)| role == "engineer") {
+            println!(
+                "try: curl -H 'Authorization: Bearer {secret}' 'http://{address}/v1/people/alice/statement?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z'"
+            );
+        }
+    } else {
+        let mut conn = store.conn()?;
+        if crate::storage::tokens::count(&mut conn)? == 0 {
+            println!("no API tokens exist yet: every /v1 request gets 401 until you create the first admin token:");
+            println!(
+                "  paydown token create --role admin --name \"first admin\" --database-url {}",
+                redact(&args.database.database_url)
+            );
+        }
+    }
     tracing::info!(server.address = %address, "paydown listening");
     actix_web::rt::System::new().block_on(async move {
         let server = crate::server::build_with_accrual(store, listener, workers)?;

@@ -3,8 +3,7 @@
 
 use std::net::TcpListener;
 
-use actix_web::{App, HttpServer, dev::Server, web};
-use tracing_actix_web::TracingLogger;
+use actix_web::{HttpServer, dev::Server};
 
 use crate::http::{self, AppState};
 use crate::storage::Store;
@@ -60,14 +59,11 @@ fn spawn_accrual_worker(state: AppState) {
 }
 
 fn build_with_state(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
-    let state = web::Data::new(state);
-    let server = HttpServer::new(move || {
-        App::new().wrap(TracingLogger::default()).app_data(state.clone()).configure(http::configure)
-    })
-    .workers(workers)
-    .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
-    .listen(listener)?
-    .run();
+    let server = HttpServer::new(move || http::app(state.clone()))
+        .workers(workers)
+        .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+        .listen(listener)?
+        .run();
     Ok(server)
 }
 

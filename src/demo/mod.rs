@@ -50,6 +50,36 @@ impl fmt::Display for DemoSummary {
     }
 }
 
+/// Issues a fresh token per role for trying the demo (revoking earlier demo tokens),
+/// returned as (role, scope, secret).
+pub fn issue_tokens(store: &Store) -> Result<Vec<(String, String, String)>, StorageError> {
+    use crate::domain::role::Role;
+    use crate::storage::tokens::{self, NewToken};
+    let mut conn = store.conn()?;
+    let now = crate::http::now();
+    let stamp = crate::storage::Stamp::new("demo", now);
+    for token in tokens::list(&mut conn)? {
+        if token.name.starts_with("demo ") && token.revoked_at.is_none() {
+            tokens::revoke(&mut conn, &token.id, &stamp)?;
+        }
+    }
+    let expires_at = Some(now + chrono::Duration::days(30));
+    let wanted = [
+        (Role::Admin, None, Vec::new(), "all directory data"),
+        (Role::Finance, None, Vec::new(), "all pay"),
+        (Role::Manager, None, vec!["payments".to_owned()], "team payments"),
+        (Role::Engineer, Some("alice".to_owned()), Vec::new(), "person alice"),
+        (Role::Ingest, None, Vec::new(), "deliver pages, shifts"),
+    ];
+    let mut issued = Vec::new();
+    for (role, person, teams, scope) in wanted {
+        let new = NewToken { name: format!("demo {}", role.as_str()), role, person, teams, expires_at };
+        let (_, secret) = tokens::create(&mut conn, &new, &stamp)?;
+        issued.push((role.as_str().to_owned(), scope.to_owned(), secret));
+    }
+    Ok(issued)
+}
+
 /// Loads the demo data set when the database holds no teams, people or pages yet.
 pub fn load_if_empty(store: &Store, seed: u64) -> Result<Option<DemoSummary>, StorageError> {
     let mut conn = store.conn()?;

@@ -12,6 +12,7 @@ pub mod pay;
 pub mod period;
 pub mod person;
 pub mod policy;
+pub mod role;
 pub mod shift;
 pub mod time_class;
 pub mod timestamp;

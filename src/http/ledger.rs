@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
-use super::{API_ACTOR, AppState, LIST_LIMIT_MAX, now, query_limit};
+use super::{AppState, LIST_LIMIT_MAX, query_limit};
 use crate::ledger::{self, AccrualReport, LedgerError, VerifyReport};
 use crate::storage::ledger::{self as store, Entry, EntryFilter, Period};
 
@@ -60,9 +60,9 @@ pub struct PeriodSummary {
 /// Posts what the ledger lacks, for every person, up to now.
 #[utoipa::path(post, path = "/v1/ledger/accrue", tag = "ledger", responses((status = 200, body = AccrualReport)))]
 #[post("/ledger/accrue")]
-pub async fn accrue(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let at = now();
-    let report = run(&state, move |conn| ledger::accrue(conn, API_ACTOR, at)).await?;
+pub async fn accrue(state: web::Data<AppState>, actor: super::access::Actor) -> Result<HttpResponse, ApiError> {
+    let stamp = actor.stamp();
+    let report = run(&state, move |conn| ledger::accrue(conn, &stamp.actor, stamp.at)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -127,10 +127,14 @@ pub async fn read_period(state: web::Data<AppState>, id: web::Path<String>) -> R
 #[utoipa::path(post, path = "/v1/periods/{id}/close", tag = "ledger", responses(
     (status = 200, body = Period), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/periods/{id}/close")]
-pub async fn close(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn close(
+    state: web::Data<AppState>,
+    actor: super::access::Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let at = now();
-    let period = run(&state, move |conn| ledger::close_period(conn, &id, API_ACTOR, at)).await?;
+    let stamp = actor.stamp();
+    let period = run(&state, move |conn| ledger::close_period(conn, &id, &stamp.actor, stamp.at)).await?;
     Ok(HttpResponse::Ok().json(period))
 }
 

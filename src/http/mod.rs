@@ -4,6 +4,7 @@
 //! function on a blocking thread, map the result. Routes are registered in `configure`
 //! only, so the whole surface of the API reads in one place.
 
+pub mod access;
 pub mod error;
 pub mod extract;
 mod health;
@@ -15,6 +16,7 @@ mod policies;
 mod services;
 mod shifts;
 mod teams;
+mod tokens;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -95,7 +97,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::list)
             .service(pages::read)
             .service(pages::record_response)
-            .service(pages::responses),
+            .service(pages::responses)
+            .service(tokens::create)
+            .service(tokens::list)
+            .service(tokens::revoke),
     )
     .default_service(web::to(not_found));
 }
@@ -105,12 +110,27 @@ async fn not_found(request: HttpRequest) -> HttpResponse {
     ApiError::not_found(format!("no route for {} {}", request.method(), request.path())).error_response()
 }
 
-/// Who the audit log and the ledger record for API calls until requests carry tokens.
+/// Who the audit log records for a write with no caller attached (never the case behind
+/// the access middleware; kept for tools that call handlers directly).
 pub const API_ACTOR: &str = "api";
 
-/// The stamp of a write made through the API now.
-pub fn api_stamp() -> crate::storage::Stamp {
-    crate::storage::Stamp::new(API_ACTOR, now())
+/// The whole application: the access middleware in front of every route.
+pub fn app(
+    state: AppState,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new()
+        .wrap(actix_web::middleware::from_fn(access::authorize))
+        .wrap(tracing_actix_web::TracingLogger::default())
+        .app_data(web::Data::new(state))
+        .configure(configure)
 }
 
 /// The current instant, at the precision paydown stores.

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{error, health, ledger, pages, people, policies, services, shifts, teams};
+use super::{error, health, ledger, pages, people, policies, services, shifts, teams, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,10 +17,12 @@ use super::{error, health, ledger, pages, people, policies, services, shifts, te
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses,
-        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit,
+        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerSecurity),
+    security(("bearer" = [])),
     tags(
         (name = "pages", description = "Paged events, idempotent by (source, external_id)"),
         (name = "responses", description = "Work logged on pages"),
@@ -31,10 +33,30 @@ use super::{error, health, ledger, pages, people, policies, services, shifts, te
         (name = "policies", description = "Versioned pay policies and their assignment to people"),
         (name = "statements", description = "Priced lines of a person, with explanations"),
         (name = "ledger", description = "Append-only ledger entries, accrual, verification and pay periods"),
+        (name = "tokens", description = "API tokens and their roles (admin)"),
         (name = "health", description = "Probes"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme every `/v1` endpoint requires (`http::access`).
+struct BearerSecurity;
+
+impl utoipa::Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (`pdt_…`) from `paydown token create` or `POST /v1/tokens`"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI 3.1 document.
 #[get("/openapi.json")]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, api_stamp, query_limit, query_range, with_conn};
+use super::{AppState, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::page::{Delivery, KEY_LENGTH_MAX, Lane, PageState};
 use crate::storage::pages::{self, Page, PageFilter, Recorded};
@@ -154,12 +154,14 @@ impl ResponseInput {
     (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 #[post("/pages")]
 pub async fn record(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(input): JsonBody<PageInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (source, external_id, delivery) = input.validate()?;
     // The audit log names the delivering source; with tokens it will name the token too.
-    let stamp = crate::storage::Stamp::new(format!("{}:{source}", super::API_ACTOR), super::now());
+    let stamp = actor.stamp();
+    let stamp = crate::storage::Stamp::new(format!("{} via {source}", stamp.actor), stamp.at);
     let (page, how) =
         with_conn(&state, move |conn| pages::record_delivery(conn, &source, &external_id, &delivery, &stamp)).await?;
     tracing::info!(page.id = %page.id, page.source = %page.source, page.deliveries = page.delivery_count, "page recorded");
@@ -212,12 +214,22 @@ pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<H
     (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/pages/{id}/responses")]
 pub async fn record_response(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     id: web::Path<String>,
     JsonBody(input): JsonBody<ResponseInput>,
 ) -> Result<HttpResponse, ApiError> {
     let response = input.validate(id.into_inner())?;
-    let stamp = api_stamp();
+    if let Some(caller) = &actor.0
+        && !caller.may_act_for(&response.person)
+    {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "an engineer token logs responses for its own person only",
+        ));
+    }
+    let stamp = actor.stamp();
     let (response, how) = with_conn(&state, move |conn| response_store::record(conn, &response, &stamp)).await?;
     state.mark_accrual_due();
     Ok(match how {

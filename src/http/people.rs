@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, double_option};
-use super::{AppState, api_stamp, query_limit, query_range, with_conn};
+use super::{AppState, query_limit, query_range, with_conn};
 use crate::domain::currency::Currency;
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::person::{WorkingHours, parse_timezone};
@@ -186,11 +186,12 @@ impl PersonPatch {
     (status = 201, body = Person), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/people")]
 pub async fn create(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(input): JsonBody<PersonInput>,
 ) -> Result<HttpResponse, ApiError> {
     let person = input.validate()?;
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let created = with_conn(&state, move |conn| people::create(conn, &person, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
 }
@@ -215,13 +216,14 @@ pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<H
     (status = 200, body = Person), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[patch("/people/{id}")]
 pub async fn update(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     id: web::Path<String>,
     JsonBody(input): JsonBody<PersonPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let changes = input.validate()?;
     let id = id.into_inner();
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let person = with_conn(&state, move |conn| people::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(person))
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, api_stamp, query_instant, with_conn};
+use super::{AppState, query_instant, with_conn};
 use crate::domain::policy::PayPolicy;
 use crate::pricing::{self, STATEMENT_DAYS_MAX, StatementError};
 use crate::storage::policies::{self, Assignment};
@@ -63,10 +63,11 @@ impl From<StatementError> for ApiError {
     responses((status = 201, body = PolicyVersions), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/policies")]
 pub async fn create(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(policy): JsonBody<PayPolicy>,
 ) -> Result<HttpResponse, ApiError> {
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let id = policy.id.clone();
     let history = with_conn(&state, move |conn| policies::create_version(conn, &policy, &stamp)).await?;
     Ok(HttpResponse::Created().json(PolicyVersions { id, versions: history.versions().to_vec() }))
@@ -104,12 +105,13 @@ pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<H
     (status = 201, body = Assignment), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/people/{id}/policy-assignments")]
 pub async fn assign(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     id: web::Path<String>,
     JsonBody(input): JsonBody<AssignmentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let person = id.into_inner();
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let assignment =
         with_conn(&state, move |conn| policies::assign(conn, &person, &input.policy, input.effective_from, &stamp))
             .await?;

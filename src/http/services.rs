@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, double_option};
-use super::{AppState, api_stamp, with_conn};
+use super::{AppState, with_conn};
 use crate::domain::field_error::{require_slug, require_text};
 use crate::storage::services::{self, NewService, Service, ServiceChanges};
 
@@ -42,13 +42,14 @@ pub struct ServiceQuery {
     (status = 201, body = Service), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/services")]
 pub async fn create(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(input): JsonBody<ServiceInput>,
 ) -> Result<HttpResponse, ApiError> {
     require_slug("id", &input.id)?;
     require_text("name", &input.name, 200)?;
     let service = NewService { id: input.id, name: input.name, team: input.team };
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let created = with_conn(&state, move |conn| services::create(conn, &service, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
 }
@@ -73,6 +74,7 @@ pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<H
     (status = 200, body = Service), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[patch("/services/{id}")]
 pub async fn update(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     id: web::Path<String>,
     JsonBody(input): JsonBody<ServicePatch>,
@@ -82,7 +84,7 @@ pub async fn update(
     }
     let changes = ServiceChanges { name: input.name, team: input.team };
     let id = id.into_inner();
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let service = with_conn(&state, move |conn| services::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(service))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, api_stamp, query_limit, query_range, with_conn};
+use super::{AppState, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::shift::{ShiftRole, check_interval, derived_external_id};
 use crate::storage::pages::Recorded;
@@ -99,11 +99,12 @@ impl ShiftInput {
     (status = 400, body = ErrorBody)))]
 #[post("/shifts")]
 pub async fn create(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(input): JsonBody<ShiftInput>,
 ) -> Result<HttpResponse, ApiError> {
     let shift = input.validate()?;
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let mut recorded = with_conn(&state, move |conn| shifts::record_all(conn, &[shift], &stamp, None)).await?;
     let (shift, how) = recorded.pop().ok_or_else(|| ApiError::invalid("body", "no shift"))?;
     state.mark_accrual_due();
@@ -117,6 +118,7 @@ pub async fn create(
     (status = 200, body = ShiftBatchResult), (status = 400, body = ErrorBody)))]
 #[post("/shifts/batch")]
 pub async fn create_batch(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(batch): JsonBody<ShiftBatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -129,7 +131,7 @@ pub async fn create_batch(
         .enumerate()
         .map(|(index, input)| input.validate().map_err(|error| error.within(&format!("shifts[{index}]"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let recorded = with_conn(&state, move |conn| shifts::record_all(conn, &new_shifts, &stamp, Some("shifts"))).await?;
     state.mark_accrual_due();
     let created = recorded.iter().filter(|(_, how)| *how == Recorded::Created).count();

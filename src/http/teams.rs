@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
-use super::{AppState, api_stamp, with_conn};
+use super::{AppState, with_conn};
 use crate::domain::field_error::{require_slug, require_text};
 use crate::storage::teams::{self, NewTeam, Team, TeamChanges};
 
@@ -33,6 +33,7 @@ pub struct TeamPatch {
     (status = 201, body = Team), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/teams")]
 pub async fn create(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     JsonBody(input): JsonBody<TeamInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -40,7 +41,7 @@ pub async fn create(
     require_text("name", &input.name, 200)?;
     require_text("cost_centre", &input.cost_centre, 64)?;
     let team = NewTeam { id: input.id, name: input.name, cost_centre: input.cost_centre };
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let created = with_conn(&state, move |conn| teams::create(conn, &team, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
 }
@@ -64,6 +65,7 @@ pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<H
     (status = 200, body = Team), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[patch("/teams/{id}")]
 pub async fn update(
+    actor: super::access::Actor,
     state: web::Data<AppState>,
     id: web::Path<String>,
     JsonBody(input): JsonBody<TeamPatch>,
@@ -76,7 +78,7 @@ pub async fn update(
     }
     let changes = TeamChanges { name: input.name, cost_centre: input.cost_centre };
     let id = id.into_inner();
-    let stamp = api_stamp();
+    let stamp = actor.stamp();
     let team = with_conn(&state, move |conn| teams::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(team))
 }

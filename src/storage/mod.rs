@@ -23,6 +23,7 @@ pub mod schema;
 pub mod services;
 pub mod shifts;
 pub mod teams;
+pub mod tokens;
 
 use std::time::Duration;
 

@@ -38,6 +38,14 @@ fn a_bad_database_url_is_a_clear_error() {
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let db = TestDb::new(Backend::Sqlite);
+    // The first admin token comes from the CLI; its secret is printed once.
+    let created = paydown()
+        .args(["token", "create", "--role", "admin", "--name", "first admin", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let stdout = String::from_utf8_lossy(&created.stdout).into_owned();
+    let secret = stdout.lines().find(|line| line.starts_with("pdt_")).expect("the secret is printed").to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = paydown()
@@ -54,9 +62,10 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(http_request(address, "GET", "/readyz", "").status, 200);
+    assert_eq!(http_request(address, "GET", "/readyz", "", None).status, 200);
     let page = r#"{"source": "manual", "external_id": "CLI-1", "service": "checkout", "triggered_at": "2026-10-03T02:14:00Z"}"#;
-    assert_eq!(http_request(address, "POST", "/v1/pages", page).status, 201);
+    assert_eq!(http_request(address, "POST", "/v1/pages", page, None).status, 401);
+    assert_eq!(http_request(address, "POST", "/v1/pages", page, Some(&secret)).status, 201);
 
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());

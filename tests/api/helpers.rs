@@ -4,10 +4,11 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{App, test, web};
+use actix_web::dev::Service;
+use actix_web::test;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+use paydown::domain::role::Role;
 use paydown::http::AppState;
 use paydown::storage::Store;
 use serde_json::Value;
@@ -67,8 +68,10 @@ impl Drop for TestDb {
     }
 }
 
-/// The real app, in process, on a fresh database.
+/// The real app, in process, on a fresh database, with an admin and a finance token.
 pub struct TestApp {
+    pub admin_token: String,
+    pub finance_token: String,
     /// Kept so the database lives as long as the app.
     _db: TestDb,
     pub store: Store,
@@ -96,15 +99,53 @@ impl TestApp {
     pub fn new(backend: Backend) -> TestApp {
         let db = TestDb::new(backend);
         let store = db.store();
-        TestApp { _db: db, store }
+        let admin_token = create_token(&store, Role::Admin, None, &[]);
+        let finance_token = create_token(&store, Role::Finance, None, &[]);
+        TestApp { admin_token, finance_token, _db: db, store }
     }
 
-    async fn call(&self, request: test::TestRequest) -> Reply {
-        let app = test::init_service(
-            App::new().app_data(web::Data::new(AppState::new(self.store.clone()))).configure(paydown::http::configure),
-        )
-        .await;
-        let response: ServiceResponse = app.call(request.to_request()).await.expect("service call");
+    /// A token of `role` (an engineer's bound to `person`, a manager's to `teams`).
+    pub fn token(&self, role: Role, person: Option<&str>, teams: &[&str]) -> String {
+        create_token(&self.store, role, person, teams)
+    }
+
+    /// The token tests use when they do not say: finance for pay, admin otherwise.
+    fn default_token(&self, path: &str) -> &str {
+        let pay = path.contains("/statement") || path.starts_with("/v1/ledger") || path.starts_with("/v1/periods");
+        if pay { &self.finance_token } else { &self.admin_token }
+    }
+
+    /// A request with an explicit bearer token (`None`: no header at all).
+    pub async fn call_as(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Reply {
+        let mut request = match method {
+            "GET" => test::TestRequest::get(),
+            "POST" => test::TestRequest::post(),
+            "PATCH" => test::TestRequest::patch(),
+            other => test::TestRequest::default().method(other.parse().unwrap()),
+        }
+        .uri(path);
+        if let Some(body) = body {
+            request = request.insert_header(("content-type", "application/json")).set_payload(body.to_string());
+        }
+        if let Some(token) = token {
+            request = request.insert_header(("authorization", format!("Bearer {token}")));
+        }
+        self.send(request).await
+    }
+
+    async fn call(&self, request: test::TestRequest, path: &str) -> Reply {
+        let token = self.default_token(path).to_owned();
+        self.send(request.insert_header(("authorization", format!("Bearer {token}")))).await
+    }
+
+    /// A request exactly as given: no token added.
+    pub async fn send_raw(&self, request: test::TestRequest) -> Reply {
+        self.send(request).await
+    }
+
+    async fn send(&self, request: test::TestRequest) -> Reply {
+        let app = test::init_service(paydown::http::app(AppState::new(self.store.clone()))).await;
+        let response = app.call(request.to_request()).await.expect("service call");
         let status = response.status().as_u16();
         let bytes = test::read_body(response).await;
         let body = if bytes.is_empty() {
@@ -117,11 +158,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.call(test::TestRequest::get().uri(path)).await
+        self.call(test::TestRequest::get().uri(path), path).await
     }
 
     pub async fn get_with_accept(&self, path: &str, accept: &str) -> Reply {
-        self.call(test::TestRequest::get().uri(path).insert_header(("accept", accept.to_owned()))).await
+        self.call(test::TestRequest::get().uri(path).insert_header(("accept", accept.to_owned())), path).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
@@ -131,6 +172,7 @@ impl TestApp {
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
         self.call(
             test::TestRequest::post().uri(path).insert_header(("content-type", "application/json")).set_payload(body),
+            path,
         )
         .await
     }
@@ -141,6 +183,7 @@ impl TestApp {
                 .uri(path)
                 .insert_header(("content-type", "application/json"))
                 .set_payload(body.to_string()),
+            path,
         )
         .await
     }
@@ -189,8 +232,8 @@ impl RunningServer {
     }
 
     /// A blocking HTTP/1.1 request on a new connection, as an independent client would.
-    pub fn request(&self, method: &str, path: &str, body: &str) -> Reply {
-        http_request(self.address, method, path, body)
+    pub fn request(&self, method: &str, path: &str, body: &str, token: &str) -> Reply {
+        http_request(self.address, method, path, body, Some(token))
     }
 }
 
@@ -205,10 +248,11 @@ impl Drop for RunningServer {
 }
 
 /// Sends one HTTP/1.1 request with `Connection: close` and reads the whole answer.
-pub fn http_request(address: SocketAddr, method: &str, path: &str, body: &str) -> Reply {
+pub fn http_request(address: SocketAddr, method: &str, path: &str, body: &str, token: Option<&str>) -> Reply {
     let mut stream = TcpStream::connect(address).expect("connect");
+    let authorization = token.map(|token| format!("Authorization: Bearer {token}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).expect("write request");
@@ -238,4 +282,18 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// Creates a token directly in storage (as `paydown token create` does).
+pub fn create_token(store: &Store, role: Role, person: Option<&str>, teams: &[&str]) -> String {
+    let mut conn = store.conn().expect("connection");
+    let new = paydown::storage::tokens::NewToken {
+        name: format!("test {}", role.as_str()),
+        role,
+        person: person.map(str::to_owned),
+        teams: teams.iter().map(|team| (*team).to_owned()).collect(),
+        expires_at: None,
+    };
+    let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+    paydown::storage::tokens::create(&mut conn, &new, &stamp).expect("create token").1
 }

@@ -68,7 +68,7 @@ async fn accrual_posts_once_and_the_ledger_matches_the_statement(backend: Backen
     assert_eq!(callout["fact_kind"], "page");
     assert_eq!(callout["fact_id"], page_id.as_str());
     assert_eq!((callout["policy_id"].as_str(), callout["policy_version"].as_i64()), (Some("uk"), Some(1)));
-    assert_eq!(callout["posted_by"], "api");
+    assert_eq!(callout["posted_by"], "token:test finance");
     assert_eq!(callout["natural_period"], "2026-03");
     let verified = app.get("/v1/ledger/verify").await;
     assert_eq!(verified.body["differences"], json!([]), "{:?}", verified.body);
@@ -130,9 +130,12 @@ async fn a_change_to_a_closed_period_lands_in_the_next_open_one(backend: Backend
     // The audit log says who did what: the page's source, the API, the accruals, the close.
     let page_history = app.get(&format!("/v1/audit?entity=page&id={page_id}")).await.body;
     assert_eq!(page_history[0]["action"], "create");
-    assert_eq!(page_history[0]["actor"], "api:manual");
+    assert_eq!(page_history[0]["actor"], "token:test admin via manual");
     let closes = app.get("/v1/audit?entity=pay_period&id=2026-03").await.body;
-    assert_eq!((closes[0]["action"].as_str(), closes[0]["actor"].as_str()), (Some("close"), Some("api")));
+    assert_eq!(
+        (closes[0]["action"].as_str(), closes[0]["actor"].as_str()),
+        (Some("close"), Some("token:test finance"))
+    );
     let responses = app.get("/v1/audit?entity=response").await.body;
     assert_eq!(responses.as_array().unwrap().len(), 2);
     let accruals = app.get("/v1/audit?entity=accrual_run").await.body;

@@ -77,12 +77,14 @@ async fn concurrent_deliveries_of_one_page_make_exactly_one(backend: Backend) {
     let app = TestApp::new(backend);
     app.seed_basics().await;
     let server = RunningServer::start(app.store.clone());
+    let token = app.admin_token.clone();
     let clients = 12;
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients));
     let threads: Vec<_> = (0..clients)
         .map(|client| {
             let barrier = barrier.clone();
             let address = server.address;
+            let token = token.clone();
             std::thread::spawn(move || {
                 let mut body = trigger();
                 body["external_id"] = json!("RACE-1");
@@ -94,7 +96,7 @@ async fn concurrent_deliveries_of_one_page_make_exactly_one(backend: Backend) {
                     body["resolved_at"] = json!("2026-10-03T03:00:00Z");
                 }
                 barrier.wait();
-                crate::helpers::http_request(address, "POST", "/v1/pages", &body.to_string())
+                crate::helpers::http_request(address, "POST", "/v1/pages", &body.to_string(), Some(&token))
             })
         })
         .collect();
@@ -105,7 +107,7 @@ async fn concurrent_deliveries_of_one_page_make_exactly_one(backend: Backend) {
     let ids: std::collections::BTreeSet<_> = replies.iter().map(|reply| reply.body["id"].to_string()).collect();
     assert_eq!(ids.len(), 1);
 
-    let found = server.request("GET", "/v1/pages?source=manual&external_id=RACE-1", "");
+    let found = server.request("GET", "/v1/pages?source=manual&external_id=RACE-1", "", &app.admin_token);
     assert_eq!(found.body.as_array().unwrap().len(), 1);
     assert_eq!(found.body[0]["delivery_count"], 12);
     assert_eq!(found.body[0]["status"], "resolved");

@@ -1,0 +1,289 @@
+//! Who may call what: every endpoint's rule is in `RULES`, and one middleware enforces
+//! them before any handler runs. A path without a rule is not served (deny by default).
+//!
+//! - Authentication: `Authorization: Bearer pdt_…`; a missing, unknown, revoked or
+//!   expired token gets 401 at once.
+//! - Roles: a token of a role not listed gets 403.
+//! - Scope: an engineer token reaches only its own person, a manager token only the
+//!   people of its teams. A person outside the scope gets 403 whether or not it exists,
+//!   so a 403/404 difference never tells a caller who exists.
+//! - Webhooks authenticate by their tool's signature (see `http::webhooks`), not here.
+
+use std::sync::OnceLock;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Path, ResourceDef, ServiceRequest, ServiceResponse, Url};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::role::Role::{Admin, Engineer, Finance, Ingest, Manager};
+use crate::domain::role::{Caller, Role};
+use crate::storage::{Stamp, tokens};
+
+/// How far a role's reach is narrowed on an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The role is enough.
+    Any,
+    /// `{id}` in the path is a person: engineers only themselves, managers their teams.
+    PathPerson,
+    /// `?person=` must name a person in reach for engineers and managers (required for them).
+    QueryPerson,
+    /// `?team=` must name one of a manager's teams (required for managers).
+    QueryTeam,
+    /// The body names a person; the handler checks it against the caller (`Caller::may_act_for`).
+    BodyPerson,
+}
+
+/// One endpoint's rule.
+pub struct Rule {
+    pub method: Method,
+    pub pattern: &'static str,
+    pub roles: &'static [Role],
+    pub scope: Scope,
+}
+
+const READERS: &[Role] = &[Engineer, Manager, Finance, Admin];
+const PAY_READERS: &[Role] = &[Engineer, Manager, Finance];
+
+macro_rules! rule {
+    ($method:ident $pattern:literal => $roles:expr, $scope:ident) => {
+        Rule { method: Method::$method, pattern: $pattern, roles: $roles, scope: Scope::$scope }
+    };
+}
+
+/// Every endpoint under `/v1` and who may call it. Public paths are in `PUBLIC`.
+pub fn rules() -> Vec<Rule> {
+    vec![
+        // Facts: pages, responses, shifts.
+        rule!(POST "/v1/pages" => &[Admin, Ingest], Any),
+        rule!(GET "/v1/pages" => READERS, Any),
+        rule!(GET "/v1/pages/{id}" => READERS, Any),
+        rule!(POST "/v1/pages/{id}/responses" => &[Engineer, Admin], BodyPerson),
+        rule!(GET "/v1/pages/{id}/responses" => READERS, Any),
+        rule!(POST "/v1/shifts" => &[Admin, Ingest], Any),
+        rule!(POST "/v1/shifts/batch" => &[Admin, Ingest], Any),
+        rule!(GET "/v1/shifts" => READERS, Any),
+        // The directory.
+        rule!(POST "/v1/people" => &[Admin], Any),
+        rule!(GET "/v1/people" => &[Manager, Finance, Admin], QueryTeam),
+        rule!(GET "/v1/people/{id}" => READERS, PathPerson),
+        rule!(PATCH "/v1/people/{id}" => &[Admin], Any),
+        rule!(GET "/v1/people/{id}/responses" => READERS, PathPerson),
+        rule!(POST "/v1/teams" => &[Admin], Any),
+        rule!(GET "/v1/teams" => READERS, Any),
+        rule!(GET "/v1/teams/{id}" => READERS, Any),
+        rule!(PATCH "/v1/teams/{id}" => &[Admin], Any),
+        rule!(POST "/v1/services" => &[Admin], Any),
+        rule!(GET "/v1/services" => READERS, Any),
+        rule!(GET "/v1/services/{id}" => READERS, Any),
+        rule!(PATCH "/v1/services/{id}" => &[Admin], Any),
+        // Pay policies and what people are owed.
+        rule!(POST "/v1/policies" => &[Admin], Any),
+        rule!(GET "/v1/policies" => READERS, Any),
+        rule!(GET "/v1/policies/{id}" => READERS, Any),
+        rule!(POST "/v1/people/{id}/policy-assignments" => &[Admin], Any),
+        rule!(GET "/v1/people/{id}/policy-assignments" => READERS, PathPerson),
+        rule!(GET "/v1/people/{id}/statement" => PAY_READERS, PathPerson),
+        // The ledger.
+        rule!(POST "/v1/ledger/accrue" => &[Finance], Any),
+        rule!(GET "/v1/ledger" => PAY_READERS, QueryPerson),
+        rule!(GET "/v1/ledger/verify" => &[Finance], Any),
+        rule!(GET "/v1/periods" => &[Manager, Finance], Any),
+        rule!(GET "/v1/periods/{id}" => &[Finance], Any),
+        rule!(POST "/v1/periods/{id}/close" => &[Finance], Any),
+        rule!(GET "/v1/audit" => &[Finance, Admin], Any),
+        // Tokens.
+        rule!(POST "/v1/tokens" => &[Admin], Any),
+        rule!(GET "/v1/tokens" => &[Admin], Any),
+        rule!(POST "/v1/tokens/{id}/revoke" => &[Admin], Any),
+    ]
+}
+
+/// Paths anyone may call: probes, the API document and its viewer.
+pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*"];
+/// Webhook paths authenticate by signature in their handlers.
+pub const WEBHOOKS: &str = "/v1/webhooks/{source}";
+
+struct CompiledRule {
+    rule: Rule,
+    def: ResourceDef,
+}
+
+fn compiled() -> &'static [CompiledRule] {
+    static RULES: OnceLock<Vec<CompiledRule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        rules().into_iter().map(|rule| CompiledRule { def: ResourceDef::new(rule.pattern), rule }).collect()
+    })
+}
+
+fn public() -> &'static [ResourceDef] {
+    static PUBLIC_DEFS: OnceLock<Vec<ResourceDef>> = OnceLock::new();
+    PUBLIC_DEFS.get_or_init(|| PUBLIC.iter().map(|pattern| ResourceDef::new(*pattern)).collect())
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+}
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// The middleware: authenticate, then check the endpoint's rule.
+pub async fn authorize(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = request.path().to_owned();
+    if public().iter().any(|def| def.is_match(&path)) || ResourceDef::new(WEBHOOKS).is_match(&path) {
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    match check(&request, &path).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.call(request).await.map(ServiceResponse::map_into_boxed_body)
+        }
+        Err(error) => {
+            let mut response = error.error_response();
+            if error.status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            }
+            Ok(request.into_response(response))
+        }
+    }
+}
+
+async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError> {
+    let matching: Vec<&CompiledRule> = compiled().iter().filter(|compiled| compiled.def.is_match(path)).collect();
+    if matching.is_empty() {
+        return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
+    }
+    let Some(found) = matching.iter().find(|compiled| compiled.rule.method == *request.method()) else {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed on {path}", request.method()),
+        ));
+    };
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no state"))?;
+    let secret = bearer(request.headers())
+        .ok_or_else(|| unauthenticated("an API token is required: send `Authorization: Bearer <token>`"))?;
+    let store = state.store.clone();
+    let now = super::now();
+    let caller = web::block(move || -> Result<_, crate::storage::StorageError> {
+        let mut conn = store.conn()?;
+        tokens::authenticate(&mut conn, &secret, now)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it was logged")
+    })??
+    .map_err(|rejection| match rejection {
+        tokens::Rejection::Unknown => unauthenticated("the API token is not valid"),
+        tokens::Rejection::Revoked => unauthenticated("the API token was revoked"),
+        tokens::Rejection::Expired => unauthenticated("the API token has expired"),
+    })?;
+    let rule = &found.rule;
+    if !rule.roles.contains(&caller.role) {
+        return Err(forbidden(&format!(
+            "a {} token may not {} {}",
+            caller.role.as_str(),
+            request.method(),
+            rule.pattern
+        )));
+    }
+    let mut params = Path::new(Url::new(request.uri().clone()));
+    found.def.capture_match_info(&mut params);
+    let query = web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    match rule.scope {
+        Scope::Any | Scope::BodyPerson => {}
+        Scope::PathPerson => require_person_in_reach(state, &caller, params.get("id")).await?,
+        Scope::QueryPerson => {
+            if matches!(caller.role, Engineer | Manager) {
+                let person = query.get("person").map(String::as_str);
+                if person.is_none() {
+                    return Err(forbidden("name the person: `?person=` is required for this token"));
+                }
+                require_person_in_reach(state, &caller, person).await?;
+            }
+        }
+        Scope::QueryTeam => {
+            if caller.role == Manager {
+                match query.get("team") {
+                    Some(team) if caller.teams.contains(team) => {}
+                    Some(_) => return Err(forbidden("this token may not see that team")),
+                    None => return Err(forbidden("name one of your teams: `?team=` is required for this token")),
+                }
+            }
+        }
+    }
+    Ok(caller)
+}
+
+fn bearer(headers: &header::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|token| !token.is_empty())
+}
+
+async fn require_person_in_reach(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    person: Option<&str>,
+) -> Result<(), ApiError> {
+    let denied = || forbidden("this token may not see that person");
+    let Some(person) = person else { return Ok(()) };
+    match caller.role {
+        Engineer => (caller.person.as_deref() == Some(person)).then_some(()).ok_or_else(denied),
+        Manager => {
+            let store = state.store.clone();
+            let id = person.to_owned();
+            let found = web::block(move || -> Result<_, crate::storage::StorageError> {
+                let mut conn = store.conn()?;
+                crate::storage::people::find(&mut conn, &id)
+            })
+            .await
+            .map_err(|_| denied())??;
+            match found.and_then(|found| found.team) {
+                Some(team) if caller.teams.contains(&team) => Ok(()),
+                _ => Err(denied()),
+            }
+        }
+        Finance | Admin | Ingest => Ok(()),
+    }
+}
+
+impl Caller {
+    /// Whether this caller may log or change facts for `person` (engineers: only themselves).
+    pub fn may_act_for(&self, person: &str) -> bool {
+        self.role != Engineer || self.person.as_deref() == Some(person)
+    }
+}
+
+/// The caller as an extractor, for handlers that stamp writes or check body scope.
+pub struct Actor(pub Option<Caller>);
+
+impl Actor {
+    /// The stamp of a write made by this caller now.
+    pub fn stamp(&self) -> Stamp {
+        let actor = self.0.as_ref().map_or_else(|| super::API_ACTOR.to_owned(), Caller::actor);
+        Stamp::new(actor, super::now())
+    }
+}
+
+impl FromRequest for Actor {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Actor, actix_web::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Actor(request.extensions().get::<Caller>().cloned())))
+    }
+}
