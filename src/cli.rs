@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Worker threads; defaults to the number of cores.
     #[arg(long, env = "PAYDOWN_WORKERS")]
     pub workers: Option<usize>,
+    /// TOML file with webhook secrets, the replay window and the identity mapping
+    /// (see `ingest::config`); without it webhooks accept only ingest tokens.
+    #[arg(long, env = "PAYDOWN_INGEST_CONFIG")]
+    pub ingest_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +248,14 @@ fn redact(url: &str) -> String {
 }
 
 fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
+    let ingest = match &args.ingest_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            crate::ingest::config::IngestConfig::parse(&text)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
+        }
+        None => crate::ingest::config::IngestConfig::default(),
+    };
     let store = open(&args.database.database_url)?;
     if let Some(seed) = demo_seed {
         let summary = crate::demo::load_if_empty(&store, seed).context("loading the demo data set")?;
@@ -287,7 +299,8 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
     }
     tracing::info!(server.address = %address, "paydown listening");
     actix_web::rt::System::new().block_on(async move {
-        let server = crate::server::build_with_accrual(store, listener, workers)?;
+        let server =
+            crate::server::build_with_accrual(crate::http::AppState::with_ingest(store, ingest), listener, workers)?;
         server.await
     })?;
     println!("paydown stopped");

@@ -21,8 +21,7 @@ pub fn build(store: Store, listener: TcpListener, workers: usize) -> std::io::Re
 
 /// Builds a server and starts the accrual worker: after facts change, the ledger is
 /// brought up to date within `ACCRUAL_INTERVAL` (several servers serialise on a lock).
-pub fn build_with_accrual(store: Store, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
-    let state = AppState::new(store);
+pub fn build_with_accrual(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     spawn_accrual_worker(state.clone());
     build_with_state(state, listener, workers)
 }

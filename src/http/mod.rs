@@ -17,6 +17,7 @@ mod services;
 mod shifts;
 mod teams;
 mod tokens;
+mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -29,13 +30,23 @@ use crate::storage::{AnyConnection, StorageError, Store};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Webhook secrets, the replay window and the identity mapping.
+    pub ingest: std::sync::Arc<crate::ingest::config::IngestConfig>,
     /// Set when facts changed; the accrual worker (if running) posts the difference soon.
     pub accrual_due: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
     pub fn new(store: Store) -> AppState {
-        AppState { store, accrual_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)) }
+        AppState::with_ingest(store, crate::ingest::config::IngestConfig::default())
+    }
+
+    pub fn with_ingest(store: Store, ingest: crate::ingest::config::IngestConfig) -> AppState {
+        AppState {
+            store,
+            ingest: std::sync::Arc::new(ingest),
+            accrual_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
     }
 
     /// Facts changed: the ledger should catch up.
@@ -100,7 +111,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::responses)
             .service(tokens::create)
             .service(tokens::list)
-            .service(tokens::revoke),
+            .service(tokens::revoke)
+            .service(webhooks::receive),
     )
     .default_service(web::to(not_found));
 }

@@ -43,6 +43,7 @@
 //!   [`Outcome::Ignored`] with a reason, so the tool sees it accepted and does not retry.
 
 pub mod alertmanager;
+pub mod config;
 pub mod csv_pages;
 pub mod csv_shifts;
 pub mod grafana_oncall;
@@ -53,6 +54,9 @@ pub mod rows;
 pub mod signature;
 
 use std::collections::BTreeMap;
+
+/// The webhook sources paydown understands, as they appear in `/v1/webhooks/{source}`.
+pub const SOURCES: [&str; 4] = ["pagerduty", "alertmanager", "opsgenie", "grafana_oncall"];
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

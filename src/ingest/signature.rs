@@ -22,6 +22,9 @@ use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The header PagerDuty v3 signs deliveries in.
+pub const PAGERDUTY_HEADER: &str = "X-PagerDuty-Signature";
+
 /// Why a webhook was refused as unauthentic. Messages say what to fix, never echo a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -64,7 +67,7 @@ pub enum SignatureError {
 /// under any secret. Signatures of other versions are skipped, as PagerDuty asks. With no
 /// secret configured nothing can match, so the result is [`SignatureError::Mismatch`].
 pub fn verify_pagerduty(secrets: &[&[u8]], header: &str, body: &[u8]) -> Result<(), SignatureError> {
-    const HEADER: &str = "X-PagerDuty-Signature";
+    const HEADER: &str = PAGERDUTY_HEADER;
     if header.trim().is_empty() {
         return Err(SignatureError::Missing { header: HEADER });
     }

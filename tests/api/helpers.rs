@@ -70,6 +70,8 @@ impl Drop for TestDb {
 
 /// The real app, in process, on a fresh database, with an admin and a finance token.
 pub struct TestApp {
+    /// Webhook secrets and mapping the app runs with.
+    pub ingest: paydown::ingest::config::IngestConfig,
     pub admin_token: String,
     pub finance_token: String,
     /// Kept so the database lives as long as the app.
@@ -101,7 +103,7 @@ impl TestApp {
         let store = db.store();
         let admin_token = create_token(&store, Role::Admin, None, &[]);
         let finance_token = create_token(&store, Role::Finance, None, &[]);
-        TestApp { admin_token, finance_token, _db: db, store }
+        TestApp { ingest: Default::default(), admin_token, finance_token, _db: db, store }
     }
 
     /// A token of `role` (an engineer's bound to `person`, a manager's to `teams`).
@@ -138,13 +140,23 @@ impl TestApp {
         self.send(request.insert_header(("authorization", format!("Bearer {token}")))).await
     }
 
+    /// A POST with the given headers and no token added (webhooks).
+    pub async fn post_with_headers(&self, path: &str, body: &[u8], headers: &[(&str, String)]) -> Reply {
+        let mut request = test::TestRequest::post().uri(path).set_payload(body.to_vec());
+        for (name, value) in headers {
+            request = request.insert_header((*name, value.clone()));
+        }
+        self.send(request).await
+    }
+
     /// A request exactly as given: no token added.
     pub async fn send_raw(&self, request: test::TestRequest) -> Reply {
         self.send(request).await
     }
 
     async fn send(&self, request: test::TestRequest) -> Reply {
-        let app = test::init_service(paydown::http::app(AppState::new(self.store.clone()))).await;
+        let state = AppState::with_ingest(self.store.clone(), self.ingest.clone());
+        let app = test::init_service(paydown::http::app(state)).await;
         let response = app.call(request.to_request()).await.expect("service call");
         let status = response.status().as_u16();
         let bytes = test::read_body(response).await;

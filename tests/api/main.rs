@@ -15,3 +15,4 @@ mod responses;
 mod schema;
 mod shifts;
 mod statements;
+mod webhooks;
