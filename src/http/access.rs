@@ -67,6 +67,9 @@ pub fn rules() -> Vec<Rule> {
         rule!(POST "/v1/shifts" => &[Admin, Ingest], Any),
         rule!(POST "/v1/shifts/batch" => &[Admin, Ingest], Any),
         rule!(GET "/v1/shifts" => READERS, Any),
+        rule!(GET "/v1/unmatched" => &[Manager, Finance, Admin], Any),
+        rule!(GET "/v1/mappings" => &[Admin], Any),
+        rule!(POST "/v1/mappings" => &[Admin], Any),
         // The directory.
         rule!(POST "/v1/people" => &[Admin], Any),
         rule!(GET "/v1/people" => &[Manager, Finance, Admin], QueryTeam),

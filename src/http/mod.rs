@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod ledger;
+mod mappings;
 pub mod openapi;
 mod pages;
 mod people;
@@ -112,7 +113,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(tokens::create)
             .service(tokens::list)
             .service(tokens::revoke)
-            .service(webhooks::receive),
+            .service(webhooks::receive)
+            .service(mappings::unmatched)
+            .service(mappings::list)
+            .service(mappings::create),
     )
     .default_service(web::to(not_found));
 }

@@ -15,6 +15,7 @@ pub mod audit;
 mod connection;
 pub mod facts;
 pub mod ledger;
+pub mod mappings;
 pub mod pages;
 pub mod people;
 pub mod policies;

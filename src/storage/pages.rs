@@ -122,6 +122,8 @@ pub fn record_delivery(
 ) -> Result<(Page, Recorded), StorageError> {
     let payload = serde_json::to_string(delivery).map_err(|error| StorageError::Unavailable(error.to_string()))?;
     write_transaction(conn, |conn| {
+        // The page row holds paydown's identities; the delivery keeps the tool's.
+        let delivery = &super::mappings::Mappings::for_states(conn, [delivery])?.apply(delivery);
         let new_id = uuid::Uuid::now_v7().to_string();
         let now = to_naive(stamp.at);
         let lane = delivery.lane.unwrap_or(Lane::Wake).as_str();
@@ -180,7 +182,7 @@ fn lock_page_id(conn: &mut AnyConnection, source: &str, external_id: &str) -> Re
 }
 
 /// Recomputes a page's row from all its deliveries.
-fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result<(), StorageError> {
+pub(crate) fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result<(), StorageError> {
     let payloads: Vec<String> = page_deliveries::table
         .filter(page_deliveries::page_id.eq(page_id))
         .select(page_deliveries::payload)
@@ -190,6 +192,8 @@ fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result
         .map(|payload| serde_json::from_str::<PageState>(payload))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| StorageError::Unavailable(format!("page `{page_id}` has an unreadable delivery: {error}")))?;
+    let mappings = super::mappings::Mappings::for_states(conn, &deliveries)?;
+    let deliveries: Vec<PageState> = deliveries.iter().map(|delivery| mappings.apply(delivery)).collect();
     let Some(state) = PageState::fold(&deliveries) else {
         return Ok(());
     };

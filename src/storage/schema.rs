@@ -216,3 +216,14 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    identity_mappings (kind, external) {
+        kind -> Text,
+        external -> Text,
+        target -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(identity_mappings, pages);

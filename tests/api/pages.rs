@@ -152,3 +152,45 @@ async fn timestamps_keep_microseconds_and_come_back_in_utc(backend: Backend) {
     let after = app.get("/v1/pages?from=2026-10-03T02:14:00.123457Z").await;
     assert!(after.body.as_array().unwrap().is_empty());
 }
+
+on_both_backends!(unknown_acknowledgers_and_services_are_kept_and_mapping_reattributes_them);
+
+async fn unknown_acknowledgers_and_services_are_kept_and_mapping_reattributes_them(backend: Backend) {
+    let app = TestApp::new(backend);
+    app.seed_basics().await;
+    let page = json!({"source": "pagerduty", "external_id": "Q1", "service": "PIJ90N7", "triggered_at": "2026-10-03T02:14:00Z",
+        "acknowledged_at": "2026-10-03T02:20:00Z", "acknowledged_by": "pagerduty:PXPGF42"});
+    let id = app.post("/v1/pages", page).await.body["id"].as_str().unwrap().to_owned();
+    let unmatched = app.get("/v1/unmatched").await.body;
+    assert_eq!(unmatched["people"], json!([{"name": "pagerduty:PXPGF42", "pages": 1, "reason": "unknown"}]));
+    assert_eq!(unmatched["services"], json!([{"name": "PIJ90N7", "pages": 1, "reason": "unknown"}]));
+
+    let person =
+        app.post("/v1/mappings", json!({"kind": "person", "external": "pagerduty:PXPGF42", "target": "alice"})).await;
+    assert_eq!((person.status, person.body["pages_reattributed"].as_u64()), (201, Some(1)), "{:?}", person.body);
+    let service =
+        app.post("/v1/mappings", json!({"kind": "service", "external": "PIJ90N7", "target": "checkout"})).await;
+    assert_eq!(service.status, 201);
+    let page = app.get(&format!("/v1/pages/{id}")).await.body;
+    assert_eq!(
+        (page["acknowledged_by"].as_str(), page["service"].as_str(), page["owned"].as_bool()),
+        (Some("alice"), Some("checkout"), Some(true))
+    );
+    let unmatched = app.get("/v1/unmatched").await.body;
+    assert_eq!(
+        (unmatched["people"].as_array().unwrap().len(), unmatched["services"].as_array().unwrap().len()),
+        (0, 0)
+    );
+
+    // A later delivery naming the tool's identities folds through the mapping too.
+    let resolve = json!({"source": "pagerduty", "external_id": "Q1", "service": "PIJ90N7", "triggered_at": "2026-10-03T02:14:00Z",
+        "acknowledged_at": "2026-10-03T02:20:00Z", "acknowledged_by": "pagerduty:PXPGF42", "resolved_at": "2026-10-03T03:00:00Z"});
+    let resolved = app.post("/v1/pages", resolve).await.body;
+    assert_eq!((resolved["acknowledged_by"].as_str(), resolved["status"].as_str()), (Some("alice"), Some("resolved")));
+    let refused =
+        app.post("/v1/mappings", json!({"kind": "person", "external": "x@example.com", "target": "nobody"})).await;
+    assert_eq!(refused.error_field(), Some("target"));
+    let twice =
+        app.post("/v1/mappings", json!({"kind": "person", "external": "pagerduty:PXPGF42", "target": "alice"})).await;
+    assert_eq!(twice.status, 409);
+}

@@ -1,0 +1,2 @@
+DROP INDEX pages_acknowledged_by;
+DROP TABLE identity_mappings;
