@@ -68,6 +68,14 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Import history: pages from CSV, shifts from iCalendar or CSV. Idempotent; bad rows
+    /// are reported with their line and skipped (exit status 3 when any was rejected).
+    Import {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// API tokens: create (the secret is printed once), list, revoke.
     Token {
         #[command(flatten)]
@@ -81,6 +89,38 @@ pub enum Command {
         database: DatabaseArgs,
         #[command(subcommand)]
         action: PeriodAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// Pages from a CSV file: `generic` (paydown's documented columns) or `pagerduty`
+    /// (PagerDuty's incident export).
+    Pages {
+        file: std::path::PathBuf,
+        #[arg(long, default_value = "generic")]
+        format: String,
+        /// For PagerDuty exports whose times carry no offset: the zone they are in.
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// Shifts from an iCalendar feed (`.ics`) or a shifts CSV.
+    Shifts {
+        file: std::path::PathBuf,
+        /// `ics` or `csv`; guessed from the file name when omitted.
+        #[arg(long)]
+        format: Option<String>,
+        /// The source the shifts are recorded under (their idempotency namespace).
+        #[arg(long)]
+        source: Option<String>,
+        /// For a personal feed that names nobody: the person every shift belongs to.
+        #[arg(long)]
+        person: Option<String>,
+        /// Window recurring events are expanded in (RFC 3339); default: the last and next 180 days.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
     },
 }
 
@@ -172,6 +212,91 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             anyhow::bail!("{} differences between the ledger and the facts", report.differences.len())
         }
+        Command::Import { database, what } => {
+            let store = open(&database.database_url)?;
+            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+            let report = match what {
+                ImportWhat::Pages { file, format, time_zone } => {
+                    let format = match format.as_str() {
+                        "generic" => crate::ingest::csv_pages::PageCsvFormat::Generic,
+                        "pagerduty" => crate::ingest::csv_pages::PageCsvFormat::PagerDuty {
+                            time_zone: time_zone
+                                .map(|zone| {
+                                    zone.parse::<chrono_tz::Tz>()
+                                        .map_err(|_| anyhow::anyhow!("unknown time zone `{zone}`"))
+                                })
+                                .transpose()?,
+                        },
+                        other => anyhow::bail!("unknown format `{other}`: generic or pagerduty"),
+                    };
+                    let reader = std::io::BufReader::new(
+                        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
+                    );
+                    let bar = progress_bar();
+                    let started = std::time::Instant::now();
+                    let mut tick = |rows: u64| {
+                        let seconds = started.elapsed().as_secs().max(1);
+                        bar.set_message(format!("{rows} rows, {} rows/s", rows / seconds));
+                        bar.set_position(rows);
+                    };
+                    let report = crate::import::import_pages(&store, reader, format, &stamp, &mut tick)?;
+                    bar.finish_and_clear();
+                    report
+                }
+                ImportWhat::Shifts { file, format, source, person, from, to } => {
+                    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let source = source.unwrap_or_else(|| {
+                        file.file_name().map_or_else(|| "import".to_owned(), |name| name.to_string_lossy().into_owned())
+                    });
+                    let is_ics = format.as_deref().map_or_else(
+                        || file.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("ics")),
+                        |format| format == "ics",
+                    );
+                    let rows: Vec<_> = if is_ics {
+                        let now = crate::http::now();
+                        let parse = |text: Option<String>, default| -> anyhow::Result<_> {
+                            text.map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
+                                .transpose()
+                                .map(|at| at.unwrap_or(default))
+                        };
+                        let options = crate::ingest::ics::IcsOptions {
+                            source,
+                            from: parse(from, now - chrono::Duration::days(180))?,
+                            to: parse(to, now + chrono::Duration::days(180))?,
+                            default_time_zone: chrono_tz::UTC,
+                            person,
+                        };
+                        crate::ingest::ics::shifts_from_ics(&text, &options)
+                            .map_err(|error| anyhow::anyhow!("line {}: {}", error.line, error.message))?
+                    } else {
+                        crate::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), &source)
+                            .map_err(|error| anyhow::anyhow!("line {}: {}", error.line, error.message))?
+                            .collect()
+                    };
+                    crate::import::import_shifts(&store, rows, &stamp)?
+                }
+            };
+            println!(
+                "{} rows in {:.1} s ({} rows/s): {} created, {} updated, {} unchanged, {} rejected",
+                report.rows,
+                report.elapsed.as_secs_f64(),
+                report.rows_per_second(),
+                report.created,
+                report.updated,
+                report.unchanged,
+                report.rejected.len()
+            );
+            for error in report.rejected.iter().take(REJECTED_SHOWN_MAX) {
+                println!("rejected line {}: {}: {}", error.line, error.field, error.message);
+            }
+            if report.rejected.len() > REJECTED_SHOWN_MAX {
+                println!("… and {} more rejected rows", report.rejected.len() - REJECTED_SHOWN_MAX);
+            }
+            if !report.rejected.is_empty() {
+                std::process::exit(3);
+            }
+            Ok(())
+        }
         Command::Token { database, action } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
@@ -237,6 +362,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Rejected rows printed in full; the rest are counted.
+const REJECTED_SHOWN_MAX: usize = 100;
+
+/// A progress bar on stderr, hidden when stderr is not a terminal (CI, pipes).
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn open(url: &str) -> anyhow::Result<Store> {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod ledger;
 pub mod pricing;

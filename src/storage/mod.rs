@@ -14,6 +14,7 @@
 pub mod audit;
 mod connection;
 pub mod facts;
+pub mod import;
 pub mod ledger;
 pub mod mappings;
 pub mod pages;

@@ -106,6 +106,11 @@ impl TestApp {
         TestApp { ingest: Default::default(), admin_token, finance_token, _db: db, store }
     }
 
+    /// The URL of the app's database, for driving the CLI against it.
+    pub fn database_url(&self) -> String {
+        self._db.url.clone()
+    }
+
     /// A token of `role` (an engineer's bound to `person`, a manager's to `teams`).
     pub fn token(&self, role: Role, person: Option<&str>, teams: &[&str]) -> String {
         create_token(&self.store, role, person, teams)

@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod directory;
 mod health;
+mod import;
 mod ledger;
 mod pages;
 mod responses;

@@ -1,0 +1,93 @@
+//! Imports 1,000,000 generated pages from a generic CSV into SQLite and into PostgreSQL
+//! (a fresh database on `PAYDOWN_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432)
+//! and prints rows/s. Target: at least 100,000 rows/s into SQLite.
+//!
+//! Run: `cargo bench --bench import` (`PAYDOWN_BENCH_ROWS` to change the row count).
+
+use std::io::Write;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use paydown::ingest::csv_pages::PageCsvFormat;
+use paydown::storage::{Stamp, Store};
+
+fn main() {
+    let rows: u64 = std::env::var("PAYDOWN_BENCH_ROWS").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("paydown-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("pages.csv");
+    write_csv(&csv, rows);
+    let size_mb = std::fs::metadata(&csv).unwrap().len() / 1_000_000;
+    println!("import: {rows} generated pages, {size_mb} MB of CSV");
+
+    let sqlite = dir.join("bench.db");
+    run("sqlite", sqlite.to_str().unwrap(), &csv);
+
+    let base =
+        std::env::var("PAYDOWN_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("paydown_bench_{}", std::process::id());
+    match PgConnection::establish(&format!("{base}/postgres")) {
+        Ok(mut admin) => {
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            run("postgres", &format!("{base}/{name}"), &csv);
+            admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).unwrap();
+        }
+        Err(error) => println!("import: postgres skipped ({error})"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn run(backend: &str, url: &str, csv: &std::path::Path) {
+    let store = Store::open_with_pool_size(url, 2).unwrap();
+    let stamp = Stamp::new("bench", paydown::http::now());
+    let reader = std::io::BufReader::new(std::fs::File::open(csv).unwrap());
+    let report = paydown::import::import_pages(&store, reader, PageCsvFormat::Generic, &stamp, &mut |_| {}).unwrap();
+    assert!(report.rejected.is_empty());
+    println!(
+        "import: {backend}: {} rows in {:.2} s = {} rows/s ({} created)",
+        report.rows,
+        report.elapsed.as_secs_f64(),
+        report.rows_per_second(),
+        report.created
+    );
+    let stamp = Stamp::new("bench", paydown::http::now());
+    let reader = std::io::BufReader::new(std::fs::File::open(csv).unwrap());
+    let again = paydown::import::import_pages(&store, reader, PageCsvFormat::Generic, &stamp, &mut |_| {}).unwrap();
+    println!(
+        "import: {backend}: the same file again: {} rows/s, {} unchanged, {} created",
+        again.rows_per_second(),
+        again.unchanged,
+        again.created
+    );
+}
+
+fn write_csv(path: &std::path::Path, rows: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        out,
+        "source,external_id,service,title,alert_key,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at"
+    )
+    .unwrap();
+    let services = ["checkout", "ledger-db", "search-api", "k8s-cluster", "kafka"];
+    let people = ["alice", "ben", "zoe", "marcus", "dana"];
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().timestamp();
+    for row in 0..rows {
+        let index = usize::try_from(row % 5).unwrap();
+        let triggered = start + i64::try_from(row).unwrap() * 31;
+        let at = |offset: i64| {
+            chrono::DateTime::from_timestamp(triggered + offset, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        };
+        writeln!(
+            out,
+            "bench,INC-{row},{},Alert {row} on {},alert-{},wake,{},{},{},{}",
+            services[index],
+            services[index],
+            row % 97,
+            at(0),
+            at(180),
+            people[index],
+            at(2_400)
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,139 @@
+//! Bulk import from files: pages from CSV (generic or PagerDuty's export), shifts from
+//! CSV or iCalendar. Streams rows, imports them in batches, reports every rejected row
+//! with its line number and why, and never stops at the first bad row.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use crate::domain::page::PageState;
+use crate::ingest::csv_pages::{PageCsvFormat, pages_from_csv};
+use crate::ingest::rows::{FileError, ImportedShift, RowError};
+use crate::storage::import::{BATCH_ROWS, BatchOutcome, PageRow, import_batch};
+use crate::storage::{Stamp, StorageError, Store, people, shifts};
+
+/// Why an import stopped as a whole (a bad row never stops it).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("line {}: {}", .0.line, .0.message)]
+    File(FileError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<RowError>,
+    pub elapsed: Duration,
+}
+
+impl ImportReport {
+    pub fn rows_per_second(&self) -> u64 {
+        let millis = u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.rows.saturating_mul(1_000) / millis
+    }
+
+    fn add(&mut self, outcome: BatchOutcome) {
+        self.created += outcome.created;
+        self.updated += outcome.updated;
+        self.unchanged += outcome.unchanged;
+    }
+}
+
+/// Imports pages from a CSV reader; `progress` is told the number of rows read so far.
+pub fn import_pages<R: Read>(
+    store: &Store,
+    reader: R,
+    format: PageCsvFormat,
+    stamp: &Stamp,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let rows = pages_from_csv(reader, format).map_err(ImportError::File)?;
+    let mut conn = store.conn()?;
+    let mut report = ImportReport::default();
+    let mut batch: Vec<PageRow> = Vec::with_capacity(BATCH_ROWS);
+    for row in rows {
+        report.rows += 1;
+        match row.and_then(|page| {
+            PageState::from_delivery(page.delivery)
+                .map(|state| PageRow { source: page.source, external_id: page.external_id, state })
+                .map_err(|error| RowError { line: report.rows + 1, field: error.field, message: error.message })
+        }) {
+            Ok(page) => batch.push(page),
+            Err(error) => report.rejected.push(error),
+        }
+        if batch.len() == BATCH_ROWS {
+            report.add(import_batch(&mut conn, &batch, stamp)?);
+            batch.clear();
+            progress(report.rows);
+        }
+    }
+    if !batch.is_empty() {
+        report.add(import_batch(&mut conn, &batch, stamp)?);
+    }
+    progress(report.rows);
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Records imported shifts, resolving each person by id, email or mapping; a shift for
+/// a person paydown does not know is rejected with its line (a shift needs a person).
+pub fn import_shifts(
+    store: &Store,
+    rows: impl IntoIterator<Item = Result<ImportedShift, RowError>>,
+    stamp: &Stamp,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let mut conn = store.conn()?;
+    let directory = people::list(&mut conn, None)?;
+    let mut report = ImportReport::default();
+    let mut batch = Vec::new();
+    for row in rows {
+        report.rows += 1;
+        let shift = match row {
+            Ok(shift) => shift,
+            Err(error) => {
+                report.rejected.push(error);
+                continue;
+            }
+        };
+        let key = shift.person_key.to_lowercase();
+        let Some(person) = directory.iter().find(|person| {
+            person.id.to_lowercase() == key || person.email.to_lowercase() == key || person.name.to_lowercase() == key
+        }) else {
+            report.rejected.push(RowError {
+                line: report.rows + 1,
+                field: "person".into(),
+                message: format!(
+                    "unknown person `{}`: create them, or use their paydown id or email",
+                    shift.person_key
+                ),
+            });
+            continue;
+        };
+        batch.push(shifts::NewShift {
+            person: person.id.clone(),
+            role: shift.role,
+            schedule: shift.schedule,
+            start: shift.start,
+            end: shift.end,
+            source: shift.source,
+            external_id: shift.external_id,
+        });
+    }
+    for chunk in batch.chunks(BATCH_ROWS) {
+        for (_, recorded) in shifts::record_all(&mut conn, chunk, stamp, None)? {
+            match recorded {
+                crate::storage::pages::Recorded::Created => report.created += 1,
+                crate::storage::pages::Recorded::Existing => report.unchanged += 1,
+            }
+        }
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}

@@ -1,0 +1,206 @@
+//! Bulk import of pages: thousands of rows per transaction, multi-row inserts for new
+//! pages, and the same fold as live ingest for pages already known.
+//!
+//! Importing the same file twice changes nothing: a row whose delivery the page already
+//! holds is counted as unchanged and not stored again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::mappings::Mappings;
+use super::schema::{page_deliveries, pages};
+use super::{AnyConnection, Stamp, StorageError, write_transaction};
+use crate::domain::page::{Lane, PageState};
+use crate::domain::timestamp::to_naive;
+
+/// Rows per transaction: large enough to amortise commits, small enough to bound memory.
+pub const BATCH_ROWS: usize = 2_000;
+/// Rows per multi-row INSERT (16 columns × 500 stays far under SQLite's 32,766 parameters).
+const INSERT_ROWS_MAX: usize = 500;
+
+/// One page row to import.
+#[derive(Debug, Clone)]
+pub struct PageRow {
+    pub source: String,
+    pub external_id: String,
+    pub state: PageState,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+type NewPage = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    i32,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+/// Imports one batch in one transaction.
+pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -> Result<BatchOutcome, StorageError> {
+    write_transaction(conn, |conn| {
+        let now = to_naive(stamp.at);
+        let mappings = Mappings::for_states(conn, rows.iter().map(|row| &row.state))?;
+        let existing = existing_ids(conn, rows)?;
+        let mut outcome = BatchOutcome::default();
+        let mut new_pages: Vec<NewPage> = Vec::new();
+        let mut new_deliveries: Vec<(String, String, NaiveDateTime, String)> = Vec::new();
+        let mut created_keys: BTreeMap<(String, String), String> = BTreeMap::new();
+        let mut known_rows: Vec<(&PageRow, String)> = Vec::new();
+        for row in rows {
+            let key = (row.source.clone(), row.external_id.clone());
+            let known = existing.get(&key).or_else(|| created_keys.get(&key)).cloned();
+            if let Some(page_id) = known {
+                known_rows.push((row, page_id));
+                continue;
+            }
+            let id = uuid::Uuid::now_v7().to_string();
+            let payload =
+                serde_json::to_string(&row.state).map_err(|error| StorageError::Unavailable(error.to_string()))?;
+            let state = mappings.apply(&row.state);
+            new_pages.push((
+                id.clone(),
+                row.source.clone(),
+                row.external_id.clone(),
+                state.service_key.clone(),
+                state.title.clone(),
+                state.alert_key.clone(),
+                state.lane.unwrap_or(Lane::Wake).as_str().to_owned(),
+                to_naive(state.triggered_at),
+                state.acknowledged_at.map(to_naive),
+                state.acknowledged_by.clone(),
+                state.resolved_at.map(to_naive),
+                to_naive(state.described_at),
+                1,
+                now,
+                now,
+            ));
+            new_deliveries.push((uuid::Uuid::now_v7().to_string(), id.clone(), now, payload));
+            created_keys.insert(key, id);
+            outcome.created += 1;
+        }
+        insert_pages(conn, &new_pages)?;
+        insert_deliveries(conn, &new_deliveries)?;
+        for (row, page_id) in known_rows {
+            let payload =
+                serde_json::to_string(&row.state).map_err(|error| StorageError::Unavailable(error.to_string()))?;
+            let already: i64 = page_deliveries::table
+                .filter(page_deliveries::page_id.eq(&page_id))
+                .filter(page_deliveries::payload.eq(&payload))
+                .count()
+                .get_result(conn)?;
+            if already > 0 {
+                outcome.unchanged += 1;
+                continue;
+            }
+            insert_deliveries(conn, &[(uuid::Uuid::now_v7().to_string(), page_id.clone(), now, payload)])?;
+            super::pages::refold(conn, &page_id, now)?;
+            outcome.updated += 1;
+        }
+        if outcome.created + outcome.updated > 0 {
+            super::audit::record(
+                conn,
+                stamp,
+                "import",
+                "pages",
+                &format!("batch of {}", rows.len()),
+                Some(format!(
+                    "{} created, {} updated, {} unchanged",
+                    outcome.created, outcome.updated, outcome.unchanged
+                )),
+            )?;
+        }
+        Ok(outcome)
+    })
+}
+
+fn existing_ids(
+    conn: &mut AnyConnection,
+    rows: &[PageRow],
+) -> Result<BTreeMap<(String, String), String>, StorageError> {
+    let wanted: BTreeSet<(&str, &str)> =
+        rows.iter().map(|row| (row.source.as_str(), row.external_id.as_str())).collect();
+    let external_ids: Vec<&str> =
+        wanted.iter().map(|(_, external_id)| *external_id).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut found = BTreeMap::new();
+    for chunk in external_ids.chunks(INSERT_ROWS_MAX) {
+        let rows: Vec<(String, String, String)> = pages::table
+            .filter(pages::external_id.eq_any(chunk))
+            .select((pages::source, pages::external_id, pages::id))
+            .load(conn)?;
+        for (source, external_id, id) in rows {
+            if wanted.contains(&(source.as_str(), external_id.as_str())) {
+                found.insert((source, external_id), id);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn insert_pages(conn: &mut AnyConnection, rows: &[NewPage]) -> Result<(), StorageError> {
+    for chunk in rows.chunks(INSERT_ROWS_MAX) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|row| {
+                (
+                    pages::id.eq(&row.0),
+                    pages::source.eq(&row.1),
+                    pages::external_id.eq(&row.2),
+                    pages::service_key.eq(&row.3),
+                    pages::title.eq(&row.4),
+                    pages::alert_key.eq(&row.5),
+                    pages::lane.eq(&row.6),
+                    pages::triggered_at.eq(row.7),
+                    pages::acknowledged_at.eq(row.8),
+                    pages::acknowledged_by.eq(&row.9),
+                    pages::resolved_at.eq(row.10),
+                    pages::described_at.eq(row.11),
+                    pages::delivery_count.eq(row.12),
+                    pages::created_at.eq(row.13),
+                    pages::updated_at.eq(row.14),
+                )
+            })
+            .collect();
+        crate::with_backend!(conn, |c| diesel::insert_into(pages::table).values(&values).execute(c))?;
+    }
+    Ok(())
+}
+
+fn insert_deliveries(
+    conn: &mut AnyConnection,
+    rows: &[(String, String, NaiveDateTime, String)],
+) -> Result<(), StorageError> {
+    for chunk in rows.chunks(INSERT_ROWS_MAX) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(id, page_id, received_at, payload)| {
+                (
+                    page_deliveries::id.eq(id),
+                    page_deliveries::page_id.eq(page_id),
+                    page_deliveries::received_at.eq(*received_at),
+                    page_deliveries::payload.eq(payload),
+                )
+            })
+            .collect();
+        crate::with_backend!(conn, |c| diesel::insert_into(page_deliveries::table).values(&values).execute(c))?;
+    }
+    Ok(())
+}
