@@ -76,6 +76,13 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Export reports: payroll (CSV, XLSX, JSON in a layout), accruals by cost centre.
+    Export {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
     /// API tokens: create (the secret is printed once), list, revoke.
     Token {
         #[command(flatten)]
@@ -121,6 +128,34 @@ pub enum ImportWhat {
         from: Option<String>,
         #[arg(long)]
         to: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// The payroll file of a period.
+    Payroll {
+        #[arg(long)]
+        period: String,
+        /// A layout in `reports/payroll/` (or `PAYDOWN_REPORTS_DIR`) or a built-in one.
+        #[arg(long, default_value = "long")]
+        layout: String,
+        /// csv, xlsx or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Where to write; `-` for standard output; the report's own file name when omitted.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// What finance books per cost centre, with control totals.
+    Accruals {
+        #[arg(long)]
+        period: String,
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -294,6 +329,46 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if !report.rejected.is_empty() {
                 std::process::exit(3);
+            }
+            Ok(())
+        }
+        Command::Export { database, what } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let bar = progress_bar();
+            bar.set_message("reading the ledger");
+            let (name, bytes, output) = match what {
+                ExportWhat::Payroll { period, layout, format, output } => {
+                    let format =
+                        crate::reports::export::Format::parse(&format).context("--format: csv, xlsx or json")?;
+                    let input = crate::storage::report_input::payroll_input(&mut conn, &period)?;
+                    bar.set_message(format!("writing {} entries", input.entries.len()));
+                    let (name, bytes) =
+                        crate::reports::export::payroll_file(&layout, format, &input).map_err(anyhow::Error::msg)?;
+                    (name, bytes, output)
+                }
+                ExportWhat::Accruals { period, format, output } => {
+                    let format = crate::reports::export::Format::parse(&format).context("--format: csv or json")?;
+                    let input = crate::storage::report_input::payroll_input(&mut conn, &period)?;
+                    let (name, bytes) =
+                        crate::reports::export::accruals_file(format, &input).map_err(anyhow::Error::msg)?;
+                    (name, bytes, output)
+                }
+            };
+            bar.finish_and_clear();
+            match output {
+                Some(path) if path.as_os_str() == "-" => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                }
+                Some(path) => {
+                    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
+                }
+                None => {
+                    std::fs::write(&name, &bytes).with_context(|| format!("writing {name}"))?;
+                    eprintln!("wrote {name} ({} bytes)", bytes.len());
+                }
             }
             Ok(())
         }

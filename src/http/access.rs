@@ -99,6 +99,9 @@ pub fn rules() -> Vec<Rule> {
         rule!(GET "/v1/periods/{id}" => &[Finance], Any),
         rule!(POST "/v1/periods/{id}/close" => &[Finance], Any),
         rule!(GET "/v1/audit" => &[Finance, Admin], Any),
+        // Reports.
+        rule!(GET "/v1/reports/payroll" => &[Finance], Any),
+        rule!(GET "/v1/reports/accruals" => &[Finance], Any),
         // Tokens.
         rule!(POST "/v1/tokens" => &[Admin], Any),
         rule!(GET "/v1/tokens" => &[Admin], Any),

@@ -14,6 +14,7 @@ pub mod openapi;
 mod pages;
 mod people;
 mod policies;
+mod reports;
 mod services;
 mod shifts;
 mod teams;
@@ -116,7 +117,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(webhooks::receive)
             .service(mappings::unmatched)
             .service(mappings::list)
-            .service(mappings::create),
+            .service(mappings::create)
+            .service(reports::payroll)
+            .service(reports::accruals),
     )
     .default_service(web::to(not_found));
 }

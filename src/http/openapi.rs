@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{error, health, ledger, mappings, pages, people, policies, services, shifts, teams, tokens, webhooks};
+use super::{
+    error, health, ledger, mappings, pages, people, policies, reports, services, shifts, teams, tokens, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +19,7 @@ use super::{error, health, ledger, mappings, pages, people, policies, services, 
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses,
-        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create,
+        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
@@ -33,6 +35,7 @@ use super::{error, health, ledger, mappings, pages, people, policies, services, 
         (name = "policies", description = "Versioned pay policies and their assignment to people"),
         (name = "statements", description = "Priced lines of a person, with explanations"),
         (name = "ledger", description = "Append-only ledger entries, accrual, verification and pay periods"),
+        (name = "reports", description = "Payroll exports (layouts as data) and accruals by cost centre"),
         (name = "tokens", description = "API tokens and their roles (admin)"),
         (name = "webhooks", description = "Deliveries from PagerDuty, Alertmanager, Opsgenie and Grafana OnCall, authenticated by signature"),
         (name = "health", description = "Probes"),

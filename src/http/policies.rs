@@ -152,6 +152,8 @@ pub async fn statement(
     if to - from > chrono::Duration::days(STATEMENT_DAYS_MAX) {
         return Err(ApiError::invalid("to", format!("a statement covers at most {STATEMENT_DAYS_MAX} days")));
     }
+    let accept = request.headers().get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+    let wants_html = accept.contains("text/html");
     let wants_csv = request
         .headers()
         .get(header::ACCEPT)
@@ -159,9 +161,11 @@ pub async fn statement(
         .is_some_and(|accept| accept.contains("text/csv"));
     let person = id.into_inner();
     let store = state.store.clone();
-    let statement = web::block(move || {
+    let (statement, person_info) = web::block(move || -> Result<_, StatementError> {
         let mut conn = store.conn()?;
-        pricing::statement(&mut conn, &person, from, to)
+        let statement = pricing::statement(&mut conn, &person, from, to)?;
+        let info = person_info(&mut conn, &person)?;
+        Ok((statement, info))
     })
     .await
     .map_err(|_| {
@@ -171,6 +175,10 @@ pub async fn statement(
             "an internal error occurred; it was logged",
         )
     })??;
+    if wants_html {
+        let html = crate::reports::statement_html::render(&statement_input(&statement, person_info));
+        return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));
+    }
     if wants_csv {
         let body = crate::reports::statement_csv::write(&statement).map_err(|error| {
             tracing::error!(error.cause = %error, "statement CSV failed");
@@ -187,4 +195,72 @@ pub async fn statement(
             .body(body));
     }
     Ok(HttpResponse::Ok().json(statement))
+}
+
+/// The statement's person as the reports know people.
+fn person_info(
+    conn: &mut crate::storage::AnyConnection,
+    id: &str,
+) -> Result<crate::reports::input::PersonInfo, crate::storage::StorageError> {
+    let person = crate::storage::people::get(conn, id)?;
+    let cost_centre = match &person.team {
+        Some(team) => crate::storage::teams::find(conn, team)?.map(|team| team.cost_centre),
+        None => None,
+    };
+    Ok(crate::reports::input::PersonInfo {
+        id: person.id,
+        name: person.name,
+        payroll_id: person.payroll_id,
+        email: person.email,
+        team: person.team,
+        cost_centre,
+        currency: person.currency,
+    })
+}
+
+/// The priced statement as the printable HTML page shows it.
+fn statement_input(
+    priced: &pricing::Statement,
+    person: crate::reports::input::PersonInfo,
+) -> crate::reports::statement_html::StatementInput {
+    let name = |value: &dyn erased_name::Named| value.name();
+    let lines: Vec<crate::reports::statement_html::StatementLine> = priced
+        .lines
+        .iter()
+        .map(|line| crate::reports::statement_html::StatementLine {
+            occurred_at: line.occurred_at,
+            component: name(&line.component),
+            quantity: line.quantity,
+            unit: name(&line.unit),
+            amount: line.amount,
+            currency: line.currency.code().to_owned(),
+            explanation: line.explanation.clone(),
+            policy_id: line.policy.id.clone(),
+            policy_version: i32::try_from(line.policy.version).unwrap_or(i32::MAX),
+        })
+        .collect();
+    crate::reports::statement_html::StatementInput {
+        person,
+        from: priced.from.date_naive(),
+        to: priced.to.date_naive(),
+        provisional: true,
+        totals: crate::reports::statement_html::totals_from_lines(&lines),
+        lines,
+    }
+}
+
+mod erased_name {
+    /// The serde (snake_case) name of a unit-only enum value.
+    pub trait Named {
+        fn name(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Named for T {
+        fn name(&self) -> String {
+            match serde_json::to_value(self) {
+                Ok(serde_json::Value::String(name)) => name,
+                _ => String::new(),
+            }
+        }
+    }
 }

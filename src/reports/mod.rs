@@ -8,6 +8,7 @@
 //! HTTP, no clock, so a closed period's files are reproducible byte for byte.
 
 pub mod accruals;
+pub mod export;
 pub mod input;
 pub mod layout;
 pub mod payroll;

@@ -54,6 +54,27 @@ type NewPage = (
     NaiveDateTime,
 );
 
+/// Tunes the connection for a bulk import: on SQLite a page cache large enough to keep
+/// the indexes being appended to in memory (the default is 2 MB).
+pub fn prepare_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;")?;
+    }
+    Ok(())
+}
+
+/// Refreshes the planner's statistics of the tables an import fills.
+pub fn refresh_statistics(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        AnyConnection::Postgresql(c) => c.batch_execute("ANALYZE pages, page_deliveries")?,
+        // SQLite's planner picks the unique index without statistics.
+        AnyConnection::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
 /// Imports one batch in one transaction.
 pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -> Result<BatchOutcome, StorageError> {
     write_transaction(conn, |conn| {
@@ -136,19 +157,22 @@ fn existing_ids(
     conn: &mut AnyConnection,
     rows: &[PageRow],
 ) -> Result<BTreeMap<(String, String), String>, StorageError> {
-    let wanted: BTreeSet<(&str, &str)> =
-        rows.iter().map(|row| (row.source.as_str(), row.external_id.as_str())).collect();
-    let external_ids: Vec<&str> =
-        wanted.iter().map(|(_, external_id)| *external_id).collect::<BTreeSet<_>>().into_iter().collect();
+    // Looked up per source, so the lookup uses the unique index on (source, external_id).
+    let mut by_source: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for row in rows {
+        by_source.entry(row.source.as_str()).or_default().insert(row.external_id.as_str());
+    }
     let mut found = BTreeMap::new();
-    for chunk in external_ids.chunks(INSERT_ROWS_MAX) {
-        let rows: Vec<(String, String, String)> = pages::table
-            .filter(pages::external_id.eq_any(chunk))
-            .select((pages::source, pages::external_id, pages::id))
-            .load(conn)?;
-        for (source, external_id, id) in rows {
-            if wanted.contains(&(source.as_str(), external_id.as_str())) {
-                found.insert((source, external_id), id);
+    for (source, external_ids) in by_source {
+        let external_ids: Vec<&str> = external_ids.into_iter().collect();
+        for chunk in external_ids.chunks(INSERT_ROWS_MAX) {
+            let rows: Vec<(String, String)> = pages::table
+                .filter(pages::source.eq(source))
+                .filter(pages::external_id.eq_any(chunk))
+                .select((pages::external_id, pages::id))
+                .load(conn)?;
+            for (external_id, id) in rows {
+                found.insert((source.to_owned(), external_id), id);
             }
         }
     }

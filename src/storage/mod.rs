@@ -20,6 +20,7 @@ pub mod mappings;
 pub mod pages;
 pub mod people;
 pub mod policies;
+pub mod report_input;
 pub mod responses;
 pub mod schema;
 pub mod services;

@@ -22,7 +22,7 @@ const MARCH: &str = "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z";
 
 /// alice (Europe/London, GBP) on the default UK policy, a Saturday-night page with a
 /// 51-minute response, and a Monday–Tuesday standby shift, all in March 2026.
-async fn march_facts(app: &TestApp) -> String {
+pub(crate) async fn march_facts(app: &TestApp) -> String {
     app.seed_basics().await;
     let policy = json!({"id": "uk", "version": 1, "effective_from": "2026-01-01", "currency": "GBP"});
     assert_eq!(app.post("/v1/policies", policy).await.status, 201);

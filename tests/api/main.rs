@@ -12,6 +12,7 @@ mod health;
 mod import;
 mod ledger;
 mod pages;
+mod reports;
 mod responses;
 mod schema;
 mod shifts;

@@ -1,0 +1,104 @@
+//! Choosing a layout and a format, shared by the CLI and the API.
+
+use super::input::PayrollInput;
+use super::layout::{Layout, builtin_layouts, load_layout};
+use super::{accruals, payroll};
+
+/// Where finance keeps their own layouts (`<dir>/payroll/<name>.toml`), besides the
+/// built-in ones. `PAYDOWN_REPORTS_DIR`, default `reports` in the working directory.
+pub fn reports_dir() -> std::path::PathBuf {
+    std::env::var_os("PAYDOWN_REPORTS_DIR")
+        .map_or_else(|| std::path::PathBuf::from("reports"), std::path::PathBuf::from)
+}
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Json,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "csv" => Some(Format::Csv),
+            "xlsx" => Some(Format::Xlsx),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Json => "application/json",
+        }
+    }
+
+    /// The format an `Accept` header asks for (CSV when it names none of ours).
+    pub fn from_accept(accept: &str) -> Format {
+        if accept.contains("spreadsheetml") {
+            Format::Xlsx
+        } else if accept.contains("application/json") {
+            Format::Json
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// A layout by name: finance's file in the reports directory first, then the built-ins.
+pub fn layout(name: &str) -> Result<Layout, String> {
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(format!("`{name}` is not a layout name"));
+    }
+    let path = reports_dir().join("payroll").join(format!("{name}.toml"));
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return load_layout(&text).map_err(|error| format!("{}: {error}", path.display()));
+    }
+    let (_, text) = builtin_layouts()
+        .into_iter()
+        .find(|(builtin, _)| *builtin == name)
+        .ok_or_else(|| format!("unknown layout `{name}`: built in are {}", layout_names().join(", ")))?;
+    load_layout(text).map_err(|error| error.to_string())
+}
+
+/// The names of the built-in layouts.
+pub fn layout_names() -> Vec<&'static str> {
+    builtin_layouts().into_iter().map(|(name, _)| name).collect()
+}
+
+/// A payroll export: (file name, bytes).
+pub fn payroll_file(layout_name: &str, format: Format, input: &PayrollInput) -> Result<(String, Vec<u8>), String> {
+    let layout = layout(layout_name)?;
+    let bytes = match format {
+        Format::Csv => payroll::write_csv(&layout, input),
+        Format::Xlsx => payroll::write_xlsx(&layout, input),
+        Format::Json => payroll::write_json(&layout, input),
+    }
+    .map_err(|error| error.to_string())?;
+    Ok((payroll::file_name(&layout, &input.period, format.extension()), bytes))
+}
+
+/// The accruals by cost centre: (file name, bytes); CSV or JSON.
+pub fn accruals_file(format: Format, input: &PayrollInput) -> Result<(String, Vec<u8>), String> {
+    let bytes = match format {
+        Format::Json => accruals::write_json(input),
+        _ => accruals::write_csv(input),
+    }
+    .map_err(|error| error.to_string())?;
+    let status = if input.period.closed { "" } else { "-PROVISIONAL" };
+    let extension = if format == Format::Json { "json" } else { "csv" };
+    Ok((format!("accruals-{}{status}.{extension}", input.period.id), bytes))
+}
