@@ -4,7 +4,9 @@
 //! the storage and HTTP layers call into it, never the other way round.
 
 pub mod currency;
+pub mod debt;
 pub mod field_error;
+pub mod health;
 pub mod holidays;
 pub mod ledger;
 pub mod page;

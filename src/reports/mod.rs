@@ -8,6 +8,7 @@
 //! HTTP, no clock, so a closed period's files are reproducible byte for byte.
 
 pub mod accruals;
+pub mod charts;
 pub mod export;
 pub mod input;
 pub mod layout;
