@@ -83,6 +83,13 @@ pub enum Command {
         #[command(subcommand)]
         what: ExportWhat,
     },
+    /// Management reports in the terminal: `report debt` (what pages cost).
+    Report {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        what: ReportWhat,
+    },
     /// API tokens: create (the secret is printed once), list, revoke.
     Token {
         #[command(flatten)]
@@ -156,6 +163,22 @@ pub enum ExportWhat {
         format: String,
         #[arg(long)]
         output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportWhat {
+    /// The reliability debt of pages, grouped, as a table.
+    Debt {
+        /// alert_key, service, team or month.
+        #[arg(long, default_value = "alert_key")]
+        group_by: String,
+        /// Start (RFC 3339); default 90 days before `--to`.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (RFC 3339); default now.
+        #[arg(long)]
+        to: Option<String>,
     },
 }
 
@@ -369,6 +392,46 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     std::fs::write(&name, &bytes).with_context(|| format!("writing {name}"))?;
                     eprintln!("wrote {name} ({} bytes)", bytes.len());
                 }
+            }
+            Ok(())
+        }
+        Command::Report { database, what: ReportWhat::Debt { group_by, from, to } } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let group_by =
+                crate::http::dashboard_group_by(Some(&group_by)).map_err(|error| anyhow::anyhow!(error.message))?;
+            let to = to
+                .map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
+                .transpose()?
+                .unwrap_or_else(crate::http::now);
+            let from = from
+                .map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
+                .transpose()?
+                .unwrap_or(to - chrono::Duration::days(90));
+            let overview = crate::dashboard::debt(&mut conn, from, to, group_by, None)?;
+            println!(
+                "{:<28} {:>4} {:>6} {:>6} {:>8} {:>14} {:>14} {:>14}",
+                "group", "cur", "pages", "night", "non-act", "total", "previous", "annualised"
+            );
+            for line in &overview.groups {
+                let group = &line.group;
+                println!(
+                    "{:<28} {:>4} {:>6} {:>6} {:>8} {:>14} {:>14} {:>14}",
+                    group.key.chars().take(28).collect::<String>(),
+                    group.currency.code(),
+                    group.pages,
+                    group.night_pages,
+                    group.non_actionable_pages,
+                    group.total,
+                    line.previous_total,
+                    line.annualised.map(|amount| amount.to_string()).unwrap_or_default()
+                );
+            }
+            for line in overview.groups.iter().take(10) {
+                println!("{}", line.summary);
+            }
+            if !overview.missing_rates.is_empty() {
+                println!("no loaded hourly cost for: {} (their time is not costed)", overview.missing_rates.join(", "));
             }
             Ok(())
         }

@@ -102,6 +102,9 @@ pub fn rules() -> Vec<Rule> {
         // Reports.
         rule!(GET "/v1/reports/payroll" => &[Finance], Any),
         rule!(GET "/v1/reports/accruals" => &[Finance], Any),
+        rule!(GET "/v1/reports/debt" => &[Manager, Finance], Any),
+        rule!(GET "/v1/reports/health" => &[Manager, Finance], Any),
+        rule!(GET "/dashboard" => &[Manager, Finance], Any),
         // Tokens.
         rule!(POST "/v1/tokens" => &[Admin], Any),
         rule!(GET "/v1/tokens" => &[Admin], Any),
@@ -110,7 +113,10 @@ pub fn rules() -> Vec<Rule> {
 }
 
 /// Paths anyone may call: probes, the API document and its viewer.
-pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*"];
+pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*", "/login"];
+
+/// The cookie a browser carries its token in after `/login` (HttpOnly, SameSite=Strict).
+pub const TOKEN_COOKIE: &str = "paydown_token";
 /// Webhook paths authenticate by signature in their handlers.
 pub const WEBHOOKS: &str = "/v1/webhooks/{source}";
 
@@ -179,7 +185,12 @@ async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError>
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no state"))?;
     let secret = bearer(request.headers())
-        .ok_or_else(|| unauthenticated("an API token is required: send `Authorization: Bearer <token>`"))?;
+        .or_else(|| request.cookie(TOKEN_COOKIE).map(|cookie| cookie.value().to_owned()))
+        .ok_or_else(|| {
+            unauthenticated(
+                "an API token is required: send `Authorization: Bearer <token>` (browsers: sign in at /login)",
+            )
+        })?;
     let store = state.store.clone();
     let now = super::now();
     let caller = web::block(move || -> Result<_, crate::storage::StorageError> {

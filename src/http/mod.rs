@@ -5,6 +5,7 @@
 //! only, so the whole surface of the API reads in one place.
 
 pub mod access;
+mod dashboard;
 pub mod error;
 pub mod extract;
 mod health;
@@ -75,6 +76,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(health::readyz)
     .service(openapi::openapi_json)
     .service(openapi::swagger_ui())
+    .service(dashboard::page)
+    .service(dashboard::login_form)
+    .service(dashboard::login)
     .service(
         web::scope("/v1")
             .service(teams::create)
@@ -119,7 +123,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(mappings::list)
             .service(mappings::create)
             .service(reports::payroll)
-            .service(reports::accruals),
+            .service(reports::accruals)
+            .service(dashboard::debt_report)
+            .service(dashboard::health_report),
     )
     .default_service(web::to(not_found));
 }
@@ -150,6 +156,11 @@ pub fn app(
         .wrap(tracing_actix_web::TracingLogger::default())
         .app_data(web::Data::new(state))
         .configure(configure)
+}
+
+/// Parses a debt `group_by` (for the CLI, which shares the API's words).
+pub fn dashboard_group_by(text: Option<&str>) -> Result<crate::domain::debt::GroupBy, ApiError> {
+    dashboard::parse_group_by(text)
 }
 
 /// The current instant, at the precision paydown stores.

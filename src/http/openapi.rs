@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    error, health, ledger, mappings, pages, people, policies, reports, services, shifts, teams, tokens, webhooks,
+    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, shifts, teams, tokens,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -19,7 +20,7 @@ use super::{
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses,
-        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals,
+        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, dashboard::debt_report, dashboard::health_report, dashboard::page,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),

@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod bad_input;
 mod cli;
+mod dashboard;
 mod demo;
 mod directory;
 mod health;

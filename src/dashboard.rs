@@ -1,0 +1,272 @@
+//! The management view: reliability debt and health signals, computed by the pure
+//! `domain::debt` and `domain::health` from what `storage::dashboard` reads.
+//!
+//! Each page is classified (night, out of hours) in the zone of whoever acknowledged it,
+//! as pay is; a page nobody acknowledged is classified in UTC. Where nobody logged a
+//! response, the acknowledger's acknowledge → resolve stands in for one, as in pay.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::domain::currency::Currency;
+use crate::domain::debt::{self, CostRates, DebtGroup, DebtPage, DebtPaid, DebtWork, GroupBy};
+use crate::domain::health::{self, PersonLoad, ResponseGroupBy, ResponseTimes, RotationHealth, Violation};
+use crate::domain::time_class::{TimeClass, WorkingCalendar};
+use crate::storage::dashboard::{self as source, DashboardFacts};
+use crate::storage::{AnyConnection, StorageError};
+
+/// A group of the debt report, with its sentence and its change against the previous range.
+#[derive(Debug, Clone, Serialize)]
+pub struct DebtLine {
+    #[serde(flatten)]
+    pub group: DebtGroup,
+    /// The sentence a CFO reads.
+    pub summary: String,
+    /// The total at this rate over a year.
+    pub annualised: Option<Decimal>,
+    /// The total of the previous range of the same length, for the trend.
+    pub previous_total: Decimal,
+}
+
+/// The debt report of a range.
+#[derive(Debug, Clone, Serialize)]
+pub struct DebtOverview {
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    pub from: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    pub to: DateTime<Utc>,
+    pub group_by: GroupBy,
+    pub groups: Vec<DebtLine>,
+    /// Responders without a loaded hourly cost: their time is not costed.
+    pub missing_rates: Vec<String>,
+}
+
+/// The health signals of a range.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthOverview {
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    pub from: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    pub to: DateTime<Utc>,
+    /// Out-of-hours and sleep-hour pages per person over the trailing year, against the bar.
+    pub out_of_hours: Vec<PersonLoad>,
+    pub on_call_after_bad_night: Vec<Violation>,
+    pub rotations: Vec<RotationHealth>,
+    pub unowned: Vec<health::UnownedService>,
+    pub noisy_alerts: Vec<health::NoisyAlert>,
+    pub response_times_by_lane: Vec<ResponseTimes>,
+    pub response_times_by_team: Vec<ResponseTimes>,
+    pub response_times_by_service: Vec<ResponseTimes>,
+}
+
+struct Model {
+    pages: Vec<DebtPage>,
+    work: Vec<DebtWork>,
+    paid: Vec<DebtPaid>,
+    rates: CostRates,
+    calendars: BTreeMap<String, WorkingCalendar>,
+    acknowledgers: BTreeMap<String, String>,
+}
+
+fn model(facts: &DashboardFacts) -> Model {
+    let calendars: BTreeMap<String, WorkingCalendar> = facts
+        .people
+        .iter()
+        .filter_map(|person| crate::pricing::pay_person(person).ok().map(|pay| (person.id.clone(), pay.calendar)))
+        .collect();
+    let utc = WorkingCalendar::new(chrono_tz::UTC);
+    let owners: BTreeMap<&str, Option<&str>> =
+        facts.services.iter().map(|service| (service.id.as_str(), service.team.as_deref())).collect();
+    let mut actionable: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+    let mut work = Vec::new();
+    for (page, person, started, ended, was_actionable) in &facts.responses {
+        let entry = actionable.entry(page.as_str()).or_insert(Some(false));
+        *entry = Some(entry.unwrap_or(false) || *was_actionable);
+        work.push(DebtWork {
+            page_id: page.clone(),
+            person: person.clone(),
+            minutes: minutes(*started, *ended),
+            recovery_hours: Decimal::ZERO,
+        });
+    }
+    let mut acknowledgers = BTreeMap::new();
+    let mut pages = Vec::with_capacity(facts.pages.len());
+    for page in &facts.pages {
+        let calendar = page.acknowledged_by.as_ref().and_then(|person| calendars.get(person)).unwrap_or(&utc);
+        let classes = calendar.classes_at(page.triggered_at);
+        if let Some(person) = &page.acknowledged_by {
+            acknowledgers.insert(page.id.clone(), person.clone());
+            if !actionable.contains_key(page.id.as_str())
+                && let (Some(acknowledged), Some(resolved)) = (page.acknowledged_at, page.resolved_at)
+            {
+                work.push(DebtWork {
+                    page_id: page.id.clone(),
+                    person: person.clone(),
+                    minutes: minutes(acknowledged, resolved),
+                    recovery_hours: Decimal::ZERO,
+                });
+            }
+        }
+        pages.push(DebtPage {
+            id: page.id.clone(),
+            alert_key: page.alert_key.clone(),
+            service: page.service.clone(),
+            team: owners.get(page.service.as_str()).copied().flatten().map(str::to_owned),
+            triggered_at: page.triggered_at,
+            acknowledged_at: page.acknowledged_at,
+            resolved_at: page.resolved_at,
+            lane: page.lane.as_str().to_owned(),
+            actionable: actionable.get(page.id.as_str()).copied().flatten(),
+            night: classes.contains(TimeClass::Night),
+            out_of_hours: classes.is_out_of_hours(),
+        });
+    }
+    for (page, person, hours) in &facts.recovery {
+        match work.iter_mut().find(|item| &item.page_id == page && &item.person == person) {
+            Some(item) => item.recovery_hours += *hours,
+            None => work.push(DebtWork {
+                page_id: page.clone(),
+                person: person.clone(),
+                minutes: Decimal::ZERO,
+                recovery_hours: *hours,
+            }),
+        }
+    }
+    let mut paid_by_page: BTreeMap<(String, Currency), Decimal> = BTreeMap::new();
+    for (page, _, currency, amount) in &facts.paid {
+        if let Ok(currency) = currency.parse::<Currency>() {
+            *paid_by_page.entry((page.clone(), currency)).or_default() += *amount;
+        }
+    }
+    let rates = CostRates {
+        loaded_hourly_cost: facts
+            .people
+            .iter()
+            .filter_map(|person| Some((person.id.clone(), (person.currency.parse().ok()?, person.loaded_hourly_cost?))))
+            .collect(),
+        ..CostRates::default()
+    };
+    Model {
+        pages,
+        work,
+        paid: paid_by_page
+            .into_iter()
+            .map(|((page_id, currency), amount)| DebtPaid { page_id, currency, amount })
+            .collect(),
+        rates,
+        calendars,
+        acknowledgers,
+    }
+}
+
+fn minutes(start: DateTime<Utc>, end: DateTime<Utc>) -> Decimal {
+    Decimal::from((end - start).num_seconds().max(0)) / Decimal::from(60)
+}
+
+fn range_label(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!("from {} to {}", from.format("%Y-%m-%d"), to.format("%Y-%m-%d"))
+}
+
+/// The debt report of `[from, to)`, grouped, with the trend against the range before.
+/// `teams`: only pages of these owning teams (a manager's view); `None` for all.
+pub fn debt(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    teams: Option<&[String]>,
+) -> Result<DebtOverview, StorageError> {
+    let keep = |mut model: Model| {
+        if let Some(teams) = teams {
+            model.pages.retain(|page| page.team.as_ref().is_some_and(|team| teams.contains(team)));
+        }
+        model
+    };
+    let current = keep(model(&source::load(conn, from, to)?));
+    let report = debt::page_debts(&current.pages, &current.work, &current.paid, &current.rates);
+    let groups = debt::aggregate(&current.pages, &report.debts, group_by);
+    let length = to - from;
+    let before = keep(model(&source::load(conn, from - length, from)?));
+    let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &before.rates);
+    let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
+    let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
+    let label = range_label(from, to);
+    let lines = groups
+        .into_iter()
+        .map(|group| {
+            let previous_total = previous
+                .iter()
+                .find(|old| old.key == group.key && old.currency == group.currency)
+                .map_or(Decimal::ZERO, |old| old.total);
+            DebtLine {
+                summary: debt::summary_sentence(&group, &label),
+                annualised: debt::annualised(group.currency, group.total, days),
+                previous_total,
+                group,
+            }
+        })
+        .collect();
+    let mut missing: Vec<String> = report.missing_rates.iter().map(|missing| missing.person.clone()).collect();
+    missing.sort();
+    missing.dedup();
+    Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing })
+}
+
+/// The health signals of `[from, to)`; the out-of-hours bar counts the year up to `to`.
+pub fn health(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<HealthOverview, StorageError> {
+    let facts = source::load(conn, from, to)?;
+    let year = source::load(conn, to - chrono::Duration::days(365), to)?;
+    let current = model(&facts);
+    let yearly = model(&year);
+    let person_pages: Vec<health::PersonPage> = yearly
+        .pages
+        .iter()
+        .filter_map(|page| {
+            let person = yearly.acknowledgers.get(&page.id)?;
+            Some(health::PersonPage {
+                person: person.clone(),
+                triggered_at: page.triggered_at,
+                out_of_hours: page.out_of_hours,
+                night: page.night,
+            })
+        })
+        .collect();
+    let shifts: Vec<health::Shift> = facts
+        .shifts
+        .iter()
+        .map(|shift| health::Shift { person: shift.person.clone(), start: shift.start, end: shift.end })
+        .collect();
+    let night_pages: Vec<health::NightPage> = current
+        .pages
+        .iter()
+        .filter(|page| page.night)
+        .filter_map(|page| {
+            Some(health::NightPage { person: current.acknowledgers.get(&page.id)?.clone(), at: page.triggered_at })
+        })
+        .collect();
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for person in &facts.people {
+        if let Some(team) = &person.team {
+            members.entry(team.clone()).or_default().push(person.id.clone());
+        }
+    }
+    Ok(HealthOverview {
+        from,
+        to,
+        out_of_hours: health::out_of_hours_per_person(&person_pages, to, health::DEFAULT_WINDOW_DAYS),
+        on_call_after_bad_night: health::on_call_after_bad_night(&shifts, &night_pages, &current.calendars),
+        rotations: health::rotation_sizes(&members),
+        unowned: health::unowned_pages(&current.pages),
+        noisy_alerts: health::noisy_alerts(&current.pages),
+        response_times_by_lane: health::time_to_ack_and_resolve(&current.pages, ResponseGroupBy::Lane),
+        response_times_by_team: health::time_to_ack_and_resolve(&current.pages, ResponseGroupBy::Team),
+        response_times_by_service: health::time_to_ack_and_resolve(&current.pages, ResponseGroupBy::Service),
+    })
+}

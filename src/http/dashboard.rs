@@ -1,0 +1,289 @@
+//! `/v1/reports/debt`, `/v1/reports/health` and the `/dashboard` page (managers and
+//! finance). A manager sees the pages of their teams only.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Datelike, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::access::Actor;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, query_range, with_conn};
+use crate::dashboard::{self, DebtOverview, HealthOverview};
+use crate::domain::debt::GroupBy;
+use crate::domain::role::Role;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DebtQuery {
+    /// `alert_key` (default), `service`, `team` or `month`.
+    pub group_by: Option<String>,
+    /// Start of the range (RFC 3339); default: 90 days before `to`.
+    pub from: Option<String>,
+    /// End of the range (RFC 3339); default: now.
+    pub to: Option<String>,
+}
+
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let (from, to) = query_range(from, to)?;
+    let to = to.unwrap_or_else(super::now);
+    let from = from.unwrap_or(to - chrono::Duration::days(90));
+    if to <= from {
+        return Err(ApiError::invalid("to", "must be after from"));
+    }
+    if to - from > chrono::Duration::days(800) {
+        return Err(ApiError::invalid("from", "a range covers at most 800 days"));
+    }
+    Ok((from, to))
+}
+
+pub fn parse_group_by(text: Option<&str>) -> Result<GroupBy, ApiError> {
+    match text.unwrap_or("alert_key") {
+        "alert_key" => Ok(GroupBy::AlertKey),
+        "service" => Ok(GroupBy::Service),
+        "team" => Ok(GroupBy::Team),
+        "month" => Ok(GroupBy::Month),
+        _ => Err(ApiError::invalid("group_by", "expected alert_key, service, team or month")),
+    }
+}
+
+fn teams_of(actor: &Actor) -> Option<Vec<String>> {
+    actor.0.as_ref().filter(|caller| caller.role == Role::Manager).map(|caller| caller.teams.clone())
+}
+
+/// What each page cost the organisation (PRODUCT.md's reliability debt), grouped.
+#[utoipa::path(get, path = "/v1/reports/debt", tag = "reports", params(DebtQuery), responses(
+    (status = 200, description = "Groups with totals, parts, counts, trend, annualised figure and summary", body = Object),
+    (status = 400, body = ErrorBody)))]
+#[get("/reports/debt")]
+pub async fn debt_report(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<DebtQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let group_by = parse_group_by(query.group_by.as_deref())?;
+    let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
+    let teams = teams_of(&actor);
+    let overview = with_conn(&state, move |conn| dashboard::debt(conn, from, to, group_by, teams.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(overview))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HealthQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The health signals: the out-of-hours bar, nights after bad nights, rotation sizes,
+/// un-owned pages, noisy alerts, response-time percentiles.
+#[utoipa::path(get, path = "/v1/reports/health", tag = "reports", params(HealthQuery), responses(
+    (status = 200, body = Object), (status = 400, body = ErrorBody)))]
+#[get("/reports/health")]
+pub async fn health_report(
+    state: web::Data<AppState>,
+    query: web::Query<HealthQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
+    let overview = with_conn(&state, move |conn| dashboard::health(conn, from, to)).await?;
+    Ok(HttpResponse::Ok().json(overview))
+}
+
+/// The dashboard: cost by team and month, the most expensive alerts, out-of-hours pages
+/// per person against the bar, response-time percentiles. Server-rendered HTML with
+/// inline SVG: no script, no network, printable.
+#[utoipa::path(get, path = "/dashboard", tag = "reports", params(DebtQuery), responses((status = 200, description = "HTML")))]
+#[get("/dashboard")]
+pub async fn page(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<DebtQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
+    let teams = teams_of(&actor);
+    let (by_alert, by_month_team, signals) = with_conn(&state, move |conn| {
+        let by_alert = dashboard::debt(conn, from, to, GroupBy::AlertKey, teams.as_deref())?;
+        let by_team = dashboard::debt(conn, from, to, GroupBy::Team, teams.as_deref())?;
+        let signals = dashboard::health(conn, from, to)?;
+        let months = monthly_by_team(conn, from, to, teams.as_deref(), &by_team)?;
+        Ok((by_alert, months, signals))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(render(&by_alert, &by_month_team, &signals)))
+}
+
+type MonthlyCost = (String, Vec<String>, Vec<crate::reports::charts::Series>);
+
+/// Per currency: the months and one series per team of their debt totals.
+fn monthly_by_team(
+    conn: &mut crate::storage::AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    teams: Option<&[String]>,
+    by_team: &DebtOverview,
+) -> Result<Vec<MonthlyCost>, crate::storage::StorageError> {
+    let mut months = Vec::new();
+    let mut cursor = from.date_naive().with_day(1).unwrap_or(from.date_naive());
+    while cursor < to.date_naive() {
+        months.push(cursor.format("%Y-%m").to_string());
+        cursor = cursor.checked_add_months(chrono::Months::new(1)).unwrap_or(to.date_naive());
+    }
+    let mut result = Vec::new();
+    let currencies: std::collections::BTreeSet<_> = by_team.groups.iter().map(|line| line.group.currency).collect();
+    for currency in currencies {
+        let mut series = Vec::new();
+        for line in by_team.groups.iter().filter(|line| line.group.currency == currency) {
+            let team = line.group.key.clone();
+            let only: Vec<String> = vec![team.clone()];
+            let scope = match teams {
+                Some(allowed) if !allowed.contains(&team) => continue,
+                _ => only,
+            };
+            let monthly = dashboard::debt(conn, from, to, GroupBy::Month, Some(&scope))?;
+            let values = months
+                .iter()
+                .map(|month| {
+                    monthly
+                        .groups
+                        .iter()
+                        .find(|group| &group.group.key == month && group.group.currency == currency)
+                        .map_or(Decimal::ZERO, |group| group.group.total)
+                })
+                .collect();
+            series.push(crate::reports::charts::Series { name: team, values });
+        }
+        result.push((currency.code().to_owned(), months.clone(), series));
+    }
+    Ok(result)
+}
+
+fn render(by_alert: &DebtOverview, monthly: &[MonthlyCost], signals: &HealthOverview) -> String {
+    use crate::reports::charts::{bar_chart, escape, stacked_monthly};
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>paydown: what on-call costs</title><style>\
+         body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:70rem;padding:0 1rem;color:#111}\
+         h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccc}\
+         svg{width:100%;height:auto;max-width:60rem}table{border-collapse:collapse;width:100%;font-size:.9rem}\
+         td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}td.n{text-align:right}\
+         .over{color:#a40000;font-weight:bold}.sentence{font-size:1rem;margin:.3rem 0}\
+         @media print{body{max-width:none}h2{break-after:avoid}section{break-inside:avoid}}\
+         </style></head><body>",
+    );
+    html.push_str(&format!(
+        "<h1>What on-call costs</h1><p>Pages triggered from {} to {} (UTC).</p>",
+        by_alert.from.format("%Y-%m-%d"),
+        by_alert.to.format("%Y-%m-%d")
+    ));
+    html.push_str("<section id=\"cost-by-team\"><h2>Cost by team and month</h2>");
+    for (currency, months, series) in monthly {
+        html.push_str(&stacked_monthly(&format!("Reliability debt in {currency}"), months, series, currency));
+    }
+    html.push_str("</section><section id=\"top-alerts\"><h2>The 10 most expensive alerts</h2>");
+    let top: Vec<_> = by_alert.groups.iter().take(10).collect();
+    for line in &top {
+        html.push_str(&format!("<p class=\"sentence\">{}</p>", escape(&line.summary)));
+    }
+    if let Some(first) = top.first() {
+        let currency = first.group.currency;
+        let bars: Vec<(String, Decimal)> = top
+            .iter()
+            .filter(|line| line.group.currency == currency)
+            .map(|line| (line.group.key.clone(), line.group.total))
+            .collect();
+        html.push_str(&bar_chart(&format!("Most expensive alerts ({})", currency.code()), &bars, currency.code()));
+    }
+    html.push_str(
+        "</section><section id=\"out-of-hours\"><h2>Out-of-hours pages per person, last 365 days (bar: 3)</h2>",
+    );
+    let bars: Vec<(String, Decimal)> =
+        signals.out_of_hours.iter().map(|load| (load.person.clone(), Decimal::from(load.out_of_hours))).collect();
+    html.push_str(&bar_chart("Out-of-hours pages per person", &bars, "pages"));
+    html.push_str("<table><tr><th>person</th><th>out of hours</th><th>at night</th><th>over the bar</th></tr>");
+    for load in &signals.out_of_hours {
+        let over = if load.over_bar { "<span class=\"over\">yes</span>" } else { "no" };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{over}</td></tr>",
+            escape(&load.person),
+            load.out_of_hours,
+            load.night
+        ));
+    }
+    html.push_str(
+        "</table></section><section id=\"response-times\"><h2>Time to acknowledge and resolve (minutes)</h2>",
+    );
+    html.push_str("<table><tr><th>lane</th><th>ack p50</th><th>p90</th><th>p99</th><th>resolve p50</th><th>p90</th><th>p99</th></tr>");
+    let minutes = |seconds: i64| format!("{}", seconds / 60);
+    for times in &signals.response_times_by_lane {
+        let cells = |percentiles: &Option<crate::domain::health::Percentiles>| match percentiles {
+            Some(p) => format!(
+                "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+                minutes(p.p50),
+                minutes(p.p90),
+                minutes(p.p99)
+            ),
+            None => "<td></td><td></td><td></td>".to_owned(),
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td>{}{}</tr>",
+            escape(&times.key),
+            cells(&times.ack),
+            cells(&times.resolve)
+        ));
+    }
+    html.push_str("</table></section>");
+    html.push_str(&format!(
+        "<section id=\"rotations\"><h2>Rotation size (healthy: 5–8)</h2><p>{}</p></section>",
+        signals
+            .rotations
+            .iter()
+            .map(|rotation| format!("{}: {} ({:?})", escape(&rotation.team), rotation.size, rotation.status))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    ));
+    html.push_str("</body></html>");
+    html
+}
+
+/// The sign-in form for browsers: paste a token once, it is kept in an HttpOnly cookie.
+#[get("/login")]
+pub async fn login_form() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>paydown: sign in</title><style>body{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem}\
+         input{width:100%;font:inherit;padding:.4rem;margin:.5rem 0}</style></head><body><h1>paydown</h1>\
+         <form method=\"post\" action=\"/login\"><label for=\"token\">API token (manager or finance)</label>\
+         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required><button type=\"submit\">Open the dashboard</button></form></body></html>",
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    pub token: String,
+}
+
+/// Checks the token and keeps it in a cookie only this site sends back.
+#[actix_web::post("/login")]
+pub async fn login(state: web::Data<AppState>, form: web::Form<LoginForm>) -> Result<HttpResponse, ApiError> {
+    let secret = form.into_inner().token.trim().to_owned();
+    let now = super::now();
+    let check = secret.clone();
+    let caller = with_conn(&state, move |conn| crate::storage::tokens::authenticate(conn, &check, now)).await?;
+    if caller.is_err() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the API token is not valid",
+        ));
+    }
+    let cookie = actix_web::cookie::Cookie::build(super::access::TOKEN_COOKIE, secret)
+        .path("/")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/dashboard"))
+        .cookie(cookie)
+        .finish())
+}

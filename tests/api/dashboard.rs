@@ -1,0 +1,103 @@
+//! The reliability-debt report, the health signals and the dashboard, with figures
+//! computed by hand.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use paydown::domain::role::Role;
+
+on_both_backends!(debt_and_health_figures_match_a_hand_computation);
+
+async fn debt_and_health_figures_match_a_hand_computation(backend: Backend) {
+    let app = TestApp::new(backend);
+    crate::ledger::march_facts(&app).await;
+    assert_eq!(app.patch("/v1/people/alice", json!({"loaded_hourly_cost": "60.00"})).await.status, 200);
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let range = "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z";
+
+    // One Saturday-night page, a 51-minute response by alice (loaded cost 60.00/h):
+    //   paid                    callout 50.00 + response 60.00       = 110.00
+    //   responder time          60.00 × 51/60 h                      =  51.00
+    //   interruption overhead   60.00 × 15/60 h                      =  15.00
+    //   recovery                60.00 × 2 h                          = 120.00
+    //   total                                                          296.00 GBP
+    let report =
+        app.call_as("GET", &format!("/v1/reports/debt?group_by=service&{range}"), None, Some(&app.finance_token)).await;
+    assert_eq!(report.status, 200, "{:?}", report.body);
+    let group = &report.body["groups"][0];
+    assert_eq!(group["key"], "checkout");
+    assert_eq!(
+        (group["currency"].as_str(), group["pages"].as_u64(), group["night_pages"].as_u64()),
+        (Some("GBP"), Some(1), Some(1))
+    );
+    assert_eq!((group["paid"].as_str(), group["responder_time"].as_str()), (Some("110.00"), Some("51.00")));
+    assert_eq!((group["interruption_overhead"].as_str(), group["recovery"].as_str()), (Some("15.00"), Some("120.00")));
+    assert_eq!(group["total"], "296.00");
+    // The previous 31 days had nothing; at this rate a year costs 296.00 × 365 / 31.
+    assert_eq!(group["previous_total"], "0");
+    assert_eq!(group["annualised"], "3485.16");
+    let sentence = group["summary"].as_str().unwrap();
+    assert!(
+        sentence.contains("296") && sentence.contains("GBP") && sentence.contains("1 pages")
+            || sentence.contains("1 page"),
+        "{sentence}"
+    );
+
+    let health = app.call_as("GET", &format!("/v1/reports/health?{range}"), None, Some(&app.finance_token)).await;
+    assert_eq!(health.status, 200, "{:?}", health.body);
+    let alice =
+        health.body["out_of_hours"].as_array().unwrap().iter().find(|load| load["person"] == "alice").unwrap().clone();
+    assert_eq!(
+        (alice["out_of_hours"].as_u64(), alice["night"].as_u64(), alice["over_bar"].as_bool()),
+        (Some(1), Some(1), Some(false))
+    );
+    let wake = health.body["response_times_by_lane"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|times| times["key"] == "wake")
+        .unwrap()
+        .clone();
+    assert_eq!(wake["ack"]["p50"], 120, "acknowledged 2 minutes after the trigger");
+
+    // The page: managers and finance; server-drawn charts; engineers are refused.
+    let page = app.call_as("GET", &format!("/dashboard?{range}"), None, Some(&app.finance_token)).await;
+    assert_eq!(page.status, 200);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("<svg") && html.contains("most expensive alerts") && html.contains("296"), "{html}");
+    // The SVG namespace URI is a name, not a fetch: nothing is loaded from anywhere.
+    assert!(
+        !html.contains("<script")
+            && !html.contains("src=\"http")
+            && !html.contains("href=\"http")
+            && !html.contains("url(http"),
+        "works offline, runs nothing"
+    );
+    let engineer = app.token(Role::Engineer, Some("alice"), &[]);
+    assert_eq!(app.call_as("GET", "/dashboard", None, Some(&engineer)).await.status, 403);
+    assert_eq!(
+        app.post("/v1/teams", json!({"id": "search", "name": "Search", "cost_centre": "CC-4300"})).await.status,
+        201
+    );
+    let manager = app.token(Role::Manager, None, &["search"]);
+    let theirs = app.call_as("GET", &format!("/v1/reports/debt?{range}"), None, Some(&manager)).await;
+    assert_eq!(theirs.body["groups"], json!([]), "a manager sees only their teams' pages");
+
+    // Browsers sign in once; the token travels in an HttpOnly cookie.
+    let form = actix_web::test::TestRequest::post()
+        .uri("/login")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(format!("token={}", app.finance_token));
+    let signed_in = app.send_raw(form).await;
+    assert_eq!(signed_in.status, 303);
+    let cookie = actix_web::test::TestRequest::get()
+        .uri("/dashboard")
+        .insert_header(("cookie", format!("paydown_token={}", app.finance_token)));
+    assert_eq!(app.send_raw(cookie).await.status, 200);
+    let wrong = actix_web::test::TestRequest::post()
+        .uri("/login")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload("token=pdt_wrong");
+    assert_eq!(app.send_raw(wrong).await.status, 401);
+}
