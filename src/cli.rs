@@ -361,6 +361,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let bar = progress_bar();
             bar.set_message("reading the ledger");
             let (name, bytes, output) = match what {
+                ExportWhat::Payroll { period, layout, format, output } if format == "csv" => {
+                    return export_payroll_csv(&mut conn, &period, &layout, output, &bar);
+                }
                 ExportWhat::Payroll { period, layout, format, output } => {
                     let format =
                         crate::reports::export::Format::parse(&format).context("--format: csv, xlsx or json")?;
@@ -500,6 +503,53 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes a payroll CSV as it is produced, a slice of people at a time.
+fn export_payroll_csv(
+    conn: &mut crate::storage::AnyConnection,
+    period: &str,
+    layout: &str,
+    output: Option<std::path::PathBuf>,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    use crate::storage::report_input;
+    use std::io::Write;
+    let people = report_input::payroll_people(conn, period)?;
+    let info = report_input::payroll_input_for(conn, period, Some(&[]))?.period;
+    let name = crate::reports::export::payroll_csv_name(layout, &info).map_err(anyhow::Error::msg)?;
+    let path = output.unwrap_or_else(|| std::path::PathBuf::from(&name));
+    let mut writer: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        ))
+    };
+    let mut slices: Vec<Vec<String>> =
+        people.chunks(crate::reports::export::STREAM_PEOPLE_PER_CHUNK).map(<[String]>::to_vec).collect();
+    if slices.is_empty() {
+        slices.push(Vec::new());
+    }
+    let total = people.len();
+    let mut done = 0;
+    let inputs = slices.iter().map(|slice| {
+        done += slice.len();
+        bar.set_message(format!("{done} of {total} people"));
+        report_input::payroll_input_for(conn, period, Some(slice)).map_err(|error| error.to_string())
+    });
+    let mut written = 0;
+    crate::reports::export::stream_payroll_csv::<String>(layout, inputs, &mut |bytes| {
+        written += bytes.len();
+        writer.write_all(&bytes).map_err(|error| error.to_string())
+    })
+    .map_err(anyhow::Error::msg)?;
+    writer.flush()?;
+    bar.finish_and_clear();
+    if path.as_os_str() != "-" {
+        eprintln!("wrote {} ({written} bytes)", path.display());
+    }
+    Ok(())
 }
 
 /// Rejected rows printed in full; the rest are counted.

@@ -60,6 +60,9 @@ pub async fn payroll(
     let layout = query.layout.unwrap_or_else(|| "long".to_owned());
     export::layout(&layout).map_err(|message| ApiError::invalid("layout", message))?;
     let period = query.period;
+    if format == Format::Csv {
+        return stream_csv(&state, layout, period).await;
+    }
     let input = with_conn(&state, move |conn| report_input::payroll_input(conn, &period)).await?;
     let (name, bytes) = export::payroll_file(&layout, format, &input)
         .map_err(|message| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message))?;
@@ -83,4 +86,51 @@ pub async fn accruals(
     let (name, bytes) = export::accruals_file(format, &input)
         .map_err(|message| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message))?;
     Ok(file_response(if format == Format::Json { Format::Json } else { Format::Csv }, &name, bytes))
+}
+
+/// Slices of a streamed export waiting to be sent; a slow client holds the producer back.
+const STREAM_CHUNKS_BUFFERED: usize = 4;
+
+/// Streams a payroll CSV: the ledger is read and the file written a slice of people at a
+/// time on a blocking thread, so memory stays bounded however large the period.
+async fn stream_csv(state: &AppState, layout: String, period: String) -> Result<HttpResponse, ApiError> {
+    let (people, info) = {
+        let period = period.clone();
+        with_conn(state, move |conn| {
+            let people = report_input::payroll_people(conn, &period)?;
+            let info = report_input::payroll_input_for(conn, &period, Some(&[]))?.period;
+            Ok((people, info))
+        })
+        .await?
+    };
+    let name = export::payroll_csv_name(&layout, &info).map_err(|message| ApiError::invalid("layout", message))?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, String>>(STREAM_CHUNKS_BUFFERED);
+    let store = state.store.clone();
+    std::thread::spawn(move || {
+        let result = (|| -> Result<(), String> {
+            let mut conn = store.conn().map_err(|error| error.to_string())?;
+            let mut slices: Vec<Vec<String>> =
+                people.chunks(export::STREAM_PEOPLE_PER_CHUNK).map(<[String]>::to_vec).collect();
+            if slices.is_empty() {
+                slices.push(Vec::new());
+            }
+            let inputs = slices.iter().map(|slice| {
+                report_input::payroll_input_for(&mut conn, &period, Some(slice)).map_err(|error| error.to_string())
+            });
+            export::stream_payroll_csv(&layout, inputs, &mut |bytes| {
+                sender.blocking_send(Ok(web::Bytes::from(bytes))).map_err(|_| "the client went away".to_owned())
+            })
+        })();
+        if let Err(message) = result {
+            tracing::error!(error.cause = %message, "streamed payroll export failed");
+            let _ = sender.blocking_send(Err(message));
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item.map_err(actix_web::error::ErrorInternalServerError), receiver))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(Format::Csv.content_type())
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .streaming(body))
 }

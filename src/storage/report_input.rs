@@ -13,11 +13,49 @@ type DirectoryRow = (String, String, String, String, Option<String>, String, Opt
 /// The payroll input of a period: its entries (lines, reversals and adjustments posted
 /// in it) and the people they pay.
 pub fn payroll_input(conn: &mut AnyConnection, period_id: &str) -> Result<PayrollInput, StorageError> {
+    payroll_input_for(conn, period_id, None)
+}
+
+/// The people paid in a period, in the order payroll files list them (payroll id, id).
+pub fn payroll_people(conn: &mut AnyConnection, period_id: &str) -> Result<Vec<String>, StorageError> {
+    ledger::get_period(conn, period_id)?;
+    let mut paid: Vec<(String, String)> = super::schema::ledger_entries::table
+        .inner_join(people::table)
+        .filter(super::schema::ledger_entries::period_id.eq(period_id))
+        .select((people::payroll_id, people::id))
+        .distinct()
+        .load(conn)?;
+    paid.sort();
+    Ok(paid.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The payroll input of a period for some people only (`None`: everyone), so that a
+/// large export can be read and written a slice of people at a time.
+pub fn payroll_input_for(
+    conn: &mut AnyConnection,
+    period_id: &str,
+    only: Option<&[String]>,
+) -> Result<PayrollInput, StorageError> {
     let period = ledger::get_period(conn, period_id)?;
-    let entries = ledger::list_entries(
-        conn,
-        &ledger::EntryFilter { period: Some(period_id.to_owned()), limit: i64::MAX, ..Default::default() },
-    )?;
+    let entries = match only {
+        None => ledger::list_entries(
+            conn,
+            &ledger::EntryFilter { period: Some(period_id.to_owned()), limit: i64::MAX, ..Default::default() },
+        )?,
+        Some(people) => {
+            let mut entries = Vec::new();
+            for person in people {
+                let filter = ledger::EntryFilter {
+                    period: Some(period_id.to_owned()),
+                    person: Some(person.clone()),
+                    limit: i64::MAX,
+                    offset: 0,
+                };
+                entries.extend(ledger::list_entries(conn, &filter)?);
+            }
+            entries
+        }
+    };
     let directory: Vec<DirectoryRow> = people::table
         .left_join(teams::table)
         .select((

@@ -228,3 +228,4 @@ diesel::table! {
 }
 diesel::allow_tables_to_appear_in_same_query!(identity_mappings, pages);
 diesel::allow_tables_to_appear_in_same_query!(ledger_entries, pages);
+diesel::joinable!(ledger_entries -> people (person_id));

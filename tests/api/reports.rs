@@ -119,3 +119,41 @@ async fn payroll_exports_are_exact_reproducible_and_safe(backend: Backend) {
     assert!(html.contains("<html") && html.contains("@media print"), "printable HTML");
     assert!(!html.contains("<script") && html.contains("=HYPERLINK(&quot;"), "escaped");
 }
+
+/// A payroll CSV written a slice of people at a time (as the API and the CLI stream it)
+/// is byte for byte the file written at once, in every shipped layout.
+#[actix_web::test]
+async fn streamed_payroll_csv_equals_the_whole_file() {
+    use paydown::reports::export;
+    use paydown::storage::report_input;
+    let app = TestApp::new(Backend::Sqlite);
+    paydown::demo::load_if_empty(&app.store, paydown::demo::DEFAULT_SEED).unwrap();
+    {
+        let mut conn = app.store.conn().unwrap();
+        paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+    }
+    let mut conn = app.store.conn().unwrap();
+    let people = report_input::payroll_people(&mut conn, "2026-09").unwrap();
+    assert!(people.len() > 10, "{people:?}");
+    let whole = report_input::payroll_input(&mut conn, "2026-09").unwrap();
+    for layout in export::layout_names() {
+        let expected = paydown::reports::payroll::write_csv(&export::layout(layout).unwrap(), &whole).unwrap();
+        let mut streamed = Vec::new();
+        let slices: Vec<Vec<String>> = people.chunks(5).map(<[String]>::to_vec).collect();
+        let inputs = slices.iter().map(|slice| {
+            report_input::payroll_input_for(&mut conn, "2026-09", Some(slice)).map_err(|error| error.to_string())
+        });
+        export::stream_payroll_csv::<String>(layout, inputs, &mut |bytes| {
+            streamed.extend(bytes);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&streamed), String::from_utf8_lossy(&expected), "layout {layout}");
+    }
+    drop(conn);
+    let expected = paydown::reports::payroll::write_csv(&export::layout("long").unwrap(), &whole).unwrap();
+    let (status, disposition, body) = raw(&app, "/v1/reports/payroll?period=2026-09&layout=long", "text/csv").await;
+    assert_eq!(status, 200);
+    assert!(disposition.contains("payroll-2026-09-long-PROVISIONAL.csv"), "{disposition}");
+    assert_eq!(body, expected);
+}
