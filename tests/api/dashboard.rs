@@ -101,3 +101,60 @@ async fn debt_and_health_figures_match_a_hand_computation(backend: Backend) {
         .set_payload("token=pdt_wrong");
     assert_eq!(app.send_raw(wrong).await.status, 401);
 }
+
+/// The dashboard as a browser shows it: rendered by headless Chromium (Debian's package,
+/// installed by `.ci/run`), with no network, into a screenshot and a DOM checked for the
+/// key elements, at laptop and phone widths.
+#[actix_web::test]
+async fn the_dashboard_renders_in_headless_chromium() {
+    let app = TestApp::new(Backend::Sqlite);
+    crate::ledger::march_facts(&app).await;
+    assert_eq!(app.patch("/v1/people/alice", json!({"loaded_hourly_cost": "60.00"})).await.status, 200);
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let page = app
+        .call_as("GET", "/dashboard?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z", None, Some(&app.finance_token))
+        .await;
+    let dir = std::env::temp_dir().join(format!("paydown-chromium-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("dashboard.html");
+    std::fs::write(&html, page.body.as_str().unwrap()).unwrap();
+    let url = format!("file://{}", html.display());
+    for (width, height) in [(1280, 1800), (390, 2400)] {
+        let shot = dir.join(format!("dashboard-{width}.png"));
+        let chromium = |extra: &[String]| {
+            std::process::Command::new("chromium")
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ])
+                .arg(format!("--user-data-dir={}", dir.join(format!("profile-{width}")).display()))
+                .arg(format!("--window-size={width},{height}"))
+                .args(extra)
+                .arg(&url)
+                .output()
+                .expect("chromium must be installed (.ci/run installs Debian's chromium)")
+        };
+        let screenshot = chromium(&[format!("--screenshot={}", shot.display())]);
+        assert!(screenshot.status.success(), "{}", String::from_utf8_lossy(&screenshot.stderr));
+        let png = std::fs::read(&shot).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot: {} bytes", png.len());
+        let dom = chromium(&["--dump-dom".to_owned()]);
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        for element in [
+            "Cost by team and month",
+            "most expensive alerts",
+            "Out-of-hours pages per person",
+            "Time to acknowledge and resolve",
+            "<svg",
+        ] {
+            assert!(dom.contains(element), "{element} missing from the rendered page at {width}px");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
