@@ -113,13 +113,6 @@ fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
     (live, revisions_max)
 }
 
-fn serde_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
-}
-
 /// Posts what the ledger lacks for every person, as of `as_of`.
 pub fn accrue(conn: &mut AnyConnection, actor: &str, as_of: DateTime<Utc>) -> Result<AccrualReport, LedgerError> {
     write_transaction(conn, |conn| {
@@ -223,16 +216,16 @@ fn new_line_entry(
         line_key,
         revision,
         reverses: None,
-        component: serde_name(&line.component),
+        component: crate::domain::serde_name(&line.component),
         quantity: line.quantity,
-        unit: serde_name(&line.unit),
+        unit: crate::domain::serde_name(&line.unit),
         unit_rate: line.unit_rate,
         multiplier: line.multiplier,
         time_class: line.time_class.map(|class| class.as_str().to_owned()),
         day_class: line.day_class.map(|class| class.as_str().to_owned()),
         amount_minor,
         currency: line.currency.code().to_owned(),
-        fact_kind: serde_name(&line.fact.kind),
+        fact_kind: crate::domain::serde_name(&line.fact.kind),
         fact_id: line.fact.id.clone(),
         page_id: line.page_id.clone(),
         policy_id: line.policy.id.clone(),
@@ -331,7 +324,7 @@ pub fn verify(conn: &mut AnyConnection) -> Result<VerifyReport, LedgerError> {
                     format!(
                         "{}: ledger lacks {} {} {} ({line_key})",
                         person.id,
-                        serde_name(&line.component),
+                        crate::domain::serde_name(&line.component),
                         line.amount,
                         line.currency
                     )

@@ -20,8 +20,8 @@ pub fn line_key(line: &PricedLine) -> String {
     format!(
         "{}|{}|{}|{}|{}",
         line.person_id,
-        serde_name(&line.component),
-        serde_name(&line.fact.kind),
+        crate::domain::serde_name(&line.component),
+        crate::domain::serde_name(&line.fact.kind),
         line.fact.id,
         format_rfc3339(&line.occurred_at)
     )
@@ -32,9 +32,9 @@ pub fn line_key(line: &PricedLine) -> String {
 pub fn line_terms(line: &PricedLine) -> String {
     format!(
         "{}|{} {}|{}|{}|{}|{}|{}|{} {}|{}@{}|{}",
-        serde_name(&line.component),
+        crate::domain::serde_name(&line.component),
         line.quantity.normalize(),
-        serde_name(&line.unit),
+        crate::domain::serde_name(&line.unit),
         line.unit_rate.normalize(),
         line.multiplier.normalize(),
         line.time_class.map(|class| class.as_str()).unwrap_or("-"),
@@ -46,13 +46,6 @@ pub fn line_terms(line: &PricedLine) -> String {
         line.policy.version,
         format_rfc3339(&line.occurred_at),
     )
-}
-
-fn serde_name<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
 }
 
 /// A live entry (a posted line revision that no reversal points at).

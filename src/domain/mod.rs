@@ -18,3 +18,12 @@ pub mod role;
 pub mod shift;
 pub mod time_class;
 pub mod timestamp;
+
+/// The serde name of a unit-only enum value (`Component::Callout` → `callout`): the one
+/// spelling the API, the ledger and the exports share.
+pub fn serde_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}

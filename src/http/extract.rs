@@ -22,32 +22,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let declared_length = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared_length.is_some_and(|length| length > BODY_BYTES_MAX) {
-                return Err(too_large());
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable_body",
-                        format!("the request body could not be read: {error}"),
-                    )
-                })?;
-                if body.len() + chunk.len() > BODY_BYTES_MAX {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse_json(&body).map(JsonBody)
-        })
+        let body = read_limited(req, payload);
+        Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
     }
 }
 
@@ -59,32 +35,42 @@ impl FromRequest for RawBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let declared_length = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared_length.is_some_and(|length| length > BODY_BYTES_MAX) {
+        let body = read_limited(req, payload);
+        Box::pin(async move { Ok(RawBody(body.await?.freeze())) })
+    }
+}
+
+/// Reads a request body up to `BODY_BYTES_MAX`, refusing a larger one before reading
+/// it when its length is declared.
+fn read_limited(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::BytesMut, ApiError>> + use<> {
+    let declared_length = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if declared_length.is_some_and(|length| length > BODY_BYTES_MAX) {
+            return Err(too_large());
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|error| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable_body",
+                    format!("the request body could not be read: {error}"),
+                )
+            })?;
+            if body.len() + chunk.len() > BODY_BYTES_MAX {
                 return Err(too_large());
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable_body",
-                        format!("the request body could not be read: {error}"),
-                    )
-                })?;
-                if body.len() + chunk.len() > BODY_BYTES_MAX {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(RawBody(body.freeze()))
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 

@@ -223,15 +223,14 @@ fn statement_input(
     priced: &pricing::Statement,
     person: crate::reports::input::PersonInfo,
 ) -> crate::reports::statement_html::StatementInput {
-    let name = |value: &dyn erased_name::Named| value.name();
     let lines: Vec<crate::reports::statement_html::StatementLine> = priced
         .lines
         .iter()
         .map(|line| crate::reports::statement_html::StatementLine {
             occurred_at: line.occurred_at,
-            component: name(&line.component),
+            component: crate::domain::serde_name(&line.component),
             quantity: line.quantity,
-            unit: name(&line.unit),
+            unit: crate::domain::serde_name(&line.unit),
             amount: line.amount,
             currency: line.currency.code().to_owned(),
             explanation: line.explanation.clone(),
@@ -246,21 +245,5 @@ fn statement_input(
         provisional: true,
         totals: crate::reports::statement_html::totals_from_lines(&lines),
         lines,
-    }
-}
-
-mod erased_name {
-    /// The serde (snake_case) name of a unit-only enum value.
-    pub trait Named {
-        fn name(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Named for T {
-        fn name(&self) -> String {
-            match serde_json::to_value(self) {
-                Ok(serde_json::Value::String(name)) => name,
-                _ => String::new(),
-            }
-        }
     }
 }

@@ -31,20 +31,19 @@ pub fn write(statement: &Statement) -> Result<Vec<u8>, csv::Error> {
     writer.write_record(COLUMNS)?;
     for line in &statement.lines {
         let text = |value: &str| neutralise_cell(value).into_owned();
-        let enum_name = |value: &dyn erased::SnakeName| value.snake_name();
         writer.write_record([
             text(&line.person_id),
             crate::domain::timestamp::format_rfc3339(&line.occurred_at),
-            enum_name(&line.component),
+            crate::domain::serde_name(&line.component),
             line.quantity.to_string(),
-            enum_name(&line.unit),
+            crate::domain::serde_name(&line.unit),
             line.unit_rate.to_string(),
             line.multiplier.to_string(),
             line.time_class.map(|class| class.as_str().to_owned()).unwrap_or_default(),
             line.day_class.map(|class| class.as_str().to_owned()).unwrap_or_default(),
             line.amount.to_string(),
             line.currency.code().to_owned(),
-            enum_name(&line.fact.kind),
+            crate::domain::serde_name(&line.fact.kind),
             text(&line.fact.id),
             line.page_id.as_deref().map(text).unwrap_or_default(),
             text(&line.policy.id),
@@ -53,20 +52,4 @@ pub fn write(statement: &Statement) -> Result<Vec<u8>, csv::Error> {
         ])?;
     }
     writer.into_inner().map_err(|error| csv::Error::from(error.into_error()))
-}
-
-mod erased {
-    /// The serde (snake_case) name of a unit-only enum value.
-    pub trait SnakeName {
-        fn snake_name(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> SnakeName for T {
-        fn snake_name(&self) -> String {
-            match serde_json::to_value(self) {
-                Ok(serde_json::Value::String(name)) => name,
-                _ => String::new(),
-            }
-        }
-    }
 }
