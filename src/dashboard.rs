@@ -270,3 +270,57 @@ pub fn health(
         response_times_by_service: health::time_to_ack_and_resolve(&current.pages, ResponseGroupBy::Service),
     })
 }
+
+/// One currency's debt per team and month, for the stacked chart.
+#[derive(Debug, Clone)]
+pub struct MonthlyCost {
+    pub currency: String,
+    /// `YYYY-MM`, every month the range touches.
+    pub months: Vec<String>,
+    /// One series per team, a total per month.
+    pub series: Vec<crate::reports::charts::Series>,
+}
+
+/// The debt of `[from, to)` per currency, team and month, from one read of the range.
+pub fn monthly_by_team(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    teams: Option<&[String]>,
+) -> Result<Vec<MonthlyCost>, StorageError> {
+    use chrono::Datelike;
+    let mut current = model(&source::load(conn, from, to)?);
+    if let Some(teams) = teams {
+        current.pages.retain(|page| page.team.as_ref().is_some_and(|team| teams.contains(team)));
+    }
+    let debts = debt::page_debts(&current.pages, &current.work, &current.paid, &current.rates).debts;
+    let mut months = Vec::new();
+    let mut cursor = from.date_naive().with_day(1).unwrap_or(from.date_naive());
+    while cursor < to.date_naive() {
+        months.push(cursor.format("%Y-%m").to_string());
+        cursor = cursor.checked_add_months(chrono::Months::new(1)).unwrap_or(to.date_naive());
+    }
+    let by_team = debt::aggregate(&current.pages, &debts, GroupBy::Team);
+    let currencies: std::collections::BTreeSet<Currency> = by_team.iter().map(|group| group.currency).collect();
+    let mut result = Vec::new();
+    for currency in currencies {
+        let mut series = Vec::new();
+        for team in by_team.iter().filter(|group| group.currency == currency) {
+            let pages: Vec<DebtPage> =
+                current.pages.iter().filter(|page| debt::GroupBy::Team.key_of(page) == team.key).cloned().collect();
+            let monthly = debt::aggregate(&pages, &debts, GroupBy::Month);
+            let values = months
+                .iter()
+                .map(|month| {
+                    monthly
+                        .iter()
+                        .find(|group| &group.key == month && group.currency == currency)
+                        .map_or(Decimal::ZERO, |group| group.total)
+                })
+                .collect();
+            series.push(crate::reports::charts::Series { name: team.key.clone(), values });
+        }
+        result.push(MonthlyCost { currency: currency.code().to_owned(), months: months.clone(), series });
+    }
+    Ok(result)
+}

@@ -191,21 +191,15 @@ async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError>
                 "an API token is required: send `Authorization: Bearer <token>` (browsers: sign in at /login)",
             )
         })?;
-    let store = state.store.clone();
     let now = super::now();
-    let caller = web::block(move || -> Result<_, crate::storage::StorageError> {
-        let mut conn = store.conn()?;
-        tokens::authenticate(&mut conn, &secret, now)
-    })
-    .await
-    .map_err(|_| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it was logged")
-    })??
-    .map_err(|rejection| match rejection {
-        tokens::Rejection::Unknown => unauthenticated("the API token is not valid"),
-        tokens::Rejection::Revoked => unauthenticated("the API token was revoked"),
-        tokens::Rejection::Expired => unauthenticated("the API token has expired"),
-    })?;
+    let caller =
+        super::with_conn(state, move |conn| tokens::authenticate(conn, &secret, now)).await?.map_err(|rejection| {
+            match rejection {
+                tokens::Rejection::Unknown => unauthenticated("the API token is not valid"),
+                tokens::Rejection::Revoked => unauthenticated("the API token was revoked"),
+                tokens::Rejection::Expired => unauthenticated("the API token has expired"),
+            }
+        })?;
     let rule = &found.rule;
     if !rule.roles.contains(&caller.role) {
         return Err(forbidden(&format!(
@@ -261,14 +255,8 @@ async fn require_person_in_reach(
     match caller.role {
         Engineer => (caller.person.as_deref() == Some(person)).then_some(()).ok_or_else(denied),
         Manager => {
-            let store = state.store.clone();
             let id = person.to_owned();
-            let found = web::block(move || -> Result<_, crate::storage::StorageError> {
-                let mut conn = store.conn()?;
-                crate::storage::people::find(&mut conn, &id)
-            })
-            .await
-            .map_err(|_| denied())??;
+            let found = super::with_conn(state, move |conn| crate::storage::people::find(conn, &id)).await?;
             match found.and_then(|found| found.team) {
                 Some(team) if caller.teams.contains(&team) => Ok(()),
                 _ => Err(denied()),

@@ -2,7 +2,7 @@
 //! finance). A manager sees the pages of their teams only.
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -102,63 +102,18 @@ pub async fn page(
     let query = query.into_inner();
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
     let teams = teams_of(&actor);
-    let (by_alert, by_month_team, signals) = with_conn(&state, move |conn| {
-        let by_alert = dashboard::debt(conn, from, to, GroupBy::AlertKey, teams.as_deref())?;
-        let by_team = dashboard::debt(conn, from, to, GroupBy::Team, teams.as_deref())?;
-        let signals = dashboard::health(conn, from, to)?;
-        let months = monthly_by_team(conn, from, to, teams.as_deref(), &by_team)?;
-        Ok((by_alert, months, signals))
-    })
-    .await?;
+    let (by_alert, by_month_team, signals) =
+        with_conn(&state, move |conn| -> Result<_, crate::storage::StorageError> {
+            let by_alert = dashboard::debt(conn, from, to, GroupBy::AlertKey, teams.as_deref())?;
+            let signals = dashboard::health(conn, from, to)?;
+            let months = dashboard::monthly_by_team(conn, from, to, teams.as_deref())?;
+            Ok((by_alert, months, signals))
+        })
+        .await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(render(&by_alert, &by_month_team, &signals)))
 }
 
-type MonthlyCost = (String, Vec<String>, Vec<crate::reports::charts::Series>);
-
-/// Per currency: the months and one series per team of their debt totals.
-fn monthly_by_team(
-    conn: &mut crate::storage::AnyConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    teams: Option<&[String]>,
-    by_team: &DebtOverview,
-) -> Result<Vec<MonthlyCost>, crate::storage::StorageError> {
-    let mut months = Vec::new();
-    let mut cursor = from.date_naive().with_day(1).unwrap_or(from.date_naive());
-    while cursor < to.date_naive() {
-        months.push(cursor.format("%Y-%m").to_string());
-        cursor = cursor.checked_add_months(chrono::Months::new(1)).unwrap_or(to.date_naive());
-    }
-    let mut result = Vec::new();
-    let currencies: std::collections::BTreeSet<_> = by_team.groups.iter().map(|line| line.group.currency).collect();
-    for currency in currencies {
-        let mut series = Vec::new();
-        for line in by_team.groups.iter().filter(|line| line.group.currency == currency) {
-            let team = line.group.key.clone();
-            let only: Vec<String> = vec![team.clone()];
-            let scope = match teams {
-                Some(allowed) if !allowed.contains(&team) => continue,
-                _ => only,
-            };
-            let monthly = dashboard::debt(conn, from, to, GroupBy::Month, Some(&scope))?;
-            let values = months
-                .iter()
-                .map(|month| {
-                    monthly
-                        .groups
-                        .iter()
-                        .find(|group| &group.group.key == month && group.group.currency == currency)
-                        .map_or(Decimal::ZERO, |group| group.group.total)
-                })
-                .collect();
-            series.push(crate::reports::charts::Series { name: team, values });
-        }
-        result.push((currency.code().to_owned(), months.clone(), series));
-    }
-    Ok(result)
-}
-
-fn render(by_alert: &DebtOverview, monthly: &[MonthlyCost], signals: &HealthOverview) -> String {
+fn render(by_alert: &DebtOverview, monthly: &[dashboard::MonthlyCost], signals: &HealthOverview) -> String {
     use crate::reports::charts::{bar_chart, escape, stacked_monthly};
     let mut html = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -177,8 +132,13 @@ fn render(by_alert: &DebtOverview, monthly: &[MonthlyCost], signals: &HealthOver
         by_alert.to.format("%Y-%m-%d")
     ));
     html.push_str("<section id=\"cost-by-team\"><h2>Cost by team and month</h2>");
-    for (currency, months, series) in monthly {
-        html.push_str(&stacked_monthly(&format!("Reliability debt in {currency}"), months, series, currency));
+    for cost in monthly {
+        html.push_str(&stacked_monthly(
+            &format!("Reliability debt in {}", cost.currency),
+            &cost.months,
+            &cost.series,
+            &cost.currency,
+        ));
     }
     html.push_str("</section><section id=\"top-alerts\"><h2>The 10 most expensive alerts</h2>");
     let top: Vec<_> = by_alert.groups.iter().take(10).collect();

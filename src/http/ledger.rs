@@ -5,8 +5,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, LIST_LIMIT_MAX, query_limit};
+use super::{AppState, LIST_LIMIT_MAX, query_limit, with_conn};
 use crate::ledger::{self, AccrualReport, LedgerError, VerifyReport};
+use crate::storage::StorageError;
 use crate::storage::ledger::{self as store, Entry, EntryFilter, Period};
 
 impl From<LedgerError> for ApiError {
@@ -15,27 +16,6 @@ impl From<LedgerError> for ApiError {
             LedgerError::Storage(error) => error.into(),
         }
     }
-}
-
-async fn run<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut crate::storage::AnyConnection) -> Result<T, LedgerError> + Send + 'static,
-{
-    let store = state.store.clone();
-    web::block(move || {
-        let mut conn = store.conn()?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it was logged",
-        )
-    })?
-    .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -62,7 +42,7 @@ pub struct PeriodSummary {
 #[post("/ledger/accrue")]
 pub async fn accrue(state: web::Data<AppState>, actor: super::access::Actor) -> Result<HttpResponse, ApiError> {
     let stamp = actor.stamp();
-    let report = run(&state, move |conn| ledger::accrue(conn, &stamp.actor, stamp.at)).await?;
+    let report = with_conn(&state, move |conn| ledger::accrue(conn, &stamp.actor, stamp.at)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -85,7 +65,7 @@ pub async fn list_entries(
         limit: query_limit(query.limit.or(Some(LIST_LIMIT_MAX)))?,
         offset,
     };
-    let found = run(&state, move |conn| Ok(store::list_entries(conn, &filter)?)).await?;
+    let found = with_conn(&state, move |conn| store::list_entries(conn, &filter)).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -93,14 +73,14 @@ pub async fn list_entries(
 #[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = VerifyReport)))]
 #[get("/ledger/verify")]
 pub async fn verify(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let report = run(&state, ledger::verify).await?;
+    let report = with_conn(&state, ledger::verify).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
 #[utoipa::path(get, path = "/v1/periods", tag = "ledger", responses((status = 200, body = Vec<Period>)))]
 #[get("/periods")]
 pub async fn list_periods(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let found = run(&state, |conn| Ok(store::list_periods(conn)?)).await?;
+    let found = with_conn(&state, store::list_periods).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -108,7 +88,7 @@ pub async fn list_periods(state: web::Data<AppState>) -> Result<HttpResponse, Ap
 #[get("/periods/{id}")]
 pub async fn read_period(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let summary = run(&state, move |conn| {
+    let summary = with_conn(&state, move |conn| -> Result<_, StorageError> {
         let period = store::get_period(conn, &id)?;
         let entries =
             store::list_entries(conn, &EntryFilter { period: Some(id), limit: i64::MAX, ..EntryFilter::default() })?;
@@ -134,7 +114,7 @@ pub async fn close(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let stamp = actor.stamp();
-    let period = run(&state, move |conn| ledger::close_period(conn, &id, &stamp.actor, stamp.at)).await?;
+    let period = with_conn(&state, move |conn| ledger::close_period(conn, &id, &stamp.actor, stamp.at)).await?;
     Ok(HttpResponse::Ok().json(period))
 }
 
@@ -154,8 +134,8 @@ pub struct AuditQuery {
 pub async fn audit(state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = query_limit(query.limit.or(Some(LIST_LIMIT_MAX)))?;
-    let found = run(&state, move |conn| {
-        Ok(crate::storage::audit::list(conn, query.entity.as_deref(), query.id.as_deref(), limit)?)
+    let found = with_conn(&state, move |conn| {
+        crate::storage::audit::list(conn, query.entity.as_deref(), query.id.as_deref(), limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(found))

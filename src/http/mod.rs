@@ -169,16 +169,17 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// Runs storage work on a blocking thread with a pooled connection.
-pub async fn with_conn<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+pub async fn with_conn<T, E, F>(state: &AppState, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut AnyConnection) -> Result<T, StorageError> + Send + 'static,
+    E: From<StorageError> + Into<ApiError> + Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
 {
     let store = state.store.clone();
     let span = tracing::Span::current();
     web::block(move || {
         let _entered = span.enter();
-        let mut conn = store.conn()?;
+        let mut conn = store.conn().map_err(E::from)?;
         work(&mut conn)
     })
     .await
@@ -190,7 +191,7 @@ where
             "an internal error occurred; it was logged",
         )
     })?
-    .map_err(ApiError::from)
+    .map_err(Into::into)
 }
 
 /// Parses an optional timestamp query parameter, naming it on error.

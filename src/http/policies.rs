@@ -76,7 +76,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, body = Vec<PolicyVersions>)))]
 #[get("/policies")]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let all = with_conn(&state, |conn| {
+    let all = with_conn(&state, |conn| -> Result<_, crate::storage::StorageError> {
         let ids = policies::list_ids(conn)?;
         ids.into_iter()
             .map(|id| {
@@ -160,21 +160,12 @@ pub async fn statement(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/csv"));
     let person = id.into_inner();
-    let store = state.store.clone();
-    let (statement, person_info) = web::block(move || -> Result<_, StatementError> {
-        let mut conn = store.conn()?;
-        let statement = pricing::statement(&mut conn, &person, from, to)?;
-        let info = person_info(&mut conn, &person)?;
+    let (statement, person_info) = with_conn(&state, move |conn| -> Result<_, StatementError> {
+        let statement = pricing::statement(conn, &person, from, to)?;
+        let info = person_info(conn, &person)?;
         Ok((statement, info))
     })
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it was logged",
-        )
-    })??;
+    .await?;
     if wants_html {
         let html = crate::reports::statement_html::render(&statement_input(&statement, person_info));
         return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));

@@ -96,7 +96,7 @@ const STREAM_CHUNKS_BUFFERED: usize = 4;
 async fn stream_csv(state: &AppState, layout: String, period: String) -> Result<HttpResponse, ApiError> {
     let (people, info) = {
         let period = period.clone();
-        with_conn(state, move |conn| {
+        with_conn(state, move |conn| -> Result<_, crate::storage::StorageError> {
             let people = report_input::payroll_people(conn, &period)?;
             let info = report_input::payroll_input_for(conn, &period, Some(&[]))?.period;
             Ok((people, info))

@@ -135,16 +135,9 @@ async fn authenticate(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned())
         .ok_or_else(|| unauthenticated("expected `Authorization: Bearer <token>`".into()))?;
-    let store = state.store.clone();
-    let caller = web::block(move || -> Result<_, crate::storage::StorageError> {
-        let mut conn = store.conn()?;
-        tokens::authenticate(&mut conn, &secret, at)
-    })
-    .await
-    .map_err(|_| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it was logged")
-    })??
-    .map_err(|_| unauthenticated("the bearer token is not valid, revoked or expired".into()))?;
+    let caller = super::with_conn(state, move |conn| tokens::authenticate(conn, &secret, at))
+        .await?
+        .map_err(|_| unauthenticated("the bearer token is not valid, revoked or expired".into()))?;
     if !matches!(caller.role, Role::Ingest | Role::Admin) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
