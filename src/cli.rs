@@ -118,10 +118,11 @@ pub enum ImportWhat {
         #[arg(long)]
         time_zone: Option<String>,
     },
-    /// Shifts from an iCalendar feed (`.ics`) or a shifts CSV.
+    /// Shifts from an iCalendar feed (a `.ics` file or an `https://` feed URL) or a shifts CSV.
     Shifts {
-        file: std::path::PathBuf,
-        /// `ics` or `csv`; guessed from the file name when omitted.
+        /// A file, or the feed's URL (`https://…`; never printed whole, as it often holds a token).
+        file: String,
+        /// `ics` or `csv`; guessed from the file name when omitted (a URL is read as `ics`).
         #[arg(long)]
         format: Option<String>,
         /// The source the shifts are recorded under (their idempotency namespace).
@@ -287,27 +288,39 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         },
                         other => anyhow::bail!("unknown format `{other}`: generic or pagerduty"),
                     };
-                    let reader = std::io::BufReader::new(
-                        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
-                    );
-                    let bar = progress_bar();
+                    let opened = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+                    let size = opened.metadata().map(|metadata| metadata.len()).ok();
+                    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let reader = std::io::BufReader::new(CountingReader { inner: opened, read: read.clone() });
+                    let bar = progress_bar(size, "{bar:30} {bytes}/{total_bytes}, {msg}, {elapsed} (eta {eta})");
                     let started = std::time::Instant::now();
                     let mut tick = |rows: u64| {
-                        let seconds = started.elapsed().as_secs().max(1);
-                        bar.set_message(format!("{rows} rows, {} rows/s", rows / seconds));
-                        bar.set_position(rows);
+                        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+                        let rate = rows.saturating_mul(1000) / millis;
+                        bar.set_message(format!("{rows} rows, {rate} rows/s"));
+                        bar.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
                     };
                     let report = crate::import::import_pages(&store, reader, format, &stamp, &mut tick)?;
                     bar.finish_and_clear();
                     report
                 }
                 ImportWhat::Shifts { file, format, source, person, from, to } => {
-                    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                    use crate::ingest::feed;
+                    let is_url = feed::is_url(&file);
+                    let path = std::path::Path::new(&file);
+                    let text = if is_url {
+                        feed::fetch(&file)?
+                    } else {
+                        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+                    };
                     let source = source.unwrap_or_else(|| {
-                        file.file_name().map_or_else(|| "import".to_owned(), |name| name.to_string_lossy().into_owned())
+                        if is_url {
+                            return feed::source_of(&file);
+                        }
+                        path.file_name().map_or_else(|| "import".to_owned(), |name| name.to_string_lossy().into_owned())
                     });
                     let is_ics = format.as_deref().map_or_else(
-                        || file.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("ics")),
+                        || is_url || path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("ics")),
                         |format| format == "ics",
                     );
                     let rows: Vec<_> = if is_ics {
@@ -358,20 +371,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { database, what } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
-            let bar = progress_bar();
-            bar.set_message("reading the ledger");
             let (name, bytes, output) = match what {
-                ExportWhat::Payroll { period, layout, format, output } if format == "csv" => {
-                    return export_payroll_csv(&mut conn, &period, &layout, output, &bar);
-                }
                 ExportWhat::Payroll { period, layout, format, output } => {
                     let format =
                         crate::reports::export::Format::parse(&format).context("--format: csv, xlsx or json")?;
-                    let input = crate::storage::report_input::payroll_input(&mut conn, &period)?;
-                    bar.set_message(format!("writing {} entries", input.entries.len()));
-                    let (name, bytes) =
-                        crate::reports::export::payroll_file(&layout, format, &input).map_err(anyhow::Error::msg)?;
-                    (name, bytes, output)
+                    return export_payroll(&mut conn, &period, &layout, format, output);
                 }
                 ExportWhat::Accruals { period, format, output } => {
                     let format = crate::reports::export::Format::parse(&format).context("--format: csv or json")?;
@@ -381,7 +385,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     (name, bytes, output)
                 }
             };
-            bar.finish_and_clear();
             match output {
                 Some(path) if path.as_os_str() == "-" => {
                     use std::io::Write;
@@ -505,66 +508,111 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Writes a payroll CSV as it is produced, a slice of people at a time.
-fn export_payroll_csv(
+/// Writes a payroll export as it is produced, a slice of people at a time, with a bar of
+/// the people done. A failed export removes its partial file.
+fn export_payroll(
     conn: &mut crate::storage::AnyConnection,
     period: &str,
     layout: &str,
+    format: crate::reports::export::Format,
     output: Option<std::path::PathBuf>,
-    bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<()> {
+    use crate::reports::export;
     use crate::storage::report_input;
     use std::io::Write;
     let people = report_input::payroll_people(conn, period)?;
     let info = report_input::payroll_input_for(conn, period, Some(&[]))?.period;
-    let name = crate::reports::export::payroll_csv_name(layout, &info).map_err(anyhow::Error::msg)?;
+    let name = export::payroll_file_name(layout, format, &info).map_err(anyhow::Error::msg)?;
     let path = output.unwrap_or_else(|| std::path::PathBuf::from(&name));
-    let mut writer: Box<dyn Write> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
+    let to_stdout = path.as_os_str() == "-";
+    let out: Box<dyn Write + Send> = if to_stdout {
+        Box::new(std::io::BufWriter::new(std::io::stdout()))
     } else {
         Box::new(std::io::BufWriter::new(
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
         ))
     };
-    let mut slices: Vec<Vec<String>> =
-        people.chunks(crate::reports::export::STREAM_PEOPLE_PER_CHUNK).map(<[String]>::to_vec).collect();
+    let mut out = CountingWriter { inner: out, written: 0 };
+    let mut slices: Vec<Vec<String>> = people.chunks(export::STREAM_PEOPLE_PER_CHUNK).map(<[String]>::to_vec).collect();
     if slices.is_empty() {
         slices.push(Vec::new());
     }
-    let total = people.len();
-    let mut done = 0;
+    let bar = progress_bar(
+        Some(u64::try_from(people.len()).unwrap_or(u64::MAX)),
+        "{bar:30} {pos}/{len} people, {per_sec}, {elapsed} (eta {eta}) {msg}",
+    );
     let inputs = slices.iter().map(|slice| {
-        done += slice.len();
-        bar.set_message(format!("{done} of {total} people"));
-        report_input::payroll_input_for(conn, period, Some(slice)).map_err(|error| error.to_string())
+        let input = report_input::payroll_input_for(conn, period, Some(slice)).map_err(|error| error.to_string());
+        bar.inc(u64::try_from(slice.len()).unwrap_or(0));
+        if bar.position() == bar.length().unwrap_or(0) && format == export::Format::Xlsx {
+            bar.set_message("zipping the workbook");
+        }
+        input
     });
-    let mut written = 0;
-    crate::reports::export::stream_payroll_csv::<String>(layout, inputs, &mut |bytes| {
-        written += bytes.len();
-        writer.write_all(&bytes).map_err(|error| error.to_string())
-    })
-    .map_err(anyhow::Error::msg)?;
-    writer.flush()?;
+    let result = export::stream_payroll::<String, _>(layout, format, inputs, &mut out);
     bar.finish_and_clear();
-    if path.as_os_str() != "-" {
-        eprintln!("wrote {} ({written} bytes)", path.display());
+    if let Err(message) = result {
+        drop(out);
+        if !to_stdout {
+            let _ = std::fs::remove_file(&path);
+        }
+        anyhow::bail!("{message}");
+    }
+    out.flush()?;
+    if !to_stdout {
+        eprintln!("wrote {} ({} bytes)", path.display(), out.written);
     }
     Ok(())
+}
+
+/// Counts the bytes read, for the import's progress bar.
+struct CountingReader<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.read.fetch_add(u64::try_from(read).unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+        Ok(read)
+    }
+}
+
+/// Counts what passes through, for the closing line.
+struct CountingWriter<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.written += u64::try_from(written).unwrap_or(0);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Rejected rows printed in full; the rest are counted.
 const REJECTED_SHOWN_MAX: usize = 100;
 
-/// A progress bar on stderr, hidden when stderr is not a terminal (CI, pipes).
-fn progress_bar() -> indicatif::ProgressBar {
+/// A progress bar on stderr, hidden when stderr is not a terminal (CI, pipes): a bar when
+/// the total is known, a spinner otherwise.
+fn progress_bar(total: Option<u64>, template: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new_spinner();
+    let bar = match total {
+        Some(total) => indicatif::ProgressBar::new(total),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar

@@ -141,13 +141,31 @@ fn model(facts: &DashboardFacts) -> Model {
             *paid_by_page.entry((page.clone(), currency)).or_default() += *amount;
         }
     }
+    // A responder's loaded cost: their own, else their team's default, else the organisation's.
+    let team_defaults: BTreeMap<&str, (Currency, Decimal)> = facts
+        .teams
+        .iter()
+        .filter_map(|team| Some((team.id.as_str(), team.default_loaded_hourly_cost?)))
+        .map(|(team, cost)| (team, (cost.currency, cost.amount)))
+        .collect();
+    let own_rate =
+        |person: &crate::storage::people::Person| Some((person.currency.parse().ok()?, person.loaded_hourly_cost?));
     let rates = CostRates {
         loaded_hourly_cost: facts
             .people
             .iter()
-            .filter_map(|person| Some((person.id.clone(), (person.currency.parse().ok()?, person.loaded_hourly_cost?))))
+            .filter_map(|person| {
+                let team_default = || team_defaults.get(person.team.as_deref()?).copied();
+                Some((person.id.clone(), own_rate(person).or_else(team_default)?))
+            })
             .collect(),
-        ..CostRates::default()
+        default_hourly_cost: facts
+            .cost_settings
+            .default_loaded_hourly_cost
+            .map(|cost| (debt::ANY_TEAM.to_owned(), (cost.currency, cost.amount)))
+            .into_iter()
+            .collect(),
+        interruption_overhead_minutes: facts.cost_settings.interruption_overhead_minutes,
     };
     Model {
         pages,

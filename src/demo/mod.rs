@@ -103,7 +103,12 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
     );
     let stamp = crate::storage::Stamp::new("demo", recorded_at);
     for team in &data.teams {
-        let new = teams::NewTeam { id: team.id.into(), name: team.name.into(), cost_centre: team.cost_centre.into() };
+        let new = teams::NewTeam {
+            id: team.id.into(),
+            name: team.name.into(),
+            cost_centre: team.cost_centre.into(),
+            default_loaded_hourly_cost: None,
+        };
         teams::create(&mut conn, &new, &stamp)?;
     }
     for person in &data.people {

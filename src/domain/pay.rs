@@ -134,6 +134,15 @@ pub enum Component {
 }
 
 impl Component {
+    /// Every component, in the order rows appear in every report.
+    pub const ALL: [Component; 5] =
+        [Component::Callout, Component::Escalation, Component::Response, Component::Recovery, Component::Standby];
+
+    /// Parses the ledger's name of a component; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Component> {
+        Component::ALL.into_iter().find(|component| component.as_str() == text)
+    }
+
     /// The snake_case name, as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -143,6 +152,12 @@ impl Component {
             Component::Recovery => "recovery",
             Component::Standby => "standby",
         }
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -105,6 +105,8 @@ pub fn rules() -> Vec<Rule> {
         rule!(GET "/v1/reports/debt" => &[Manager, Finance], Any),
         rule!(GET "/v1/reports/health" => &[Manager, Finance], Any),
         rule!(GET "/dashboard" => &[Manager, Finance], Any),
+        rule!(GET "/v1/settings/cost" => &[Manager, Finance, Admin], Any),
+        rule!(PUT "/v1/settings/cost" => &[Finance, Admin], Any),
         // Tokens.
         rule!(POST "/v1/tokens" => &[Admin], Any),
         rule!(GET "/v1/tokens" => &[Admin], Any),

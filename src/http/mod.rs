@@ -17,6 +17,7 @@ mod people;
 mod policies;
 mod reports;
 mod services;
+mod settings;
 mod shifts;
 mod teams;
 mod tokens;
@@ -125,7 +126,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(reports::payroll)
             .service(reports::accruals)
             .service(dashboard::debt_report)
-            .service(dashboard::health_report),
+            .service(dashboard::health_report)
+            .service(settings::read)
+            .service(settings::replace),
     )
     .default_service(web::to(not_found));
 }

@@ -6,8 +6,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, shifts, teams, tokens,
-    webhooks,
+    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, settings, shifts, teams,
+    tokens, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -20,11 +20,11 @@ use super::{
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses,
-        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, dashboard::debt_report, dashboard::health_report, dashboard::page,
+        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, dashboard::debt_report, dashboard::health_report, dashboard::page, settings::read, settings::replace,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &ExtractorAndAccessResponses),
     security(("bearer" = [])),
     tags(
         (name = "pages", description = "Paged events, idempotent by (source, external_id)"),
@@ -60,6 +60,61 @@ impl utoipa::Modify for BearerSecurity {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents what answers before any handler runs, on every operation it can happen to,
+/// as the usual error envelope:
+///
+/// - the access middleware (`http::access`), on every operation a rule guards: 401 for a
+///   missing, unknown, revoked or expired token, 403 for a role the rule does not list or a
+///   person out of the token's scope (written from `access::rules()`, so it follows them);
+/// - the extractors: 400 for a query string that does not parse (`field` is `query`) or a
+///   body that is not the documented JSON, 413 for a body over `BODY_BYTES_MAX`.
+struct ExtractorAndAccessResponses;
+
+impl utoipa::Modify for ExtractorAndAccessResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use actix_web::http::Method;
+        use utoipa::openapi::path::{Operation, ParameterIn};
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        fn add(operation: &mut Operation, status: &str, description: &str) {
+            operation.responses.responses.entry(status.to_owned()).or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                        .build(),
+                )
+            });
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for (method, operation) in [
+                (Method::GET, item.get.as_mut()),
+                (Method::POST, item.post.as_mut()),
+                (Method::PATCH, item.patch.as_mut()),
+                (Method::PUT, item.put.as_mut()),
+                (Method::DELETE, item.delete.as_mut()),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                if super::access::rules().iter().any(|rule| rule.method == method && rule.pattern == path) {
+                    add(operation, "401", "No valid API token: missing, unknown, revoked or expired");
+                    add(operation, "403", "The token's role may not call this, or the person is out of its scope");
+                }
+                let has_query = operation.parameters.iter().flatten().any(|parameter| {
+                    matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query)
+                });
+                if has_query {
+                    add(operation, "400", "A query parameter is malformed; `field` names it");
+                }
+                if operation.request_body.is_some() {
+                    add(operation, "400", "The body is not the documented JSON; `field` is the path at fault");
+                    add(operation, "413", "The body is larger than 2 MiB");
+                }
+            }
+        }
     }
 }
 

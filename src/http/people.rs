@@ -85,7 +85,7 @@ fn parse_currency(code: &str) -> Result<Currency, FieldError> {
 
 /// Money arrives as a decimal string ("85.50"): a JSON number is a float, and a float
 /// is never money.
-fn parse_money(field: &str, text: &str) -> Result<Decimal, FieldError> {
+pub(super) fn parse_money(field: &str, text: &str) -> Result<Decimal, FieldError> {
     Decimal::from_str_exact(text.trim()).map_err(|_| {
         FieldError::new(field, format!("expected a decimal amount as a string, e.g. \"85.50\"; got `{text}`"))
     })

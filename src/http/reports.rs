@@ -3,6 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
@@ -59,14 +60,7 @@ pub async fn payroll(
     let format = format_of(&request, query.format.as_deref())?;
     let layout = query.layout.unwrap_or_else(|| "long".to_owned());
     export::layout(&layout).map_err(|message| ApiError::invalid("layout", message))?;
-    let period = query.period;
-    if format == Format::Csv {
-        return stream_csv(&state, layout, period).await;
-    }
-    let input = with_conn(&state, move |conn| report_input::payroll_input(conn, &period)).await?;
-    let (name, bytes) = export::payroll_file(&layout, format, &input)
-        .map_err(|message| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message))?;
-    Ok(file_response(format, &name, bytes))
+    stream_payroll(&state, layout, query.period, format).await
 }
 
 /// What finance books: per cost centre, component and currency, with a control total
@@ -91,9 +85,72 @@ pub async fn accruals(
 /// Slices of a streamed export waiting to be sent; a slow client holds the producer back.
 const STREAM_CHUNKS_BUFFERED: usize = 4;
 
-/// Streams a payroll CSV: the ledger is read and the file written a slice of people at a
-/// time on a blocking thread, so memory stays bounded however large the period.
-async fn stream_csv(state: &AppState, layout: String, period: String) -> Result<HttpResponse, ApiError> {
+/// Why a streamed export stopped.
+enum StreamFailure {
+    /// The data can't be written in this layout (e.g. a component it has no column for).
+    Unexportable(String),
+    /// The database failed.
+    Storage(crate::storage::StorageError),
+    /// Writing failed (the client went away, no room for the temporary file).
+    Internal(String),
+}
+
+impl From<String> for StreamFailure {
+    fn from(message: String) -> Self {
+        StreamFailure::Unexportable(message)
+    }
+}
+
+impl StreamFailure {
+    fn describe(&self) -> String {
+        match self {
+            StreamFailure::Unexportable(message) | StreamFailure::Internal(message) => message.clone(),
+            StreamFailure::Storage(error) => error.to_string(),
+        }
+    }
+}
+
+type Chunk = Result<web::Bytes, StreamFailure>;
+
+/// Bytes of a streamed export gathered before they are handed to the client.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
+/// An `io::Write` that hands its bytes to the response body in chunks; a client that went
+/// away turns into a write error, which stops the producer.
+struct ChunkSender {
+    sender: tokio::sync::mpsc::Sender<Chunk>,
+    buffer: Vec<u8>,
+}
+
+impl std::io::Write for ChunkSender {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= STREAM_CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = web::Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+/// Streams a payroll export in any format: the ledger is read and the file written a slice
+/// of people at a time on a blocking thread, so memory stays bounded however large the
+/// period (XLSX rows go to a temporary file until the workbook is zipped into the body).
+async fn stream_payroll(
+    state: &AppState,
+    layout: String,
+    period: String,
+    format: Format,
+) -> Result<HttpResponse, ApiError> {
     let (people, info) = {
         let period = period.clone();
         with_conn(state, move |conn| -> Result<_, crate::storage::StorageError> {
@@ -103,34 +160,58 @@ async fn stream_csv(state: &AppState, layout: String, period: String) -> Result<
         })
         .await?
     };
-    let name = export::payroll_csv_name(&layout, &info).map_err(|message| ApiError::invalid("layout", message))?;
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, String>>(STREAM_CHUNKS_BUFFERED);
+    let name =
+        export::payroll_file_name(&layout, format, &info).map_err(|message| ApiError::invalid("layout", message))?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(STREAM_CHUNKS_BUFFERED);
     let store = state.store.clone();
     std::thread::spawn(move || {
-        let result = (|| -> Result<(), String> {
-            let mut conn = store.conn().map_err(|error| error.to_string())?;
+        let failures = sender.clone();
+        let internal = |error: &dyn std::fmt::Display| StreamFailure::Internal(error.to_string());
+        let result = (|| -> Result<(), StreamFailure> {
+            let mut conn = store.conn().map_err(StreamFailure::Storage)?;
             let mut slices: Vec<Vec<String>> =
                 people.chunks(export::STREAM_PEOPLE_PER_CHUNK).map(<[String]>::to_vec).collect();
             if slices.is_empty() {
                 slices.push(Vec::new());
             }
             let inputs = slices.iter().map(|slice| {
-                report_input::payroll_input_for(&mut conn, &period, Some(slice)).map_err(|error| error.to_string())
+                report_input::payroll_input_for(&mut conn, &period, Some(slice)).map_err(StreamFailure::Storage)
             });
-            export::stream_payroll_csv(&layout, inputs, &mut |bytes| {
-                sender.blocking_send(Ok(web::Bytes::from(bytes))).map_err(|_| "the client went away".to_owned())
-            })
+            let out = ChunkSender { sender, buffer: Vec::with_capacity(STREAM_CHUNK_BYTES) };
+            let mut out = export::stream_payroll(&layout, format, inputs, out)?;
+            std::io::Write::flush(&mut out).map_err(|error| internal(&error))
         })();
-        if let Err(message) = result {
-            tracing::error!(error.cause = %message, "streamed payroll export failed");
-            let _ = sender.blocking_send(Err(message));
+        if let Err(failure) = result {
+            if !matches!(failure, StreamFailure::Unexportable(_)) {
+                tracing::error!(error.cause = %failure.describe(), "streamed payroll export failed");
+            }
+            let _ = failures.blocking_send(Err(failure));
         }
     });
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item.map_err(actix_web::error::ErrorInternalServerError), receiver))
+    // The first chunk is awaited before answering: a small export is then whole, and an export
+    // the layout can't write is a 422 rather than a cut-off 200.
+    let first = match receiver.recv().await {
+        Some(Err(StreamFailure::Unexportable(message))) => {
+            return Err(ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message));
+        }
+        Some(Err(StreamFailure::Storage(error))) => return Err(error.into()),
+        Some(Err(StreamFailure::Internal(_))) => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it was logged",
+            ));
+        }
+        first => first,
+    };
+    let rest = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
     });
+    let body = futures_util::stream::iter(first)
+        .chain(rest)
+        .map(|item| item.map_err(|failure| actix_web::error::ErrorInternalServerError(failure.describe())));
     Ok(HttpResponse::Ok()
-        .content_type(Format::Csv.content_type())
+        .content_type(format.content_type())
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
         .streaming(body))
 }

@@ -6,8 +6,34 @@ use serde::Deserialize;
 use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
 use super::{AppState, with_conn};
+use crate::domain::field_error::FieldError;
 use crate::domain::field_error::{require_slug, require_text};
-use crate::storage::teams::{self, NewTeam, Team, TeamChanges};
+use crate::storage::teams::{self, HourlyCost, NewTeam, Team, TeamChanges};
+
+/// A loaded hourly cost as the API takes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HourlyCostInput {
+    /// ISO 4217.
+    #[schema(example = "GBP")]
+    pub currency: String,
+    /// A decimal string in `currency`.
+    #[schema(example = "80.00")]
+    pub amount: String,
+}
+
+impl HourlyCostInput {
+    pub fn validate(&self, field: &str) -> Result<HourlyCost, FieldError> {
+        let currency = self.currency.parse().map_err(|_| {
+            FieldError::new(format!("{field}.currency"), format!("unknown currency `{}`", self.currency))
+        })?;
+        let amount = super::people::parse_money(&format!("{field}.amount"), &self.amount)?;
+        if amount.is_sign_negative() {
+            return Err(FieldError::new(format!("{field}.amount"), "must not be negative"));
+        }
+        Ok(HourlyCost { currency, amount })
+    }
+}
 
 /// A team to create.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -19,6 +45,8 @@ pub struct TeamInput {
     pub name: String,
     #[schema(example = "CC-4100")]
     pub cost_centre: String,
+    /// The loaded hourly cost of the team's responders who have none of their own.
+    pub default_loaded_hourly_cost: Option<HourlyCostInput>,
 }
 
 /// Changes to a team; absent fields are kept.
@@ -27,6 +55,10 @@ pub struct TeamInput {
 pub struct TeamPatch {
     pub name: Option<String>,
     pub cost_centre: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "super::extract::double_option")]
+    #[schema(value_type = Option<HourlyCostInput>)]
+    pub default_loaded_hourly_cost: Option<Option<HourlyCostInput>>,
 }
 
 #[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = TeamInput, responses(
@@ -40,7 +72,12 @@ pub async fn create(
     require_slug("id", &input.id)?;
     require_text("name", &input.name, 200)?;
     require_text("cost_centre", &input.cost_centre, 64)?;
-    let team = NewTeam { id: input.id, name: input.name, cost_centre: input.cost_centre };
+    let default_loaded_hourly_cost = input
+        .default_loaded_hourly_cost
+        .as_ref()
+        .map(|cost| cost.validate("default_loaded_hourly_cost"))
+        .transpose()?;
+    let team = NewTeam { id: input.id, name: input.name, cost_centre: input.cost_centre, default_loaded_hourly_cost };
     let stamp = actor.stamp();
     let created = with_conn(&state, move |conn| teams::create(conn, &team, &stamp)).await?;
     Ok(HttpResponse::Created().json(created))
@@ -76,7 +113,12 @@ pub async fn update(
     if let Some(cost_centre) = &input.cost_centre {
         require_text("cost_centre", cost_centre, 64)?;
     }
-    let changes = TeamChanges { name: input.name, cost_centre: input.cost_centre };
+    let default_loaded_hourly_cost = match &input.default_loaded_hourly_cost {
+        Some(Some(cost)) => Some(Some(cost.validate("default_loaded_hourly_cost")?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let changes = TeamChanges { name: input.name, cost_centre: input.cost_centre, default_loaded_hourly_cost };
     let id = id.into_inner();
     let stamp = actor.stamp();
     let team = with_conn(&state, move |conn| teams::update(conn, &id, &changes, &stamp)).await?;

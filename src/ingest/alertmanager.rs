@@ -209,13 +209,13 @@ mod tests {
     use crate::domain::page::{Lane, PageState, PageStatus};
     use crate::domain::timestamp::parse_rfc3339;
 
-    const ZULIP_FIRING: &str = include_str!("../../../shared/samples/alertmanager/zulip/alert.json");
-    const ZULIP_RESOLVED_ZERO_END: &str = include_str!("../../../shared/samples/alertmanager/zulip/single_alert.json");
-    const SNITCH_RESOLVED: &str = include_str!("../../../shared/samples/alertmanager/alertsnitch/sample-payload.json");
+    const ZULIP_FIRING: &str = include_str!("../../tests/samples/alertmanager/zulip/alert.json");
+    const ZULIP_RESOLVED_ZERO_END: &str = include_str!("../../tests/samples/alertmanager/zulip/single_alert.json");
+    const SNITCH_RESOLVED: &str = include_str!("../../tests/samples/alertmanager/alertsnitch/sample-payload.json");
     const SNITCH_NO_FINGERPRINT: &str =
-        include_str!("../../../shared/samples/alertmanager/alertsnitch/sample-payload-invalid-ends-at.json");
+        include_str!("../../tests/samples/alertmanager/alertsnitch/sample-payload-invalid-ends-at.json");
     const ONCALL_EXAMPLE: &str =
-        include_str!("../../../shared/samples/alertmanager/grafana_oncall/example_payload_alertmanager.json");
+        include_str!("../../tests/samples/alertmanager/grafana_oncall/example_payload_alertmanager.json");
 
     fn at(text: &str) -> DateTime<Utc> {
         parse_rfc3339(text).unwrap()

@@ -410,7 +410,7 @@ x,too-few-cells,checkout
 
     #[test]
     fn importing_the_same_file_twice_yields_the_same_keys() {
-        let text = include_str!("../../../shared/samples/datasets/llm_service_incidents_icpe25/incident_stages.csv");
+        let text = include_str!("../../tests/samples/datasets/llm_service_incidents_icpe25/incident_stages.csv");
         let generic = llm_incidents_as_generic_csv(text);
         let keys = |csv: &str| -> Vec<(String, String)> {
             import(csv, PageCsvFormat::Generic)
@@ -457,7 +457,7 @@ x,too-few-cells,checkout
 
     #[test]
     fn real_status_page_incidents_import_with_their_times() {
-        let text = include_str!("../../../shared/samples/datasets/llm_service_incidents_icpe25/incident_stages.csv");
+        let text = include_str!("../../tests/samples/datasets/llm_service_incidents_icpe25/incident_stages.csv");
         let rows = import(&llm_incidents_as_generic_csv(text), PageCsvFormat::Generic);
         assert_eq!(rows.len(), 542);
         let errors: Vec<_> = rows.iter().filter_map(|row| row.as_ref().err()).collect();
@@ -471,10 +471,9 @@ x,too-few-cells,checkout
 
     /// The analytics sample as a CSV export would carry it.
     fn pagerduty_sample_csv() -> String {
-        let json: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../shared/samples/pagerduty/rest_api/analytics_raw_incidents.json"
-        ))
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/samples/pagerduty/rest_api/analytics_raw_incidents.json"))
+                .unwrap();
         let columns = [
             "id",
             "incident_number",

@@ -220,8 +220,7 @@ mod tests {
     use crate::domain::page::{Lane, PageState, PageStatus};
     use crate::domain::timestamp::parse_rfc3339;
 
-    const RESOLVE: &str =
-        include_str!("../../../shared/samples/grafana_oncall/docs/outgoing_webhook_resolve_example.json");
+    const RESOLVE: &str = include_str!("../../tests/samples/grafana_oncall/docs/outgoing_webhook_resolve_example.json");
 
     fn at(text: &str) -> DateTime<Utc> {
         parse_rfc3339(text).unwrap()

@@ -681,7 +681,13 @@ impl<'a> Expansion<'a> {
 /// Rewrites a floating or DATE `UNTIL` as UTC: the rrule crate reads those in the
 /// machine's local zone, which would make the result depend on the server it runs on.
 /// A DATE `UNTIL` includes that whole local day.
+///
+/// A rule that is not ASCII is refused here: RFC 5545 writes rules in ASCII, and the rrule
+/// crate slices `BYDAY` values by byte and panics inside a multi-byte character.
 fn until_in_utc(rule: &str, zone: Tz) -> Result<String, String> {
+    if !rule.is_ascii() {
+        return Err(format!("`{rule}` is not a valid rule: an RRULE is written in ASCII"));
+    }
     let parts: Result<Vec<String>, String> = rule
         .split(';')
         .map(|part| {
@@ -730,7 +736,7 @@ mod tests {
 
     #[test]
     fn a_daily_recurring_event_expands_in_the_window() {
-        let text = include_str!("../../../shared/samples/ics/grafana_oncall/calendar_with_recurring_event.ics");
+        let text = include_str!("../../tests/samples/ics/grafana_oncall/calendar_with_recurring_event.ics");
         let shifts = shifts(text, &options("2021-01-24T00:00:00Z", "2021-01-31T00:00:00Z"));
         assert_eq!(shifts.len(), 7);
         let first = &shifts[0];
@@ -745,7 +751,7 @@ mod tests {
 
     #[test]
     fn an_edited_occurrence_replaces_the_original_and_keeps_its_key() {
-        let text = include_str!("../../../shared/samples/ics/grafana_oncall/calendar_with_edited_recurring_events.ics");
+        let text = include_str!("../../tests/samples/ics/grafana_oncall/calendar_with_edited_recurring_events.ics");
         let shifts = shifts(text, &options("2021-01-26T00:00:00Z", "2021-01-29T00:00:00Z"));
         let people: Vec<&str> = shifts.iter().map(|shift| shift.person_key.as_str()).collect();
         assert_eq!(people, ["Bernard Desruisseaux", "Bob", "Bernard Desruisseaux"]);
@@ -755,7 +761,7 @@ mod tests {
 
     #[test]
     fn all_day_events_run_midnight_to_midnight_in_the_calendar_zone() {
-        let text = include_str!("../../../shared/samples/ics/grafana_oncall/calendar_with_all_day_event.ics");
+        let text = include_str!("../../tests/samples/ics/grafana_oncall/calendar_with_all_day_event.ics");
         let shifts = shifts(text, &options("2021-01-27T00:00:00Z", "2021-01-28T00:00:00Z"));
         let alex = shifts.iter().find(|shift| shift.person_key == "Alex").unwrap();
         // 2021-01-27 in Asia/Yekaterinburg (+05).
@@ -771,7 +777,7 @@ mod tests {
 
     #[test]
     fn an_orphan_override_stands_on_its_own_like_grafana_oncall_does() {
-        let text = include_str!("../../../shared/samples/ics/grafana_oncall/modified_recurring_event.ics");
+        let text = include_str!("../../tests/samples/ics/grafana_oncall/modified_recurring_event.ics");
         let shifts = shifts(text, &options("2023-07-17T00:00:00Z", "2023-07-24T00:00:00Z"));
         assert_eq!(shifts.len(), 2);
         // The all-day series: 2023-07-17 to 2023-07-25 Europe/Berlin (CEST, +02).
@@ -785,7 +791,7 @@ mod tests {
 
     #[test]
     fn emails_in_the_summary_are_lower_cased() {
-        let text = include_str!("../../../shared/samples/ics/grafana_oncall/override_email_case_sensitivity.ics");
+        let text = include_str!("../../tests/samples/ics/grafana_oncall/override_email_case_sensitivity.ics");
         let shifts = shifts(text, &options("2023-02-06T00:00:00Z", "2023-02-07T00:00:00Z"));
         assert_eq!(shifts.len(), 1);
         assert_eq!(shifts[0].person_key, "test@test.test");
@@ -794,7 +800,7 @@ mod tests {
 
     #[test]
     fn a_real_calendar_with_overlaps_and_gaps_yields_every_shift() {
-        let text = include_str!("../../../shared/samples/ics/grafana_oncall/quality.ics");
+        let text = include_str!("../../tests/samples/ics/grafana_oncall/quality.ics");
         let options = options("2022-08-01T00:00:00Z", "2022-10-01T00:00:00Z");
         let shifts = shifts(text, &options);
         assert_eq!(shifts.len(), 26);
@@ -884,6 +890,18 @@ END:VCALENDAR\r
         let long_window =
             IcsOptions { to: at("2036-01-01T00:00:00Z"), ..options("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z") };
         assert_eq!(shifts_from_ics(&text, &long_window).unwrap_err().line, 0);
+    }
+
+    #[test]
+    fn a_rule_with_a_non_ascii_weekday_is_a_row_error_not_a_panic() {
+        // Found by the `ics` fuzz target: the rrule crate panicked slicing `BYDAY=M\u{ea}U`.
+        for byday in ["M\u{ea}U", "\u{ea}", "1\u{1F600}"] {
+            let text = WEEKLY_BERLIN.replace("FREQ=WEEKLY;", &format!("FREQ=WEEKLY;BYDAY=MO,{byday};"));
+            let results = shifts_from_ics(&text, &options("2026-03-01T00:00:00Z", "2026-04-30T00:00:00Z")).unwrap();
+            let error = results.iter().find_map(|result| result.as_ref().err()).unwrap();
+            assert_eq!((error.line, error.field.as_str()), (4, "RRULE"), "{byday}");
+            assert!(error.message.contains("ASCII"), "{}", error.message);
+        }
     }
 
     #[test]

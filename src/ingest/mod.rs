@@ -46,6 +46,7 @@ pub mod alertmanager;
 pub mod config;
 pub mod csv_pages;
 pub mod csv_shifts;
+pub mod feed;
 pub mod grafana_oncall;
 pub mod ics;
 pub mod opsgenie;

@@ -236,14 +236,14 @@ mod tests {
     use crate::domain::page::{PageState, PageStatus};
     use crate::domain::timestamp::parse_rfc3339;
 
-    const CREATE: &str = include_str!("../../../shared/samples/opsgenie/zulip/create.json");
-    const ACKNOWLEDGE: &str = include_str!("../../../shared/samples/opsgenie/zulip/acknowledge.json");
-    const CLOSE: &str = include_str!("../../../shared/samples/opsgenie/zulip/close.json");
-    const UNACKNOWLEDGE: &str = include_str!("../../../shared/samples/opsgenie/zulip/unacknowledge.json");
-    const ASSIGN_OWNERSHIP: &str = include_str!("../../../shared/samples/opsgenie/zulip/assignownership.json");
-    const TAKE_OWNERSHIP: &str = include_str!("../../../shared/samples/opsgenie/zulip/takeownership.json");
-    const ADD_NOTE: &str = include_str!("../../../shared/samples/opsgenie/zulip/addnote.json");
-    const ESCALATE: &str = include_str!("../../../shared/samples/opsgenie/zulip/escalate.json");
+    const CREATE: &str = include_str!("../../tests/samples/opsgenie/zulip/create.json");
+    const ACKNOWLEDGE: &str = include_str!("../../tests/samples/opsgenie/zulip/acknowledge.json");
+    const CLOSE: &str = include_str!("../../tests/samples/opsgenie/zulip/close.json");
+    const UNACKNOWLEDGE: &str = include_str!("../../tests/samples/opsgenie/zulip/unacknowledge.json");
+    const ASSIGN_OWNERSHIP: &str = include_str!("../../tests/samples/opsgenie/zulip/assignownership.json");
+    const TAKE_OWNERSHIP: &str = include_str!("../../tests/samples/opsgenie/zulip/takeownership.json");
+    const ADD_NOTE: &str = include_str!("../../tests/samples/opsgenie/zulip/addnote.json");
+    const ESCALATE: &str = include_str!("../../tests/samples/opsgenie/zulip/escalate.json");
 
     fn at(text: &str) -> DateTime<Utc> {
         parse_rfc3339(text).unwrap()

@@ -228,26 +228,24 @@ mod tests {
     use crate::domain::page::{PageState, PageStatus};
     use crate::domain::timestamp::parse_rfc3339;
 
-    const TRIGGERED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/triggered_v3.json");
-    const ACKNOWLEDGED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/acknowledged_v3.json");
-    const RESOLVED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/resolved_v3.json");
-    const REASSIGNED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/reassigned_v3.json");
-    const UNACKNOWLEDGED: &str =
-        include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/unacknowledged_v3.json");
-    const ESCALATED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/escalate_v3.json");
+    const TRIGGERED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/triggered_v3.json");
+    const ACKNOWLEDGED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/acknowledged_v3.json");
+    const RESOLVED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/resolved_v3.json");
+    const REASSIGNED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/reassigned_v3.json");
+    const UNACKNOWLEDGED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/unacknowledged_v3.json");
+    const ESCALATED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/escalate_v3.json");
     const PRIORITY_UPDATED: &str =
-        include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/priority_updated_v3.json");
-    const DELEGATED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/delegated_v3.json");
-    const REOPENED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/reopened_v3.json");
-    const ANNOTATED: &str = include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/annotated_v3.json");
-    const RESPONDER_ADDED: &str =
-        include_str!("../../../shared/samples/pagerduty/webhooks_v3/zulip/responder_added.json");
+        include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/priority_updated_v3.json");
+    const DELEGATED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/delegated_v3.json");
+    const REOPENED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/reopened_v3.json");
+    const ANNOTATED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/annotated_v3.json");
+    const RESPONDER_ADDED: &str = include_str!("../../tests/samples/pagerduty/webhooks_v3/zulip/responder_added.json");
     const DOCS_PRIORITY_UPDATED: &str = include_str!(
-        "../../../shared/samples/pagerduty/webhooks_v3/developer-docs/envelope_incident_priority_updated.json"
+        "../../tests/samples/pagerduty/webhooks_v3/developer-docs/envelope_incident_priority_updated.json"
     );
     const DOCS_SERVICE_UPDATED: &str =
-        include_str!("../../../shared/samples/pagerduty/webhooks_v3/developer-docs/envelope_service_updated.json");
-    const SIGNED_BODY: &str = include_str!("../../../shared/samples/pagerduty/signature_vector/body.json");
+        include_str!("../../tests/samples/pagerduty/webhooks_v3/developer-docs/envelope_service_updated.json");
+    const SIGNED_BODY: &str = include_str!("../../tests/samples/pagerduty/signature_vector/body.json");
 
     fn at(text: &str) -> DateTime<Utc> {
         parse_rfc3339(text).unwrap()

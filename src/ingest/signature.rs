@@ -213,16 +213,16 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    const PD_BODY: &[u8] = include_bytes!("../../../shared/samples/pagerduty/signature_vector/body.json");
-    const PD_SECRET: &str = include_str!("../../../shared/samples/pagerduty/signature_vector/secret.txt");
-    const PD_VALID: &str = include_str!("../../../shared/samples/pagerduty/signature_vector/valid_signature.txt");
-    const PD_MISMATCH: &str = include_str!("../../../shared/samples/pagerduty/signature_vector/mismatch_signature.txt");
+    const PD_BODY: &[u8] = include_bytes!("../../tests/samples/pagerduty/signature_vector/body.json");
+    const PD_SECRET: &str = include_str!("../../tests/samples/pagerduty/signature_vector/secret.txt");
+    const PD_VALID: &str = include_str!("../../tests/samples/pagerduty/signature_vector/valid_signature.txt");
+    const PD_MISMATCH: &str = include_str!("../../tests/samples/pagerduty/signature_vector/mismatch_signature.txt");
     const SW_BODY: &[u8] =
-        include_bytes!("../../../shared/samples/incidentio/standard_webhooks_signature_vector/body.json");
+        include_bytes!("../../tests/samples/incidentio/standard_webhooks_signature_vector/body.json");
     const SW_SECRET: &str =
-        include_str!("../../../shared/samples/incidentio/standard_webhooks_signature_vector/secret.txt");
+        include_str!("../../tests/samples/incidentio/standard_webhooks_signature_vector/secret.txt");
     const SW_HEADERS: &str =
-        include_str!("../../../shared/samples/incidentio/standard_webhooks_signature_vector/headers.txt");
+        include_str!("../../tests/samples/incidentio/standard_webhooks_signature_vector/headers.txt");
 
     fn pd_secret() -> &'static [u8] {
         PD_SECRET.trim().as_bytes()

@@ -106,48 +106,30 @@ pub fn accruals_file(format: Format, input: &PayrollInput) -> Result<(String, Ve
 /// People per slice of a streamed payroll export: bounds memory to a slice's entries.
 pub const STREAM_PEOPLE_PER_CHUNK: usize = 200;
 
-/// Writes a payroll CSV a slice of people at a time. Slices must come in the order the
-/// file lists people (payroll id, then id); the concatenated output is then byte for
-/// byte what `payroll::write_csv` writes for the whole period at once.
-pub fn stream_payroll_csv<E: From<String>>(
+/// Writes a payroll export in any format a slice of people at a time (see
+/// `payroll::PayrollWriter`). Slices must come in the order the file lists people (payroll
+/// id, then id); the output is then byte for byte what `payroll_file` gives for the whole
+/// period at once.
+pub fn stream_payroll<E: From<String>, W: std::io::Write + Send>(
     layout_name: &str,
+    format: Format,
     slices: impl IntoIterator<Item = Result<PayrollInput, E>>,
-    sink: &mut dyn FnMut(Vec<u8>) -> Result<(), E>,
-) -> Result<(), E> {
+    out: W,
+) -> Result<W, E> {
     let layout = layout(layout_name).map_err(E::from)?;
-    let mut first = true;
+    let mut writer = payroll::PayrollWriter::new(&layout, format, out);
     for slice in slices {
-        let slice = slice?;
-        let bytes = payroll::write_csv(&layout, &slice).map_err(|error| E::from(error.to_string()))?;
-        if first {
-            first = false;
-            sink(bytes)?;
-            continue;
-        }
-        if slice.entries.is_empty() {
-            continue;
-        }
-        sink(continuation(&layout, bytes))?;
+        writer.write(&slice?).map_err(|error| E::from(error.to_string()))?;
     }
-    Ok(())
+    // `finish` refuses an export that was given no slice, not even an empty one.
+    writer.finish().map_err(|error| E::from(error.to_string()))
 }
 
-/// A later slice without what only the file's start carries: the byte order mark and the
-/// header row.
-fn continuation(layout: &Layout, bytes: Vec<u8>) -> Vec<u8> {
-    let mut start = 0;
-    if layout.utf8_bom && bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        start = 3;
-    }
-    if layout.header
-        && let Some(end) = bytes[start..].windows(2).position(|pair| pair == b"\r\n")
-    {
-        start += end + 2;
-    }
-    bytes[start..].to_vec()
-}
-
-/// The file name of a streamed payroll CSV.
-pub fn payroll_csv_name(layout_name: &str, period: &super::input::PeriodInfo) -> Result<String, String> {
-    Ok(payroll::file_name(&layout(layout_name)?, period, "csv"))
+/// The file name of a payroll export.
+pub fn payroll_file_name(
+    layout_name: &str,
+    format: Format,
+    period: &super::input::PeriodInfo,
+) -> Result<String, String> {
+    Ok(payroll::file_name(&layout(layout_name)?, period, format.extension()))
 }

@@ -20,14 +20,15 @@
 //! in different ways, whereas an unexpected extra column either is ignored or makes the
 //! import fail loudly, both of which are safe for a file that must not be paid from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
-use serde::Serialize;
 
+pub use super::export::Format as FileFormat;
 use super::input::{EntryInfo, PayrollInput, PeriodInfo, PersonInfo};
 use super::layout::{Column, Layout, PrecisionError, Shape, SourceField};
 use super::neutralise_cell;
@@ -457,155 +458,253 @@ fn csv_text<'a>(layout: &Layout, cell: &'a Cell) -> std::borrow::Cow<'a, str> {
     }
 }
 
-/// The records of the CSV exactly as written (header first when the layout has one), each
-/// cell already neutralised. Errors as `table`.
-pub fn rows(layout: &Layout, input: &PayrollInput) -> Result<Vec<Vec<String>>, ExportError> {
-    let table = table(layout, input)?;
-    let mut records = Vec::with_capacity(table.rows.len() + 1);
-    if layout.header {
-        records.push(table.headers.iter().map(|header| neutralise_cell(header).into_owned()).collect());
-    }
-    for row in &table.rows {
-        records.push(row.iter().map(|cell| csv_text(layout, cell).into_owned()).collect());
-    }
-    Ok(records)
-}
-
 fn csv_error(error: impl std::fmt::Display) -> ExportError {
     ExportError::Write { format: "CSV", message: error.to_string() }
-}
-
-/// The export as RFC 4180 CSV: UTF-8 (with a BOM if the layout asks), CRLF line ends,
-/// quotes only where needed, the layout's delimiter.
-pub fn write_csv(layout: &Layout, input: &PayrollInput) -> Result<Vec<u8>, ExportError> {
-    let records = rows(layout, input)?;
-    let mut out = Vec::new();
-    if layout.utf8_bom {
-        out.extend_from_slice("\u{feff}".as_bytes());
-    }
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(layout.delimiter)
-        .terminator(csv::Terminator::CRLF)
-        .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(&mut out);
-    for record in &records {
-        writer.write_record(record).map_err(csv_error)?;
-    }
-    writer.flush().map_err(csv_error)?;
-    drop(writer);
-    Ok(out)
 }
 
 fn xlsx_error(error: XlsxError) -> ExportError {
     ExportError::Write { format: "XLSX", message: error.to_string() }
 }
 
+fn io_error(format: &'static str) -> impl Fn(std::io::Error) -> ExportError {
+    move |error| ExportError::Write { format, message: error.to_string() }
+}
+
 /// The name of the single worksheet of an XLSX export.
 pub const XLSX_SHEET: &str = "payroll";
 
-/// The export as an XLSX workbook with one sheet named `payroll`.
-///
-/// Text is written as string cells, so nothing is evaluated as a formula; a text that
-/// `neutralise_cell` would prefix gets Excel's *quote prefix* style instead of a visible `'`,
-/// which keeps it text even if someone edits the cell. Numbers are number cells with the
-/// layout's decimals as number format; the f64 Excel stores is made by parsing the exact
-/// decimal text at the last step (the CSV and JSON keep the exact decimal). The document's
-/// creation time is the period's first day at 00:00 UTC, so the bytes depend only on the data.
+/// The export as RFC 4180 CSV: UTF-8 (with a BOM if the layout asks), CRLF line ends,
+/// quotes only where needed, the layout's delimiter.
+pub fn write_csv(layout: &Layout, input: &PayrollInput) -> Result<Vec<u8>, ExportError> {
+    write_whole(layout, FileFormat::Csv, input)
+}
+
+/// The export as an XLSX workbook with one sheet named `payroll` (see `PayrollWriter`).
 pub fn write_xlsx(layout: &Layout, input: &PayrollInput) -> Result<Vec<u8>, ExportError> {
-    let table = table(layout, input)?;
-    let mut workbook = Workbook::new();
-    let start = input.period.starts_on;
-    let created = ExcelDateTime::from_ymd(
-        u16::try_from(chrono::Datelike::year(&start)).map_err(|_| ExportError::Overflow)?,
-        u8::try_from(chrono::Datelike::month(&start)).map_err(|_| ExportError::Overflow)?,
-        u8::try_from(chrono::Datelike::day(&start)).map_err(|_| ExportError::Overflow)?,
-    )
-    .map_err(xlsx_error)?;
-    workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
+    write_whole(layout, FileFormat::Xlsx, input)
+}
 
-    let worksheet = workbook.add_worksheet();
-    worksheet.set_name(XLSX_SHEET).map_err(xlsx_error)?;
-    let quoted = Format::new().set_quote_prefix();
-    let header_format = Format::new().set_bold();
+/// The export as JSON (see `PayrollWriter`).
+pub fn write_json(layout: &Layout, input: &PayrollInput) -> Result<Vec<u8>, ExportError> {
+    write_whole(layout, FileFormat::Json, input)
+}
 
-    let mut row_index: u32 = 0;
-    if layout.header {
-        for (column_index, header) in table.headers.iter().enumerate() {
-            let column = u16::try_from(column_index).map_err(|_| ExportError::Overflow)?;
-            let format = if neutralise_cell(header) != header.as_str() {
-                header_format.clone().set_quote_prefix()
-            } else {
-                header_format.clone()
-            };
-            worksheet.write_string_with_format(row_index, column, header, &format).map_err(xlsx_error)?;
+fn write_whole(layout: &Layout, format: FileFormat, input: &PayrollInput) -> Result<Vec<u8>, ExportError> {
+    let mut writer = PayrollWriter::new(layout, format, Vec::new());
+    writer.write(input)?;
+    writer.finish()
+}
+
+/// Writes a payroll export one slice of people at a time, so memory is bounded by a slice
+/// whatever the size of the period. Slices must come in the order the file lists people
+/// (payroll id, then id); the file is then byte for byte what one slice holding everybody
+/// gives, and a slice with no entries adds nothing.
+///
+/// - CSV: RFC 4180, UTF-8 (with a BOM if the layout asks), CRLF line ends, quotes only where
+///   needed, the layout's delimiter; every text cell neutralised.
+/// - XLSX: one sheet named `payroll`, in the writer's constant-memory mode (rows go to a
+///   temporary file as they are written, then into the zip at `finish`). Text is written as
+///   string cells, so nothing is evaluated as a formula; a text that `neutralise_cell` would
+///   prefix gets Excel's *quote prefix* style instead of a visible `'`, which keeps it text
+///   even if someone edits the cell. Numbers are number cells with the layout's decimals as
+///   number format; the f64 Excel stores is made by parsing the exact decimal text at the
+///   last step (the CSV and JSON keep the exact decimal). The document's creation time is
+///   the period's first day at 00:00 UTC, so the bytes depend only on the data.
+/// - JSON: `{report, layout, period, status, columns, rows}`, one row per line, each an array
+///   aligned with `columns`. Numbers are exact decimal strings with `.` (never JSON floats),
+///   text is raw (JSON is not evaluated by spreadsheets), an empty cell is `null`.
+pub struct PayrollWriter<'a, W: Write + Send> {
+    layout: &'a Layout,
+    format: FileFormat,
+    out: W,
+    started: bool,
+    currencies: BTreeSet<Currency>,
+    workbook: Option<Workbook>,
+    next_row: u32,
+    rows_written: usize,
+}
+
+impl<'a, W: Write + Send> PayrollWriter<'a, W> {
+    pub fn new(layout: &'a Layout, format: FileFormat, out: W) -> Self {
+        PayrollWriter {
+            layout,
+            format,
+            out,
+            started: false,
+            currencies: BTreeSet::new(),
+            workbook: None,
+            next_row: 0,
+            rows_written: 0,
         }
-        row_index += 1;
     }
-    for row in &table.rows {
-        for (column_index, cell) in row.iter().enumerate() {
-            let column = u16::try_from(column_index).map_err(|_| ExportError::Overflow)?;
-            match cell {
-                Cell::Text(text) if text.is_empty() => {}
-                Cell::Text(text) if neutralise_cell(text) != text.as_str() => {
-                    worksheet.write_string_with_format(row_index, column, text, &quoted).map_err(xlsx_error)?;
+
+    /// Appends the rows of one slice of people; the first slice also writes the file's start.
+    pub fn write(&mut self, input: &PayrollInput) -> Result<(), ExportError> {
+        self.check_currencies(input)?;
+        let table = table(self.layout, input)?;
+        let first = !self.started;
+        self.started = true;
+        match self.format {
+            FileFormat::Csv => self.csv(&table, first),
+            FileFormat::Xlsx => self.xlsx(&table, first, &input.period),
+            FileFormat::Json => self.json(&table, first, &input.period),
+        }
+    }
+
+    /// Writes the file's end and hands the output back.
+    pub fn finish(mut self) -> Result<W, ExportError> {
+        if !self.started {
+            return Err(ExportError::Write { format: "export", message: "no slice was written".to_owned() });
+        }
+        match self.format {
+            FileFormat::Csv => {}
+            FileFormat::Json => {
+                let end: &[u8] = if self.rows_written == 0 { b"]\n}\n" } else { b"\n  ]\n}\n" };
+                self.out.write_all(end).map_err(io_error("JSON"))?;
+            }
+            FileFormat::Xlsx => {
+                if let Some(mut workbook) = self.workbook.take() {
+                    workbook.save_to_writer(&mut self.out).map_err(xlsx_error)?;
                 }
-                Cell::Text(text) => {
-                    worksheet.write_string(row_index, column, text).map_err(xlsx_error)?;
-                }
-                Cell::Number { value, decimals, .. } => {
-                    // f64 only here, at the last step, because XLSX stores numbers as doubles.
-                    let number: f64 = value.to_string().parse().map_err(|_| ExportError::Overflow)?;
-                    let format = Format::new().set_num_format(layout.number.xlsx_code(*decimals));
-                    worksheet.write_number_with_format(row_index, column, number, &format).map_err(xlsx_error)?;
-                }
-                Cell::Empty => {}
             }
         }
-        row_index = row_index.checked_add(1).ok_or(ExportError::Overflow)?;
+        self.out.flush().map_err(io_error("export"))?;
+        Ok(self.out)
     }
-    workbook.save_to_buffer().map_err(xlsx_error)
-}
 
-#[derive(Serialize)]
-struct JsonExport<'a> {
-    report: &'static str,
-    layout: &'a str,
-    period: &'a str,
-    status: &'static str,
-    columns: &'a [String],
-    rows: Vec<Vec<Option<String>>>,
-}
+    /// Without a currency column, 8000 JPY and 8000 EUR look the same to payroll: checked
+    /// across slices too, since each slice alone may hold one currency.
+    fn check_currencies(&mut self, input: &PayrollInput) -> Result<(), ExportError> {
+        if self.layout.has_field(SourceField::Currency) {
+            return Ok(());
+        }
+        self.currencies.extend(input.entries.iter().filter_map(|entry| entry.currency.parse::<Currency>().ok()));
+        if self.currencies.len() > 1 {
+            return Err(ExportError::MissingCurrencyColumn {
+                layout: self.layout.name.clone(),
+                currencies: self.currencies.iter().map(|currency| currency.code()).collect::<Vec<_>>().join(", "),
+            });
+        }
+        Ok(())
+    }
 
-/// The export as JSON: `{report, layout, period, status, columns, rows}` where each row is
-/// an array aligned with `columns`. Numbers are exact decimal strings with `.` (never JSON
-/// floats), text is raw (JSON is not evaluated by spreadsheets), an empty cell is `null`.
-pub fn write_json(layout: &Layout, input: &PayrollInput) -> Result<Vec<u8>, ExportError> {
-    let table = table(layout, input)?;
-    let rows = table
-        .rows
-        .iter()
-        .map(|row| {
-            row.iter()
+    fn csv(&mut self, table: &Table, first: bool) -> Result<(), ExportError> {
+        let layout = self.layout;
+        let mut bytes = Vec::new();
+        if first && layout.utf8_bom {
+            bytes.extend_from_slice("\u{feff}".as_bytes());
+        }
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(layout.delimiter)
+            .terminator(csv::Terminator::CRLF)
+            .quote_style(csv::QuoteStyle::Necessary)
+            .from_writer(&mut bytes);
+        if first && layout.header {
+            writer
+                .write_record(table.headers.iter().map(|header| neutralise_cell(header).into_owned()))
+                .map_err(csv_error)?;
+        }
+        for row in &table.rows {
+            writer.write_record(row.iter().map(|cell| csv_text(layout, cell).into_owned())).map_err(csv_error)?;
+        }
+        writer.flush().map_err(csv_error)?;
+        drop(writer);
+        self.out.write_all(&bytes).map_err(io_error("CSV"))
+    }
+
+    fn xlsx(&mut self, table: &Table, first: bool, period: &PeriodInfo) -> Result<(), ExportError> {
+        if first {
+            let mut workbook = Workbook::new();
+            let start = period.starts_on;
+            let created = ExcelDateTime::from_ymd(
+                u16::try_from(chrono::Datelike::year(&start)).map_err(|_| ExportError::Overflow)?,
+                u8::try_from(chrono::Datelike::month(&start)).map_err(|_| ExportError::Overflow)?,
+                u8::try_from(chrono::Datelike::day(&start)).map_err(|_| ExportError::Overflow)?,
+            )
+            .map_err(xlsx_error)?;
+            workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
+            workbook
+                .add_worksheet_with_constant_memory()
+                .map_err(xlsx_error)?
+                .set_name(XLSX_SHEET)
+                .map_err(xlsx_error)?;
+            self.workbook = Some(workbook);
+        }
+        let Some(workbook) = self.workbook.as_mut() else {
+            return Err(ExportError::Write { format: "XLSX", message: "the workbook is gone".to_owned() });
+        };
+        let worksheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
+        let quoted = Format::new().set_quote_prefix();
+        if first && self.layout.header {
+            let header_format = Format::new().set_bold();
+            for (column_index, header) in table.headers.iter().enumerate() {
+                let column = u16::try_from(column_index).map_err(|_| ExportError::Overflow)?;
+                let format = if neutralise_cell(header) != header.as_str() {
+                    header_format.clone().set_quote_prefix()
+                } else {
+                    header_format.clone()
+                };
+                worksheet.write_string_with_format(self.next_row, column, header, &format).map_err(xlsx_error)?;
+            }
+            self.next_row += 1;
+        }
+        for row in &table.rows {
+            for (column_index, cell) in row.iter().enumerate() {
+                let column = u16::try_from(column_index).map_err(|_| ExportError::Overflow)?;
+                let row_index = self.next_row;
+                match cell {
+                    Cell::Text(text) if text.is_empty() => {}
+                    Cell::Text(text) if neutralise_cell(text) != text.as_str() => {
+                        worksheet.write_string_with_format(row_index, column, text, &quoted).map_err(xlsx_error)?;
+                    }
+                    Cell::Text(text) => {
+                        worksheet.write_string(row_index, column, text).map_err(xlsx_error)?;
+                    }
+                    Cell::Number { value, decimals, .. } => {
+                        // f64 only here, at the last step, because XLSX stores numbers as doubles.
+                        let number: f64 = value.to_string().parse().map_err(|_| ExportError::Overflow)?;
+                        let format = Format::new().set_num_format(self.layout.number.xlsx_code(*decimals));
+                        worksheet.write_number_with_format(row_index, column, number, &format).map_err(xlsx_error)?;
+                    }
+                    Cell::Empty => {}
+                }
+            }
+            self.next_row = self.next_row.checked_add(1).ok_or(ExportError::Overflow)?;
+        }
+        Ok(())
+    }
+
+    fn json(&mut self, table: &Table, first: bool, period: &PeriodInfo) -> Result<(), ExportError> {
+        let mut text = String::new();
+        if first {
+            text.push_str(&format!(
+                "{{\n  \"report\": \"payroll\",\n  \"layout\": {},\n  \"period\": {},\n  \"status\": {},\n  \"columns\": {},\n  \"rows\": [",
+                to_json(&self.layout.name),
+                to_json(&period.id),
+                to_json(status(period)),
+                to_json(&table.headers),
+            ));
+        }
+        for row in &table.rows {
+            let cells: Vec<Option<String>> = row
+                .iter()
                 .map(|cell| match cell {
                     Cell::Text(text) => Some(text.clone()),
                     Cell::Number { value, .. } => Some(value.to_string()),
                     Cell::Empty => None,
                 })
-                .collect()
-        })
-        .collect();
-    let export = JsonExport {
-        report: "payroll",
-        layout: &layout.name,
-        period: &input.period.id,
-        status: status(&input.period),
-        columns: &table.headers,
-        rows,
-    };
-    let mut out = serde_json::to_vec_pretty(&export)
-        .map_err(|error| ExportError::Write { format: "JSON", message: error.to_string() })?;
-    out.push(b'\n');
-    Ok(out)
+                .collect();
+            text.push_str(if self.rows_written == 0 { "\n    " } else { ",\n    " });
+            text.push_str(&to_json(&cells));
+            self.rows_written += 1;
+        }
+        self.out.write_all(text.as_bytes()).map_err(io_error("JSON"))
+    }
+}
+
+/// A value as compact JSON (plain strings and vectors of them always serialise).
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
 /// Keeps a file-name part to `[A-Za-z0-9_-]` so it is safe in a path and in a
@@ -663,6 +762,11 @@ mod tests {
         let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
         let mut reader = csv::ReaderBuilder::new().delimiter(layout.delimiter).has_headers(false).from_reader(bytes);
         reader.records().map(|record| record.unwrap().iter().map(str::to_owned).collect()).collect()
+    }
+
+    /// The records of the CSV exactly as written, header first when the layout has one.
+    fn rows(layout: &Layout, input: &PayrollInput) -> Result<Vec<Vec<String>>, ExportError> {
+        Ok(parse_csv(layout, &write_csv(layout, input)?))
     }
 
     #[test]

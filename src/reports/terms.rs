@@ -2,54 +2,10 @@
 //! quantity units. Parsing them here, once, means a typo in the ledger (`calout`) is an
 //! export error instead of a row silently missing from payroll.
 
-use std::fmt;
-
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
-/// A pay component. The order of `Component::ALL` is the order rows appear in every report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Component {
-    /// The callout fee per page responded to.
-    Callout,
-    /// The out-of-hours "pain multiplier" on callout fees.
-    Escalation,
-    /// Pay for the time worked on a response.
-    Response,
-    /// Recovery time (time off in lieu), usually paid in hours.
-    Recovery,
-    /// Standby pay for being on call.
-    Standby,
-}
-
-impl Component {
-    /// Every component, in report order.
-    pub const ALL: [Component; 5] =
-        [Component::Callout, Component::Escalation, Component::Response, Component::Recovery, Component::Standby];
-
-    /// The ledger's name of the component.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Component::Callout => "callout",
-            Component::Escalation => "escalation",
-            Component::Response => "response",
-            Component::Recovery => "recovery",
-            Component::Standby => "standby",
-        }
-    }
-
-    /// Parses the ledger's name of a component; `None` for anything else.
-    pub fn parse(text: &str) -> Option<Component> {
-        Component::ALL.into_iter().find(|component| component.as_str() == text)
-    }
-}
-
-impl fmt::Display for Component {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The pay components, as the pay engine names them; `Component::ALL` is report order.
+pub use crate::domain::pay::Component;
 
 /// The unit of an entry's quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use super::schema::{ledger_entries, responses};
-use super::{AnyConnection, StorageError, pages, people, services, shifts};
+use super::{AnyConnection, StorageError, cost_settings, pages, people, services, shifts, teams};
 use crate::domain::timestamp::{from_naive, to_naive};
 
 /// (page id, person, started_at, ended_at, actionable).
@@ -25,6 +25,9 @@ pub struct DashboardFacts {
     pub people: Vec<people::Person>,
     pub services: Vec<services::Service>,
     pub shifts: Vec<shifts::Shift>,
+    /// Teams, for their default loaded hourly cost.
+    pub teams: Vec<teams::Team>,
+    pub cost_settings: cost_settings::CostSettings,
 }
 
 /// Most pages one dashboard computation reads.
@@ -89,5 +92,7 @@ pub fn load(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) ->
         people: people::list(conn, None)?,
         services: services::list(conn, None)?,
         shifts: shifts::list(conn, None, Some(from), Some(to), DASHBOARD_PAGES_MAX)?,
+        teams: teams::list(conn)?,
+        cost_settings: cost_settings::get(conn)?,
     })
 }

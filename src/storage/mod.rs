@@ -13,6 +13,7 @@
 
 pub mod audit;
 mod connection;
+pub mod cost_settings;
 pub mod dashboard;
 pub mod facts;
 pub mod import;

@@ -125,7 +125,7 @@ struct PersonChangeset {
     updated_at: NaiveDateTime,
 }
 
-fn to_minor(field: &str, currency: Currency, amount: Decimal) -> Result<i64, StorageError> {
+pub(super) fn to_minor(field: &str, currency: Currency, amount: Decimal) -> Result<i64, StorageError> {
     if amount.is_sign_negative() {
         return Err(StorageError::Invalid(FieldError::new(field, "must not be negative")));
     }

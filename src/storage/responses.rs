@@ -73,6 +73,13 @@ pub struct NewResponse {
     pub actionable: bool,
 }
 
+/// Records a response; with a client-chosen `id` already recorded, returns the stored
+/// one (the same content) or refuses it (different content).
+///
+/// Two requests with the same `id` may race (a client retrying while its first attempt
+/// is still in flight): on PostgreSQL both can find no row, so the insert is
+/// `ON CONFLICT DO NOTHING`, which waits for the other transaction, and the loser then
+/// answers as for a repeat. On SQLite the transaction holds the write lock throughout.
 pub fn record(
     conn: &mut AnyConnection,
     response: &NewResponse,
@@ -88,35 +95,48 @@ pub fn record(
         }
         let id = response.id.unwrap_or_else(uuid::Uuid::now_v7).to_string();
         if let Some(existing) = find(conn, &id)? {
-            let same = existing.page_id == response.page_id
-                && existing.person == response.person
-                && existing.started_at == response.started_at
-                && existing.ended_at == response.ended_at
-                && existing.notes == response.notes
-                && existing.actionable == response.actionable;
-            if !same {
-                return Err(StorageError::Conflict(FieldError::new(
-                    "id",
-                    format!("response `{id}` was already recorded with different content"),
-                )));
-            }
-            return Ok((existing, Recorded::Existing));
+            return repeat(existing, response);
         }
-        diesel::insert_into(responses::table)
-            .values((
-                responses::id.eq(&id),
-                responses::page_id.eq(&response.page_id),
-                responses::person_id.eq(&response.person),
-                responses::started_at.eq(to_naive(response.started_at)),
-                responses::ended_at.eq(to_naive(response.ended_at)),
-                responses::notes.eq(&response.notes),
-                responses::actionable.eq(response.actionable),
-                responses::created_at.eq(to_naive(stamp.at)),
-            ))
-            .execute(conn)?;
+        let values = (
+            responses::id.eq(&id),
+            responses::page_id.eq(&response.page_id),
+            responses::person_id.eq(&response.person),
+            responses::started_at.eq(to_naive(response.started_at)),
+            responses::ended_at.eq(to_naive(response.ended_at)),
+            responses::notes.eq(&response.notes),
+            responses::actionable.eq(response.actionable),
+            responses::created_at.eq(to_naive(stamp.at)),
+        );
+        let inserted = crate::with_backend!(conn, |c| diesel::insert_into(responses::table)
+            .values(values)
+            .on_conflict(responses::id)
+            .do_nothing()
+            .execute(c))?;
+        if inserted == 0 {
+            // A concurrent request with the same id committed it first.
+            return repeat(get(conn, &id)?, response);
+        }
         super::audit::record(conn, stamp, "create", "response", &id, Some(format!("page {}", response.page_id)))?;
         Ok((get(conn, &id)?, Recorded::Created))
     })
+}
+
+/// A response posted again under a known id: the stored one when the content is the
+/// same, a conflict otherwise.
+fn repeat(existing: Response, response: &NewResponse) -> Result<(Response, Recorded), StorageError> {
+    let same = existing.page_id == response.page_id
+        && existing.person == response.person
+        && existing.started_at == response.started_at
+        && existing.ended_at == response.ended_at
+        && existing.notes == response.notes
+        && existing.actionable == response.actionable;
+    if !same {
+        return Err(StorageError::Conflict(FieldError::new(
+            "id",
+            format!("response `{}` was already recorded with different content", existing.id),
+        )));
+    }
+    Ok((existing, Recorded::Existing))
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Response>, StorageError> {

@@ -8,6 +8,18 @@ diesel::table! {
         cost_centre -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        default_cost_currency -> Nullable<Text>,
+        default_cost_minor_per_hour -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    cost_settings (id) {
+        id -> Text,
+        interruption_overhead_minutes -> Text,
+        default_cost_currency -> Nullable<Text>,
+        default_cost_minor_per_hour -> Nullable<BigInt>,
+        updated_at -> Timestamp,
     }
 }
 

@@ -104,11 +104,6 @@ fn record_one(
     if super::people::find(conn, &shift.person)?.is_none() {
         return Err(StorageError::Invalid(FieldError::new("person", format!("unknown person `{}`", shift.person))));
     }
-    let existing = shifts::table
-        .filter(shifts::source.eq(&shift.source))
-        .filter(shifts::external_id.eq(&shift.external_id))
-        .first::<ShiftRow>(conn)
-        .optional()?;
     let fields = (
         shifts::person_id.eq(&shift.person),
         shifts::role.eq(shift.role.as_str()),
@@ -116,36 +111,52 @@ fn record_one(
         shifts::start_at.eq(to_naive(shift.start)),
         shifts::end_at.eq(to_naive(shift.end)),
     );
-    match existing {
-        Some(row) => {
-            let id = row.id.clone();
-            let stored = Shift::from(row);
-            let same = stored.person == shift.person
-                && stored.role == shift.role
-                && stored.schedule == shift.schedule
-                && stored.start == shift.start
-                && stored.end == shift.end;
-            if !same {
-                diesel::update(shifts::table.find(&id)).set(fields).execute(conn)?;
-                super::audit::record(conn, stamp, "update", "shift", &id, Some(format!("{shift:?}")))?;
-            }
-            Ok((get(conn, &id)?, Recorded::Existing))
-        }
+    let existing = match by_key(conn, shift)? {
+        Some(row) => row,
         None => {
             let id = uuid::Uuid::now_v7().to_string();
-            diesel::insert_into(shifts::table)
-                .values((
-                    shifts::id.eq(&id),
-                    fields,
-                    shifts::source.eq(&shift.source),
-                    shifts::external_id.eq(&shift.external_id),
-                    shifts::created_at.eq(to_naive(stamp.at)),
-                ))
-                .execute(conn)?;
-            super::audit::record(conn, stamp, "create", "shift", &id, None)?;
-            Ok((get(conn, &id)?, Recorded::Created))
+            let values = (
+                shifts::id.eq(&id),
+                fields,
+                shifts::source.eq(&shift.source),
+                shifts::external_id.eq(&shift.external_id),
+                shifts::created_at.eq(to_naive(stamp.at)),
+            );
+            // Two deliveries of one shift may race: on PostgreSQL both can find no row;
+            // the loser's insert waits for the winner's commit and then updates as a repeat.
+            let inserted = crate::with_backend!(conn, |c| diesel::insert_into(shifts::table)
+                .values(values)
+                .on_conflict((shifts::source, shifts::external_id))
+                .do_nothing()
+                .execute(c))?;
+            if inserted == 1 {
+                super::audit::record(conn, stamp, "create", "shift", &id, None)?;
+                return Ok((get(conn, &id)?, Recorded::Created));
+            }
+            by_key(conn, shift)?
+                .ok_or_else(|| StorageError::NotFound { entity: "shift", id: shift.external_id.clone() })?
         }
+    };
+    let id = existing.id.clone();
+    let stored = Shift::from(existing);
+    let same = stored.person == shift.person
+        && stored.role == shift.role
+        && stored.schedule == shift.schedule
+        && stored.start == shift.start
+        && stored.end == shift.end;
+    if !same {
+        diesel::update(shifts::table.find(&id)).set(fields).execute(conn)?;
+        super::audit::record(conn, stamp, "update", "shift", &id, Some(format!("{shift:?}")))?;
     }
+    Ok((get(conn, &id)?, Recorded::Existing))
+}
+
+fn by_key(conn: &mut AnyConnection, shift: &NewShift) -> Result<Option<ShiftRow>, StorageError> {
+    Ok(shifts::table
+        .filter(shifts::source.eq(&shift.source))
+        .filter(shifts::external_id.eq(&shift.external_id))
+        .first::<ShiftRow>(conn)
+        .optional()?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Shift, StorageError> {

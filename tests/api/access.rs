@@ -127,6 +127,13 @@ async fn every_endpoint_answers_each_role_as_written(backend: Backend) {
         ("GET", "/v1/periods/2026-03", None, [401, 403, 403, 200, 403, 403]),
         ("POST", "/v1/periods/2026-03/close", Some(json!({})), [401, 403, 403, 200, 403, 403]),
         ("GET", "/v1/audit", None, [401, 403, 403, 200, 200, 403]),
+        ("GET", "/v1/settings/cost", None, [401, 403, 200, 200, 200, 403]),
+        (
+            "PUT",
+            "/v1/settings/cost",
+            Some(json!({"interruption_overhead_minutes": "20"})),
+            [401, 403, 403, 200, 200, 403],
+        ),
         ("POST", "/v1/tokens", Some(json!({"name": "reporting", "role": "finance"})), [401, 403, 403, 403, 201, 403]),
         ("GET", "/v1/tokens", None, [401, 403, 403, 403, 200, 403]),
         ("POST", &revoke, Some(json!({})), [401, 403, 403, 403, 200, 403]),

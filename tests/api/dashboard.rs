@@ -158,3 +158,93 @@ async fn the_dashboard_renders_in_headless_chromium() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+on_both_backends!(the_cost_model_is_configured_per_team_and_organisation);
+
+/// The loaded cost of a responder without their own comes from their team's default, else
+/// the organisation's; the interruption overhead is the organisation's. Figures by hand on
+/// the same Saturday-night page as above (paid 110.00, 51 minutes, 2 recovery hours).
+async fn the_cost_model_is_configured_per_team_and_organisation(backend: Backend) {
+    let app = TestApp::new(backend);
+    crate::ledger::march_facts(&app).await;
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let debt = || async {
+        let report = app
+            .call_as(
+                "GET",
+                "/v1/reports/debt?group_by=team&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+                None,
+                Some(&app.finance_token),
+            )
+            .await;
+        assert_eq!(report.status, 200, "{:?}", report.body);
+        let group = &report.body["groups"][0];
+        let part = |name: &str| group[name].as_str().unwrap().to_owned();
+        (
+            [part("responder_time"), part("interruption_overhead"), part("recovery"), part("total")],
+            report.body["missing_rates"].clone(),
+        )
+    };
+
+    // No cost anywhere: only what was paid, and alice is named as uncosted.
+    let (parts, missing) = debt().await;
+    assert_eq!(parts, ["0", "0", "0", "110.00"].map(String::from), "{parts:?}");
+    assert_eq!(missing, json!(["alice"]));
+
+    // Her team's default, 60.00/h: 51.00 time + 15.00 overhead + 120.00 recovery + 110.00 paid.
+    let team_cost = json!({"default_loaded_hourly_cost": {"currency": "GBP", "amount": "60.00"}});
+    let patched = app.patch("/v1/teams/payments", team_cost).await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["default_loaded_hourly_cost"], json!({"currency": "GBP", "amount": "60.00"}));
+    let (parts, missing) = debt().await;
+    assert_eq!(parts, ["51.00", "15.00", "120.00", "296.00"].map(String::from), "{parts:?}");
+    assert_eq!(missing, json!([]));
+
+    // 30 minutes of overhead for the organisation: 60.00 × 30/60 = 30.00.
+    let settings = app.put("/v1/settings/cost", json!({"interruption_overhead_minutes": "30"})).await;
+    assert_eq!(settings.status, 200, "{:?}", settings.body);
+    assert_eq!(settings.body["interruption_overhead_minutes"], "30");
+    let (parts, _) = debt().await;
+    assert_eq!(parts, ["51.00", "30.00", "120.00", "311.00"].map(String::from), "{parts:?}");
+
+    // Without the team default, the organisation's catch-all 40.00/h:
+    // 40 × 51/60 = 34.00, 40 × 30/60 = 20.00, 40 × 2 = 80.00; with 110.00 paid, 244.00.
+    assert_eq!(app.patch("/v1/teams/payments", json!({"default_loaded_hourly_cost": null})).await.status, 200);
+    let catch_all = json!({
+        "interruption_overhead_minutes": "30",
+        "default_loaded_hourly_cost": {"currency": "GBP", "amount": "40.00"}
+    });
+    assert_eq!(app.put("/v1/settings/cost", catch_all).await.status, 200);
+    let (parts, _) = debt().await;
+    assert_eq!(parts, ["34.00", "20.00", "80.00", "244.00"].map(String::from), "{parts:?}");
+    let read = app.call_as("GET", "/v1/settings/cost", None, Some(&app.finance_token)).await;
+    assert_eq!(read.body["default_loaded_hourly_cost"], json!({"currency": "GBP", "amount": "40.00"}));
+    assert!(read.body["updated_at"].is_string());
+
+    // Bad settings name the field at fault and change nothing.
+    let cases = [
+        (json!({"interruption_overhead_minutes": "-5"}), "interruption_overhead_minutes"),
+        (json!({"interruption_overhead_minutes": "fifteen"}), "interruption_overhead_minutes"),
+        (json!({"interruption_overhead_minutes": 15}), "interruption_overhead_minutes"),
+        (json!({"interruption_overhead_minutes": "9999"}), "interruption_overhead_minutes"),
+        (
+            json!({"default_loaded_hourly_cost": {"currency": "XXX", "amount": "1"}}),
+            "default_loaded_hourly_cost.currency",
+        ),
+        (
+            json!({"default_loaded_hourly_cost": {"currency": "GBP", "amount": "-1"}}),
+            "default_loaded_hourly_cost.amount",
+        ),
+        (json!({"default_loaded_hourly_cost": {"currency": "GBP", "amount": "1.005"}}), "default_loaded_hourly_cost"),
+        (json!({"overhead": "15"}), "overhead"),
+    ];
+    for (body, field) in cases {
+        let answer = app.put("/v1/settings/cost", body.clone()).await;
+        assert_eq!(answer.status, 400, "{body}: {:?}", answer.body);
+        assert_eq!(answer.body["error"]["field"], field, "{body}: {:?}", answer.body);
+    }
+    let bad_team = app.patch("/v1/teams/payments", json!({"default_loaded_hourly_cost": {"currency": "GBP"}})).await;
+    assert_eq!(bad_team.status, 400, "{:?}", bad_team.body);
+    let (parts, _) = debt().await;
+    assert_eq!(parts, ["34.00", "20.00", "80.00", "244.00"].map(String::from), "unchanged by refused input");
+}

@@ -194,6 +194,17 @@ impl TestApp {
         .await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.call(
+            test::TestRequest::put()
+                .uri(path)
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.to_string()),
+            path,
+        )
+        .await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
         self.call(
             test::TestRequest::patch()

@@ -42,7 +42,7 @@ fn importing_pages_twice_changes_nothing_and_names_bad_lines() {
         assert!(output.contains("rejected line 3: lane"), "{output}");
         assert!(output.contains("rejected line 5: triggered_at"), "{output}");
         let (code, again) = paydown(&db, &["import", "pages", path]);
-        assert_eq!(code, 3);
+        assert_eq!(code, 3, "{again}");
         assert!(again.contains("0 created, 0 updated, 3 unchanged"), "{again}");
 
         let store = db.store();
@@ -80,49 +80,97 @@ async fn importing_shifts_from_csv_and_ics() {
     assert_eq!(shifts[0]["start"], "2026-10-05T08:00:00Z");
 
     // A real Grafana OnCall feed, for a personal calendar bound to alice.
-    let ics = format!(
-        "{}/../shared/samples/ics/grafana_oncall/calendar_with_recurring_event.ics",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let output = Command::new(env!("CARGO_BIN_EXE_paydown"))
-        .args([
-            "import",
-            "shifts",
-            &ics,
-            "--person",
-            "alice",
-            "--from",
-            "2021-01-24T00:00:00Z",
-            "--to",
-            "2021-01-31T00:00:00Z",
-            "--database-url",
-            &db_url,
-        ])
-        .output()
-        .unwrap();
+    let ics =
+        format!("{}/tests/samples/ics/grafana_oncall/calendar_with_recurring_event.ics", env!("CARGO_MANIFEST_DIR"));
+    let import_ics = || {
+        Command::new(env!("CARGO_BIN_EXE_paydown"))
+            .args(["import", "shifts", &ics, "--person", "alice"])
+            .args(["--from", "2021-01-24T00:00:00Z", "--to", "2021-01-31T00:00:00Z", "--database-url", &db_url])
+            .output()
+            .unwrap()
+    };
+    let output = import_ics();
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
     assert!(text.contains("7 created"), "{text}");
-    let again = Command::new(env!("CARGO_BIN_EXE_paydown"))
-        .args([
-            "import",
-            "shifts",
-            &ics,
-            "--person",
-            "alice",
-            "--from",
-            "2021-01-24T00:00:00Z",
-            "--to",
-            "2021-01-31T00:00:00Z",
-            "--database-url",
-            &db_url,
-        ])
-        .output()
-        .unwrap();
+    let again = import_ics();
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 created, 0 updated, 7 unchanged"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn app_url(app: &TestApp) -> String {
     app.database_url()
+}
+
+/// Serves `body` at `/private/TOKEN/feed.ics` (404 elsewhere) on loopback, one connection
+/// at a time, for as long as the test runs.
+fn serve_feed(body: String) -> u16 {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                line.clear();
+            }
+            let (status, content) = if request_line.starts_with("GET /private/TOKEN/feed.ics ") {
+                ("200 OK", body.as_str())
+            } else {
+                ("404 Not Found", "no such feed")
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{content}",
+                content.len()
+            );
+        }
+    });
+    port
+}
+
+/// An on-call feed by URL, as PagerDuty, Opsgenie and GoAlert publish them: fetched,
+/// imported idempotently under a source that hides the URL's token; a feed that answers
+/// 404 is a clear error that names the host only.
+#[actix_web::test]
+async fn importing_shifts_from_a_feed_url() {
+    let app = TestApp::new(Backend::Sqlite);
+    app.seed_basics().await;
+    let ics = std::fs::read_to_string(format!(
+        "{}/tests/samples/ics/grafana_oncall/calendar_with_recurring_event.ics",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let port = serve_feed(ics);
+    let db_url = app_url(&app);
+    let import = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_paydown"))
+            .args(["import", "shifts", &url, "--person", "alice"])
+            .args(["--from", "2021-01-24T00:00:00Z", "--to", "2021-01-31T00:00:00Z", "--database-url", &db_url])
+            .output()
+            .unwrap()
+    };
+    let feed = format!("http://127.0.0.1:{port}/private/TOKEN/feed.ics");
+    let output = import(feed.clone());
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("7 created"), "{text}");
+    let again = import(feed);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 created, 0 updated, 7 unchanged"));
+    let shifts = app.get("/v1/shifts?person=alice&from=2021-01-24T00:00:00Z&to=2021-01-31T00:00:00Z").await.body;
+    let sources: std::collections::BTreeSet<String> =
+        shifts.as_array().unwrap().iter().map(|shift| shift["source"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sources.len(), 1, "{shifts}");
+    let source = sources.into_iter().next().unwrap();
+    assert!(source.starts_with(&format!("ics:127.0.0.1:{port}:")) && !source.contains("TOKEN"), "{source}");
+
+    let missing = import(format!("http://127.0.0.1:{port}/private/OTHER-TOKEN/feed.ics"));
+    let stderr = String::from_utf8_lossy(&missing.stderr).into_owned();
+    assert!(!missing.status.success());
+    assert!(stderr.contains("HTTP 404") && stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(!stderr.contains("OTHER-TOKEN"), "the URL's secret is not printed: {stderr}");
 }

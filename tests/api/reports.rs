@@ -120,11 +120,12 @@ async fn payroll_exports_are_exact_reproducible_and_safe(backend: Backend) {
     assert!(!html.contains("<script") && html.contains("=HYPERLINK(&quot;"), "escaped");
 }
 
-/// A payroll CSV written a slice of people at a time (as the API and the CLI stream it)
-/// is byte for byte the file written at once, in every shipped layout.
+/// A payroll export written a slice of people at a time (as the API and the CLI stream it)
+/// is byte for byte the file written at once, in every shipped layout and every format; the
+/// API's streamed XLSX and JSON are those bytes too.
 #[actix_web::test]
-async fn streamed_payroll_csv_equals_the_whole_file() {
-    use paydown::reports::export;
+async fn streamed_payroll_exports_equal_the_whole_file() {
+    use paydown::reports::export::{self, Format};
     use paydown::storage::report_input;
     let app = TestApp::new(Backend::Sqlite);
     paydown::demo::load_if_empty(&app.store, paydown::demo::DEFAULT_SEED).unwrap();
@@ -136,24 +137,95 @@ async fn streamed_payroll_csv_equals_the_whole_file() {
     let people = report_input::payroll_people(&mut conn, "2026-09").unwrap();
     assert!(people.len() > 10, "{people:?}");
     let whole = report_input::payroll_input(&mut conn, "2026-09").unwrap();
-    for layout in export::layout_names() {
-        let expected = paydown::reports::payroll::write_csv(&export::layout(layout).unwrap(), &whole).unwrap();
-        let mut streamed = Vec::new();
-        let slices: Vec<Vec<String>> = people.chunks(5).map(<[String]>::to_vec).collect();
-        let inputs = slices.iter().map(|slice| {
-            report_input::payroll_input_for(&mut conn, "2026-09", Some(slice)).map_err(|error| error.to_string())
-        });
-        export::stream_payroll_csv::<String>(layout, inputs, &mut |bytes| {
-            streamed.extend(bytes);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(String::from_utf8_lossy(&streamed), String::from_utf8_lossy(&expected), "layout {layout}");
+    let mut expected_files = Vec::new();
+    for format in [Format::Csv, Format::Xlsx, Format::Json] {
+        for layout in export::layout_names() {
+            let (_, expected) = export::payroll_file(layout, format, &whole).unwrap();
+            let slices: Vec<Vec<String>> = people.chunks(5).map(<[String]>::to_vec).collect();
+            let inputs = slices.iter().map(|slice| {
+                report_input::payroll_input_for(&mut conn, "2026-09", Some(slice)).map_err(|error| error.to_string())
+            });
+            let streamed = export::stream_payroll::<String, _>(layout, format, inputs, Vec::new()).unwrap();
+            assert!(streamed == expected, "layout {layout}, {format:?}: the streamed file differs");
+            if layout == "long" {
+                expected_files.push((format, expected));
+            }
+        }
     }
     drop(conn);
-    let expected = paydown::reports::payroll::write_csv(&export::layout("long").unwrap(), &whole).unwrap();
-    let (status, disposition, body) = raw(&app, "/v1/reports/payroll?period=2026-09&layout=long", "text/csv").await;
-    assert_eq!(status, 200);
-    assert!(disposition.contains("payroll-2026-09-long-PROVISIONAL.csv"), "{disposition}");
-    assert_eq!(body, expected);
+    for (format, expected) in expected_files {
+        let accept = format.content_type();
+        let (status, disposition, body) = raw(&app, "/v1/reports/payroll?period=2026-09&layout=long", accept).await;
+        assert_eq!(status, 200);
+        let name = format!("payroll-2026-09-long-PROVISIONAL.{}", format.extension());
+        assert!(disposition.contains(&name), "{disposition}");
+        assert!(body == expected, "{format:?} over HTTP differs from the file");
+    }
+    // The JSON is one document: columns and rows line up.
+    let (_, json) = export::payroll_file("wide", Format::Json, &whole).unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let columns = document["columns"].as_array().unwrap().len();
+    let rows = document["rows"].as_array().unwrap();
+    assert!(rows.len() > 10 && rows.iter().all(|row| row.as_array().unwrap().len() == columns));
+}
+
+/// A layout that can't carry the period's data fails the export whole, in every format:
+/// one currency per slice must not hide two in the file, and the CLI leaves no partial file.
+#[actix_web::test]
+async fn an_unexportable_payroll_fails_whole() {
+    use paydown::reports::export::Format;
+    use paydown::storage::report_input;
+    let app = TestApp::new(Backend::Sqlite);
+    paydown::demo::load_if_empty(&app.store, paydown::demo::DEFAULT_SEED).unwrap();
+    {
+        let mut conn = app.store.conn().unwrap();
+        paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+    }
+    // The demo pays in several currencies; the long layout without its currency column can't say which.
+    let text = paydown::reports::layout::builtin_layouts()
+        .into_iter()
+        .find(|(name, _)| *name == "long")
+        .unwrap()
+        .1
+        .replace("field = \"currency\"", "field = \"period\"")
+        .replace("name = \"long\"", "name = \"no_currency\"");
+    let layout = paydown::reports::layout::load_layout(&text).unwrap();
+    let mut conn = app.store.conn().unwrap();
+    let people = report_input::payroll_people(&mut conn, "2026-09").unwrap();
+    for format in [Format::Csv, Format::Xlsx, Format::Json] {
+        let mut writer = paydown::reports::payroll::PayrollWriter::new(&layout, format, Vec::new());
+        let error = people
+            .chunks(1)
+            .find_map(|slice| {
+                let input = report_input::payroll_input_for(&mut conn, "2026-09", Some(slice)).unwrap();
+                writer.write(&input).err()
+            })
+            .unwrap_or_else(|| panic!("{format:?}: the export was written"));
+        assert!(error.to_string().contains("no `currency` column"), "{error}");
+    }
+    drop(conn);
+
+    let dir = tempdir();
+    std::fs::create_dir_all(dir.join("payroll")).unwrap();
+    std::fs::write(dir.join("payroll").join("no_currency.toml"), &text).unwrap();
+    let output_path = dir.join("out.xlsx");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_paydown"))
+        .args(["export", "payroll", "--period", "2026-09", "--layout", "no_currency", "--format", "xlsx"])
+        .arg("--output")
+        .arg(&output_path)
+        .args(["--database-url", &app.database_url()])
+        .env("PAYDOWN_REPORTS_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no `currency` column"), "{stderr}");
+    assert!(!output_path.exists(), "a failed export leaves no partial file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("paydown-layouts-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

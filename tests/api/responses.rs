@@ -2,10 +2,14 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, RunningServer, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(responses_are_logged_and_listed_per_page_and_person, a_response_with_an_id_is_idempotent);
+on_both_backends!(
+    responses_are_logged_and_listed_per_page_and_person,
+    a_response_with_an_id_is_idempotent,
+    one_response_posted_at_once_from_several_clients_is_recorded_once,
+);
 
 async fn page_id(app: &TestApp) -> String {
     let page = json!({"source": "manual", "external_id": "INC-7", "service": "checkout", "triggered_at": "2026-10-03T02:14:00Z"});
@@ -57,4 +61,37 @@ async fn a_response_with_an_id_is_idempotent(backend: Backend) {
     assert_eq!(conflict.status, 409);
     assert_eq!(conflict.error_field(), Some("id"));
     assert_eq!(app.get(&format!("/v1/pages/{id}/responses")).await.body.as_array().unwrap().len(), 1);
+}
+
+/// A client retrying while its first attempt is still in flight: the same response (by
+/// id) from several connections at once is recorded once, one 201 and the rest 200,
+/// never a 5xx (on PostgreSQL every request used to find no row and all but one failed
+/// on the primary key with a 500). Found by `.ci/crash`.
+async fn one_response_posted_at_once_from_several_clients_is_recorded_once(backend: Backend) {
+    let app = TestApp::new(backend);
+    app.seed_basics().await;
+    let id = page_id(&app).await;
+    let server = RunningServer::start(app.store.clone());
+    let clients = 8;
+    for attempt in 0..5 {
+        let body = json!({"id": format!("0192f3a4-2222-7000-8000-00000000000{attempt}"), "person": "alice",
+            "started_at": "2026-10-03T02:14:00Z", "ended_at": "2026-10-03T02:44:00Z", "actionable": true});
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients));
+        let threads: Vec<_> = (0..clients)
+            .map(|_| {
+                let (barrier, address, token) = (barrier.clone(), server.address, app.admin_token.clone());
+                let (path, body) = (format!("/v1/pages/{id}/responses"), body.to_string());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    crate::helpers::http_request(address, "POST", &path, &body, Some(&token))
+                })
+            })
+            .collect();
+        let replies: Vec<_> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
+        let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
+        assert_eq!(statuses.iter().filter(|status| **status == 201).count(), 1, "{replies:?}");
+        assert_eq!(statuses.iter().filter(|status| **status == 200).count(), clients - 1, "{replies:?}");
+    }
+    let logged = server.request("GET", &format!("/v1/pages/{id}/responses"), "", &app.admin_token);
+    assert_eq!(logged.body.as_array().unwrap().len(), 5);
 }

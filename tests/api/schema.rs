@@ -46,7 +46,13 @@ fn read_every_table(store: &Store) {
     let conn = &mut *conn;
     schema::teams::table
         .select(schema::teams::all_columns)
-        .load::<(String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
+        .load::<(String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, Option<String>, Option<i64>)>(
+            conn,
+        )
+        .unwrap();
+    schema::cost_settings::table
+        .select(schema::cost_settings::all_columns)
+        .load::<(String, String, Option<String>, Option<i64>, chrono::NaiveDateTime)>(conn)
         .unwrap();
     schema::services::table.select(schema::services::id).load::<String>(conn).unwrap();
     schema::people::table.select(schema::people::loaded_cost_minor_per_hour).load::<Option<i64>>(conn).unwrap();

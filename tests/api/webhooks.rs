@@ -43,7 +43,7 @@ bearer_sha256 = ["{opsgenie_hash}"]
 }
 
 fn sample(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{}/../shared/samples/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = std::fs::read_to_string(format!("{}/tests/samples/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -120,7 +120,7 @@ async fn pagerduty_tampered_replayed_and_unsigned_deliveries_are_refused(backend
     assert_eq!(wrong_secret.status, 401);
     // The real capture, signed correctly but from 2021: a replay.
     let old = std::fs::read(format!(
-        "{}/../shared/samples/pagerduty/webhooks_v3/zulip/triggered_v3.json",
+        "{}/tests/samples/pagerduty/webhooks_v3/zulip/triggered_v3.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
@@ -130,17 +130,17 @@ async fn pagerduty_tampered_replayed_and_unsigned_deliveries_are_refused(backend
     assert_eq!(unsigned.status, 401);
     // The go-pagerduty vector: its own secret and signature, checked by the same code.
     let vector_body =
-        std::fs::read(format!("{}/../shared/samples/pagerduty/signature_vector/body.json", env!("CARGO_MANIFEST_DIR")))
+        std::fs::read(format!("{}/tests/samples/pagerduty/signature_vector/body.json", env!("CARGO_MANIFEST_DIR")))
             .unwrap();
     let vector_secret = std::fs::read_to_string(format!(
-        "{}/../shared/samples/pagerduty/signature_vector/secret.txt",
+        "{}/tests/samples/pagerduty/signature_vector/secret.txt",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     assert_eq!(
         hmac_hex(vector_secret.trim(), &vector_body),
         std::fs::read_to_string(format!(
-            "{}/../shared/samples/pagerduty/signature_vector/valid_signature.txt",
+            "{}/tests/samples/pagerduty/signature_vector/valid_signature.txt",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
@@ -158,8 +158,8 @@ async fn alertmanager_and_opsgenie_accept_bearer_tokens(backend: Backend) {
     app.seed_basics().await;
     let ingest = app.token(Role::Ingest, None, &[]);
     let engineer = app.token(Role::Engineer, Some("alice"), &[]);
-    let body = std::fs::read(format!("{}/../shared/samples/alertmanager/zulip/alert.json", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
+    let body =
+        std::fs::read(format!("{}/tests/samples/alertmanager/zulip/alert.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let bearer = |token: &str| {
         vec![("authorization", format!("Bearer {token}")), ("content-type", "application/json".to_owned())]
     };
@@ -174,9 +174,9 @@ async fn alertmanager_and_opsgenie_accept_bearer_tokens(backend: Backend) {
     assert_eq!(app.get("/v1/pages?unowned=true").await.body.as_array().unwrap().len(), 2);
 
     let create =
-        std::fs::read(format!("{}/../shared/samples/opsgenie/zulip/create.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        std::fs::read(format!("{}/tests/samples/opsgenie/zulip/create.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let close =
-        std::fs::read(format!("{}/../shared/samples/opsgenie/zulip/close.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        std::fs::read(format!("{}/tests/samples/opsgenie/zulip/close.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let shared = bearer(OPSGENIE_TOKEN);
     assert_eq!(app.post_with_headers("/v1/webhooks/opsgenie", &create, &bearer("not-the-token")).await.status, 401);
     let created = app.post_with_headers("/v1/webhooks/opsgenie", &create, &shared).await;
@@ -184,7 +184,7 @@ async fn alertmanager_and_opsgenie_accept_bearer_tokens(backend: Backend) {
     let closed = app.post_with_headers("/v1/webhooks/opsgenie", &close, &shared).await;
     assert_eq!(closed.status, 202, "{:?}", closed.body);
     let note =
-        std::fs::read(format!("{}/../shared/samples/opsgenie/zulip/addnote.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        std::fs::read(format!("{}/tests/samples/opsgenie/zulip/addnote.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let ignored = app.post_with_headers("/v1/webhooks/opsgenie", &note, &shared).await;
     assert_eq!(ignored.status, 202);
     assert!(ignored.body["ignored"].as_str().is_some(), "an ignored event says why: {:?}", ignored.body);
@@ -194,7 +194,7 @@ async fn standard_webhooks_signatures_and_their_replay_window(backend: Backend) 
     use base64::Engine;
     let app = app(backend);
     let body = std::fs::read(format!(
-        "{}/../shared/samples/grafana_oncall/docs/outgoing_webhook_resolve_example.json",
+        "{}/tests/samples/grafana_oncall/docs/outgoing_webhook_resolve_example.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
