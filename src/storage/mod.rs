@@ -91,7 +91,11 @@ impl Store {
         let backend = url.backend();
         let pool = Pool::builder()
             .max_size(pool_size_max)
-            .min_idle(Some(1))
+            // No idle connections kept warm: r2d2 opens those on a background thread, and
+            // one still opening as a CLI command exits races libpq's TLS setup against
+            // OpenSSL's exit handlers (SIGSEGV). Every connection is then opened on demand,
+            // while the caller waits for it.
+            .min_idle(Some(0))
             .connection_timeout(POOL_WAIT_MAX)
             .build(Manager::new(url))
             .map_err(|error| StorageError::Unavailable(error.to_string()))?;
