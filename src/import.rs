@@ -3,10 +3,11 @@
 //! with its line number and why, and never stops at the first bad row.
 
 use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::domain::page::PageState;
-use crate::ingest::csv_pages::{PageCsvFormat, pages_from_csv};
+use crate::ingest::csv_pages::{PageCsvFormat, PageRows, pages_from_csv};
 use crate::ingest::rows::{FileError, ImportedShift, RowError};
 use crate::storage::import::{BATCH_ROWS, BatchOutcome, PageRow, import_batch};
 use crate::storage::{Stamp, StorageError, Store, people, shifts};
@@ -45,7 +46,10 @@ impl ImportReport {
 }
 
 /// Imports pages from a CSV reader; `progress` is told the number of rows read so far.
-pub fn import_pages<R: Read>(
+///
+/// Parsing (CSV, timestamps, the payload's JSON) runs on its own thread, one batch ahead
+/// of the writes, so on two cores reading and writing overlap.
+pub fn import_pages<R: Read + Send>(
     store: &Store,
     reader: R,
     format: PageCsvFormat,
@@ -56,37 +60,89 @@ pub fn import_pages<R: Read>(
     let rows = pages_from_csv(reader, format).map_err(ImportError::File)?;
     let mut conn = store.conn()?;
     crate::storage::import::prepare_connection(&mut conn)?;
-    let mut report = ImportReport::default();
-    let mut batches: u64 = 0;
-    let mut batch: Vec<PageRow> = Vec::with_capacity(BATCH_ROWS);
+    let written = std::thread::scope(|scope| {
+        // Two batches in flight bound the memory whatever the file's size.
+        let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || parse_batches(rows, &sender));
+        write_batches(&mut conn, &receiver, stamp, progress)
+    });
+    // The defaults go back even when the import failed; the import's own error wins.
+    let finished = crate::storage::import::finish_connection(&mut conn);
+    let mut report = written?;
+    finished?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Rows parsed and ready to write, with the rows rejected among them.
+struct ParsedBatch {
+    rows: Vec<PageRow>,
+    rejected: Vec<RowError>,
+    /// Rows read from the file so far, this batch included.
+    read: u64,
+}
+
+fn parse_batches<R: Read>(rows: PageRows<R>, sender: &SyncSender<ParsedBatch>) {
+    let mut read: u64 = 0;
+    let mut batch = ParsedBatch { rows: Vec::with_capacity(BATCH_ROWS), rejected: Vec::new(), read };
     for row in rows {
-        report.rows += 1;
-        match row.and_then(|page| {
-            PageState::from_delivery(page.delivery)
-                .map(|state| PageRow { source: page.source, external_id: page.external_id, state })
-                .map_err(|error| RowError { line: report.rows + 1, field: error.field, message: error.message })
-        }) {
-            Ok(page) => batch.push(page),
-            Err(error) => report.rejected.push(error),
+        read += 1;
+        let line = read + 1;
+        let parsed = row.and_then(|page| {
+            let state = PageState::from_delivery(page.delivery).map_err(|error| RowError {
+                line,
+                field: error.field,
+                message: error.message,
+            })?;
+            PageRow::new(page.source, page.external_id, state).map_err(|error| RowError {
+                line,
+                field: "payload".into(),
+                message: error.to_string(),
+            })
+        });
+        match parsed {
+            Ok(page) => batch.rows.push(page),
+            Err(error) => batch.rejected.push(error),
         }
-        if batch.len() == BATCH_ROWS {
-            report.add(import_batch(&mut conn, &batch, stamp)?);
-            batch.clear();
-            batches += 1;
+        if batch.rows.len() == BATCH_ROWS {
+            batch.read = read;
+            let full = std::mem::replace(
+                &mut batch,
+                ParsedBatch { rows: Vec::with_capacity(BATCH_ROWS), rejected: Vec::new(), read },
+            );
+            // The writer hung up: it failed, and its error is the import's.
+            if sender.send(full).is_err() {
+                return;
+            }
+        }
+    }
+    batch.read = read;
+    let _ = sender.send(batch);
+}
+
+fn write_batches(
+    conn: &mut crate::storage::AnyConnection,
+    batches: &Receiver<ParsedBatch>,
+    stamp: &Stamp,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    let mut report = ImportReport::default();
+    let mut written: u64 = 0;
+    for batch in batches {
+        report.rows = batch.read;
+        report.rejected.extend(batch.rejected);
+        if !batch.rows.is_empty() {
+            report.add(import_batch(conn, &batch.rows, stamp)?);
+            written += 1;
             // A table that grows from empty has no statistics, and PostgreSQL then scans
             // it for every lookup; refreshing them after 1, 2, 4, 8… batches keeps the
             // import linear at a logarithmic cost.
-            if batches.is_power_of_two() {
-                crate::storage::import::refresh_statistics(&mut conn)?;
+            if written.is_power_of_two() {
+                crate::storage::import::refresh_statistics(conn)?;
             }
-            progress(report.rows);
         }
+        progress(report.rows);
     }
-    if !batch.is_empty() {
-        report.add(import_batch(&mut conn, &batch, stamp)?);
-    }
-    progress(report.rows);
-    report.elapsed = started.elapsed();
     Ok(report)
 }
 

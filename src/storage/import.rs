@@ -20,12 +20,21 @@ pub const BATCH_ROWS: usize = 2_000;
 /// Rows per multi-row INSERT (16 columns × 500 stays far under SQLite's 32,766 parameters).
 const INSERT_ROWS_MAX: usize = 500;
 
-/// One page row to import.
+/// One page row to import, with the delivery payload it will be stored (and compared) as.
 #[derive(Debug, Clone)]
 pub struct PageRow {
     pub source: String,
     pub external_id: String,
     pub state: PageState,
+    payload: String,
+}
+
+impl PageRow {
+    /// Serialises the payload here, so a caller can do it off the thread that writes.
+    pub fn new(source: String, external_id: String, state: PageState) -> Result<PageRow, StorageError> {
+        let payload = serde_json::to_string(&state).map_err(|error| StorageError::Unavailable(error.to_string()))?;
+        Ok(PageRow { source, external_id, state, payload })
+    }
 }
 
 /// What a batch did.
@@ -54,12 +63,28 @@ type NewPage = (
     NaiveDateTime,
 );
 
-/// Tunes the connection for a bulk import: on SQLite a page cache large enough to keep
-/// the indexes being appended to in memory (the default is 2 MB).
+/// Tunes the connection for a bulk import. On SQLite: a page cache large enough to keep
+/// the indexes being appended to in memory (the default is 2 MB), and a WAL checkpoint
+/// every 64 MB instead of every 4 MB. Each checkpoint copies pages back into the database
+/// and syncs it; at the default interval, checkpoints took about 40% of an import.
+/// `finish_connection` puts the defaults back.
 pub fn prepare_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
     use diesel::connection::SimpleConnection;
     if let AnyConnection::Sqlite(c) = conn {
-        c.batch_execute("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;")?;
+        c.batch_execute("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;")?;
+    }
+    Ok(())
+}
+
+/// Ends a bulk import: on SQLite, checkpoints what the import left in the WAL and puts
+/// the connection's defaults back before it returns to the pool.
+pub fn finish_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Sqlite(c) = conn {
+        c.batch_execute(
+            "PRAGMA wal_checkpoint(PASSIVE); PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -2000; \
+             PRAGMA temp_store = DEFAULT;",
+        )?;
     }
     Ok(())
 }
@@ -94,8 +119,7 @@ pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -
                 continue;
             }
             let id = uuid::Uuid::now_v7().to_string();
-            let payload =
-                serde_json::to_string(&row.state).map_err(|error| StorageError::Unavailable(error.to_string()))?;
+            let payload = row.payload.clone();
             let state = mappings.apply(&row.state);
             new_pages.push((
                 id.clone(),
@@ -121,18 +145,17 @@ pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -
         insert_pages(conn, &new_pages)?;
         insert_deliveries(conn, &new_deliveries)?;
         for (row, page_id) in known_rows {
-            let payload =
-                serde_json::to_string(&row.state).map_err(|error| StorageError::Unavailable(error.to_string()))?;
+            let payload = &row.payload;
             let already: i64 = page_deliveries::table
                 .filter(page_deliveries::page_id.eq(&page_id))
-                .filter(page_deliveries::payload.eq(&payload))
+                .filter(page_deliveries::payload.eq(payload))
                 .count()
                 .get_result(conn)?;
             if already > 0 {
                 outcome.unchanged += 1;
                 continue;
             }
-            insert_deliveries(conn, &[(uuid::Uuid::now_v7().to_string(), page_id.clone(), now, payload)])?;
+            insert_deliveries(conn, &[(uuid::Uuid::now_v7().to_string(), page_id.clone(), now, payload.clone())])?;
             super::pages::refold(conn, &page_id, now)?;
             outcome.updated += 1;
         }

@@ -174,3 +174,56 @@ async fn importing_shifts_from_a_feed_url() {
     assert!(stderr.contains("HTTP 404") && stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert!(!stderr.contains("OTHER-TOKEN"), "the URL's secret is not printed: {stderr}");
 }
+
+/// More rows than one batch, parsed on one thread and written on another: every row is
+/// counted once, bad rows keep their own line numbers across batch boundaries, and the
+/// SQLite connection goes back to the pool with its defaults.
+#[test]
+fn an_import_of_several_batches_keeps_order_line_numbers_and_connection_defaults() {
+    use diesel::RunQueryDsl;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let mut csv = String::from("source,external_id,service,lane,triggered_at\n");
+        for row in 0..4_500 {
+            let lane = if row == 2_500 || row == 4_400 { "urgent" } else { "wake" };
+            csv.push_str(&format!("bulk,B-{row},checkout,{lane},2026-09-01T02:00:00Z\n"));
+        }
+        // The last row repeats the first with a change: it must fold into it, in file order.
+        csv.push_str("bulk,B-0,checkout,later,2026-09-01T02:00:00Z\n");
+        let store = db.store();
+        let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+        let mut seen = Vec::new();
+        let report = paydown::import::import_pages(
+            &store,
+            csv.as_bytes(),
+            paydown::ingest::csv_pages::PageCsvFormat::Generic,
+            &stamp,
+            &mut |rows| seen.push(rows),
+        )
+        .unwrap();
+        assert_eq!(report.rows, 4_501, "{backend:?}");
+        assert_eq!((report.created, report.updated, report.unchanged), (4_498, 1, 0), "{backend:?}");
+        let lines: Vec<u64> = report.rejected.iter().map(|error| error.line).collect();
+        assert_eq!(lines, [2_502, 4_402], "{backend:?}");
+        assert_eq!(seen.last(), Some(&4_501));
+        assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]), "{seen:?}");
+        let mut conn = store.conn().unwrap();
+        let pages = paydown::storage::pages::list(
+            &mut conn,
+            &paydown::storage::pages::PageFilter { limit: 10_000, ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(pages.len(), 4_498);
+        let first = pages.iter().find(|page| page.external_id == "B-0").unwrap();
+        assert_eq!((first.lane, first.delivery_count), (paydown::domain::page::Lane::Later, 2));
+        if let paydown::storage::AnyConnection::Sqlite(sqlite) = &mut *conn {
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                wal_autocheckpoint: i64,
+            }
+            let setting: Setting = diesel::sql_query("PRAGMA wal_autocheckpoint").get_result(sqlite).unwrap();
+            assert_eq!(setting.wal_autocheckpoint, 1_000);
+        }
+    }
+}
