@@ -144,19 +144,18 @@ pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -
         }
         insert_pages(conn, &new_pages)?;
         insert_deliveries(conn, &new_deliveries)?;
+        // Deliveries already stored for the pages this batch knows, read in one go rather
+        // than one query per row: a re-import is mostly these rows.
+        let mut delivered = delivered_payloads(conn, known_rows.iter().map(|(_, page_id)| page_id.as_str()))?;
         for (row, page_id) in known_rows {
-            let payload = &row.payload;
-            let already: i64 = page_deliveries::table
-                .filter(page_deliveries::page_id.eq(&page_id))
-                .filter(page_deliveries::payload.eq(payload))
-                .count()
-                .get_result(conn)?;
-            if already > 0 {
+            let key = (page_id, row.payload.clone());
+            if delivered.contains(&key) {
                 outcome.unchanged += 1;
                 continue;
             }
-            insert_deliveries(conn, &[(uuid::Uuid::now_v7().to_string(), page_id.clone(), now, payload.clone())])?;
-            super::pages::refold(conn, &page_id, now)?;
+            insert_deliveries(conn, &[(uuid::Uuid::now_v7().to_string(), key.0.clone(), now, key.1.clone())])?;
+            super::pages::refold(conn, &key.0, now)?;
+            delivered.insert(key);
             outcome.updated += 1;
         }
         if outcome.created + outcome.updated > 0 {
@@ -174,6 +173,23 @@ pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -
         }
         Ok(outcome)
     })
+}
+
+/// The (page id, payload) of every delivery stored for these pages.
+fn delivered_payloads<'a>(
+    conn: &mut AnyConnection,
+    page_ids: impl Iterator<Item = &'a str>,
+) -> Result<BTreeSet<(String, String)>, StorageError> {
+    let page_ids: Vec<&str> = page_ids.collect::<BTreeSet<_>>().into_iter().collect();
+    let mut delivered = BTreeSet::new();
+    for chunk in page_ids.chunks(INSERT_ROWS_MAX) {
+        let rows: Vec<(String, String)> = page_deliveries::table
+            .filter(page_deliveries::page_id.eq_any(chunk))
+            .select((page_deliveries::page_id, page_deliveries::payload))
+            .load(conn)?;
+        delivered.extend(rows);
+    }
+    Ok(delivered)
 }
 
 fn existing_ids(
@@ -202,7 +218,35 @@ fn existing_ids(
     Ok(found)
 }
 
+/// On SQLite, one single-row INSERT prepared once and run per row: a multi-row INSERT
+/// is a new statement for diesel each time, and parsing and planning it cost more than
+/// SQLite saves on the round trips it does not have. PostgreSQL has those round trips,
+/// so it gets multi-row INSERTs.
 fn insert_pages(conn: &mut AnyConnection, rows: &[NewPage]) -> Result<(), StorageError> {
+    if let AnyConnection::Sqlite(c) = conn {
+        for row in rows {
+            diesel::insert_into(pages::table)
+                .values((
+                    pages::id.eq(&row.0),
+                    pages::source.eq(&row.1),
+                    pages::external_id.eq(&row.2),
+                    pages::service_key.eq(&row.3),
+                    pages::title.eq(&row.4),
+                    pages::alert_key.eq(&row.5),
+                    pages::lane.eq(&row.6),
+                    pages::triggered_at.eq(row.7),
+                    pages::acknowledged_at.eq(row.8),
+                    pages::acknowledged_by.eq(&row.9),
+                    pages::resolved_at.eq(row.10),
+                    pages::described_at.eq(row.11),
+                    pages::delivery_count.eq(row.12),
+                    pages::created_at.eq(row.13),
+                    pages::updated_at.eq(row.14),
+                ))
+                .execute(c)?;
+        }
+        return Ok(());
+    }
     for chunk in rows.chunks(INSERT_ROWS_MAX) {
         let values: Vec<_> = chunk
             .iter()
@@ -235,6 +279,19 @@ fn insert_deliveries(
     conn: &mut AnyConnection,
     rows: &[(String, String, NaiveDateTime, String)],
 ) -> Result<(), StorageError> {
+    if let AnyConnection::Sqlite(c) = conn {
+        for (id, page_id, received_at, payload) in rows {
+            diesel::insert_into(page_deliveries::table)
+                .values((
+                    page_deliveries::id.eq(id),
+                    page_deliveries::page_id.eq(page_id),
+                    page_deliveries::received_at.eq(*received_at),
+                    page_deliveries::payload.eq(payload),
+                ))
+                .execute(c)?;
+        }
+        return Ok(());
+    }
     for chunk in rows.chunks(INSERT_ROWS_MAX) {
         let values: Vec<_> = chunk
             .iter()
