@@ -1,0 +1,17 @@
+DROP TRIGGER rollup_mark_ledger_insert ON ledger_entries;
+DROP TRIGGER rollup_mark_response_delete ON responses;
+DROP TRIGGER rollup_mark_response_update ON responses;
+DROP TRIGGER rollup_mark_response_insert ON responses;
+DROP TRIGGER rollup_mark_page_delete ON pages;
+DROP TRIGGER rollup_mark_page_update ON pages;
+DROP TRIGGER rollup_mark_page_insert ON pages;
+DROP FUNCTION rollup_mark_page_facts();
+DROP FUNCTION rollup_mark_pages();
+DROP TABLE rollup_response_times;
+DROP TABLE rollup_missing_rates;
+DROP TABLE rollup_bad_nights;
+DROP TABLE rollup_people;
+DROP TABLE rollup_pages;
+DROP TABLE rollup_debt;
+DROP TABLE rollup_state;
+DROP TABLE rollup_dirty;

@@ -1,0 +1,15 @@
+DROP TRIGGER rollup_mark_ledger_insert;
+DROP TRIGGER rollup_mark_response_delete;
+DROP TRIGGER rollup_mark_response_update;
+DROP TRIGGER rollup_mark_response_insert;
+DROP TRIGGER rollup_mark_page_delete;
+DROP TRIGGER rollup_mark_page_update;
+DROP TRIGGER rollup_mark_page_insert;
+DROP TABLE rollup_response_times;
+DROP TABLE rollup_missing_rates;
+DROP TABLE rollup_bad_nights;
+DROP TABLE rollup_people;
+DROP TABLE rollup_pages;
+DROP TABLE rollup_debt;
+DROP TABLE rollup_state;
+DROP TABLE rollup_dirty;
