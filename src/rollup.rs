@@ -47,6 +47,43 @@ pub fn start_of(day: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(day.saturating_mul(86_400), 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The UTC month (`YYYY-MM`) of a day.
+fn month_of(day: i64) -> String {
+    start_of(day).format("%Y-%m").to_string()
+}
+
+/// The first day of a month (`YYYY-MM`) and of the next.
+fn month_days(month: &str) -> Option<(i64, i64)> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let day = |date: NaiveDate| day_of(date.and_hms_opt(0, 0, 0).map(|at| at.and_utc()).unwrap_or_default());
+    Some((day(first), day(next)))
+}
+
+/// Whole days `[from_day, to_day)` as sources: the whole months inside from the month rows,
+/// the days before and after them from the day rows.
+fn sources(from_day: i64, to_day: i64) -> Vec<rows::Source> {
+    if from_day >= to_day {
+        return Vec::new();
+    }
+    let first_month = {
+        let (start, next) = month_days(&month_of(from_day)).unwrap_or((from_day, from_day));
+        if start == from_day { start } else { next }
+    };
+    let end_month = month_days(&month_of(to_day)).map_or(to_day, |(start, _)| start);
+    if first_month >= end_month {
+        return vec![rows::Source::Days(from_day, to_day)];
+    }
+    let mut out = vec![rows::Source::Months(month_of(first_month), month_of(end_month))];
+    if from_day < first_month {
+        out.push(rows::Source::Days(from_day, first_month));
+    }
+    if end_month < to_day {
+        out.push(rows::Source::Days(end_month, to_day));
+    }
+    out
+}
+
 /// The sums of one debt group: counts, then the four parts in minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DebtSums {
@@ -322,6 +359,7 @@ fn recompute_day(conn: &mut AnyConnection, prepared: &Prepared, day: i64) -> Res
         let facts = source::load_pages(conn, start_of(day), start_of(day + 1))?;
         let contribution = contribution(&model(&facts, prepared), prepared);
         rows::replace_day(conn, day, &contribution.into_rows(day))?;
+        rows::mark_month(conn, &month_of(day))?;
         rows::clear_marks(conn, &seen)
     })
 }
@@ -348,6 +386,13 @@ pub(crate) fn refresh(
     let days = rows::dirty_days(conn, range)?;
     for day in &days {
         recompute_day(conn, &prepared, *day)?;
+    }
+    for month in rows::dirty_months(conn)? {
+        let Some((first, next)) = month_days(&month) else { continue };
+        write_transaction(conn, |conn| {
+            rows::lock(conn)?;
+            rows::resum_month(conn, &month, first, next)
+        })?;
     }
     Ok((context, prepared, days.len()))
 }
@@ -419,8 +464,8 @@ impl<'a> Reader<'a> {
     ) -> Result<BTreeMap<DebtReadKey, DebtSums>, StorageError> {
         let span = span(from, to);
         let mut out: BTreeMap<DebtReadKey, DebtSums> = BTreeMap::new();
-        if span.days.0 < span.days.1 {
-            for row in rows::debt_sums(self.conn, span.days.0, span.days.1, column)? {
+        for source in sources(span.days.0, span.days.1) {
+            for row in rows::debt_sums(self.conn, &source, column)? {
                 let Ok(currency) = row.currency.parse::<Currency>() else { continue };
                 out.entry((row.key, row.team, currency)).or_default().add(&DebtSums {
                     pages: row.pages,
@@ -476,14 +521,16 @@ impl<'a> Reader<'a> {
     pub fn signals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Contribution, StorageError> {
         let span = span(from, to);
         let mut out = Contribution::default();
-        if span.days.0 < span.days.1 {
-            let (first, last) = span.days;
-            for row in rows::pages_sums(self.conn, first, last)? {
+        for source in sources(span.days.0, span.days.1) {
+            for row in rows::pages_sums(self.conn, &source)? {
                 let counts = out.pages.entry((row.team, row.service, row.alert_key)).or_default();
                 counts.0 += row.pages;
                 counts.1 += row.answered_pages;
                 counts.2 += row.non_actionable_pages;
             }
+        }
+        if span.days.0 < span.days.1 {
+            let (first, last) = span.days;
             for (person, night) in rows::bad_nights(self.conn, first, last)? {
                 if let Ok(night) = NaiveDate::parse_from_str(&night, "%Y-%m-%d") {
                     out.bad_nights.insert((person, night));

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::schema::{
-    rollup_bad_nights, rollup_debt, rollup_dirty, rollup_missing_rates, rollup_pages, rollup_people,
-    rollup_response_times, rollup_state,
+    rollup_bad_nights, rollup_debt, rollup_dirty, rollup_dirty_months, rollup_missing_rates, rollup_pages,
+    rollup_people, rollup_response_times, rollup_state,
 };
 use super::{AnyConnection, StorageError};
 
@@ -254,40 +254,116 @@ fn placeholders(conn: &AnyConnection) -> (&'static str, &'static str) {
     }
 }
 
-pub fn debt_sums(
-    conn: &mut AnyConnection,
-    from_day: i64,
-    to_day: i64,
-    column: DebtColumn,
-) -> Result<Vec<DebtSum>, StorageError> {
+/// Where a read sums from: day rows in `[from_day, to_day)`, or month rows in
+/// `[from_month, to_month)` (`YYYY-MM`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Days(i64, i64),
+    Months(String, String),
+}
+
+impl Source {
+    fn table(&self, days: &'static str, months: &'static str) -> (&'static str, &'static str) {
+        match self {
+            Source::Days(..) => (days, "day"),
+            Source::Months(..) => (months, "month"),
+        }
+    }
+}
+
+fn load_sums<T>(conn: &mut AnyConnection, sql: String, source: &Source) -> Result<Vec<T>, StorageError>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    let rows = match source {
+        Source::Days(from, to) => {
+            let query = diesel::sql_query(sql).bind::<BigInt, _>(*from).bind::<BigInt, _>(*to);
+            crate::with_backend!(conn, |inner| query.load::<T>(inner))?
+        }
+        Source::Months(from, to) => {
+            let query = diesel::sql_query(sql).bind::<Text, _>(from.clone()).bind::<Text, _>(to.clone());
+            crate::with_backend!(conn, |inner| query.load::<T>(inner))?
+        }
+    };
+    Ok(rows)
+}
+
+pub fn debt_sums(conn: &mut AnyConnection, source: &Source, column: DebtColumn) -> Result<Vec<DebtSum>, StorageError> {
     let column = match column {
         DebtColumn::AlertKey => "alert_key",
         DebtColumn::Service => "service",
         DebtColumn::Team => "team",
         DebtColumn::Month => "month",
     };
+    let (table, range) = source.table("rollup_debt", "rollup_debt_months");
     let (first, second) = placeholders(conn);
-    let sum = |name: &str| format!("CAST(SUM({name}) AS BIGINT) AS {name}");
-    let max = |name: &str| format!("CAST(MAX({name}) AS BIGINT) AS {name}");
     let sql = format!(
-        "SELECT {column} AS key, team, currency, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM rollup_debt \
-         WHERE day >= {first} AND day < {second} GROUP BY {column}, team, currency",
-        sum("pages"),
-        sum("night_pages"),
-        sum("out_of_hours_pages"),
-        sum("non_actionable_pages"),
-        sum("answered_pages"),
-        sum("paid_minor"),
-        sum("responder_time_minor"),
-        sum("interruption_overhead_minor"),
-        sum("recovery_minor"),
-        max("paid_scale"),
-        max("responder_time_scale"),
-        max("interruption_overhead_scale"),
-        max("recovery_scale"),
+        "SELECT {column} AS key, team, currency, {DEBT_SUMS} FROM {table} \
+         WHERE {range} >= {first} AND {range} < {second} GROUP BY {column}, team, currency"
     );
-    let query = diesel::sql_query(sql).bind::<BigInt, _>(from_day).bind::<BigInt, _>(to_day);
-    Ok(crate::with_backend!(conn, |inner| query.load::<DebtSum>(inner))?)
+    load_sums(conn, sql, source)
+}
+
+/// The sums and maxima of a debt row's figures, named as the columns.
+const DEBT_SUMS: &str = "CAST(SUM(pages) AS BIGINT) AS pages, CAST(SUM(night_pages) AS BIGINT) AS night_pages, \
+    CAST(SUM(out_of_hours_pages) AS BIGINT) AS out_of_hours_pages, \
+    CAST(SUM(non_actionable_pages) AS BIGINT) AS non_actionable_pages, \
+    CAST(SUM(answered_pages) AS BIGINT) AS answered_pages, CAST(SUM(paid_minor) AS BIGINT) AS paid_minor, \
+    CAST(SUM(responder_time_minor) AS BIGINT) AS responder_time_minor, \
+    CAST(SUM(interruption_overhead_minor) AS BIGINT) AS interruption_overhead_minor, \
+    CAST(SUM(recovery_minor) AS BIGINT) AS recovery_minor, CAST(MAX(paid_scale) AS BIGINT) AS paid_scale, \
+    CAST(MAX(responder_time_scale) AS BIGINT) AS responder_time_scale, \
+    CAST(MAX(interruption_overhead_scale) AS BIGINT) AS interruption_overhead_scale, \
+    CAST(MAX(recovery_scale) AS BIGINT) AS recovery_scale";
+
+const PAGES_SUMS: &str = "CAST(SUM(pages) AS BIGINT) AS pages, \
+    CAST(SUM(answered_pages) AS BIGINT) AS answered_pages, \
+    CAST(SUM(non_actionable_pages) AS BIGINT) AS non_actionable_pages";
+
+/// Marks a month to re-sum from its days (under the recomputation lock).
+pub fn mark_month(conn: &mut AnyConnection, month: &str) -> Result<(), StorageError> {
+    let marked: i64 =
+        rollup_dirty_months::table.filter(rollup_dirty_months::month.eq(month)).count().get_result(conn)?;
+    if marked == 0 {
+        diesel::insert_into(rollup_dirty_months::table).values(rollup_dirty_months::month.eq(month)).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The months marked to re-sum.
+pub fn dirty_months(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError> {
+    Ok(rollup_dirty_months::table.select(rollup_dirty_months::month).order(rollup_dirty_months::month).load(conn)?)
+}
+
+/// Re-sums `month` (its days are `[from_day, to_day)`) from the day rows, and unmarks it.
+pub fn resum_month(conn: &mut AnyConnection, month: &str, from_day: i64, to_day: i64) -> Result<(), StorageError> {
+    let (first, second, third) = match conn {
+        AnyConnection::Sqlite(_) => ("?", "?", "?"),
+        AnyConnection::Postgresql(_) => ("$1", "$2", "$3"),
+    };
+    let debt = format!(
+        "INSERT INTO rollup_debt_months (month, team, service, alert_key, currency, pages, night_pages, \
+         out_of_hours_pages, non_actionable_pages, answered_pages, paid_minor, responder_time_minor, \
+         interruption_overhead_minor, recovery_minor, paid_scale, responder_time_scale, \
+         interruption_overhead_scale, recovery_scale) \
+         SELECT {first}, team, service, alert_key, currency, {DEBT_SUMS} FROM rollup_debt \
+         WHERE day >= {second} AND day < {third} GROUP BY team, service, alert_key, currency"
+    );
+    let pages = format!(
+        "INSERT INTO rollup_pages_months (month, team, service, alert_key, pages, answered_pages, \
+         non_actionable_pages) SELECT {first}, team, service, alert_key, {PAGES_SUMS} FROM rollup_pages \
+         WHERE day >= {second} AND day < {third} GROUP BY team, service, alert_key"
+    );
+    for table in ["rollup_debt_months", "rollup_pages_months"] {
+        let query = diesel::sql_query(format!("DELETE FROM {table} WHERE month = {first}")).bind::<Text, _>(month);
+        crate::with_backend!(&mut *conn, |inner| query.execute(inner))?;
+    }
+    for sql in [debt, pages] {
+        let query = diesel::sql_query(sql).bind::<Text, _>(month).bind::<BigInt, _>(from_day).bind::<BigInt, _>(to_day);
+        crate::with_backend!(&mut *conn, |inner| query.execute(inner))?;
+    }
+    diesel::delete(rollup_dirty_months::table.filter(rollup_dirty_months::month.eq(month))).execute(conn)?;
+    Ok(())
 }
 
 /// Page counts over `[from_day, to_day)` per team, service and alert key.
@@ -307,16 +383,14 @@ pub struct PagesSum {
     pub non_actionable_pages: i64,
 }
 
-pub fn pages_sums(conn: &mut AnyConnection, from_day: i64, to_day: i64) -> Result<Vec<PagesSum>, StorageError> {
+pub fn pages_sums(conn: &mut AnyConnection, source: &Source) -> Result<Vec<PagesSum>, StorageError> {
+    let (table, range) = source.table("rollup_pages", "rollup_pages_months");
     let (first, second) = placeholders(conn);
     let sql = format!(
-        "SELECT team, service, alert_key, CAST(SUM(pages) AS BIGINT) AS pages, \
-         CAST(SUM(answered_pages) AS BIGINT) AS answered_pages, \
-         CAST(SUM(non_actionable_pages) AS BIGINT) AS non_actionable_pages FROM rollup_pages \
-         WHERE day >= {first} AND day < {second} GROUP BY team, service, alert_key"
+        "SELECT team, service, alert_key, {PAGES_SUMS} FROM {table} \
+         WHERE {range} >= {first} AND {range} < {second} GROUP BY team, service, alert_key"
     );
-    let query = diesel::sql_query(sql).bind::<BigInt, _>(from_day).bind::<BigInt, _>(to_day);
-    Ok(crate::with_backend!(conn, |inner| query.load::<PagesSum>(inner))?)
+    load_sums(conn, sql, source)
 }
 
 /// Pages acknowledged per person over `[from_day, to_day)`.

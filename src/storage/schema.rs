@@ -327,3 +327,9 @@ diesel::table! {
         resolve -> Binary,
     }
 }
+
+diesel::table! {
+    rollup_dirty_months (month) {
+        month -> Text,
+    }
+}

@@ -59,6 +59,46 @@ CREATE TABLE rollup_pages (
 );
 CREATE INDEX rollup_pages_day ON rollup_pages(day);
 
+-- The same sums per calendar month (`YYYY-MM`), from the day rows: a year's read sums 12
+-- months of rows and the days of partial months. A month is re-summed after any of its days
+-- is recomputed (`rollup_dirty_months`, written only under the recomputation lock).
+CREATE TABLE rollup_debt_months (
+    month TEXT NOT NULL,
+    team TEXT,
+    service TEXT NOT NULL,
+    alert_key TEXT,
+    currency TEXT NOT NULL,
+    pages BIGINT NOT NULL,
+    night_pages BIGINT NOT NULL,
+    out_of_hours_pages BIGINT NOT NULL,
+    non_actionable_pages BIGINT NOT NULL,
+    answered_pages BIGINT NOT NULL,
+    paid_minor BIGINT NOT NULL,
+    responder_time_minor BIGINT NOT NULL,
+    interruption_overhead_minor BIGINT NOT NULL,
+    recovery_minor BIGINT NOT NULL,
+    paid_scale BIGINT NOT NULL,
+    responder_time_scale BIGINT NOT NULL,
+    interruption_overhead_scale BIGINT NOT NULL,
+    recovery_scale BIGINT NOT NULL
+);
+CREATE INDEX rollup_debt_months_month ON rollup_debt_months(month);
+
+CREATE TABLE rollup_pages_months (
+    month TEXT NOT NULL,
+    team TEXT,
+    service TEXT NOT NULL,
+    alert_key TEXT,
+    pages BIGINT NOT NULL,
+    answered_pages BIGINT NOT NULL,
+    non_actionable_pages BIGINT NOT NULL
+);
+CREATE INDEX rollup_pages_months_month ON rollup_pages_months(month);
+
+CREATE TABLE rollup_dirty_months (
+    month TEXT PRIMARY KEY NOT NULL
+);
+
 -- Pages acknowledged per (day, person), out of hours and at night in that person's zone.
 CREATE TABLE rollup_people (
     day BIGINT NOT NULL,
