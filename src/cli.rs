@@ -169,6 +169,13 @@ pub enum ExportWhat {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportWhat {
+    /// Bring the dashboard's per-day rollup up to date: recompute every day whose pages,
+    /// responses or ledger lines changed (the server's worker does this every few seconds).
+    Refresh {
+        /// Recompute every day from scratch.
+        #[arg(long)]
+        all: bool,
+    },
     /// The reliability debt of pages, grouped, as a table.
     Debt {
         /// alert_key, service, team or month.
@@ -399,6 +406,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("wrote {name} ({} bytes)", bytes.len());
                 }
             }
+            Ok(())
+        }
+        Command::Report { database, what: ReportWhat::Refresh { all } } => {
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let started = std::time::Instant::now();
+            let days = if all { crate::rollup::rebuild(&mut conn) } else { crate::rollup::refresh_all(&mut conn) }
+                .context("refreshing the dashboard rollup")?;
+            println!("dashboard rollup: {days} days recomputed in {:.1} s", started.elapsed().as_secs_f64());
             Ok(())
         }
         Command::Report { database, what: ReportWhat::Debt { group_by, from, to } } => {

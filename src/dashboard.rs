@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -15,7 +15,9 @@ use crate::domain::currency::Currency;
 use crate::domain::debt::{self, CostRates, DebtGroup, DebtPage, DebtPaid, DebtWork, GroupBy};
 use crate::domain::health::{self, PersonLoad, ResponseGroupBy, ResponseTimes, RotationHealth, Violation};
 use crate::domain::time_class::{TimeClass, WorkingCalendar};
-use crate::storage::dashboard::{self as source, DashboardFacts};
+use crate::rollup::{DebtSums, Reader};
+use crate::storage::dashboard::{self as source, Context, PageFacts};
+use crate::storage::rollup::DebtColumn;
 use crate::storage::{AnyConnection, StorageError};
 
 /// A group of the debt report, with its sentence and its change against the previous range.
@@ -62,24 +64,61 @@ pub struct HealthOverview {
     pub response_times_by_service: Vec<ResponseTimes>,
 }
 
-struct Model {
-    pages: Vec<DebtPage>,
-    work: Vec<DebtWork>,
-    paid: Vec<DebtPaid>,
-    rates: CostRates,
-    calendars: BTreeMap<String, WorkingCalendar>,
-    acknowledgers: BTreeMap<String, String>,
+/// What classifies and costs pages, prepared once from the [`Context`].
+pub(crate) struct Prepared {
+    pub(crate) calendars: BTreeMap<String, WorkingCalendar>,
+    owners: BTreeMap<String, Option<String>>,
+    pub(crate) rates: CostRates,
 }
 
-fn model(facts: &DashboardFacts) -> Model {
-    let calendars: BTreeMap<String, WorkingCalendar> = facts
-        .people
-        .iter()
-        .filter_map(|person| crate::pricing::pay_person(person).ok().map(|pay| (person.id.clone(), pay.calendar)))
-        .collect();
+impl Prepared {
+    pub(crate) fn new(context: &Context) -> Prepared {
+        let calendars: BTreeMap<String, WorkingCalendar> = context
+            .people
+            .iter()
+            .filter_map(|person| crate::pricing::pay_person(person).ok().map(|pay| (person.id.clone(), pay.calendar)))
+            .collect();
+        let owners = context.services.iter().map(|service| (service.id.clone(), service.team.clone())).collect();
+        // A responder's loaded cost: their own, else their team's default, else the organisation's.
+        let team_defaults: BTreeMap<&str, (Currency, Decimal)> = context
+            .teams
+            .iter()
+            .filter_map(|team| Some((team.id.as_str(), team.default_loaded_hourly_cost?)))
+            .map(|(team, cost)| (team, (cost.currency, cost.amount)))
+            .collect();
+        let own_rate =
+            |person: &crate::storage::people::Person| Some((person.currency.parse().ok()?, person.loaded_hourly_cost?));
+        let rates = CostRates {
+            loaded_hourly_cost: context
+                .people
+                .iter()
+                .filter_map(|person| {
+                    let team_default = || team_defaults.get(person.team.as_deref()?).copied();
+                    Some((person.id.clone(), own_rate(person).or_else(team_default)?))
+                })
+                .collect(),
+            default_hourly_cost: context
+                .cost_settings
+                .default_loaded_hourly_cost
+                .map(|cost| (debt::ANY_TEAM.to_owned(), (cost.currency, cost.amount)))
+                .into_iter()
+                .collect(),
+            interruption_overhead_minutes: context.cost_settings.interruption_overhead_minutes,
+        };
+        Prepared { calendars, owners, rates }
+    }
+}
+
+/// The pages of a range as the debt model and the health signals take them.
+pub(crate) struct Model {
+    pub(crate) pages: Vec<DebtPage>,
+    pub(crate) work: Vec<DebtWork>,
+    pub(crate) paid: Vec<DebtPaid>,
+    pub(crate) acknowledgers: BTreeMap<String, String>,
+}
+
+pub(crate) fn model(facts: &PageFacts, prepared: &Prepared) -> Model {
     let utc = WorkingCalendar::new(chrono_tz::UTC);
-    let owners: BTreeMap<&str, Option<&str>> =
-        facts.services.iter().map(|service| (service.id.as_str(), service.team.as_deref())).collect();
     let mut actionable: BTreeMap<&str, Option<bool>> = BTreeMap::new();
     let mut work = Vec::new();
     for (page, person, started, ended, was_actionable) in &facts.responses {
@@ -95,7 +134,7 @@ fn model(facts: &DashboardFacts) -> Model {
     let mut acknowledgers = BTreeMap::new();
     let mut pages = Vec::with_capacity(facts.pages.len());
     for page in &facts.pages {
-        let calendar = page.acknowledged_by.as_ref().and_then(|person| calendars.get(person)).unwrap_or(&utc);
+        let calendar = page.acknowledged_by.as_ref().and_then(|person| prepared.calendars.get(person)).unwrap_or(&utc);
         let classes = calendar.classes_at(page.triggered_at);
         if let Some(person) = &page.acknowledged_by {
             acknowledgers.insert(page.id.clone(), person.clone());
@@ -114,7 +153,7 @@ fn model(facts: &DashboardFacts) -> Model {
             id: page.id.clone(),
             alert_key: page.alert_key.clone(),
             service: page.service.clone(),
-            team: owners.get(page.service.as_str()).copied().flatten().map(str::to_owned),
+            team: prepared.owners.get(page.service.as_str()).cloned().flatten(),
             triggered_at: page.triggered_at,
             acknowledged_at: page.acknowledged_at,
             resolved_at: page.resolved_at,
@@ -141,32 +180,6 @@ fn model(facts: &DashboardFacts) -> Model {
             *paid_by_page.entry((page.clone(), currency)).or_default() += *amount;
         }
     }
-    // A responder's loaded cost: their own, else their team's default, else the organisation's.
-    let team_defaults: BTreeMap<&str, (Currency, Decimal)> = facts
-        .teams
-        .iter()
-        .filter_map(|team| Some((team.id.as_str(), team.default_loaded_hourly_cost?)))
-        .map(|(team, cost)| (team, (cost.currency, cost.amount)))
-        .collect();
-    let own_rate =
-        |person: &crate::storage::people::Person| Some((person.currency.parse().ok()?, person.loaded_hourly_cost?));
-    let rates = CostRates {
-        loaded_hourly_cost: facts
-            .people
-            .iter()
-            .filter_map(|person| {
-                let team_default = || team_defaults.get(person.team.as_deref()?).copied();
-                Some((person.id.clone(), own_rate(person).or_else(team_default)?))
-            })
-            .collect(),
-        default_hourly_cost: facts
-            .cost_settings
-            .default_loaded_hourly_cost
-            .map(|cost| (debt::ANY_TEAM.to_owned(), (cost.currency, cost.amount)))
-            .into_iter()
-            .collect(),
-        interruption_overhead_minutes: facts.cost_settings.interruption_overhead_minutes,
-    };
     Model {
         pages,
         work,
@@ -174,8 +187,6 @@ fn model(facts: &DashboardFacts) -> Model {
             .into_iter()
             .map(|((page_id, currency), amount)| DebtPaid { page_id, currency, amount })
             .collect(),
-        rates,
-        calendars,
         acknowledgers,
     }
 }
@@ -188,9 +199,9 @@ fn range_label(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     format!("from {} to {}", from.format("%Y-%m-%d"), to.format("%Y-%m-%d"))
 }
 
-/// The debt report of `[from, to)`, grouped, with the trend against the range before.
-/// `teams`: only pages of these owning teams (a manager's view); `None` for all.
-pub fn debt(
+/// The debt report computed directly from every page of the range: the reference the
+/// rollup-backed [`debt`] must equal (tests compare them). Slow on large ranges.
+pub fn debt_direct(
     conn: &mut AnyConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -203,12 +214,14 @@ pub fn debt(
         }
         model
     };
-    let current = keep(model(&source::load(conn, from, to)?));
-    let report = debt::page_debts(&current.pages, &current.work, &current.paid, &current.rates);
+    let context = source::load_context(conn)?;
+    let prepared = Prepared::new(&context);
+    let current = keep(model(&source::load_pages(conn, from, to)?, &prepared));
+    let report = debt::page_debts(&current.pages, &current.work, &current.paid, &prepared.rates);
     let groups = debt::aggregate(&current.pages, &report.debts, group_by);
     let length = to - from;
-    let before = keep(model(&source::load(conn, from - length, from)?));
-    let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &before.rates);
+    let before = keep(model(&source::load_pages(conn, from - length, from)?, &prepared));
+    let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &prepared.rates);
     let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
     let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
     let label = range_label(from, to);
@@ -233,16 +246,19 @@ pub fn debt(
     Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing })
 }
 
-/// The health signals of `[from, to)`; the out-of-hours bar counts the year up to `to`.
-pub fn health(
+/// The health signals computed directly from every page: the reference for [`health`].
+pub fn health_direct(
     conn: &mut AnyConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HealthOverview, StorageError> {
-    let facts = source::load(conn, from, to)?;
-    let year = source::load(conn, to - chrono::Duration::days(365), to)?;
-    let current = model(&facts);
-    let yearly = model(&year);
+    let context = source::load_context(conn)?;
+    let prepared = Prepared::new(&context);
+    let facts = source::load_pages(conn, from, to)?;
+    let year = source::load_pages(conn, to - chrono::Duration::days(365), to)?;
+    let current = model(&facts, &prepared);
+    let yearly = model(&year, &prepared);
+    let found_shifts = source::load_shifts(conn, from, to)?;
     let person_pages: Vec<health::PersonPage> = yearly
         .pages
         .iter()
@@ -256,8 +272,7 @@ pub fn health(
             })
         })
         .collect();
-    let shifts: Vec<health::Shift> = facts
-        .shifts
+    let shifts: Vec<health::Shift> = found_shifts
         .iter()
         .map(|shift| health::Shift { person: shift.person.clone(), start: shift.start, end: shift.end })
         .collect();
@@ -270,7 +285,7 @@ pub fn health(
         })
         .collect();
     let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for person in &facts.people {
+    for person in &context.people {
         if let Some(team) = &person.team {
             members.entry(team.clone()).or_default().push(person.id.clone());
         }
@@ -279,7 +294,7 @@ pub fn health(
         from,
         to,
         out_of_hours: health::out_of_hours_per_person(&person_pages, to, health::DEFAULT_WINDOW_DAYS),
-        on_call_after_bad_night: health::on_call_after_bad_night(&shifts, &night_pages, &current.calendars),
+        on_call_after_bad_night: health::on_call_after_bad_night(&shifts, &night_pages, &prepared.calendars),
         rotations: health::rotation_sizes(&members),
         unowned: health::unowned_pages(&current.pages),
         noisy_alerts: health::noisy_alerts(&current.pages),
@@ -299,25 +314,21 @@ pub struct MonthlyCost {
     pub series: Vec<crate::reports::charts::Series>,
 }
 
-/// The debt of `[from, to)` per currency, team and month, from one read of the range.
-pub fn monthly_by_team(
+/// The monthly chart's figures computed directly from every page: the reference for
+/// [`monthly_by_team`].
+pub fn monthly_by_team_direct(
     conn: &mut AnyConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     teams: Option<&[String]>,
 ) -> Result<Vec<MonthlyCost>, StorageError> {
-    use chrono::Datelike;
-    let mut current = model(&source::load(conn, from, to)?);
+    let prepared = Prepared::new(&source::load_context(conn)?);
+    let mut current = model(&source::load_pages(conn, from, to)?, &prepared);
     if let Some(teams) = teams {
         current.pages.retain(|page| page.team.as_ref().is_some_and(|team| teams.contains(team)));
     }
-    let debts = debt::page_debts(&current.pages, &current.work, &current.paid, &current.rates).debts;
-    let mut months = Vec::new();
-    let mut cursor = from.date_naive().with_day(1).unwrap_or(from.date_naive());
-    while cursor < to.date_naive() {
-        months.push(cursor.format("%Y-%m").to_string());
-        cursor = cursor.checked_add_months(chrono::Months::new(1)).unwrap_or(to.date_naive());
-    }
+    let debts = debt::page_debts(&current.pages, &current.work, &current.paid, &prepared.rates).debts;
+    let months = months_of(from, to);
     let by_team = debt::aggregate(&current.pages, &debts, GroupBy::Team);
     let currencies: std::collections::BTreeSet<Currency> = by_team.iter().map(|group| group.currency).collect();
     let mut result = Vec::new();
@@ -338,6 +349,233 @@ pub fn monthly_by_team(
                 .collect();
             series.push(crate::reports::charts::Series { name: team.key.clone(), values });
         }
+        result.push(MonthlyCost { currency: currency.code().to_owned(), months: months.clone(), series });
+    }
+    Ok(result)
+}
+
+/// Every `YYYY-MM` the range `[from, to)` touches (the monthly chart's columns).
+fn months_of(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut months = Vec::new();
+    let mut cursor = from.date_naive().with_day(1).unwrap_or(from.date_naive());
+    while cursor < to.date_naive() {
+        months.push(cursor.format("%Y-%m").to_string());
+        cursor = cursor.checked_add_months(chrono::Months::new(1)).unwrap_or(to.date_naive());
+    }
+    months
+}
+
+fn debt_column(group_by: GroupBy) -> DebtColumn {
+    match group_by {
+        GroupBy::AlertKey => DebtColumn::AlertKey,
+        GroupBy::Service => DebtColumn::Service,
+        GroupBy::Team => DebtColumn::Team,
+        GroupBy::Month => DebtColumn::Month,
+    }
+}
+
+/// The debt groups of `[from, to)` from the rollup, as `debt::aggregate` forms and orders them.
+fn rollup_groups(
+    reader: &mut Reader<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    teams: Option<&[String]>,
+) -> Result<Vec<DebtGroup>, StorageError> {
+    let mut groups: BTreeMap<(String, Currency), DebtSums> = BTreeMap::new();
+    for ((key, team, currency), sums) in reader.debt(from, to, debt_column(group_by))? {
+        if let Some(teams) = teams
+            && !team.as_ref().is_some_and(|team| teams.contains(team))
+        {
+            continue;
+        }
+        let key = key.unwrap_or_else(|| {
+            match group_by {
+                GroupBy::Team => debt::UNOWNED,
+                _ => debt::NO_ALERT_KEY,
+            }
+            .to_owned()
+        });
+        groups.entry((key, currency)).or_default().add(&sums);
+    }
+    let count = |value: i64| u64::try_from(value).unwrap_or_default();
+    let mut out: Vec<DebtGroup> = groups
+        .into_iter()
+        .map(|((key, currency), sums)| {
+            let [paid, responder_time, interruption_overhead, recovery] = sums.parts(currency);
+            DebtGroup {
+                group_by,
+                key,
+                currency,
+                pages: count(sums.pages),
+                night_pages: count(sums.night_pages),
+                out_of_hours_pages: count(sums.out_of_hours_pages),
+                non_actionable_pages: count(sums.non_actionable_pages),
+                answered_pages: count(sums.answered_pages),
+                total: paid + responder_time + interruption_overhead + recovery,
+                paid,
+                responder_time,
+                interruption_overhead,
+                recovery,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.key.cmp(&b.key)).then_with(|| a.currency.cmp(&b.currency)));
+    Ok(out)
+}
+
+/// The debt report of `[from, to)`, grouped, with the trend against the range before.
+/// `teams`: only pages of these owning teams (a manager's view); `None` for all.
+/// Read from the rollup (`crate::rollup`); equal to [`debt_direct`].
+pub fn debt(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    teams: Option<&[String]>,
+) -> Result<DebtOverview, StorageError> {
+    let length = to - from;
+    let mut reader = Reader::new(conn, &[(from - length, to)])?;
+    let groups = rollup_groups(&mut reader, from, to, group_by, teams)?;
+    let previous = rollup_groups(&mut reader, from - length, from, group_by, teams)?;
+    let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
+    let label = range_label(from, to);
+    let lines = groups
+        .into_iter()
+        .map(|group| {
+            let previous_total = previous
+                .iter()
+                .find(|old| old.key == group.key && old.currency == group.currency)
+                .map_or(Decimal::ZERO, |old| old.total);
+            DebtLine {
+                summary: debt::summary_sentence(&group, &label),
+                annualised: debt::annualised(group.currency, group.total, days),
+                previous_total,
+                group,
+            }
+        })
+        .collect();
+    let missing: Vec<String> = reader
+        .missing_rates(from, to)?
+        .into_iter()
+        .filter(|(team, _)| teams.is_none_or(|teams| team.as_ref().is_some_and(|team| teams.contains(team))))
+        .map(|(_, person)| person)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing })
+}
+
+/// The health signals of `[from, to)`; the out-of-hours bar counts the year up to `to`.
+/// Read from the rollup; equal to [`health_direct`] but for percentiles over large sets,
+/// which are within 0.8 % (`domain::histogram`).
+pub fn health(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<HealthOverview, StorageError> {
+    let year_start = to - chrono::Duration::days(i64::from(health::DEFAULT_WINDOW_DAYS));
+    let mut reader = Reader::new(conn, &[(from, to), (year_start, to)])?;
+    let count = |value: i64| u64::try_from(value).unwrap_or_default();
+    let people = reader.people(year_start, to)?;
+    let signals = reader.signals(from, to)?;
+    let shifts: Vec<health::Shift> = source::load_shifts(reader.conn(), from, to)?
+        .iter()
+        .map(|shift| health::Shift { person: shift.person.clone(), start: shift.start, end: shift.end })
+        .collect();
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for person in &reader.context.people {
+        if let Some(team) = &person.team {
+            members.entry(team.clone()).or_default().push(person.id.clone());
+        }
+    }
+    let mut noisy: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let mut unowned: BTreeMap<String, u64> = BTreeMap::new();
+    for ((team, service, alert_key), (pages, answered, non_actionable)) in &signals.pages {
+        if let Some(alert_key) = alert_key {
+            let entry = noisy.entry(alert_key.clone()).or_default();
+            entry.0 += count(*pages);
+            entry.1 += count(*answered);
+            entry.2 += count(*non_actionable);
+        }
+        if team.is_none() {
+            *unowned.entry(service.clone()).or_default() += count(*pages);
+        }
+    }
+    let times = |dimension: &str| -> Vec<ResponseTimes> {
+        signals
+            .times
+            .iter()
+            .filter(|((kind, _), _)| kind == dimension)
+            .map(|((_, key), (ack, resolve))| ResponseTimes {
+                key: key.clone(),
+                ack: ack.percentiles(),
+                resolve: resolve.percentiles(),
+            })
+            .collect()
+    };
+    Ok(HealthOverview {
+        from,
+        to,
+        out_of_hours: health::out_of_hours_from_counts(
+            people.into_iter().map(|(person, (_, out_of_hours, night))| (person, (count(out_of_hours), count(night)))),
+        ),
+        on_call_after_bad_night: health::violations(&shifts, &signals.bad_nights, &reader.prepared.calendars),
+        rotations: health::rotation_sizes(&members),
+        unowned: health::unowned_from_counts(unowned),
+        noisy_alerts: health::noisy_from_counts(noisy),
+        response_times_by_lane: times(crate::rollup::LANE),
+        response_times_by_team: times(crate::rollup::TEAM),
+        response_times_by_service: times(crate::rollup::SERVICE),
+    })
+}
+
+/// The debt of `[from, to)` per currency, team and month, for the stacked chart. Read from
+/// the rollup; equal to [`monthly_by_team_direct`].
+pub fn monthly_by_team(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    teams: Option<&[String]>,
+) -> Result<Vec<MonthlyCost>, StorageError> {
+    let mut reader = Reader::new(conn, &[(from, to)])?;
+    let months = months_of(from, to);
+    // (team key, currency) → month → total.
+    let mut totals: BTreeMap<(String, Currency), BTreeMap<String, Decimal>> = BTreeMap::new();
+    for ((month, team, currency), sums) in reader.debt(from, to, DebtColumn::Month)? {
+        if let Some(teams) = teams
+            && !team.as_ref().is_some_and(|team| teams.contains(team))
+        {
+            continue;
+        }
+        let total: Decimal = sums.parts(currency).iter().sum();
+        let team = team.unwrap_or_else(|| debt::UNOWNED.to_owned());
+        *totals.entry((team, currency)).or_default().entry(month.unwrap_or_default()).or_default() += total;
+    }
+    // Teams ordered as `debt::aggregate` orders them: total descending, then key.
+    let mut order: Vec<(&(String, Currency), Decimal)> =
+        totals.iter().map(|(key, by_month)| (key, by_month.values().copied().sum::<Decimal>())).collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.0.cmp(&b.0.0)).then_with(|| a.0.1.cmp(&b.0.1)));
+    let currencies: std::collections::BTreeSet<Currency> = totals.keys().map(|(_, currency)| *currency).collect();
+    let mut result = Vec::new();
+    for currency in currencies {
+        let series = order
+            .iter()
+            .filter(|((_, group_currency), _)| *group_currency == currency)
+            .map(|((team, _), _)| crate::reports::charts::Series {
+                name: team.clone(),
+                values: months
+                    .iter()
+                    .map(|month| {
+                        totals
+                            .get(&(team.clone(), currency))
+                            .and_then(|by_month| by_month.get(month))
+                            .copied()
+                            .unwrap_or(Decimal::ZERO)
+                    })
+                    .collect(),
+            })
+            .collect();
         result.push(MonthlyCost { currency: currency.code().to_owned(), months: months.clone(), series });
     }
     Ok(result)

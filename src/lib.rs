@@ -12,5 +12,6 @@ pub mod ingest;
 pub mod ledger;
 pub mod pricing;
 pub mod reports;
+pub mod rollup;
 pub mod server;
 pub mod storage;

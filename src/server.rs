@@ -19,8 +19,9 @@ pub fn build(store: Store, listener: TcpListener, workers: usize) -> std::io::Re
     build_with_state(AppState::new(store), listener, workers)
 }
 
-/// Builds a server and starts the accrual worker: after facts change, the ledger is
-/// brought up to date within `ACCRUAL_INTERVAL` (several servers serialise on a lock).
+/// Builds a server and starts the accrual worker: after facts change, the ledger (and the
+/// dashboard's rollup) is brought up to date within `ACCRUAL_INTERVAL` (several servers
+/// serialise on a lock).
 pub fn build_with_accrual(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     spawn_accrual_worker(state.clone());
     build_with_state(state, listener, workers)
@@ -48,6 +49,13 @@ fn spawn_accrual_worker(state: AppState) {
                         state.mark_accrual_due();
                     }
                 }
+            }
+            // The dashboard's rollup: recompute the days whose facts changed (a read would
+            // otherwise do it first), after the accrual so re-priced lines are in.
+            match state.store.conn().and_then(|mut conn| crate::rollup::refresh_all(&mut conn)) {
+                Ok(0) => {}
+                Ok(days) => tracing::info!(rollup.days = days, "dashboard rollup refreshed"),
+                Err(error) => tracing::error!(error.cause = %error, "dashboard rollup refresh failed; retrying later"),
             }
             std::thread::sleep(ACCRUAL_INTERVAL);
         }

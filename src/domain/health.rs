@@ -73,10 +73,15 @@ pub fn out_of_hours_per_person(pages: &[PersonPage], window_end: DateTime<Utc>, 
             entry.1 += u64::from(page.night);
         }
     }
+    out_of_hours_from_counts(counts.into_iter().map(|(person, counts)| (person.to_owned(), counts)))
+}
+
+/// [`out_of_hours_per_person`] from counts already made: (person, (out of hours, night)).
+pub fn out_of_hours_from_counts(counts: impl IntoIterator<Item = (String, (u64, u64))>) -> Vec<PersonLoad> {
     let mut out: Vec<PersonLoad> = counts
         .into_iter()
         .map(|(person, (out_of_hours, night))| PersonLoad {
-            person: person.to_owned(),
+            person,
             out_of_hours,
             night,
             over_bar: out_of_hours > OUT_OF_HOURS_BAR_PER_YEAR,
@@ -161,14 +166,30 @@ pub fn on_call_after_bad_night(
     night_pages: &[NightPage],
     calendars: &BTreeMap<String, WorkingCalendar>,
 ) -> Vec<Violation> {
+    violations(shifts, &bad_nights(night_pages, calendars), calendars)
+}
+
+/// The (person, local night) pairs on which each person was paged at night.
+pub fn bad_nights(
+    night_pages: &[NightPage],
+    calendars: &BTreeMap<String, WorkingCalendar>,
+) -> BTreeSet<(String, NaiveDate)> {
     let utc = WorkingCalendar::new(Tz::UTC);
     let calendar_of = |person: &str| calendars.get(person).unwrap_or(&utc);
-    let mut bad_nights: BTreeSet<(&str, NaiveDate)> = BTreeSet::new();
-    for page in night_pages {
-        if let Some(date) = night_of(calendar_of(&page.person), page.at) {
-            bad_nights.insert((page.person.as_str(), date));
-        }
-    }
+    night_pages
+        .iter()
+        .filter_map(|page| Some((page.person.clone(), night_of(calendar_of(&page.person), page.at)?)))
+        .collect()
+}
+
+/// The bad nights (from [`bad_nights`]) followed by a night the person was on call.
+pub fn violations(
+    shifts: &[Shift],
+    bad_nights: &BTreeSet<(String, NaiveDate)>,
+    calendars: &BTreeMap<String, WorkingCalendar>,
+) -> Vec<Violation> {
+    let utc = WorkingCalendar::new(Tz::UTC);
+    let calendar_of = |person: &str| calendars.get(person).unwrap_or(&utc);
     let mut shifts_of: BTreeMap<&str, Vec<&Shift>> = BTreeMap::new();
     for shift in shifts {
         shifts_of.entry(shift.person.as_str()).or_default().push(shift);
@@ -177,9 +198,10 @@ pub fn on_call_after_bad_night(
     for (person, bad_night) in bad_nights {
         let Some(next_night) = bad_night.succ_opt() else { continue };
         let (start, end) = night_bounds(calendar_of(person), next_night);
-        let on_call = shifts_of.get(person).into_iter().flatten().any(|shift| shift.start < end && start < shift.end);
+        let on_call =
+            shifts_of.get(person.as_str()).into_iter().flatten().any(|shift| shift.start < end && start < shift.end);
         if on_call {
-            out.push(Violation { person: person.to_owned(), bad_night, next_night });
+            out.push(Violation { person: person.clone(), bad_night: *bad_night, next_night });
         }
     }
     out
@@ -337,10 +359,15 @@ pub fn noisy_alerts(pages: &[DebtPage]) -> Vec<NoisyAlert> {
         entry.1 += u64::from(page.actionable.is_some());
         entry.2 += u64::from(page.actionable == Some(false));
     }
+    noisy_from_counts(counts.into_iter().map(|(key, counts)| (key.to_owned(), counts)))
+}
+
+/// [`noisy_alerts`] from counts already made: (alert key, (pages, answered, non-actionable)).
+pub fn noisy_from_counts(counts: impl IntoIterator<Item = (String, (u64, u64, u64))>) -> Vec<NoisyAlert> {
     let mut out: Vec<NoisyAlert> = counts
         .into_iter()
-        .map(|(key, (pages, answered, non_actionable))| NoisyAlert {
-            alert_key: key.to_owned(),
+        .map(|(alert_key, (pages, answered, non_actionable))| NoisyAlert {
+            alert_key,
             pages,
             answered,
             non_actionable,
@@ -375,8 +402,13 @@ pub fn unowned_pages(pages: &[DebtPage]) -> Vec<UnownedService> {
     for page in pages.iter().filter(|page| page.team.is_none()) {
         *counts.entry(page.service.as_str()).or_default() += 1;
     }
+    unowned_from_counts(counts.into_iter().map(|(service, pages)| (service.to_owned(), pages)))
+}
+
+/// [`unowned_pages`] from counts already made: (service, pages).
+pub fn unowned_from_counts(counts: impl IntoIterator<Item = (String, u64)>) -> Vec<UnownedService> {
     let mut out: Vec<UnownedService> =
-        counts.into_iter().map(|(service, pages)| UnownedService { service: service.to_owned(), pages }).collect();
+        counts.into_iter().map(|(service, pages)| UnownedService { service, pages }).collect();
     out.sort_by(|a, b| b.pages.cmp(&a.pages).then_with(|| a.service.cmp(&b.service)));
     out
 }

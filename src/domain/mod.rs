@@ -7,6 +7,7 @@ pub mod currency;
 pub mod debt;
 pub mod field_error;
 pub mod health;
+pub mod histogram;
 pub mod holidays;
 pub mod ledger;
 pub mod page;

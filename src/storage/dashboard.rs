@@ -1,5 +1,7 @@
 //! What the debt model and the health signals read: pages in a range with their
 //! responses, the ledger's pay per page, and the people with their zones and costs.
+//! The dashboard reads these directly only for the rollup's recomputation, for partial days at
+//! a range's edges, and as the reference computation in tests (`crate::rollup`).
 
 use std::collections::BTreeMap;
 
@@ -14,17 +16,22 @@ use crate::domain::timestamp::{from_naive, to_naive};
 /// (page id, person, started_at, ended_at, actionable).
 pub type LoggedResponse = (String, String, DateTime<Utc>, DateTime<Utc>, bool);
 
-/// Everything the dashboard computes from, for pages triggered in `[from, to)`.
-pub struct DashboardFacts {
+/// The facts of the pages triggered in `[from, to)`.
+#[derive(Default)]
+pub struct PageFacts {
     pub pages: Vec<pages::Page>,
     pub responses: Vec<LoggedResponse>,
     /// (page id, person, currency, amount): callout, response and escalation posted.
     pub paid: Vec<(String, String, String, Decimal)>,
     /// (page id, person, hours): recovery hours granted.
     pub recovery: Vec<(String, String, Decimal)>,
+}
+
+/// What classifies and costs pages: people (zones, costs), owners, teams' default costs,
+/// the organisation's cost settings.
+pub struct Context {
     pub people: Vec<people::Person>,
     pub services: Vec<services::Service>,
-    pub shifts: Vec<shifts::Shift>,
     /// Teams, for their default loaded hourly cost.
     pub teams: Vec<teams::Team>,
     pub cost_settings: cost_settings::CostSettings,
@@ -35,7 +42,7 @@ pub const DASHBOARD_PAGES_MAX: i64 = 2_000_000;
 
 type EntryRow = (Option<String>, String, String, String, String, i64);
 
-pub fn load(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<DashboardFacts, StorageError> {
+pub fn load_pages(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<PageFacts, StorageError> {
     let filter = pages::PageFilter {
         triggered_from: Some(from),
         triggered_to: Some(to),
@@ -79,7 +86,7 @@ pub fn load(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) ->
         let Ok(currency) = currency_code.parse::<crate::domain::currency::Currency>() else { continue };
         *paid.entry((page_id, person, currency_code)).or_default() += currency.from_minor_units(amount_minor);
     }
-    Ok(DashboardFacts {
+    Ok(PageFacts {
         pages: found,
         responses: response_rows
             .into_iter()
@@ -89,10 +96,23 @@ pub fn load(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) ->
             .collect(),
         paid: paid.into_iter().map(|((page, person, currency), amount)| (page, person, currency, amount)).collect(),
         recovery: recovery.into_iter().map(|((page, person), hours)| (page, person, hours)).collect(),
+    })
+}
+
+pub fn load_context(conn: &mut AnyConnection) -> Result<Context, StorageError> {
+    Ok(Context {
         people: people::list(conn, None)?,
         services: services::list(conn, None)?,
-        shifts: shifts::list(conn, None, Some(from), Some(to), DASHBOARD_PAGES_MAX)?,
         teams: teams::list(conn)?,
         cost_settings: cost_settings::get(conn)?,
     })
+}
+
+/// The shifts overlapping `[from, to)`.
+pub fn load_shifts(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<shifts::Shift>, StorageError> {
+    shifts::list(conn, None, Some(from), Some(to), DASHBOARD_PAGES_MAX)
 }

@@ -24,6 +24,7 @@ pub mod people;
 pub mod policies;
 pub mod report_input;
 pub mod responses;
+pub mod rollup;
 pub mod schema;
 pub mod services;
 pub mod shifts;

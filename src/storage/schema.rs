@@ -241,3 +241,95 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(identity_mappings, pages);
 diesel::allow_tables_to_appear_in_same_query!(ledger_entries, pages);
 diesel::joinable!(ledger_entries -> people (person_id));
+
+diesel::table! {
+    rollup_dirty (seq) {
+        seq -> BigInt,
+        day -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_state (id) {
+        id -> Text,
+        fingerprint -> Text,
+    }
+}
+
+diesel::table! {
+    rollup_debt (day, month, service, currency) {
+        day -> BigInt,
+        month -> Text,
+        team -> Nullable<Text>,
+        service -> Text,
+        alert_key -> Nullable<Text>,
+        currency -> Text,
+        pages -> BigInt,
+        night_pages -> BigInt,
+        out_of_hours_pages -> BigInt,
+        non_actionable_pages -> BigInt,
+        answered_pages -> BigInt,
+        paid_minor -> BigInt,
+        responder_time_minor -> BigInt,
+        interruption_overhead_minor -> BigInt,
+        recovery_minor -> BigInt,
+        paid_scale -> BigInt,
+        responder_time_scale -> BigInt,
+        interruption_overhead_scale -> BigInt,
+        recovery_scale -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_pages (day, service) {
+        day -> BigInt,
+        team -> Nullable<Text>,
+        service -> Text,
+        alert_key -> Nullable<Text>,
+        pages -> BigInt,
+        answered_pages -> BigInt,
+        non_actionable_pages -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_people (day, person) {
+        day -> BigInt,
+        person -> Text,
+        pages -> BigInt,
+        out_of_hours_pages -> BigInt,
+        night_pages -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_bad_nights (day, person, night) {
+        day -> BigInt,
+        person -> Text,
+        night -> Text,
+    }
+}
+
+diesel::table! {
+    rollup_missing_rates (day, person) {
+        day -> BigInt,
+        team -> Nullable<Text>,
+        person -> Text,
+    }
+}
+
+diesel::table! {
+    rollup_response_times (day, dimension, key) {
+        day -> BigInt,
+        dimension -> Text,
+        key -> Text,
+        ack -> Binary,
+        resolve -> Binary,
+    }
+}
+
+diesel::table! {
+    rollup_dirty_months (month) {
+        month -> Text,
+    }
+}

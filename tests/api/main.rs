@@ -15,6 +15,7 @@ mod ledger;
 mod pages;
 mod reports;
 mod responses;
+mod rollup;
 mod schema;
 mod shifts;
 mod statements;

@@ -1,0 +1,190 @@
+//! The dashboard's per-day rollup (`paydown::rollup`): its figures equal the direct
+//! computation from every page, a fact changed after a read is in the next read, and
+//! recomputing is idempotent.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, TestDb};
+use crate::on_both_backends;
+use paydown::dashboard;
+use paydown::domain::debt::GroupBy;
+use paydown::storage::AnyConnection;
+
+fn at(text: &str) -> DateTime<Utc> {
+    paydown::domain::timestamp::parse_rfc3339(text).unwrap()
+}
+
+/// Percentiles from histograms are within 1/128 of the exact value (exact on small sets);
+/// everything else is equal.
+fn assert_health_matches(rollup: &Value, direct: &Value, context: &str) {
+    let mut rollup = rollup.clone();
+    let mut direct = direct.clone();
+    for field in ["response_times_by_lane", "response_times_by_team", "response_times_by_service"] {
+        let got = rollup[field].take();
+        let want = direct[field].take();
+        let (got, want) = (got.as_array().unwrap(), want.as_array().unwrap());
+        assert_eq!(got.len(), want.len(), "{context}: {field}");
+        for (got, want) in got.iter().zip(want) {
+            assert_eq!(got["key"], want["key"], "{context}: {field}");
+            for kind in ["ack", "resolve"] {
+                assert_eq!(got[kind]["count"], want[kind]["count"], "{context}: {field} {kind}");
+                for p in ["p50", "p90", "p99"] {
+                    let (g, w) = (got[kind][p].as_i64(), want[kind][p].as_i64());
+                    match (g, w) {
+                        (Some(g), Some(w)) => {
+                            assert!((g - w).abs() * 128 <= w, "{context}: {field} {kind} {p}: {g} vs {w}")
+                        }
+                        _ => assert_eq!(g, w, "{context}: {field} {kind} {p}"),
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(rollup, direct, "{context}");
+}
+
+fn assert_rollup_equals_direct(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    teams: Option<&[String]>,
+) {
+    let context = format!("{from}..{to} teams {teams:?}");
+    for group_by in [GroupBy::AlertKey, GroupBy::Service, GroupBy::Team, GroupBy::Month] {
+        let rollup = serde_json::to_value(dashboard::debt(conn, from, to, group_by, teams).unwrap()).unwrap();
+        let direct = serde_json::to_value(dashboard::debt_direct(conn, from, to, group_by, teams).unwrap()).unwrap();
+        assert_eq!(rollup, direct, "{context} {group_by:?}");
+    }
+    let rollup = format!("{:?}", dashboard::monthly_by_team(conn, from, to, teams).unwrap());
+    let direct = format!("{:?}", dashboard::monthly_by_team_direct(conn, from, to, teams).unwrap());
+    assert_eq!(rollup, direct, "{context} monthly");
+    let rollup = serde_json::to_value(dashboard::health(conn, from, to).unwrap()).unwrap();
+    let direct = serde_json::to_value(dashboard::health_direct(conn, from, to).unwrap()).unwrap();
+    assert_health_matches(&rollup, &direct, &context);
+}
+
+const RANGES: [(&str, &str); 5] = [
+    ("2026-07-01T00:00:00Z", "2026-12-01T00:00:00Z"),
+    ("2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z"),
+    ("2026-08-17T13:37:11Z", "2026-10-09T05:01:00Z"),
+    ("2026-09-10T03:00:00Z", "2026-09-10T21:00:00Z"),
+    ("2026-10-05T00:00:00Z", "2026-10-19T18:30:00Z"),
+];
+
+#[test]
+fn the_rollup_equals_the_direct_computation_on_the_demo() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
+        let mut conn = store.conn().unwrap();
+        paydown::ledger::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
+        let teams: Vec<String> =
+            paydown::storage::teams::list(&mut conn).unwrap().into_iter().map(|team| team.id).take(1).collect();
+        assert!(!teams.is_empty());
+        let pages = dashboard::debt_direct(&mut conn, at(RANGES[0].0), at(RANGES[0].1), GroupBy::Team, None).unwrap();
+        assert!(pages.groups.iter().map(|line| line.group.pages).sum::<u64>() > 100, "the demo has pages with debt");
+        for (from, to) in RANGES {
+            assert_rollup_equals_direct(&mut conn, at(from), at(to), None);
+            assert_rollup_equals_direct(&mut conn, at(from), at(to), Some(&teams));
+        }
+    }
+}
+
+#[test]
+fn recomputing_the_rollup_is_idempotent() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
+        let mut conn = store.conn().unwrap();
+        paydown::ledger::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
+        let days = paydown::rollup::refresh_all(&mut conn).unwrap();
+        assert!(days > 80, "{backend:?}: every day of the demo's 13 weeks is computed once: {days}");
+        assert_eq!(paydown::rollup::refresh_all(&mut conn).unwrap(), 0, "{backend:?}: nothing changed");
+        let (from, to) = (at(RANGES[0].0), at(RANGES[0].1));
+        let read = |conn: &mut AnyConnection| {
+            (
+                serde_json::to_value(dashboard::debt(conn, from, to, GroupBy::AlertKey, None).unwrap()).unwrap(),
+                serde_json::to_value(dashboard::health(conn, from, to).unwrap()).unwrap(),
+                format!("{:?}", dashboard::monthly_by_team(conn, from, to, None).unwrap()),
+            )
+        };
+        let first = read(&mut conn);
+        assert_eq!(paydown::rollup::rebuild(&mut conn).unwrap(), days, "{backend:?}");
+        assert_eq!(read(&mut conn), first, "{backend:?}: rebuilt from scratch");
+        assert_eq!(paydown::rollup::rebuild(&mut conn).unwrap(), days, "{backend:?}");
+        assert_eq!(read(&mut conn), first, "{backend:?}: rebuilt again");
+        assert_eq!(paydown::rollup::refresh_all(&mut conn).unwrap(), 0, "{backend:?}");
+    }
+}
+
+on_both_backends!(a_fact_changed_after_a_read_is_in_the_next_read);
+
+async fn a_fact_changed_after_a_read_is_in_the_next_read(backend: Backend) {
+    let app = TestApp::new(backend);
+    crate::ledger::march_facts(&app).await;
+    assert_eq!(app.patch("/v1/people/alice", json!({"loaded_hourly_cost": "60.00"})).await.status, 200);
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let (from, to) = (at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"));
+    let range = "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z";
+    let read = || async {
+        let reply = app
+            .call_as("GET", &format!("/v1/reports/debt?group_by=service&{range}"), None, Some(&app.finance_token))
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let mut conn = app.store.conn().unwrap();
+        let direct = dashboard::debt_direct(&mut conn, from, to, GroupBy::Service, None).unwrap();
+        assert_eq!(reply.body, serde_json::to_value(direct).unwrap(), "the rollup equals the direct computation");
+        let health = serde_json::to_value(dashboard::health(&mut conn, from, to).unwrap()).unwrap();
+        let health_direct = serde_json::to_value(dashboard::health_direct(&mut conn, from, to).unwrap()).unwrap();
+        assert_eq!(health, health_direct);
+        reply.body["groups"][0].clone()
+    };
+    let first = read().await;
+    assert_eq!((first["pages"].as_u64(), first["total"].as_str()), (Some(1), Some("296.00")));
+
+    // A new page, acknowledged by alice at night on another day of the range.
+    let page = json!({"source": "manual", "external_id": "INC-2", "service": "checkout",
+        "triggered_at": "2026-03-21T23:30:00Z", "acknowledged_at": "2026-03-21T23:40:00Z", "acknowledged_by": "alice",
+        "resolved_at": "2026-03-22T00:10:00Z"});
+    let created = app.post("/v1/pages", page).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let page_id = created.body["id"].as_str().unwrap().to_owned();
+    let second = read().await;
+    assert_eq!(second["pages"].as_u64(), Some(2), "the new page is counted");
+    assert_ne!(second["responder_time"], first["responder_time"], "its default response (ack → resolve) is costed");
+
+    // A late response on it: logged work replaces the default response.
+    let response = json!({"person": "alice", "started_at": "2026-03-21T23:35:00Z", "ended_at": "2026-03-22T01:35:00Z", "actionable": false});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
+    let third = read().await;
+    assert_ne!(third["responder_time"], second["responder_time"], "the late response is in");
+    assert_eq!(third["non_actionable_pages"].as_u64(), Some(1));
+
+    // Priced: new ledger lines for the page change what was paid.
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let fourth = read().await;
+    assert_ne!(fourth["paid"], third["paid"], "the priced lines are in");
+
+    // Re-priced: a longer response reverses and re-posts its line.
+    let longer = json!({"person": "alice", "started_at": "2026-03-07T02:14:00Z", "ended_at": "2026-03-07T04:05:00Z", "actionable": true});
+    assert_eq!(app.post(&format!("/v1/pages/{}/responses", first_page(&app).await), longer).await.status, 201);
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let fifth = read().await;
+    assert_ne!(fifth["paid"], fourth["paid"], "the re-priced lines are in");
+
+    // What costs pages changed: alice's loaded cost.
+    assert_eq!(app.patch("/v1/people/alice", json!({"loaded_hourly_cost": "90.00"})).await.status, 200);
+    let sixth = read().await;
+    assert_ne!(sixth["responder_time"], fifth["responder_time"], "the new rate is in");
+}
+
+async fn first_page(app: &TestApp) -> String {
+    let pages = app.get("/v1/pages?external_id=INC-1").await.body;
+    pages
+        .as_array()
+        .and_then(|pages| pages.first())
+        .map_or_else(|| panic!("INC-1: {pages:?}"), |page| page["id"].as_str().unwrap().to_owned())
+}
