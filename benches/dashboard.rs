@@ -9,12 +9,14 @@
 //! Run: `cargo bench --bench dashboard` (`PAYDOWN_BENCH_PAGES` to change the page count;
 //! `PAYDOWN_BENCH_DB=path.db` keeps the database, and reuses it when it already has pages).
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use paydown::domain::debt::GroupBy;
 use paydown::ingest::csv_pages::PageCsvFormat;
 use paydown::storage::{Stamp, Store};
+
+#[path = "common/generated_pages.rs"]
+mod generated_pages;
 
 fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
     paydown::domain::timestamp::parse_rfc3339(text).unwrap()
@@ -36,7 +38,7 @@ fn main() {
     .unwrap();
     if existing.is_empty() {
         let csv = dir.join("pages.csv");
-        write_csv(&csv, pages);
+        generated_pages::write_csv(&csv, pages);
         let stamp = Stamp::new("bench", paydown::http::now());
         let reader = std::io::BufReader::new(std::fs::File::open(&csv).unwrap());
         let report =
@@ -99,36 +101,4 @@ fn main() {
     });
     drop(conn);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// The CSV of `benches/import.rs`.
-fn write_csv(path: &std::path::Path, rows: u64) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(
-        out,
-        "source,external_id,service,title,alert_key,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at"
-    )
-    .unwrap();
-    let services = ["checkout", "ledger-db", "search-api", "k8s-cluster", "kafka"];
-    let people = ["alice", "ben", "zoe", "marcus", "dana"];
-    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().timestamp();
-    for row in 0..rows {
-        let index = usize::try_from(row % 5).unwrap();
-        let triggered = start + i64::try_from(row).unwrap() * 31;
-        let at = |offset: i64| {
-            chrono::DateTime::from_timestamp(triggered + offset, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-        };
-        writeln!(
-            out,
-            "bench,INC-{row},{},Alert {row} on {},alert-{},wake,{},{},{},{}",
-            services[index],
-            services[index],
-            row % 97,
-            at(0),
-            at(180),
-            people[index],
-            at(2_400)
-        )
-        .unwrap();
-    }
 }

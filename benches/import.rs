@@ -4,19 +4,20 @@
 //!
 //! Run: `cargo bench --bench import` (`PAYDOWN_BENCH_ROWS` to change the row count).
 
-use std::io::Write;
-
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use paydown::ingest::csv_pages::PageCsvFormat;
 use paydown::storage::{Stamp, Store};
+
+#[path = "common/generated_pages.rs"]
+mod generated_pages;
 
 fn main() {
     let rows: u64 = std::env::var("PAYDOWN_BENCH_ROWS").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000_000);
     let dir = std::env::temp_dir().join(format!("paydown-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("pages.csv");
-    write_csv(&csv, rows);
+    generated_pages::write_csv(&csv, rows);
     let size_mb = std::fs::metadata(&csv).unwrap().len() / 1_000_000;
     println!("import: {rows} generated pages, {size_mb} MB of CSV");
 
@@ -59,35 +60,4 @@ fn run(backend: &str, url: &str, csv: &std::path::Path) {
         again.unchanged,
         again.created
     );
-}
-
-fn write_csv(path: &std::path::Path, rows: u64) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(
-        out,
-        "source,external_id,service,title,alert_key,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at"
-    )
-    .unwrap();
-    let services = ["checkout", "ledger-db", "search-api", "k8s-cluster", "kafka"];
-    let people = ["alice", "ben", "zoe", "marcus", "dana"];
-    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().timestamp();
-    for row in 0..rows {
-        let index = usize::try_from(row % 5).unwrap();
-        let triggered = start + i64::try_from(row).unwrap() * 31;
-        let at = |offset: i64| {
-            chrono::DateTime::from_timestamp(triggered + offset, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-        };
-        writeln!(
-            out,
-            "bench,INC-{row},{},Alert {row} on {},alert-{},wake,{},{},{},{}",
-            services[index],
-            services[index],
-            row % 97,
-            at(0),
-            at(180),
-            people[index],
-            at(2_400)
-        )
-        .unwrap();
-    }
 }

@@ -195,6 +195,25 @@ fn minutes(start: DateTime<Utc>, end: DateTime<Utc>) -> Decimal {
     Decimal::from((end - start).num_seconds().max(0)) / Decimal::from(60)
 }
 
+/// Each group with its one-sentence summary, annualised figure and previous total.
+fn debt_lines(groups: Vec<debt::DebtGroup>, previous: &[debt::DebtGroup], label: &str, days: u32) -> Vec<DebtLine> {
+    groups
+        .into_iter()
+        .map(|group| {
+            let previous_total = previous
+                .iter()
+                .find(|old| old.key == group.key && old.currency == group.currency)
+                .map_or(Decimal::ZERO, |old| old.total);
+            DebtLine {
+                summary: debt::summary_sentence(&group, label),
+                annualised: debt::annualised(group.currency, group.total, days),
+                previous_total,
+                group,
+            }
+        })
+        .collect()
+}
+
 fn range_label(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     format!("from {} to {}", from.format("%Y-%m-%d"), to.format("%Y-%m-%d"))
 }
@@ -225,21 +244,7 @@ pub fn debt_direct(
     let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
     let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
     let label = range_label(from, to);
-    let lines = groups
-        .into_iter()
-        .map(|group| {
-            let previous_total = previous
-                .iter()
-                .find(|old| old.key == group.key && old.currency == group.currency)
-                .map_or(Decimal::ZERO, |old| old.total);
-            DebtLine {
-                summary: debt::summary_sentence(&group, &label),
-                annualised: debt::annualised(group.currency, group.total, days),
-                previous_total,
-                group,
-            }
-        })
-        .collect();
+    let lines = debt_lines(groups, &previous, &label, days);
     let mut missing: Vec<String> = report.missing_rates.iter().map(|missing| missing.person.clone()).collect();
     missing.sort();
     missing.dedup();
@@ -440,21 +445,7 @@ pub fn debt(
     let previous = rollup_groups(&mut reader, from - length, from, group_by, teams)?;
     let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
     let label = range_label(from, to);
-    let lines = groups
-        .into_iter()
-        .map(|group| {
-            let previous_total = previous
-                .iter()
-                .find(|old| old.key == group.key && old.currency == group.currency)
-                .map_or(Decimal::ZERO, |old| old.total);
-            DebtLine {
-                summary: debt::summary_sentence(&group, &label),
-                annualised: debt::annualised(group.currency, group.total, days),
-                previous_total,
-                group,
-            }
-        })
-        .collect();
+    let lines = debt_lines(groups, &previous, &label, days);
     let missing: Vec<String> = reader
         .missing_rates(from, to)?
         .into_iter()

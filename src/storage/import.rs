@@ -218,6 +218,29 @@ fn existing_ids(
     Ok(found)
 }
 
+/// The columns of one new page, borrowed from its row.
+macro_rules! page_values {
+    ($row:expr) => {
+        (
+            pages::id.eq(&$row.0),
+            pages::source.eq(&$row.1),
+            pages::external_id.eq(&$row.2),
+            pages::service_key.eq(&$row.3),
+            pages::title.eq(&$row.4),
+            pages::alert_key.eq(&$row.5),
+            pages::lane.eq(&$row.6),
+            pages::triggered_at.eq($row.7),
+            pages::acknowledged_at.eq($row.8),
+            pages::acknowledged_by.eq(&$row.9),
+            pages::resolved_at.eq($row.10),
+            pages::described_at.eq($row.11),
+            pages::delivery_count.eq($row.12),
+            pages::created_at.eq($row.13),
+            pages::updated_at.eq($row.14),
+        )
+    };
+}
+
 /// On SQLite, one single-row INSERT prepared once and run per row: a multi-row INSERT
 /// is a new statement for diesel each time, and parsing and planning it cost more than
 /// SQLite saves on the round trips it does not have. PostgreSQL has those round trips,
@@ -225,51 +248,12 @@ fn existing_ids(
 fn insert_pages(conn: &mut AnyConnection, rows: &[NewPage]) -> Result<(), StorageError> {
     if let AnyConnection::Sqlite(c) = conn {
         for row in rows {
-            diesel::insert_into(pages::table)
-                .values((
-                    pages::id.eq(&row.0),
-                    pages::source.eq(&row.1),
-                    pages::external_id.eq(&row.2),
-                    pages::service_key.eq(&row.3),
-                    pages::title.eq(&row.4),
-                    pages::alert_key.eq(&row.5),
-                    pages::lane.eq(&row.6),
-                    pages::triggered_at.eq(row.7),
-                    pages::acknowledged_at.eq(row.8),
-                    pages::acknowledged_by.eq(&row.9),
-                    pages::resolved_at.eq(row.10),
-                    pages::described_at.eq(row.11),
-                    pages::delivery_count.eq(row.12),
-                    pages::created_at.eq(row.13),
-                    pages::updated_at.eq(row.14),
-                ))
-                .execute(c)?;
+            diesel::insert_into(pages::table).values(page_values!(row)).execute(c)?;
         }
         return Ok(());
     }
     for chunk in rows.chunks(INSERT_ROWS_MAX) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|row| {
-                (
-                    pages::id.eq(&row.0),
-                    pages::source.eq(&row.1),
-                    pages::external_id.eq(&row.2),
-                    pages::service_key.eq(&row.3),
-                    pages::title.eq(&row.4),
-                    pages::alert_key.eq(&row.5),
-                    pages::lane.eq(&row.6),
-                    pages::triggered_at.eq(row.7),
-                    pages::acknowledged_at.eq(row.8),
-                    pages::acknowledged_by.eq(&row.9),
-                    pages::resolved_at.eq(row.10),
-                    pages::described_at.eq(row.11),
-                    pages::delivery_count.eq(row.12),
-                    pages::created_at.eq(row.13),
-                    pages::updated_at.eq(row.14),
-                )
-            })
-            .collect();
+        let values: Vec<_> = chunk.iter().map(|row| page_values!(row)).collect();
         crate::with_backend!(conn, |c| diesel::insert_into(pages::table).values(&values).execute(c))?;
     }
     Ok(())
