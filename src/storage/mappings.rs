@@ -86,13 +86,19 @@ impl Mappings {
     /// The state with mapped identities replaced by paydown's.
     pub fn apply(&self, state: &PageState) -> PageState {
         let mut mapped = state.clone();
-        if let Some(service) = self.service.get(&state.service_key) {
-            mapped.service_key = service.clone();
-        }
-        if let Some(person) = state.acknowledged_by.as_ref().and_then(|who| self.person.get(who)) {
-            mapped.acknowledged_by = Some(person.clone());
-        }
+        mapped.service_key = self.service(&state.service_key).to_owned();
+        mapped.acknowledged_by = self.person(state.acknowledged_by.as_deref()).map(str::to_owned);
         mapped
+    }
+
+    /// The service a page naming `service_key` belongs to.
+    pub fn service<'a>(&'a self, service_key: &'a str) -> &'a str {
+        self.service.get(service_key).map_or(service_key, String::as_str)
+    }
+
+    /// The person a page's `acknowledged_by` names.
+    pub fn person<'a>(&'a self, acknowledged_by: Option<&'a str>) -> Option<&'a str> {
+        acknowledged_by.map(|who| self.person.get(who).map_or(who, String::as_str))
     }
 }
 

@@ -28,6 +28,7 @@ pub mod rollup;
 pub mod schema;
 pub mod services;
 pub mod shifts;
+mod sqlite_text;
 pub mod teams;
 pub mod tokens;
 

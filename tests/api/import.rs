@@ -227,3 +227,77 @@ fn an_import_of_several_batches_keeps_order_line_numbers_and_connection_defaults
         }
     }
 }
+
+/// On SQLite an import drops the per-row page trigger for each batch and marks the days
+/// itself: the imported days must be marked for the dashboard on both backends, the
+/// trigger must come back exactly as it was, and a page that arrives afterwards must
+/// still mark its day through it.
+#[test]
+fn an_import_marks_its_days_for_the_dashboard_and_leaves_the_page_trigger_as_it_was() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Definition {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+    let trigger = |conn: &mut paydown::storage::AnyConnection| match conn {
+        paydown::storage::AnyConnection::Sqlite(sqlite) => diesel::sql_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'rollup_mark_page_insert'",
+        )
+        .load::<Definition>(sqlite)
+        .unwrap(),
+        paydown::storage::AnyConnection::Postgresql(_) => Vec::new(),
+    };
+    let day = |date: &str| {
+        chrono::NaiveDate::parse_from_str(date, "%F")
+            .unwrap()
+            .signed_duration_since(chrono::DateTime::UNIX_EPOCH.date_naive())
+            .num_days()
+    };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        let mut conn = store.conn().unwrap();
+        let before = trigger(&mut conn);
+        assert_eq!(before.len(), usize::from(backend == Backend::Sqlite), "{backend:?}");
+        assert_eq!(paydown::storage::rollup::dirty_days(&mut conn, None).unwrap(), Vec::<i64>::new());
+        let csv = "source,external_id,service,lane,triggered_at\n\
+                   bulk,D-1,checkout,wake,2026-09-01T23:59:59Z\n\
+                   bulk,D-2,checkout,wake,2026-09-03T00:00:00Z\n\
+                   bulk,D-3,checkout,later,2026-09-03T12:00:00Z\n";
+        let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+        let report = paydown::import::import_pages(
+            &store,
+            csv.as_bytes(),
+            paydown::ingest::csv_pages::PageCsvFormat::Generic,
+            &stamp,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.created, 3, "{backend:?}");
+        assert_eq!(
+            paydown::storage::rollup::dirty_days(&mut conn, None).unwrap(),
+            [day("2026-09-01"), day("2026-09-03")],
+            "{backend:?}"
+        );
+        assert_eq!(trigger(&mut conn), before, "{backend:?}");
+
+        let delivery = paydown::domain::page::PageState {
+            described_at: "2026-09-05T08:00:00Z".parse().unwrap(),
+            service_key: "checkout".into(),
+            title: None,
+            alert_key: None,
+            lane: None,
+            triggered_at: "2026-09-05T08:00:00Z".parse().unwrap(),
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+        };
+        paydown::storage::pages::record_delivery(&mut conn, "webhook", "W-1", &delivery, &stamp).unwrap();
+        assert_eq!(
+            paydown::storage::rollup::dirty_days(&mut conn, None).unwrap(),
+            [day("2026-09-01"), day("2026-09-03"), day("2026-09-05")],
+            "{backend:?}"
+        );
+    }
+}
