@@ -44,6 +44,11 @@ fn main() {
         let report =
             paydown::import::import_pages(&store, reader, PageCsvFormat::Generic, &stamp, &mut |_| {}).unwrap();
         println!("dashboard: imported {} pages in {:.1} s", report.rows, report.elapsed.as_secs_f64());
+        // The import marks each day it touched for the rollup itself (SQLite drops the
+        // per-row trigger for its batches): one page every 31 s from 2025-01-01.
+        let marked = paydown::storage::rollup::dirty_days(&mut conn, None).unwrap();
+        let spanned = usize::try_from((pages - 1) * 31 / 86_400 + 1).unwrap();
+        assert_eq!(marked.len(), spanned, "every imported day is marked for the rollup");
         let cost =
             paydown::storage::teams::HourlyCost { currency: "EUR".parse().unwrap(), amount: "80.00".parse().unwrap() };
         paydown::storage::cost_settings::put(&mut conn, "15".parse().unwrap(), Some(cost), &stamp).unwrap();
