@@ -196,7 +196,14 @@ fn minutes(start: DateTime<Utc>, end: DateTime<Utc>) -> Decimal {
 }
 
 /// Each group with its one-sentence summary, annualised figure and previous total.
-fn debt_lines(groups: Vec<debt::DebtGroup>, previous: &[debt::DebtGroup], label: &str, days: u32) -> Vec<DebtLine> {
+fn debt_lines(
+    groups: Vec<debt::DebtGroup>,
+    previous: &[debt::DebtGroup],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<DebtLine> {
+    let days = u32::try_from((to - from).num_days().max(1)).unwrap_or(u32::MAX);
+    let label = range_label(from, to);
     groups
         .into_iter()
         .map(|group| {
@@ -205,7 +212,7 @@ fn debt_lines(groups: Vec<debt::DebtGroup>, previous: &[debt::DebtGroup], label:
                 .find(|old| old.key == group.key && old.currency == group.currency)
                 .map_or(Decimal::ZERO, |old| old.total);
             DebtLine {
-                summary: debt::summary_sentence(&group, label),
+                summary: debt::summary_sentence(&group, &label),
                 annualised: debt::annualised(group.currency, group.total, days),
                 previous_total,
                 group,
@@ -242,9 +249,7 @@ pub fn debt_direct(
     let before = keep(model(&source::load_pages(conn, from - length, from)?, &prepared));
     let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &prepared.rates);
     let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
-    let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
-    let label = range_label(from, to);
-    let lines = debt_lines(groups, &previous, &label, days);
+    let lines = debt_lines(groups, &previous, from, to);
     let mut missing: Vec<String> = report.missing_rates.iter().map(|missing| missing.person.clone()).collect();
     missing.sort();
     missing.dedup();
@@ -443,9 +448,7 @@ pub fn debt(
     let mut reader = Reader::new(conn, &[(from - length, to)])?;
     let groups = rollup_groups(&mut reader, from, to, group_by, teams)?;
     let previous = rollup_groups(&mut reader, from - length, from, group_by, teams)?;
-    let days = u32::try_from(length.num_days().max(1)).unwrap_or(u32::MAX);
-    let label = range_label(from, to);
-    let lines = debt_lines(groups, &previous, &label, days);
+    let lines = debt_lines(groups, &previous, from, to);
     let missing: Vec<String> = reader
         .missing_rates(from, to)?
         .into_iter()

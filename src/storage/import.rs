@@ -1,5 +1,6 @@
-//! Bulk import of pages: thousands of rows per transaction, multi-row inserts for new
-//! pages, and the same fold as live ingest for pages already known.
+//! Bulk import of pages: thousands of rows per transaction, new pages inserted in bulk
+//! (SQLite: one prepared single-row INSERT; PostgreSQL: binary COPY), and the same fold
+//! as live ingest for pages already known.
 //!
 //! Importing the same file twice changes nothing: a row whose delivery the page already
 //! holds is counted as unchanged and not stored again.
@@ -17,8 +18,8 @@ use crate::domain::timestamp::to_naive;
 
 /// Rows per transaction: large enough to amortise commits, small enough to bound memory.
 pub const BATCH_ROWS: usize = 2_000;
-/// Rows per multi-row INSERT (16 columns × 500 stays far under SQLite's 32,766 parameters).
-const INSERT_ROWS_MAX: usize = 500;
+/// Keys per `IN (…)` lookup, far under SQLite's 32,766 parameters.
+const LOOKUP_KEYS_MAX: usize = 500;
 
 /// One page row to import, with everything a new page needs that does not depend on the
 /// database made up front (ids, the delivery payload, SQLite's text of its times), so a
@@ -69,7 +70,6 @@ struct NewPage<'a> {
     row: &'a PageRow,
     service_key: &'a str,
     acknowledged_by: Option<&'a str>,
-    lane: &'static str,
 }
 
 /// What a batch did.
@@ -139,35 +139,32 @@ pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -
                 row,
                 service_key: mappings.service(&row.state.service_key),
                 acknowledged_by: mappings.person(row.state.acknowledged_by.as_deref()),
-                lane: row.state.lane.unwrap_or(Lane::Wake).as_str(),
             });
             created_keys.insert(key, &row.page_id);
             outcome.created += 1;
         }
         without_insert_trigger(conn, |conn| {
             insert_pages(conn, &new_pages, stamp)?;
-            mark_days_dirty(conn, new_pages.iter().map(|page| page.row.state.triggered_at))
+            // The per-row trigger would have marked these days; PostgreSQL's
+            // statement-level one has.
+            if matches!(conn, AnyConnection::Sqlite(_)) {
+                let days = new_pages.iter().map(|page| crate::rollup::day_of(page.row.state.triggered_at)).collect();
+                super::rollup::mark_days(conn, &days)?;
+            }
+            Ok(())
         })?;
         insert_first_deliveries(conn, &new_pages, stamp)?;
         // Deliveries already stored for the pages this batch knows, read in one go rather
         // than one query per row: a re-import is mostly these rows.
         let mut delivered = delivered_payloads(conn, known_rows.iter().map(|(_, page_id)| page_id.as_str()))?;
         for (row, page_id) in known_rows {
-            let key = (page_id, row.payload.clone());
-            if delivered.contains(&key) {
+            if delivered.get(&page_id).is_some_and(|payloads| payloads.contains(&row.payload)) {
                 outcome.unchanged += 1;
                 continue;
             }
-            diesel::insert_into(page_deliveries::table)
-                .values((
-                    page_deliveries::id.eq(uuid::Uuid::now_v7().to_string()),
-                    page_deliveries::page_id.eq(&key.0),
-                    page_deliveries::received_at.eq(now),
-                    page_deliveries::payload.eq(&key.1),
-                ))
-                .execute(conn)?;
-            super::pages::refold(conn, &key.0, now)?;
-            delivered.insert(key);
+            super::pages::store_delivery(conn, &page_id, now, &row.payload)?;
+            super::pages::refold(conn, &page_id, now)?;
+            delivered.entry(page_id).or_default().insert(row.payload.clone());
             outcome.updated += 1;
         }
         if outcome.created + outcome.updated > 0 {
@@ -229,46 +226,21 @@ fn without_insert_trigger<T>(
     Ok(inserted)
 }
 
-/// Marks the UTC days of these timestamps dirty for the rollup, each once, as the page
-/// triggers would (on PostgreSQL the statement-level trigger has already done it).
-fn mark_days_dirty(
-    conn: &mut AnyConnection,
-    triggered: impl Iterator<Item = chrono::DateTime<chrono::Utc>>,
-) -> Result<(), StorageError> {
-    use super::schema::rollup_dirty;
-    let AnyConnection::Sqlite(c) = conn else {
-        return Ok(());
-    };
-    let days: BTreeSet<i64> = triggered
-        .map(|at| at.date_naive().signed_duration_since(chrono::DateTime::UNIX_EPOCH.date_naive()).num_days())
-        .collect();
-    let marked: BTreeSet<i64> = rollup_dirty::table
-        .filter(rollup_dirty::day.eq_any(days.iter().copied().collect::<Vec<_>>()))
-        .select(rollup_dirty::day)
-        .load::<i64>(c)?
-        .into_iter()
-        .collect();
-    let unmarked: Vec<_> = days.difference(&marked).map(|day| rollup_dirty::day.eq(*day)).collect();
-    if unmarked.is_empty() {
-        return Ok(());
-    }
-    diesel::insert_into(rollup_dirty::table).values(&unmarked).execute(c)?;
-    Ok(())
-}
-
-/// The (page id, payload) of every delivery stored for these pages.
+/// The payloads of every delivery stored for these pages, by page id.
 fn delivered_payloads<'a>(
     conn: &mut AnyConnection,
     page_ids: impl Iterator<Item = &'a str>,
-) -> Result<BTreeSet<(String, String)>, StorageError> {
+) -> Result<BTreeMap<String, BTreeSet<String>>, StorageError> {
     let page_ids: Vec<&str> = page_ids.collect::<BTreeSet<_>>().into_iter().collect();
-    let mut delivered = BTreeSet::new();
-    for chunk in page_ids.chunks(INSERT_ROWS_MAX) {
+    let mut delivered: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for chunk in page_ids.chunks(LOOKUP_KEYS_MAX) {
         let rows: Vec<(String, String)> = page_deliveries::table
             .filter(page_deliveries::page_id.eq_any(chunk))
             .select((page_deliveries::page_id, page_deliveries::payload))
             .load(conn)?;
-        delivered.extend(rows);
+        for (page_id, payload) in rows {
+            delivered.entry(page_id).or_default().insert(payload);
+        }
     }
     Ok(delivered)
 }
@@ -285,7 +257,7 @@ fn existing_ids<'a>(
     let mut found = BTreeMap::new();
     for (source, external_ids) in by_source {
         let external_ids: Vec<&str> = external_ids.into_iter().collect();
-        for chunk in external_ids.chunks(INSERT_ROWS_MAX) {
+        for chunk in external_ids.chunks(LOOKUP_KEYS_MAX) {
             let rows: Vec<(String, String)> = pages::table
                 .filter(pages::source.eq(source))
                 .filter(pages::external_id.eq_any(chunk))
@@ -325,7 +297,7 @@ macro_rules! page_values {
             pages::service_key.eq($page.service_key),
             pages::title.eq(&$page.row.state.title),
             pages::alert_key.eq(&$page.row.state.alert_key),
-            pages::lane.eq($page.lane),
+            pages::lane.eq($page.row.state.lane.unwrap_or(Lane::Wake).as_str()),
             pages::triggered_at.eq($triggered),
             pages::acknowledged_at.eq($acknowledged),
             pages::acknowledged_by.eq($page.acknowledged_by),

@@ -154,14 +154,7 @@ pub fn record_delivery(
         } else {
             (lock_page_id(conn, source, external_id)?, Recorded::Existing)
         };
-        diesel::insert_into(page_deliveries::table)
-            .values((
-                page_deliveries::id.eq(uuid::Uuid::now_v7().to_string()),
-                page_deliveries::page_id.eq(&page_id),
-                page_deliveries::received_at.eq(now),
-                page_deliveries::payload.eq(&payload),
-            ))
-            .execute(conn)?;
+        store_delivery(conn, &page_id, now, &payload)?;
         if recorded == Recorded::Existing {
             refold(conn, &page_id, now)?;
         }
@@ -169,6 +162,24 @@ pub fn record_delivery(
         super::audit::record(conn, stamp, action, "page", &page_id, Some(format!("{source}/{external_id}")))?;
         Ok((get(conn, &page_id)?, recorded))
     })
+}
+
+/// Keeps one delivery of a known page, as received.
+pub(crate) fn store_delivery(
+    conn: &mut AnyConnection,
+    page_id: &str,
+    received_at: NaiveDateTime,
+    payload: &str,
+) -> Result<(), StorageError> {
+    diesel::insert_into(page_deliveries::table)
+        .values((
+            page_deliveries::id.eq(uuid::Uuid::now_v7().to_string()),
+            page_deliveries::page_id.eq(page_id),
+            page_deliveries::received_at.eq(received_at),
+            page_deliveries::payload.eq(payload),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Finds the id of a page known to exist, locking its row on PostgreSQL.

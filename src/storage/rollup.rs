@@ -1,6 +1,8 @@
 //! The dashboard's per-day rollup tables (migration 000008): dirty marks, the rows of one
 //! day replaced at once, and the range reads (sums done by the database).
 
+use std::collections::BTreeSet;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -40,6 +42,21 @@ pub fn marks(conn: &mut AnyConnection, day: i64) -> Result<Vec<i64>, StorageErro
 pub fn clear_marks(conn: &mut AnyConnection, seen: &[i64]) -> Result<(), StorageError> {
     for chunk in seen.chunks(500) {
         diesel::delete(rollup_dirty::table.filter(rollup_dirty::seq.eq_any(chunk))).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks these days dirty, each that is not already marked.
+pub fn mark_days(conn: &mut AnyConnection, days: &BTreeSet<i64>) -> Result<(), StorageError> {
+    let marked: BTreeSet<i64> = rollup_dirty::table
+        .filter(rollup_dirty::day.eq_any(days.iter().copied().collect::<Vec<_>>()))
+        .select(rollup_dirty::day)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let unmarked: Vec<_> = days.difference(&marked).map(|day| rollup_dirty::day.eq(*day)).collect();
+    if !unmarked.is_empty() {
+        crate::with_backend!(conn, |c| diesel::insert_into(rollup_dirty::table).values(&unmarked).execute(c))?;
     }
     Ok(())
 }
