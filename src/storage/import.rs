@@ -1,6 +1,10 @@
 //! Bulk import of pages: thousands of rows per transaction, new pages inserted in bulk
-//! (SQLite: one prepared single-row INSERT; PostgreSQL: binary COPY), and the same fold
-//! as live ingest for pages already known.
+//! (SQLite: one prepared single-row INSERT that skips known keys; PostgreSQL: binary
+//! COPY), and the same fold as live ingest for pages already known.
+//!
+//! A new page is one row: it keeps the delivery it was made from on itself
+//! (`pages.first_delivery`, see `storage::pages`), usually as "what my columns say", so an
+//! imported page costs no `page_deliveries` row and no second copy of its fields.
 //!
 //! Importing the same file twice changes nothing: a row whose delivery the page already
 //! holds is counted as unchanged and not stored again.
@@ -10,14 +14,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use diesel::prelude::*;
 
 use super::mappings::Mappings;
+use super::pages::FIRST_DELIVERY_IS_THE_PAGE;
 use super::schema::{page_deliveries, pages};
 use super::sqlite_text::SqliteTimestamp;
 use super::{AnyConnection, Stamp, StorageError, write_transaction};
 use crate::domain::page::{Lane, PageState};
 use crate::domain::timestamp::to_naive;
 
-/// Rows per transaction: large enough to amortise commits, small enough to bound memory.
-pub const BATCH_ROWS: usize = 2_000;
+/// Rows per transaction: large enough to amortise commits (5,000 imports 5 % faster into
+/// SQLite than 2,000), small enough to bound memory and to hold SQLite's write lock for
+/// about 50 ms at a time, no longer than 2,000 rows held it before.
+pub const BATCH_ROWS: usize = 5_000;
 /// Keys per `IN (…)` lookup, far under SQLite's 32,766 parameters.
 const LOOKUP_KEYS_MAX: usize = 500;
 
@@ -31,8 +38,10 @@ pub struct PageRow {
     pub state: PageState,
     payload: String,
     page_id: String,
-    delivery_id: String,
     sqlite_times: PageTimes,
+    /// The page's columns would give back `state` exactly: a lane is named (the column
+    /// has no "none") and every time is whole microseconds (PostgreSQL's precision).
+    columns_hold_state: bool,
 }
 
 /// A page's times as SQLite stores them.
@@ -53,23 +62,48 @@ impl PageRow {
             resolved: state.resolved_at.map(SqliteTimestamp::new),
             described: SqliteTimestamp::new(state.described_at),
         };
+        let whole_micros = |at: &chrono::DateTime<chrono::Utc>| chrono::Timelike::nanosecond(at).is_multiple_of(1_000);
+        let columns_hold_state = state.lane.is_some()
+            && [
+                Some(&state.triggered_at),
+                state.acknowledged_at.as_ref(),
+                state.resolved_at.as_ref(),
+                Some(&state.described_at),
+            ]
+            .into_iter()
+            .flatten()
+            .all(whole_micros);
         Ok(PageRow {
             source,
             external_id,
             state,
             payload,
             page_id: uuid::Uuid::now_v7().to_string(),
-            delivery_id: uuid::Uuid::now_v7().to_string(),
             sqlite_times,
+            columns_hold_state,
         })
     }
 }
 
-/// A new page: its row, with the service and responder its identity mappings name.
+/// A new page: its row, with the service and responder its identity mappings name, and
+/// how it keeps the delivery it was made from.
 struct NewPage<'a> {
     row: &'a PageRow,
     service_key: &'a str,
     acknowledged_by: Option<&'a str>,
+    first_delivery: &'a str,
+}
+
+impl<'a> NewPage<'a> {
+    fn new(row: &'a PageRow, mappings: &'a Mappings) -> NewPage<'a> {
+        let service_key = mappings.service(&row.state.service_key);
+        let acknowledged_by = mappings.person(row.state.acknowledged_by.as_deref());
+        // A mapped identity on the page is not what the source said: keep the payload.
+        let unmapped = service_key == row.state.service_key && acknowledged_by == row.state.acknowledged_by.as_deref();
+        let first_delivery =
+            if unmapped && row.columns_hold_state { FIRST_DELIVERY_IS_THE_PAGE } else { row.payload.as_str() };
+        NewPage { row, service_key, acknowledged_by, first_delivery }
+    }
 }
 
 /// What a batch did.
@@ -81,17 +115,37 @@ pub struct BatchOutcome {
 }
 
 /// Tunes the connection for a bulk import. On SQLite: a page cache large enough to keep
-/// the indexes being appended to in memory (the default is 2 MB), and a WAL checkpoint
-/// every 256 MB instead of every 4 MB. Each checkpoint copies pages back into the
-/// database and syncs it; at the default interval, checkpoints took about 40% of an
-/// import, and 256 MB imports 8% faster than 64 MB.
-/// `finish_connection` puts the defaults back.
+/// the indexes being appended to in memory (the default is 2 MB), and a WAL checkpoint on
+/// this connection only once the WAL reaches 256 MB instead of 4 MB: the import's
+/// checkpoints run on another connection (`checkpoint_after_commits`), and this is the
+/// fallback should that one stop. `finish_connection` puts the defaults back.
 pub fn prepare_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
     use diesel::connection::SimpleConnection;
     if let AnyConnection::Sqlite(c) = conn {
         c.batch_execute("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 65536;")?;
     }
     Ok(())
+}
+
+/// On SQLite, runs a passive checkpoint each time the importer signals a commit, until it
+/// hangs up. A checkpoint copies committed pages from the WAL into the database file and
+/// syncs both; on the writing thread that took a fifth of an import (the file's writes
+/// and syncs are the disk's time, not the CPU's). Passive checkpoints never block the
+/// writer. The WAL only starts over when a transaction begins with all of it copied,
+/// which back-to-back batches never do: it grows to the writer's autocheckpoint (256 MB),
+/// which then finds all but the last batch already copied, and starts over from there.
+/// Stops at its first error: the writer's own autocheckpoint then does all the work.
+pub fn checkpoint_after_commits(conn: &mut AnyConnection, commits: &std::sync::mpsc::Receiver<()>) {
+    use diesel::connection::SimpleConnection;
+    let AnyConnection::Sqlite(c) = conn else {
+        return;
+    };
+    for () in commits {
+        if let Err(error) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(%error, "the import's checkpoints stopped; the writer checkpoints from now on");
+            return;
+        }
+    }
 }
 
 /// Ends a bulk import: on SQLite, checkpoints what the import left in the WAL and puts
@@ -118,42 +172,40 @@ pub fn refresh_statistics(conn: &mut AnyConnection) -> Result<(), StorageError> 
     Ok(())
 }
 
+/// The columns of one new page, borrowed from its row, with its times as given.
+macro_rules! page_values {
+    ($page:expr, $triggered:expr, $acknowledged:expr, $resolved:expr, $described:expr, $now:expr) => {
+        (
+            pages::id.eq(&$page.row.page_id),
+            pages::source.eq(&$page.row.source),
+            pages::external_id.eq(&$page.row.external_id),
+            pages::service_key.eq($page.service_key),
+            pages::title.eq(&$page.row.state.title),
+            pages::alert_key.eq(&$page.row.state.alert_key),
+            pages::lane.eq($page.row.state.lane.unwrap_or(Lane::Wake).as_str()),
+            pages::triggered_at.eq($triggered),
+            pages::acknowledged_at.eq($acknowledged),
+            pages::acknowledged_by.eq($page.acknowledged_by),
+            pages::resolved_at.eq($resolved),
+            pages::described_at.eq($described),
+            pages::delivery_count.eq(1),
+            pages::created_at.eq($now),
+            pages::updated_at.eq($now),
+            pages::first_delivery.eq(Some($page.first_delivery)),
+        )
+    };
+}
+
 /// Imports one batch in one transaction.
 pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -> Result<BatchOutcome, StorageError> {
     write_transaction(conn, |conn| {
         let now = to_naive(stamp.at);
         let mappings = Mappings::for_states(conn, rows.iter().map(|row| &row.state))?;
-        let existing = existing_ids(conn, rows)?;
         let mut outcome = BatchOutcome::default();
-        let mut new_pages: Vec<NewPage> = Vec::new();
-        let mut created_keys: BTreeMap<(&str, &str), &str> = BTreeMap::new();
-        let mut known_rows: Vec<(&PageRow, String)> = Vec::new();
-        for row in rows {
-            let key = (row.source.as_str(), row.external_id.as_str());
-            let known = existing.get(&key).map(String::as_str).or_else(|| created_keys.get(&key).copied());
-            if let Some(page_id) = known {
-                known_rows.push((row, page_id.to_owned()));
-                continue;
-            }
-            new_pages.push(NewPage {
-                row,
-                service_key: mappings.service(&row.state.service_key),
-                acknowledged_by: mappings.person(row.state.acknowledged_by.as_deref()),
-            });
-            created_keys.insert(key, &row.page_id);
-            outcome.created += 1;
-        }
-        without_insert_trigger(conn, |conn| {
-            insert_pages(conn, &new_pages, stamp)?;
-            // The per-row trigger would have marked these days; PostgreSQL's
-            // statement-level one has.
-            if matches!(conn, AnyConnection::Sqlite(_)) {
-                let days = new_pages.iter().map(|page| crate::rollup::day_of(page.row.state.triggered_at)).collect();
-                super::rollup::mark_days(conn, &days)?;
-            }
-            Ok(())
-        })?;
-        insert_first_deliveries(conn, &new_pages, stamp)?;
+        let known_rows = match conn {
+            AnyConnection::Sqlite(_) => insert_new_pages_sqlite(conn, rows, &mappings, stamp, &mut outcome)?,
+            AnyConnection::Postgresql(_) => insert_new_pages_postgres(conn, rows, &mappings, stamp, &mut outcome)?,
+        };
         // Deliveries already stored for the pages this batch knows, read in one go rather
         // than one query per row: a re-import is mostly these rows.
         let mut delivered = delivered_payloads(conn, known_rows.iter().map(|(_, page_id)| page_id.as_str()))?;
@@ -182,6 +234,114 @@ pub fn import_batch(conn: &mut AnyConnection, rows: &[PageRow], stamp: &Stamp) -
         }
         Ok(outcome)
     })
+}
+
+/// On SQLite, each row is offered as a new page and skipped by the `(source,
+/// external_id)` key when its page exists: the unique index answers "is it known?" in the
+/// same step as the insert, so only the rows it turns away are looked up. Returns those
+/// rows with their pages' ids.
+fn insert_new_pages_sqlite<'r>(
+    conn: &mut AnyConnection,
+    rows: &'r [PageRow],
+    mappings: &Mappings,
+    stamp: &Stamp,
+    outcome: &mut BatchOutcome,
+) -> Result<Vec<(&'r PageRow, String)>, StorageError> {
+    let mut turned_away: Vec<&PageRow> = Vec::new();
+    without_insert_trigger(conn, |conn| {
+        let AnyConnection::Sqlite(c) = &mut *conn else {
+            unreachable!("called for SQLite connections only");
+        };
+        let now = SqliteTimestamp::new(stamp.at);
+        let pages: Vec<NewPage> = rows.iter().map(|row| NewPage::new(row, mappings)).collect();
+        macro_rules! sqlite_values {
+            ($page:expr) => {{
+                let times = &$page.row.sqlite_times;
+                page_values!(
+                    $page,
+                    &times.triggered,
+                    times.acknowledged.as_ref(),
+                    times.resolved.as_ref(),
+                    &times.described,
+                    &now
+                )
+            }};
+        }
+        // `INSERT OR IGNORE`, not `ON CONFLICT … DO NOTHING`: diesel caches the prepared
+        // statement by its type, where it would rebuild the SQL text of an `ON CONFLICT`
+        // for every row (a sixth of an import). It skips a row for any constraint, not
+        // only the key; a skipped row whose key is not found below fails the batch.
+        let mut inserted_pages: Vec<&NewPage> = Vec::with_capacity(pages.len());
+        for (row, page) in rows.iter().zip(&pages) {
+            if diesel::insert_or_ignore_into(pages::table).values(sqlite_values!(page)).execute(c)? == 1 {
+                inserted_pages.push(page);
+            } else {
+                turned_away.push(row);
+            }
+        }
+        outcome.created += inserted_pages.len();
+        let days = inserted_pages.iter().map(|page| crate::rollup::day_of(page.row.state.triggered_at)).collect();
+        // The per-row trigger would have marked these days.
+        super::rollup::mark_days(conn, &days)
+    })?;
+    let existing = existing_ids(conn, turned_away.iter().copied())?;
+    turned_away
+        .into_iter()
+        .map(|row| {
+            let page_id = existing.get(&(row.source.as_str(), row.external_id.as_str())).ok_or_else(|| {
+                StorageError::Unavailable(format!("page {}/{} was neither new nor found", row.source, row.external_id))
+            })?;
+            Ok((row, page_id.clone()))
+        })
+        .collect()
+}
+
+/// On PostgreSQL, the batch's known keys are looked up first and its new pages go in with
+/// one binary `COPY FROM`. Returns the rows whose pages exist (stored before, or made
+/// earlier in this batch) with their ids.
+fn insert_new_pages_postgres<'r>(
+    conn: &mut AnyConnection,
+    rows: &'r [PageRow],
+    mappings: &Mappings,
+    stamp: &Stamp,
+    outcome: &mut BatchOutcome,
+) -> Result<Vec<(&'r PageRow, String)>, StorageError> {
+    let existing = existing_ids(conn, rows.iter())?;
+    let mut new_pages: Vec<NewPage> = Vec::new();
+    let mut created_keys: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    let mut known_rows: Vec<(&PageRow, String)> = Vec::new();
+    for row in rows {
+        let key = (row.source.as_str(), row.external_id.as_str());
+        let known = existing.get(&key).map(String::as_str).or_else(|| created_keys.get(&key).copied());
+        if let Some(page_id) = known {
+            known_rows.push((row, page_id.to_owned()));
+            continue;
+        }
+        new_pages.push(NewPage::new(row, mappings));
+        created_keys.insert(key, &row.page_id);
+        outcome.created += 1;
+    }
+    let now = to_naive(stamp.at);
+    let values: Vec<_> = new_pages
+        .iter()
+        .map(|page| {
+            let state = &page.row.state;
+            page_values!(
+                page,
+                to_naive(state.triggered_at),
+                state.acknowledged_at.map(to_naive),
+                state.resolved_at.map(to_naive),
+                to_naive(state.described_at),
+                now
+            )
+        })
+        .collect();
+    // COPY fires the same triggers as INSERT, and has no parameter limit.
+    let AnyConnection::Postgresql(c) = conn else {
+        unreachable!("called for PostgreSQL connections only");
+    };
+    diesel::copy_from(pages::table).from_insertable(values).execute(c)?;
+    Ok(known_rows)
 }
 
 /// The SQLite trigger that marks a new page's day for the dashboard rollup.
@@ -226,7 +386,8 @@ fn without_insert_trigger<T>(
     Ok(inserted)
 }
 
-/// The payloads of every delivery stored for these pages, by page id.
+/// The payloads of every delivery stored for these pages, by page id, wherever each is
+/// kept (a `page_deliveries` row, or the page itself).
 fn delivered_payloads<'a>(
     conn: &mut AnyConnection,
     page_ids: impl Iterator<Item = &'a str>,
@@ -238,7 +399,9 @@ fn delivered_payloads<'a>(
             .filter(page_deliveries::page_id.eq_any(chunk))
             .select((page_deliveries::page_id, page_deliveries::payload))
             .load(conn)?;
-        for (page_id, payload) in rows {
+        let kept_on_pages = super::pages::first_deliveries_kept_on_pages(conn, chunk)?;
+        let kept_on_pages = kept_on_pages.into_iter().map(|kept| (kept.page_id, kept.payload));
+        for (page_id, payload) in rows.into_iter().chain(kept_on_pages) {
             delivered.entry(page_id).or_default().insert(payload);
         }
     }
@@ -247,7 +410,7 @@ fn delivered_payloads<'a>(
 
 fn existing_ids<'a>(
     conn: &mut AnyConnection,
-    rows: &'a [PageRow],
+    rows: impl Iterator<Item = &'a PageRow>,
 ) -> Result<BTreeMap<(&'a str, &'a str), String>, StorageError> {
     // Looked up per source, so the lookup uses the unique index on (source, external_id).
     let mut by_source: BTreeMap<&'a str, BTreeSet<&'a str>> = BTreeMap::new();
@@ -271,106 +434,6 @@ fn existing_ids<'a>(
         }
     }
     Ok(found)
-}
-
-/// On PostgreSQL, a batch's rows go in with one binary `COPY FROM`: no statement to
-/// parse and no parameter limit, whatever the batch's size. COPY fires the same triggers
-/// as INSERT.
-macro_rules! copy_into_postgres {
-    ($conn:expr, $table:expr, $values:expr) => {{
-        use diesel::prelude::ExecuteCopyFromDsl;
-        let AnyConnection::Postgresql(c) = $conn else {
-            unreachable!("SQLite rows are inserted before this");
-        };
-        diesel::copy_from($table).from_insertable($values).execute(c)?;
-        Ok(())
-    }};
-}
-
-/// The columns of one new page, borrowed from its row, with its times as given.
-macro_rules! page_values {
-    ($page:expr, $triggered:expr, $acknowledged:expr, $resolved:expr, $described:expr, $now:expr) => {
-        (
-            pages::id.eq(&$page.row.page_id),
-            pages::source.eq(&$page.row.source),
-            pages::external_id.eq(&$page.row.external_id),
-            pages::service_key.eq($page.service_key),
-            pages::title.eq(&$page.row.state.title),
-            pages::alert_key.eq(&$page.row.state.alert_key),
-            pages::lane.eq($page.row.state.lane.unwrap_or(Lane::Wake).as_str()),
-            pages::triggered_at.eq($triggered),
-            pages::acknowledged_at.eq($acknowledged),
-            pages::acknowledged_by.eq($page.acknowledged_by),
-            pages::resolved_at.eq($resolved),
-            pages::described_at.eq($described),
-            pages::delivery_count.eq(1),
-            pages::created_at.eq($now),
-            pages::updated_at.eq($now),
-        )
-    };
-}
-
-/// On SQLite, one single-row INSERT prepared once and run per row, with the times bound
-/// as the text made on the parsing thread: a multi-row INSERT is a new statement for
-/// diesel each time, and parsing and planning it cost more than SQLite saves on the round
-/// trips it does not have. PostgreSQL has those round trips, so it gets multi-row INSERTs.
-fn insert_pages(conn: &mut AnyConnection, new_pages: &[NewPage], stamp: &Stamp) -> Result<(), StorageError> {
-    if let AnyConnection::Sqlite(c) = conn {
-        let now = SqliteTimestamp::new(stamp.at);
-        for page in new_pages {
-            let times = &page.row.sqlite_times;
-            let values = page_values!(
-                page,
-                &times.triggered,
-                times.acknowledged.as_ref(),
-                times.resolved.as_ref(),
-                &times.described,
-                &now
-            );
-            diesel::insert_into(pages::table).values(values).execute(c)?;
-        }
-        return Ok(());
-    }
-    let now = to_naive(stamp.at);
-    let values: Vec<_> = new_pages
-        .iter()
-        .map(|page| {
-            let state = &page.row.state;
-            page_values!(
-                page,
-                to_naive(state.triggered_at),
-                state.acknowledged_at.map(to_naive),
-                state.resolved_at.map(to_naive),
-                to_naive(state.described_at),
-                now
-            )
-        })
-        .collect();
-    copy_into_postgres!(conn, pages::table, values)
-}
-
-/// The delivery each new page was made from.
-fn insert_first_deliveries(conn: &mut AnyConnection, new_pages: &[NewPage], stamp: &Stamp) -> Result<(), StorageError> {
-    macro_rules! delivery_values {
-        ($page:expr, $now:expr) => {
-            (
-                page_deliveries::id.eq(&$page.row.delivery_id),
-                page_deliveries::page_id.eq(&$page.row.page_id),
-                page_deliveries::received_at.eq($now),
-                page_deliveries::payload.eq(&$page.row.payload),
-            )
-        };
-    }
-    if let AnyConnection::Sqlite(c) = conn {
-        let now = SqliteTimestamp::new(stamp.at);
-        for page in new_pages {
-            diesel::insert_into(page_deliveries::table).values(delivery_values!(page, &now)).execute(c)?;
-        }
-        return Ok(());
-    }
-    let now = to_naive(stamp.at);
-    let values: Vec<_> = new_pages.iter().map(|page| delivery_values!(page, now)).collect();
-    copy_into_postgres!(conn, page_deliveries::table, values)
 }
 
 #[cfg(test)]

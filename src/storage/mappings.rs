@@ -2,7 +2,7 @@
 //! unmatched. Pages are folded through the mappings, so a mapping added later
 //! re-attributes every page that named the identity.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -60,13 +60,14 @@ impl Mappings {
         conn: &mut AnyConnection,
         states: impl IntoIterator<Item = &'a PageState>,
     ) -> Result<Mappings, StorageError> {
-        let mut names: Vec<String> = Vec::new();
+        // Borrowed and deduplicated as they come: an import batch names a few identities
+        // thousands of times.
+        let mut names: BTreeSet<&str> = BTreeSet::new();
         for state in states {
-            names.push(state.service_key.clone());
-            names.extend(state.acknowledged_by.clone());
+            names.insert(&state.service_key);
+            names.extend(state.acknowledged_by.as_deref());
         }
-        names.sort();
-        names.dedup();
+        let names: Vec<&str> = names.into_iter().collect();
         let mut mappings = Mappings::default();
         for chunk in names.chunks(500) {
             let rows: Vec<(String, String, String)> = identity_mappings::table

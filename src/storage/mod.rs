@@ -116,6 +116,12 @@ impl Store {
         self.pool.get().map_err(|error| StorageError::Unavailable(error.to_string()))
     }
 
+    /// A second connection for work that helps but is not needed (the import's
+    /// checkpoints): `None` when the pool has none to spare within `wait`.
+    pub fn spare_conn(&self, wait: Duration) -> Option<Conn> {
+        self.pool.get_timeout(wait).ok()
+    }
+
     /// Applies every pending migration of this backend's folder; returns their names.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
@@ -132,6 +138,17 @@ impl Store {
         let reverted = match &mut *conn {
             AnyConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS).map(to_names),
             AnyConnection::Postgresql(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS).map(to_names),
+        };
+        reverted.map_err(|error| StorageError::Migration(error.to_string()))
+    }
+
+    /// Reverts the newest applied migration; returns its name. For checking that a down
+    /// migration keeps what the data holds, never for a database in use.
+    pub fn revert_last_migration(&self) -> Result<String, StorageError> {
+        let mut conn = self.conn()?;
+        let reverted = match &mut *conn {
+            AnyConnection::Sqlite(conn) => conn.revert_last_migration(SQLITE_MIGRATIONS).map(|v| v.to_string()),
+            AnyConnection::Postgresql(conn) => conn.revert_last_migration(POSTGRES_MIGRATIONS).map(|v| v.to_string()),
         };
         reverted.map_err(|error| StorageError::Migration(error.to_string()))
     }

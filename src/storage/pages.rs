@@ -2,7 +2,8 @@
 //!
 //! Each delivery is kept (`page_deliveries`), and the page row is the fold of all of
 //! them (`PageState::fold`), recomputed inside the same write transaction that stores
-//! the delivery. Two deliveries of one page racing each other serialise on the unique
+//! the delivery. A page the bulk importer made keeps its first delivery on its own row
+//! instead (`pages.first_delivery`, below) until a second delivery or a mapping refolds it. Two deliveries of one page racing each other serialise on the unique
 //! key: on PostgreSQL the loser's `INSERT … ON CONFLICT DO NOTHING` waits for the
 //! winner's commit and then locks the row (`FOR UPDATE`); on SQLite the whole
 //! transaction holds the write lock.
@@ -52,6 +53,44 @@ pub struct Page {
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
 }
+
+/// The columns `Page` is read from.
+type PageColumns = (
+    pages::id,
+    pages::source,
+    pages::external_id,
+    pages::service_key,
+    pages::title,
+    pages::alert_key,
+    pages::lane,
+    pages::triggered_at,
+    pages::acknowledged_at,
+    pages::acknowledged_by,
+    pages::resolved_at,
+    pages::described_at,
+    pages::delivery_count,
+    pages::created_at,
+    pages::updated_at,
+);
+
+/// A page's columns as `Page` reads them (`first_delivery` is the storage's own).
+const PAGE_COLUMNS: PageColumns = (
+    pages::id,
+    pages::source,
+    pages::external_id,
+    pages::service_key,
+    pages::title,
+    pages::alert_key,
+    pages::lane,
+    pages::triggered_at,
+    pages::acknowledged_at,
+    pages::acknowledged_by,
+    pages::resolved_at,
+    pages::described_at,
+    pages::delivery_count,
+    pages::created_at,
+    pages::updated_at,
+);
 
 #[derive(Queryable)]
 struct PageRow {
@@ -192,8 +231,96 @@ fn lock_page_id(conn: &mut AnyConnection, source: &str, external_id: &str) -> Re
     Ok(id)
 }
 
+/// `pages.first_delivery` when the page's one delivery is exactly what its own columns
+/// say: the importer then stores no payload at all. `NULL` means every delivery of the
+/// page is a `page_deliveries` row; any other text is the first delivery's payload.
+pub(crate) const FIRST_DELIVERY_IS_THE_PAGE: &str = "";
+
+/// A page with its first delivery kept on it, and the columns that delivery is read back
+/// from when it is `FIRST_DELIVERY_IS_THE_PAGE`.
+#[derive(Queryable)]
+struct KeptDeliveryRow {
+    id: String,
+    kept: String,
+    service_key: String,
+    title: Option<String>,
+    alert_key: Option<String>,
+    lane: String,
+    triggered_at: NaiveDateTime,
+    acknowledged_at: Option<NaiveDateTime>,
+    acknowledged_by: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
+    described_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+}
+
+/// A first delivery kept on its page: the page's id, the payload, and when it was received
+/// (when the page was made).
+pub(crate) struct KeptDelivery {
+    pub page_id: String,
+    pub payload: String,
+    pub received_at: NaiveDateTime,
+}
+
+/// The first deliveries these pages keep on their own rows, with their payloads.
+pub(crate) fn first_deliveries_kept_on_pages(
+    conn: &mut AnyConnection,
+    page_ids: &[&str],
+) -> Result<Vec<KeptDelivery>, StorageError> {
+    let rows: Vec<KeptDeliveryRow> = pages::table
+        .filter(pages::id.eq_any(page_ids))
+        .filter(pages::first_delivery.is_not_null())
+        .select((
+            pages::id,
+            pages::first_delivery.assume_not_null(),
+            pages::service_key,
+            pages::title,
+            pages::alert_key,
+            pages::lane,
+            pages::triggered_at,
+            pages::acknowledged_at,
+            pages::acknowledged_by,
+            pages::resolved_at,
+            pages::described_at,
+            pages::created_at,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let payload = if row.kept == FIRST_DELIVERY_IS_THE_PAGE {
+                let state = PageState {
+                    described_at: from_naive(row.described_at),
+                    service_key: row.service_key,
+                    title: row.title,
+                    alert_key: row.alert_key,
+                    lane: Some(Lane::parse(&row.lane).unwrap_or(Lane::Wake)),
+                    triggered_at: from_naive(row.triggered_at),
+                    acknowledged_at: row.acknowledged_at.map(from_naive),
+                    acknowledged_by: row.acknowledged_by,
+                    resolved_at: row.resolved_at.map(from_naive),
+                };
+                serde_json::to_string(&state).map_err(|error| StorageError::Unavailable(error.to_string()))?
+            } else {
+                row.kept
+            };
+            Ok(KeptDelivery { page_id: row.id, payload, received_at: row.created_at })
+        })
+        .collect()
+}
+
+/// Moves a first delivery kept on the page into `page_deliveries`, received when the page
+/// was made, before anything rewrites the columns it may be read from.
+fn move_first_delivery_to_deliveries(conn: &mut AnyConnection, page_id: &str) -> Result<(), StorageError> {
+    for kept in first_deliveries_kept_on_pages(conn, &[page_id])? {
+        store_delivery(conn, &kept.page_id, kept.received_at, &kept.payload)?;
+        diesel::update(pages::table.find(&kept.page_id)).set(pages::first_delivery.eq(None::<String>)).execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Recomputes a page's row from all its deliveries.
 pub(crate) fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime) -> Result<(), StorageError> {
+    move_first_delivery_to_deliveries(conn, page_id)?;
     let payloads: Vec<String> = page_deliveries::table
         .filter(page_deliveries::page_id.eq(page_id))
         .select(page_deliveries::payload)
@@ -237,7 +364,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Page>, StorageE
     let row = pages::table
         .left_join(services::table.on(services::id.eq(pages::service_key)))
         .filter(pages::id.eq(id))
-        .select((pages::all_columns, services::team_id.nullable()))
+        .select((PAGE_COLUMNS, services::team_id.nullable()))
         .first::<PageWithTeam>(conn)
         .optional()?;
     Ok(row.map(|(row, team)| page_from(row, team)))
@@ -262,7 +389,7 @@ pub struct PageFilter {
 pub fn list(conn: &mut AnyConnection, filter: &PageFilter) -> Result<Vec<Page>, StorageError> {
     let mut query = pages::table
         .left_join(services::table.on(services::id.eq(pages::service_key)))
-        .select((pages::all_columns, services::team_id.nullable()))
+        .select((PAGE_COLUMNS, services::team_id.nullable()))
         .into_boxed();
     if let Some(source) = &filter.source {
         query = query.filter(pages::source.eq(source));

@@ -81,6 +81,7 @@ diesel::table! {
         delivery_count -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        first_delivery -> Nullable<Text>,
     }
 }
 

@@ -183,9 +183,12 @@ fn an_import_of_several_batches_keeps_order_line_numbers_and_connection_defaults
     use diesel::RunQueryDsl;
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let db = TestDb::new(backend);
+        // Two full batches and part of a third, with a bad row in the second and the third.
+        let batch = paydown::storage::import::BATCH_ROWS;
+        let (rows, bad) = (2 * batch + 500, [batch + 500, 2 * batch + 400]);
         let mut csv = String::from("source,external_id,service,lane,triggered_at\n");
-        for row in 0..4_500 {
-            let lane = if row == 2_500 || row == 4_400 { "urgent" } else { "wake" };
+        for row in 0..rows {
+            let lane = if bad.contains(&row) { "urgent" } else { "wake" };
             csv.push_str(&format!("bulk,B-{row},checkout,{lane},2026-09-01T02:00:00Z\n"));
         }
         // The last row repeats the first with a change: it must fold into it, in file order.
@@ -201,19 +204,21 @@ fn an_import_of_several_batches_keeps_order_line_numbers_and_connection_defaults
             &mut |rows| seen.push(rows),
         )
         .unwrap();
-        assert_eq!(report.rows, 4_501, "{backend:?}");
-        assert_eq!((report.created, report.updated, report.unchanged), (4_498, 1, 0), "{backend:?}");
+        let (rows, bad) = (rows as u64, bad.map(|row| row as u64));
+        assert_eq!(report.rows, rows + 1, "{backend:?}");
+        assert_eq!((report.created as u64, report.updated, report.unchanged), (rows - 2, 1, 0), "{backend:?}");
         let lines: Vec<u64> = report.rejected.iter().map(|error| error.line).collect();
-        assert_eq!(lines, [2_502, 4_402], "{backend:?}");
-        assert_eq!(seen.last(), Some(&4_501));
+        assert_eq!(lines, bad.map(|row| row + 2), "{backend:?}");
+        assert_eq!(seen.last(), Some(&(rows + 1)));
+        assert!(seen.len() >= 3, "{backend:?}: progress after each batch: {seen:?}");
         assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]), "{seen:?}");
         let mut conn = store.conn().unwrap();
         let pages = paydown::storage::pages::list(
             &mut conn,
-            &paydown::storage::pages::PageFilter { limit: 10_000, ..Default::default() },
+            &paydown::storage::pages::PageFilter { limit: 100_000, ..Default::default() },
         )
         .unwrap();
-        assert_eq!(pages.len(), 4_498);
+        assert_eq!(pages.len() as u64, rows - 2);
         let first = pages.iter().find(|page| page.external_id == "B-0").unwrap();
         assert_eq!((first.lane, first.delivery_count), (paydown::domain::page::Lane::Later, 2));
         if let paydown::storage::AnyConnection::Sqlite(sqlite) = &mut *conn {
@@ -299,5 +304,185 @@ fn an_import_marks_its_days_for_the_dashboard_and_leaves_the_page_trigger_as_it_
             [day("2026-09-01"), day("2026-09-03"), day("2026-09-05")],
             "{backend:?}"
         );
+    }
+}
+
+/// An imported page is one row: the delivery it was made from stays on the page
+/// (`pages.first_delivery`: `''` when the page's own columns say exactly what the source
+/// said, else the payload) until something refolds the page. A refold moves it into
+/// `page_deliveries` first, so nothing the source said is lost and re-imports still
+/// find it.
+#[test]
+fn an_imported_page_keeps_its_delivery_on_itself_until_a_refold_moves_it() {
+    use diesel::prelude::*;
+    use paydown::storage::schema::{page_deliveries, pages};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+        let mut conn = store.conn().unwrap();
+        let service = |id: &str| paydown::storage::services::NewService { id: id.into(), name: id.into(), team: None };
+        paydown::storage::services::create(&mut conn, &service("checkout"), &stamp).unwrap();
+        let map = |conn: &mut paydown::storage::AnyConnection, external: &str| {
+            paydown::storage::mappings::create(
+                conn,
+                paydown::storage::mappings::MappingKind::Service,
+                external,
+                "checkout",
+                &stamp,
+            )
+            .unwrap()
+        };
+        map(&mut conn, "chk-legacy");
+        let import = |csv: &str| {
+            paydown::import::import_pages(
+                &store,
+                csv.as_bytes(),
+                paydown::ingest::csv_pages::PageCsvFormat::Generic,
+                &stamp,
+                &mut |_| {},
+            )
+            .unwrap()
+        };
+        let outcome = |report: paydown::import::ImportReport| (report.created, report.updated, report.unchanged);
+        let first = "source,external_id,service,lane,triggered_at,acknowledged_at,acknowledged_by\n\
+                     bulk,I-1,checkout,wake,2026-09-01T02:00:00Z,,\n\
+                     bulk,I-2,chk-legacy,wake,2026-09-02T02:00:00Z,,\n\
+                     bulk,I-3,checkout,,2026-09-03T02:00:00Z,,\n\
+                     bulk,I-4,unknown-svc,later,2026-09-04T02:00:00.5Z,2026-09-04T02:01:00Z,alice\n";
+        assert_eq!(outcome(import(first)), (4, 0, 0), "{backend:?}");
+
+        let kept = |conn: &mut paydown::storage::AnyConnection, external_id: &str| -> Option<String> {
+            pages::table.filter(pages::external_id.eq(external_id)).select(pages::first_delivery).first(conn).unwrap()
+        };
+        let deliveries = |conn: &mut paydown::storage::AnyConnection, external_id: &str| -> Vec<String> {
+            page_deliveries::table
+                .inner_join(pages::table)
+                .filter(pages::external_id.eq(external_id))
+                .select(page_deliveries::payload)
+                .load(conn)
+                .unwrap()
+        };
+        assert_eq!(page_deliveries::table.count().get_result::<i64>(&mut conn).unwrap(), 0, "{backend:?}");
+        assert_eq!(kept(&mut conn, "I-1").as_deref(), Some(""), "{backend:?}: the columns say it all");
+        assert_eq!(kept(&mut conn, "I-4").as_deref(), Some(""), "{backend:?}: unmapped, named lane, whole µs");
+        // Mapped on the way in: the page names paydown's service, the payload the source's.
+        let legacy = kept(&mut conn, "I-2").unwrap();
+        assert!(legacy.contains("\"service_key\":\"chk-legacy\""), "{backend:?}: {legacy}");
+        let page = |conn: &mut paydown::storage::AnyConnection, external_id: &str| {
+            let filter = paydown::storage::pages::PageFilter {
+                external_id: Some(external_id.into()),
+                limit: 1,
+                ..Default::default()
+            };
+            paydown::storage::pages::list(conn, &filter).unwrap().remove(0)
+        };
+        assert_eq!(page(&mut conn, "I-2").service, "checkout", "{backend:?}");
+        // No lane: the column would say `wake`, the source said nothing.
+        let laneless = kept(&mut conn, "I-3").unwrap();
+        assert!(laneless.contains("\"lane\":null"), "{backend:?}: {laneless}");
+
+        assert_eq!(outcome(import(first)), (0, 0, 4), "{backend:?}: the same file again");
+
+        // A mapping refolds I-4: its delivery moves out first, and keeps the source's name.
+        map(&mut conn, "unknown-svc");
+        assert_eq!(page(&mut conn, "I-4").service, "checkout", "{backend:?}");
+        assert_eq!(kept(&mut conn, "I-4"), None, "{backend:?}");
+        let moved = deliveries(&mut conn, "I-4");
+        assert_eq!(moved.len(), 1, "{backend:?}");
+        let moved: paydown::domain::page::PageState = serde_json::from_str(&moved[0]).unwrap();
+        assert_eq!(moved.service_key, "unknown-svc", "{backend:?}");
+        assert_eq!(moved.acknowledged_by.as_deref(), Some("alice"), "{backend:?}");
+        assert_eq!(moved.triggered_at, "2026-09-04T02:00:00.5Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+
+        // A second delivery of I-1 folds with the first, which moves into page_deliveries.
+        let second = "source,external_id,service,lane,triggered_at,acknowledged_at,acknowledged_by\n\
+                      bulk,I-1,checkout,wake,2026-09-01T02:00:00Z,2026-09-01T02:03:00Z,ben\n";
+        assert_eq!(outcome(import(second)), (0, 1, 0), "{backend:?}");
+        let acknowledged = page(&mut conn, "I-1");
+        assert_eq!(acknowledged.delivery_count, 2, "{backend:?}");
+        assert_eq!(acknowledged.acknowledged_by.as_deref(), Some("ben"), "{backend:?}");
+        assert_eq!(kept(&mut conn, "I-1"), None, "{backend:?}");
+        assert_eq!(deliveries(&mut conn, "I-1").len(), 2, "{backend:?}");
+
+        // Every delivery is still found where it now lives: nothing is stored twice.
+        assert_eq!(outcome(import(first)), (0, 0, 4), "{backend:?}");
+        assert_eq!(outcome(import(second)), (0, 0, 1), "{backend:?}");
+        assert_eq!(page_deliveries::table.count().get_result::<i64>(&mut conn).unwrap(), 3, "{backend:?}");
+    }
+}
+
+/// Going back below the migration that added `pages.first_delivery` turns every delivery
+/// kept on a page into a `page_deliveries` row that folds to the same page; and an import
+/// through a pool of one connection (no spare one for checkpoints) still imports.
+#[test]
+fn reverting_the_first_delivery_migration_keeps_every_delivery() {
+    use diesel::prelude::*;
+    use paydown::storage::schema::page_deliveries;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = paydown::storage::Store::open_with_pool_size(&db.url, 1).unwrap();
+        let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+        let csv = "source,external_id,service,title,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at\n\
+                   bulk,R-1,checkout,\"Disk \"\"full\"\"\",wake,2026-09-01T02:00:00.25Z,2026-09-01T02:05:00Z,alice,\n\
+                   bulk,R-2,search,,,2026-09-02T02:00:00Z,,,2026-09-02T03:00:00Z\n";
+        let report = paydown::import::import_pages(
+            &store,
+            csv.as_bytes(),
+            paydown::ingest::csv_pages::PageCsvFormat::Generic,
+            &stamp,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.created, 2, "{backend:?}");
+        let list = |store: &paydown::storage::Store| {
+            let mut conn = store.conn().unwrap();
+            let filter = paydown::storage::pages::PageFilter { limit: 10, ..Default::default() };
+            paydown::storage::pages::list(&mut conn, &filter).unwrap()
+        };
+        let before = list(&store);
+        let reverted = store.revert_last_migration().unwrap();
+        assert!(reverted.replace('-', "").starts_with("20261124000009"), "{backend:?}: {reverted}");
+        let payloads: Vec<String> = {
+            let mut conn = store.conn().unwrap();
+            page_deliveries::table.select(page_deliveries::payload).load(&mut *conn).unwrap()
+        };
+        assert_eq!(payloads.len(), 2, "{backend:?}");
+        let mut states: Vec<paydown::domain::page::PageState> =
+            payloads.iter().map(|payload| serde_json::from_str(payload).unwrap()).collect();
+        states.sort_by_key(|state| state.triggered_at);
+        assert_eq!(states[0].title.as_deref(), Some("Disk \"full\""), "{backend:?}");
+        assert_eq!(states[0].triggered_at, "2026-09-01T02:00:00.25Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+        assert_eq!(states[0].acknowledged_by.as_deref(), Some("alice"), "{backend:?}");
+        assert_eq!(states[1].lane, None, "{backend:?}: the payload kept the missing lane");
+        assert_eq!(states[1].resolved_at.map(|at| at.to_rfc3339()), Some("2026-09-02T03:00:00+00:00".into()));
+        store.migrate().unwrap();
+        // A repeat of each delivery refolds its page from the rows the migration wrote:
+        // the pages are as they were.
+        {
+            let mut conn = store.conn().unwrap();
+            for (external_id, state) in ["R-1", "R-2"].into_iter().zip(&states) {
+                paydown::storage::pages::record_delivery(&mut conn, "bulk", external_id, state, &stamp).unwrap();
+            }
+        }
+        let after = list(&store);
+        let comparable = |pages: Vec<paydown::storage::pages::Page>| -> Vec<_> {
+            pages
+                .into_iter()
+                .map(|page| {
+                    (
+                        page.id,
+                        page.service,
+                        page.title,
+                        page.lane,
+                        page.status,
+                        page.triggered_at,
+                        page.acknowledged_by,
+                        page.resolved_at,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(comparable(after), comparable(before), "{backend:?}");
     }
 }
