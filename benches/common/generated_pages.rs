@@ -33,4 +33,7 @@ pub fn write_csv(path: &std::path::Path, rows: u64) {
         )
         .unwrap();
     }
+    // On disk before anything is timed, as an export a user imports would be: otherwise
+    // the kernel writes the fresh file back during the import, on the same disk.
+    out.into_inner().unwrap().sync_all().unwrap();
 }
