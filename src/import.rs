@@ -70,7 +70,7 @@ pub fn import_pages<R: Read + Send>(
     let written = std::thread::scope(|scope| {
         // Two batches in flight bound the memory whatever the file's size.
         let (sender, receiver) = std::sync::mpsc::sync_channel(2);
-        // Written rows go back to be freed where they were allocated: freeing 2,000 rows
+        // Written rows go back to be freed where they were allocated: freeing a batch
         // of strings on the writing thread cost it 3 % (glibc returns them across arenas).
         let (written_rows, spent) = std::sync::mpsc::sync_channel(2);
         scope.spawn(move || parse_batches(rows, &sender, &spent));
