@@ -54,45 +54,9 @@ pub struct Page {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The columns `Page` is read from.
-type PageColumns = (
-    pages::id,
-    pages::source,
-    pages::external_id,
-    pages::service_key,
-    pages::title,
-    pages::alert_key,
-    pages::lane,
-    pages::triggered_at,
-    pages::acknowledged_at,
-    pages::acknowledged_by,
-    pages::resolved_at,
-    pages::described_at,
-    pages::delivery_count,
-    pages::created_at,
-    pages::updated_at,
-);
-
-/// A page's columns as `Page` reads them (`first_delivery` is the storage's own).
-const PAGE_COLUMNS: PageColumns = (
-    pages::id,
-    pages::source,
-    pages::external_id,
-    pages::service_key,
-    pages::title,
-    pages::alert_key,
-    pages::lane,
-    pages::triggered_at,
-    pages::acknowledged_at,
-    pages::acknowledged_by,
-    pages::resolved_at,
-    pages::described_at,
-    pages::delivery_count,
-    pages::created_at,
-    pages::updated_at,
-);
-
-#[derive(Queryable)]
+/// The columns `Page` is read from (`first_delivery` is the storage's own).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = pages)]
 struct PageRow {
     id: String,
     source: String,
@@ -109,6 +73,23 @@ struct PageRow {
     delivery_count: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+}
+
+impl PageRow {
+    /// What the page's columns say, as one delivery would.
+    fn state(&self) -> PageState {
+        PageState {
+            described_at: from_naive(self.described_at),
+            service_key: self.service_key.clone(),
+            title: self.title.clone(),
+            alert_key: self.alert_key.clone(),
+            lane: Some(Lane::parse(&self.lane).unwrap_or(Lane::Wake)),
+            triggered_at: from_naive(self.triggered_at),
+            acknowledged_at: self.acknowledged_at.map(from_naive),
+            acknowledged_by: self.acknowledged_by.clone(),
+            resolved_at: self.resolved_at.map(from_naive),
+        }
+    }
 }
 
 fn page_from(row: PageRow, owning_team: Option<String>) -> Page {
@@ -236,24 +217,6 @@ fn lock_page_id(conn: &mut AnyConnection, source: &str, external_id: &str) -> Re
 /// page is a `page_deliveries` row; any other text is the first delivery's payload.
 pub(crate) const FIRST_DELIVERY_IS_THE_PAGE: &str = "";
 
-/// A page with its first delivery kept on it, and the columns that delivery is read back
-/// from when it is `FIRST_DELIVERY_IS_THE_PAGE`.
-#[derive(Queryable)]
-struct KeptDeliveryRow {
-    id: String,
-    kept: String,
-    service_key: String,
-    title: Option<String>,
-    alert_key: Option<String>,
-    lane: String,
-    triggered_at: NaiveDateTime,
-    acknowledged_at: Option<NaiveDateTime>,
-    acknowledged_by: Option<String>,
-    resolved_at: Option<NaiveDateTime>,
-    described_at: NaiveDateTime,
-    created_at: NaiveDateTime,
-}
-
 /// A first delivery kept on its page: the page's id, the payload, and when it was received
 /// (when the page was made).
 pub(crate) struct KeptDelivery {
@@ -267,41 +230,17 @@ pub(crate) fn first_deliveries_kept_on_pages(
     conn: &mut AnyConnection,
     page_ids: &[&str],
 ) -> Result<Vec<KeptDelivery>, StorageError> {
-    let rows: Vec<KeptDeliveryRow> = pages::table
+    let rows: Vec<(PageRow, String)> = pages::table
         .filter(pages::id.eq_any(page_ids))
         .filter(pages::first_delivery.is_not_null())
-        .select((
-            pages::id,
-            pages::first_delivery.assume_not_null(),
-            pages::service_key,
-            pages::title,
-            pages::alert_key,
-            pages::lane,
-            pages::triggered_at,
-            pages::acknowledged_at,
-            pages::acknowledged_by,
-            pages::resolved_at,
-            pages::described_at,
-            pages::created_at,
-        ))
+        .select((PageRow::as_select(), pages::first_delivery.assume_not_null()))
         .load(conn)?;
     rows.into_iter()
-        .map(|row| {
-            let payload = if row.kept == FIRST_DELIVERY_IS_THE_PAGE {
-                let state = PageState {
-                    described_at: from_naive(row.described_at),
-                    service_key: row.service_key,
-                    title: row.title,
-                    alert_key: row.alert_key,
-                    lane: Some(Lane::parse(&row.lane).unwrap_or(Lane::Wake)),
-                    triggered_at: from_naive(row.triggered_at),
-                    acknowledged_at: row.acknowledged_at.map(from_naive),
-                    acknowledged_by: row.acknowledged_by,
-                    resolved_at: row.resolved_at.map(from_naive),
-                };
-                serde_json::to_string(&state).map_err(|error| StorageError::Unavailable(error.to_string()))?
+        .map(|(row, kept)| {
+            let payload = if kept == FIRST_DELIVERY_IS_THE_PAGE {
+                serde_json::to_string(&row.state()).map_err(|error| StorageError::Unavailable(error.to_string()))?
             } else {
-                row.kept
+                kept
             };
             Ok(KeptDelivery { page_id: row.id, payload, received_at: row.created_at })
         })
@@ -364,7 +303,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Page>, StorageE
     let row = pages::table
         .left_join(services::table.on(services::id.eq(pages::service_key)))
         .filter(pages::id.eq(id))
-        .select((PAGE_COLUMNS, services::team_id.nullable()))
+        .select((PageRow::as_select(), services::team_id.nullable()))
         .first::<PageWithTeam>(conn)
         .optional()?;
     Ok(row.map(|(row, team)| page_from(row, team)))
@@ -389,7 +328,7 @@ pub struct PageFilter {
 pub fn list(conn: &mut AnyConnection, filter: &PageFilter) -> Result<Vec<Page>, StorageError> {
     let mut query = pages::table
         .left_join(services::table.on(services::id.eq(pages::service_key)))
-        .select((PAGE_COLUMNS, services::team_id.nullable()))
+        .select((PageRow::as_select(), services::team_id.nullable()))
         .into_boxed();
     if let Some(source) = &filter.source {
         query = query.filter(pages::source.eq(source));

@@ -17,6 +17,22 @@ fn paydown(db: &TestDb, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Imports a generic pages CSV through the library, as `paydown import pages` does.
+fn import_generic(
+    store: &paydown::storage::Store,
+    csv: &str,
+    stamp: &paydown::storage::Stamp,
+) -> paydown::import::ImportReport {
+    paydown::import::import_pages(
+        store,
+        csv.as_bytes(),
+        paydown::ingest::csv_pages::PageCsvFormat::Generic,
+        stamp,
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
 #[test]
 fn importing_pages_twice_changes_nothing_and_names_bad_lines() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -271,14 +287,7 @@ fn an_import_marks_its_days_for_the_dashboard_and_leaves_the_page_trigger_as_it_
                    bulk,D-2,checkout,wake,2026-09-03T00:00:00Z\n\
                    bulk,D-3,checkout,later,2026-09-03T12:00:00Z\n";
         let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
-        let report = paydown::import::import_pages(
-            &store,
-            csv.as_bytes(),
-            paydown::ingest::csv_pages::PageCsvFormat::Generic,
-            &stamp,
-            &mut |_| {},
-        )
-        .unwrap();
+        let report = import_generic(&store, csv, &stamp);
         assert_eq!(report.created, 3, "{backend:?}");
         assert_eq!(
             paydown::storage::rollup::dirty_days(&mut conn, None).unwrap(),
@@ -334,16 +343,7 @@ fn an_imported_page_keeps_its_delivery_on_itself_until_a_refold_moves_it() {
             .unwrap()
         };
         map(&mut conn, "chk-legacy");
-        let import = |csv: &str| {
-            paydown::import::import_pages(
-                &store,
-                csv.as_bytes(),
-                paydown::ingest::csv_pages::PageCsvFormat::Generic,
-                &stamp,
-                &mut |_| {},
-            )
-            .unwrap()
-        };
+        let import = |csv: &str| import_generic(&store, csv, &stamp);
         let outcome = |report: paydown::import::ImportReport| (report.created, report.updated, report.unchanged);
         let first = "source,external_id,service,lane,triggered_at,acknowledged_at,acknowledged_by\n\
                      bulk,I-1,checkout,wake,2026-09-01T02:00:00Z,,\n\
@@ -426,14 +426,7 @@ fn reverting_the_first_delivery_migration_keeps_every_delivery() {
         let csv = "source,external_id,service,title,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at\n\
                    bulk,R-1,checkout,\"Disk \"\"full\"\"\",wake,2026-09-01T02:00:00.25Z,2026-09-01T02:05:00Z,alice,\n\
                    bulk,R-2,search,,,2026-09-02T02:00:00Z,,,2026-09-02T03:00:00Z\n";
-        let report = paydown::import::import_pages(
-            &store,
-            csv.as_bytes(),
-            paydown::ingest::csv_pages::PageCsvFormat::Generic,
-            &stamp,
-            &mut |_| {},
-        )
-        .unwrap();
+        let report = import_generic(&store, csv, &stamp);
         assert_eq!(report.created, 2, "{backend:?}");
         let list = |store: &paydown::storage::Store| {
             let mut conn = store.conn().unwrap();
