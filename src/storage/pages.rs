@@ -248,11 +248,18 @@ pub(crate) fn first_deliveries_kept_on_pages(
 }
 
 /// Moves a first delivery kept on the page into `page_deliveries`, received when the page
-/// was made, before anything rewrites the columns it may be read from.
+/// was made, before anything rewrites the columns it may be read from. The clearing
+/// update goes first and only the transaction whose update cleared it stores the row: on
+/// PostgreSQL two refolds of one page (a mapping and a delivery) may both have read it,
+/// and the second one's update waits for the first and then finds nothing to clear.
 fn move_first_delivery_to_deliveries(conn: &mut AnyConnection, page_id: &str) -> Result<(), StorageError> {
     for kept in first_deliveries_kept_on_pages(conn, &[page_id])? {
-        store_delivery(conn, &kept.page_id, kept.received_at, &kept.payload)?;
-        diesel::update(pages::table.find(&kept.page_id)).set(pages::first_delivery.eq(None::<String>)).execute(conn)?;
+        let cleared = diesel::update(pages::table.find(&kept.page_id).filter(pages::first_delivery.is_not_null()))
+            .set(pages::first_delivery.eq(None::<String>))
+            .execute(conn)?;
+        if cleared == 1 {
+            store_delivery(conn, &kept.page_id, kept.received_at, &kept.payload)?;
+        }
     }
     Ok(())
 }
