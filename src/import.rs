@@ -49,7 +49,7 @@ impl ImportReport {
 ///
 /// Parsing (CSV, timestamps, the payload's JSON) runs on its own thread, one batch ahead
 /// of the writes, so on two cores reading and writing overlap. On SQLite a third thread
-/// checkpoints the WAL on a connection of its own after each batch, so the writer never
+/// checkpoints the WAL on a connection of its own after each batch, so the writer seldom
 /// waits for the database file's writes and syncs.
 pub fn import_pages<R: Read + Send>(
     store: &Store,

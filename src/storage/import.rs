@@ -271,17 +271,16 @@ fn insert_new_pages_sqlite<'r>(
         // statement by its type, where it would rebuild the SQL text of an `ON CONFLICT`
         // for every row (a sixth of an import). It skips a row for any constraint, not
         // only the key; a skipped row whose key is not found below fails the batch.
-        let mut inserted_pages: Vec<&NewPage> = Vec::with_capacity(pages.len());
+        // The days the per-row trigger would have marked.
+        let mut days = BTreeSet::new();
         for (row, page) in rows.iter().zip(&pages) {
             if diesel::insert_or_ignore_into(pages::table).values(sqlite_values!(page)).execute(c)? == 1 {
-                inserted_pages.push(page);
+                outcome.created += 1;
+                days.insert(crate::rollup::day_of(row.state.triggered_at));
             } else {
                 turned_away.push(row);
             }
         }
-        outcome.created += inserted_pages.len();
-        let days = inserted_pages.iter().map(|page| crate::rollup::day_of(page.row.state.triggered_at)).collect();
-        // The per-row trigger would have marked these days.
         super::rollup::mark_days(conn, &days)
     })?;
     let existing = existing_ids(conn, turned_away.iter().copied())?;
