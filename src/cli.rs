@@ -58,10 +58,15 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Post what the ledger lacks for every person, up to now.
+    /// Post what the ledger lacks for every person the pay journal names (the server's
+    /// worker does it too, within a fraction of a second).
     Accrue {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Re-price everyone from the start, not only what the journal names (a repair
+        /// after the database was changed outside paydown).
+        #[arg(long)]
+        all: bool,
     },
     /// Recompute every period from the facts and compare with the ledger; exits 1 on any difference.
     Verify {
@@ -243,10 +248,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Accrue { database } => {
+        Command::Accrue { database, all } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
-            let report = crate::ledger::accrue(&mut conn, CLI_ACTOR, crate::http::now()).context("accruing")?;
+            if all {
+                let people = crate::ledger::mark_everyone(&mut conn).context("journaling everyone")?;
+                eprintln!("re-pricing all {people} people");
+            }
+            let bar = progress_bar(None, "{spinner} accruing: {pos} people priced, {msg} {elapsed}");
+            let report = crate::ledger::accrue_with_progress(&mut conn, CLI_ACTOR, crate::http::now(), &mut |done| {
+                bar.set_position(u64::try_from(done.people_done).unwrap_or(u64::MAX));
+                bar.set_message(format!("{} entries", done.entries_posted));
+            })
+            .context("accruing")?;
+            bar.finish_and_clear();
             println!(
                 "accrual {}: {} people, {} lines and {} reversals posted ({} adjustments into a later period)",
                 report.run_id, report.people, report.lines_posted, report.reversals_posted, report.adjustments_posted
@@ -259,7 +274,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { database } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
-            let report = crate::ledger::verify(&mut conn).context("verifying")?;
+            let bar = progress_bar(Some(0), "{bar:30} verifying {pos}/{len} people {elapsed}");
+            let report = crate::ledger::verify_with_progress(&mut conn, &mut |done, total| {
+                bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+                bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+            })
+            .context("verifying")?;
+            bar.finish_and_clear();
+            if report.journal_pending > 0 {
+                println!(
+                    "note: {} changes wait in the pay journal; differences they explain go once they are priced",
+                    report.journal_pending
+                );
+            }
             println!(
                 "verified {} entries of {} people in {} periods as of {}",
                 report.entries,

@@ -1,11 +1,24 @@
 //! Accrual and verification: keeping the ledger equal to what the pay engine says.
 //!
-//! An accrual prices every person's facts up to `as_of` with the policies assigned to
-//! them, compares the lines with the live ledger entries (`domain::ledger::changes`),
-//! and posts only the difference, all in one transaction: a crash leaves all of an
-//! accrual's entries or none. Accruals are serialised (an advisory lock on PostgreSQL,
-//! the write lock on SQLite); the unique key `(line_key, revision, entry_kind)` would
-//! refuse a double posting even without the lock.
+//! Accrual follows the pay journal (`storage::journal`): database triggers record, with
+//! every change of a fact, whose pay became stale and from when. An accrual takes one
+//! person at a time: it reads the person's journal rows, facts and ledger entries from
+//! that instant on in one read snapshot, prices them outside any write lock
+//! (`pricing::ledger_lines`), compares the lines with the live entries
+//! (`domain::ledger::changes`), and posts the difference in one short write transaction
+//! that also deletes exactly the journal rows it read. Its cost is the person's facts
+//! after the change, never the whole history; a pass with an empty journal reads one row.
+//!
+//! Concurrency: on PostgreSQL a person is taken with a session advisory lock that other
+//! workers skip (`pg_try_advisory_lock`), so several servers share the journal. Whatever
+//! the backend, the posting transaction first checks that every journal row it read is
+//! still there (else another worker priced the person meanwhile and this result is
+//! dropped), and the unique key `(line_key, revision, entry_kind)` refuses a double
+//! posting even so. A crash leaves the person's rows in the journal: they are replayed.
+//!
+//! A person who cannot be priced (stored data the engine refuses, an arithmetic limit, a
+//! panic in the engine) is reported as unpriced, their journal rows keep the reason, and
+//! the others go on; the person's next change retries them.
 //!
 //! Where an entry goes: the period its fact belongs to (the person's local date of
 //! `occurred_at`) while that period is open; after it closed, the earliest open period
@@ -14,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -23,7 +36,7 @@ use crate::domain::pay::PricedLine;
 use crate::domain::period::PeriodScheme;
 use crate::pricing::{self, StatementError};
 use crate::storage::ledger::{self as store, Entry, NewEntry};
-use crate::storage::{AnyConnection, StorageError, people, write_transaction};
+use crate::storage::{AnyConnection, StorageError, journal, people, write_transaction};
 
 /// Fault injection for the crash test: with `PAYDOWN_FAULT_ACCRUAL_STALL_AFTER=N` set,
 /// an accrual stops (sleeps for good, its transaction open) after posting N entries, so
@@ -42,8 +55,11 @@ fn stall_if_asked(posted: usize) {
     }
 }
 
-/// The advisory lock key that serialises accruals of several servers on one PostgreSQL.
-const ACCRUAL_LOCK_KEY: i64 = 0x0070_6179_6c65_6467;
+/// The first key of the advisory locks that take a person for pricing on PostgreSQL (the
+/// second is the hash of the person's id).
+const PERSON_LOCK_NAMESPACE: i32 = 0x7061_7970;
+/// People read from the journal per round of a pass.
+const PEOPLE_PER_ROUND_MAX: i64 = 256;
 
 /// Why an accrual or a verification failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +78,12 @@ impl From<diesel::result::Error> for LedgerError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccrualReport {
     pub run_id: String,
+    /// The horizon standby is priced up to (callouts and responses are priced whenever
+    /// they happen).
     #[serde(with = "crate::domain::timestamp::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: DateTime<Utc>,
+    /// People re-priced (named by the journal).
     pub people: usize,
     /// New line revisions posted.
     pub lines_posted: usize,
@@ -76,21 +95,28 @@ pub struct AccrualReport {
     pub unpriced: Vec<String>,
 }
 
-fn ledger_epoch() -> DateTime<Utc> {
+impl AccrualReport {
+    fn entries_posted(&self) -> usize {
+        self.lines_posted + self.reversals_posted
+    }
+}
+
+/// How far an accrual got, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub people_done: usize,
+    pub entries_posted: usize,
+}
+
+pub(crate) fn ledger_epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Everything a person is owed for facts up to `as_of`, as priced now.
-fn desired_lines(
-    conn: &mut AnyConnection,
-    person: &str,
-    as_of: DateTime<Utc>,
-) -> Result<Result<Vec<PricedLine>, String>, StorageError> {
-    match pricing::statement(conn, person, ledger_epoch(), as_of) {
-        Ok(statement) => Ok(Ok(statement.lines)),
-        Err(StatementError::Storage(error)) => Err(error),
-        Err(error) => Ok(Err(format!("{person}: {error}"))),
-    }
+/// The instant re-pricing starts for a change at `changed`: the person's local midnight
+/// at or before it (standby is priced per local day), never before the ledger's epoch.
+fn repricing_start(person: &crate::domain::pay::Person, changed: DateTime<Utc>) -> DateTime<Utc> {
+    let calendar = &person.calendar;
+    calendar.day_start(calendar.local(changed.max(ledger_epoch())).date())
 }
 
 fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
@@ -113,88 +139,319 @@ fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
     (live, revisions_max)
 }
 
-/// Posts what the ledger lacks for every person, as of `as_of`.
-pub fn accrue(conn: &mut AnyConnection, actor: &str, as_of: DateTime<Utc>) -> Result<AccrualReport, LedgerError> {
-    write_transaction(conn, |conn| {
-        if let AnyConnection::Postgresql(c) = conn {
-            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({ACCRUAL_LOCK_KEY})"))?;
+/// Posts what the ledger lacks for every person the journal names (repeatedly, until it
+/// is empty or only holds people another worker is pricing), as of `now`.
+pub fn accrue(conn: &mut AnyConnection, actor: &str, now: DateTime<Utc>) -> Result<AccrualReport, LedgerError> {
+    accrue_with_progress(conn, actor, now, &mut |_| {})
+}
+
+/// As [`accrue`], reporting after each person.
+pub fn accrue_with_progress(
+    conn: &mut AnyConnection,
+    actor: &str,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<AccrualReport, LedgerError> {
+    let horizon = advance_horizon(conn, now)?;
+    let scheme = store::scheme(conn)?;
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let mut report = AccrualReport { run_id: run_id.clone(), as_of: horizon, ..AccrualReport::default() };
+    let mut run_recorded = false;
+    let mut taken_elsewhere = BTreeSet::new();
+    loop {
+        let people = journal::pending_people(conn, PEOPLE_PER_ROUND_MAX)?;
+        let todo: Vec<String> = people.into_iter().filter(|person| !taken_elsewhere.contains(person)).collect();
+        if todo.is_empty() {
+            break;
         }
-        let scheme = store::scheme(conn)?;
-        let run_id = uuid::Uuid::now_v7().to_string();
-        store::insert_run(conn, &run_id, actor, as_of)?;
-        let mut report = AccrualReport { run_id: run_id.clone(), as_of, ..AccrualReport::default() };
-        for person in people::list(conn, None)? {
-            report.people += 1;
-            let desired = match desired_lines(conn, &person.id, as_of)? {
-                Ok(lines) => lines,
-                Err(problem) => {
+        for person in todo {
+            if !run_recorded {
+                write_transaction(conn, |conn| store::insert_run(conn, &run_id, actor, now))?;
+                run_recorded = true;
+            }
+            let context = Posting { scheme, run_id: &run_id, actor, now, horizon };
+            match accrue_person(conn, &person, &context, &mut report)? {
+                PersonOutcome::Done => report.people += 1,
+                PersonOutcome::Unpriced(problem) => {
+                    report.people += 1;
                     report.unpriced.push(problem);
-                    continue;
                 }
-            };
-            let pay_person =
-                pricing::pay_person(&person).map_err(|error| StorageError::Unavailable(error.to_string()))?;
-            let entries = store::person_entries(conn, &person.id)?;
-            let (live, revisions_max) = live_entries(&entries);
-            let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
-            for change in changes(&desired, &live, &revisions_max) {
-                let entry = match change {
-                    Change::Post { line_key, revision, line } => {
-                        let natural = scheme.period_of(pay_person.calendar.local(line.occurred_at).date());
-                        new_line_entry(&run_id, &natural.id, line_key, revision, &line, actor, as_of)?
+                PersonOutcome::TakenElsewhere => {
+                    taken_elsewhere.insert(person);
+                }
+            }
+            progress(Progress { people_done: report.people, entries_posted: report.entries_posted() });
+        }
+    }
+    if run_recorded {
+        write_transaction(conn, |conn| {
+            store::finish_run(conn, &run_id, report.entries_posted())?;
+            if report.entries_posted() > 0 || !report.unpriced.is_empty() {
+                crate::storage::audit::record(
+                    conn,
+                    &crate::storage::Stamp::new(actor, now),
+                    "accrue",
+                    "accrual_run",
+                    &run_id,
+                    Some(format!(
+                        "{} lines, {} reversals, {} adjustments; {} people re-priced, {} unpriced",
+                        report.lines_posted,
+                        report.reversals_posted,
+                        report.adjustments_posted,
+                        report.people,
+                        report.unpriced.len()
+                    )),
+                )?;
+            }
+            Ok::<_, LedgerError>(())
+        })?;
+    }
+    Ok(report)
+}
+
+/// Moves the standby horizon to `now`'s quarter hour (journaling the people whose standby
+/// that completes) and returns it.
+fn advance_horizon(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DateTime<Utc>, LedgerError> {
+    let wanted = journal::horizon_for(now);
+    if journal::horizon(conn)?.is_some_and(|stored| stored >= wanted) {
+        return Ok(journal::horizon(conn)?.unwrap_or(wanted));
+    }
+    write_transaction(conn, |conn| journal::advance_horizon(conn, wanted, now))?;
+    Ok(journal::horizon(conn)?.unwrap_or(wanted))
+}
+
+/// Journals every person from the ledger's epoch: the next accrual re-prices everyone
+/// (`paydown accrue --all`, a repair after a change made outside paydown).
+pub fn mark_everyone(conn: &mut AnyConnection) -> Result<usize, LedgerError> {
+    let everyone = people::list(conn, None)?;
+    write_transaction(conn, |conn| {
+        for person in &everyone {
+            journal::mark(conn, &person.id, ledger_epoch())?;
+        }
+        Ok::<_, LedgerError>(())
+    })?;
+    Ok(everyone.len())
+}
+
+/// What every posting of one pass shares.
+struct Posting<'a> {
+    scheme: PeriodScheme,
+    run_id: &'a str,
+    actor: &'a str,
+    now: DateTime<Utc>,
+    horizon: DateTime<Utc>,
+}
+
+enum PersonOutcome {
+    Done,
+    Unpriced(String),
+    TakenElsewhere,
+}
+
+/// What one read snapshot says about a person.
+enum Snapshot {
+    /// Nothing in the journal any more.
+    Empty,
+    /// The engine panicked (a defect): the person is reported unpriced, the rest go on.
+    Panicked(String),
+    /// The journal names someone who is not a person (an unmapped acknowledger).
+    NotAPerson(journal::PersonMarks),
+    Unpriceable(journal::PersonMarks, String),
+    Priced { marks: journal::PersonMarks, person: crate::domain::pay::Person, desired: Vec<PricedLine>, entries: Vec<Entry> },
+}
+
+fn accrue_person(
+    conn: &mut AnyConnection,
+    person_id: &str,
+    context: &Posting<'_>,
+    report: &mut AccrualReport,
+) -> Result<PersonOutcome, LedgerError> {
+    with_person_taken(conn, person_id, |conn| {
+        let snapshot = read_snapshot(conn, |conn| person_snapshot(conn, person_id, context.horizon))?;
+        match snapshot {
+            Snapshot::Empty => Ok(PersonOutcome::Done),
+            Snapshot::Panicked(problem) => {
+                tracing::error!(person = person_id, problem = %problem, "pricing panicked; others go on");
+                write_transaction(conn, |conn| {
+                    if let Some(marks) = journal::marks(conn, person_id)? {
+                        journal::fail(conn, &marks.seqs, &format!("{person_id}: {problem}"))?;
                     }
-                    Change::Reverse { entry } => {
-                        let Some(reversed) = by_id.get(entry.entry_id.as_str()) else { continue };
-                        reversal_entry(&run_id, reversed, actor, as_of)
+                    Ok(PersonOutcome::Unpriced(format!("{person_id}: {problem}")))
+                })
+            }
+            Snapshot::NotAPerson(marks) => write_transaction(conn, |conn| {
+                journal::clear(conn, &marks.seqs)?;
+                Ok(PersonOutcome::Done)
+            }),
+            Snapshot::Unpriceable(marks, problem) => {
+                tracing::warn!(person = person_id, problem = %problem, "person cannot be priced; others go on");
+                write_transaction(conn, |conn| {
+                    if journal::all_present(conn, &marks.seqs)? {
+                        journal::fail(conn, &marks.seqs, &problem)?;
                     }
-                };
-                post(conn, scheme, entry, &pay_person, &mut report, as_of)?;
+                    Ok(PersonOutcome::Unpriced(problem))
+                })
+            }
+            Snapshot::Priced { marks, person, desired, entries } => {
+                let (live, revisions_max) = live_entries(&entries);
+                let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
+                let mut postings = Vec::new();
+                for change in changes(&desired, &live, &revisions_max) {
+                    postings.push(match change {
+                        Change::Post { line_key, revision, line } => {
+                            new_line_entry(context.run_id, line_key, revision, &line, context.actor, context.now)?
+                        }
+                        Change::Reverse { entry } => {
+                            let Some(reversed) = by_id.get(entry.entry_id.as_str()) else { continue };
+                            reversal_entry(context.run_id, reversed, context.actor, context.now)
+                        }
+                    });
+                }
+                write_transaction(conn, |conn| {
+                    if !journal::all_present(conn, &marks.seqs)? {
+                        return Ok(PersonOutcome::TakenElsewhere);
+                    }
+                    post_all(conn, context, &person, postings, report)?;
+                    journal::clear(conn, &marks.seqs)?;
+                    Ok(PersonOutcome::Done)
+                })
             }
         }
-        store::finish_run(conn, &run_id, report.lines_posted + report.reversals_posted)?;
-        crate::storage::audit::record(
-            conn,
-            &crate::storage::Stamp::new(actor, as_of),
-            "accrue",
-            "accrual_run",
-            &run_id,
-            Some(format!(
-                "{} lines, {} reversals, {} adjustments",
-                report.lines_posted, report.reversals_posted, report.adjustments_posted
-            )),
-        )?;
-        Ok(report)
     })
 }
 
-fn post(
+/// Reads what pricing one person needs; the pricing itself happens here too, inside the
+/// read snapshot but outside any write lock.
+fn person_snapshot(
     conn: &mut AnyConnection,
-    scheme: PeriodScheme,
-    mut entry: NewEntry,
+    person_id: &str,
+    horizon: DateTime<Utc>,
+) -> Result<Snapshot, LedgerError> {
+    let Some(marks) = journal::marks(conn, person_id)? else {
+        return Ok(Snapshot::Empty);
+    };
+    let Some(stored) = people::find(conn, person_id)? else {
+        return Ok(Snapshot::NotAPerson(marks));
+    };
+    let person = match pricing::pay_person(&stored) {
+        Ok(person) => person,
+        Err(error) => return Ok(Snapshot::Unpriceable(marks, error.to_string())),
+    };
+    let from = repricing_start(&person, marks.from);
+    let desired = match pricing::ledger_lines(conn, &person, from, horizon) {
+        Ok(lines) => lines,
+        Err(StatementError::Storage(error)) => return Err(error.into()),
+        Err(error) => return Ok(Snapshot::Unpriceable(marks, format!("{person_id}: {error}"))),
+    };
+    let entries = store::person_entries_since(conn, person_id, from)?;
+    Ok(Snapshot::Priced { marks, person, desired, entries })
+}
+
+/// Runs `work` in a read-only snapshot (SQLite: a deferred transaction, which reads one
+/// snapshot of the WAL; PostgreSQL: `REPEATABLE READ`). A panic inside becomes an
+/// unpriceable person, not a dead worker.
+fn read_snapshot(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<Snapshot, LedgerError>,
+) -> Result<Snapshot, LedgerError> {
+    match conn {
+        AnyConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?,
+        AnyConnection::Postgresql(inner) => AnsiTransactionManager::begin_transaction_sql(
+            inner,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)));
+    // Read-only: ending it with a commit or a rollback is the same; a failure to end it
+    // breaks the connection, which the pool then discards.
+    let _ = <AnyConnection as Connection>::TransactionManager::commit_transaction(conn);
+    match result {
+        Ok(snapshot) => snapshot,
+        Err(panic) => Ok(Snapshot::Panicked(format!("pricing panicked: {}", panic_message(panic.as_ref())))),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Takes the person for pricing (PostgreSQL: a session advisory lock other workers skip)
+/// for the duration of `work`; on SQLite the write lock serialises postings instead.
+fn with_person_taken(
+    conn: &mut AnyConnection,
+    person_id: &str,
+    work: impl FnOnce(&mut AnyConnection) -> Result<PersonOutcome, LedgerError>,
+) -> Result<PersonOutcome, LedgerError> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Bool, Integer, Text};
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = Bool)]
+        taken: bool,
+    }
+    let AnyConnection::Postgresql(pg) = conn else {
+        return work(conn);
+    };
+    let taken = diesel::sql_query("SELECT pg_try_advisory_lock($1, hashtext($2)) AS taken")
+        .bind::<Integer, _>(PERSON_LOCK_NAMESPACE)
+        .bind::<Text, _>(person_id)
+        .get_result::<Taken>(pg)?;
+    if !taken.taken {
+        return Ok(PersonOutcome::TakenElsewhere);
+    }
+    let result = work(conn);
+    if let AnyConnection::Postgresql(pg) = conn {
+        // A failed unlock leaves the lock with the session; the pool's next use of this
+        // connection still holds it, so a broken connection is the only way to lose it.
+        let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, hashtext($2)) AS taken")
+            .bind::<Integer, _>(PERSON_LOCK_NAMESPACE)
+            .bind::<Text, _>(person_id)
+            .get_result::<Taken>(pg);
+    }
+    result
+}
+
+/// Resolves each distinct period once, then inserts the entries.
+fn post_all(
+    conn: &mut AnyConnection,
+    context: &Posting<'_>,
     person: &crate::domain::pay::Person,
+    postings: Vec<NewEntry>,
     report: &mut AccrualReport,
-    now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
-    let natural = scheme.period_of(person.calendar.local(entry.occurred_at).date());
-    store::ensure_period(conn, &natural, now)?;
-    entry.natural_period = natural.id.clone();
-    entry.period = store::posting_period(conn, scheme, &natural, now)?;
-    if entry.period != natural.id {
-        report.adjustments_posted += 1;
+    let mut posting_periods: BTreeMap<String, String> = BTreeMap::new();
+    for mut entry in postings {
+        let natural = context.scheme.period_of(person.calendar.local(entry.occurred_at).date());
+        let period = match posting_periods.get(&natural.id) {
+            Some(period) => period.clone(),
+            None => {
+                let period = store::posting_period(conn, context.scheme, &natural, context.now)?;
+                posting_periods.insert(natural.id.clone(), period.clone());
+                period
+            }
+        };
+        if period != natural.id {
+            report.adjustments_posted += 1;
+        }
+        entry.natural_period = natural.id;
+        entry.period = period;
+        if entry.kind == "line" {
+            report.lines_posted += 1;
+        } else {
+            report.reversals_posted += 1;
+        }
+        store::insert_entry(conn, &entry)?;
+        stall_if_asked(report.entries_posted());
     }
-    if entry.kind == "line" {
-        report.lines_posted += 1;
-    } else {
-        report.reversals_posted += 1;
-    }
-    store::insert_entry(conn, &entry)?;
-    stall_if_asked(report.lines_posted + report.reversals_posted);
     Ok(())
 }
 
 fn new_line_entry(
     run_id: &str,
-    natural_period: &str,
     line_key: String,
     revision: i32,
     line: &PricedLine,
@@ -209,8 +466,9 @@ fn new_line_entry(
         id: uuid::Uuid::now_v7().to_string(),
         accrual_run_id: run_id.to_owned(),
         person: line.person_id.clone(),
-        period: natural_period.to_owned(),
-        natural_period: natural_period.to_owned(),
+        // Both are set when the entry is posted (`post_all`).
+        period: String::new(),
+        natural_period: String::new(),
         kind: "line",
         terms: line_terms(line),
         line_key,
@@ -273,13 +531,15 @@ fn reversal_entry(run_id: &str, reversed: &Entry, actor: &str, now: DateTime<Utc
 /// What a verification found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
-    /// The instant the ledger was recomputed for: the latest accrual's.
+    /// The horizon standby was last priced up to.
     #[serde(with = "crate::domain::timestamp::rfc3339_option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub as_of: Option<DateTime<Utc>>,
     pub people: usize,
     pub periods: usize,
     pub entries: usize,
+    /// Journal rows not yet priced: while there are any, differences are expected.
+    pub journal_pending: i64,
     /// Every difference found; empty when the ledger is right.
     pub differences: Vec<String>,
 }
@@ -293,14 +553,26 @@ impl VerifyReport {
 /// Recomputes every period, open and closed, from the facts and the policies in force,
 /// and reports every way the ledger differs from it.
 pub fn verify(conn: &mut AnyConnection) -> Result<VerifyReport, LedgerError> {
-    let as_of = store::last_run_at(conn)?;
+    verify_with_progress(conn, &mut |_, _| {})
+}
+
+/// As [`verify`], reporting `(people done, people in all)` after each person.
+pub fn verify_with_progress(
+    conn: &mut AnyConnection,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<VerifyReport, LedgerError> {
+    let as_of = journal::horizon(conn)?;
     let periods = store::list_periods(conn)?;
     let scheme = store::scheme(conn)?;
-    let mut report = VerifyReport { as_of, periods: periods.len(), ..VerifyReport::default() };
+    let (journal_pending, _) = journal::backlog(conn)?;
+    let mut report = VerifyReport { as_of, periods: periods.len(), journal_pending, ..VerifyReport::default() };
     let closed_at: BTreeMap<&str, DateTime<Utc>> =
         periods.iter().filter_map(|period| period.closed_at.map(|at| (period.id.as_str(), at))).collect();
-    for person in people::list(conn, None)? {
+    let everyone = people::list(conn, None)?;
+    let people_total = everyone.len();
+    for person in everyone {
         report.people += 1;
+        progress(report.people, people_total);
         let entries = store::person_entries(conn, &person.id)?;
         report.entries += entries.len();
         check_chain(&entries, &closed_at, &mut report.differences);
@@ -310,10 +582,18 @@ pub fn verify(conn: &mut AnyConnection) -> Result<VerifyReport, LedgerError> {
             }
             continue;
         };
-        let desired = match desired_lines(conn, &person.id, as_of)? {
-            Ok(lines) => lines,
+        let pay_person = match pricing::pay_person(&person) {
+            Ok(pay_person) => pay_person,
             Err(problem) => {
                 report.differences.push(format!("cannot recompute: {problem}"));
+                continue;
+            }
+        };
+        let desired = match pricing::ledger_lines(conn, &pay_person, repricing_start(&pay_person, ledger_epoch()), as_of) {
+            Ok(lines) => lines,
+            Err(StatementError::Storage(error)) => return Err(error.into()),
+            Err(problem) => {
+                report.differences.push(format!("cannot recompute: {}: {problem}", person.id));
                 continue;
             }
         };
@@ -337,7 +617,6 @@ pub fn verify(conn: &mut AnyConnection) -> Result<VerifyReport, LedgerError> {
                 }
             });
         }
-        let pay_person = pricing::pay_person(&person).map_err(|error| StorageError::Unavailable(error.to_string()))?;
         compare_period_totals(&person.id, &desired, &entries, scheme, &pay_person, &mut report.differences);
     }
     Ok(report)

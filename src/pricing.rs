@@ -85,6 +85,12 @@ pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError
     Ok(pay::Person { id: person.id.clone(), currency, calendar })
 }
 
+/// The latest instant the ledger prices callouts and responses up to: facts are refused
+/// beyond the timestamp window, so nothing after it exists.
+pub fn ledger_until() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(4_102_444_800, 0).unwrap_or(DateTime::<Utc>::MAX_UTC) // 2100-01-01
+}
+
 /// Prices one person's facts over `[from, to)` by the policies assigned to them.
 pub fn statement(
     conn: &mut AnyConnection,
@@ -95,6 +101,53 @@ pub fn statement(
     let stored = people::get(conn, person_id)?;
     let person = pay_person(&stored)?;
     let facts = facts::for_person(conn, person_id, from, to, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
+    let (mut lines, unpriced) = price_assigned(conn, &person, &facts, from, to, to)?;
+    pay::sort_lines(&mut lines);
+    let totals = component_totals(&lines);
+    let total_by_currency = pay::totals_by_currency(&lines);
+    Ok(Statement {
+        person: person_id.to_owned(),
+        currency: person.currency,
+        from,
+        to,
+        lines,
+        totals,
+        total_by_currency,
+        unpriced,
+    })
+}
+
+/// What the ledger should hold for `person` from `from` on, as of `horizon`: every
+/// callout and response however late it happens, and standby for the local days that
+/// ended by the horizon (a day still running would otherwise re-post its standby at every
+/// pass). `from` should be a local midnight of the person's: lines are then exactly the
+/// full history's lines that sit at or after it.
+pub fn ledger_lines(
+    conn: &mut AnyConnection,
+    person: &pay::Person,
+    from: DateTime<Utc>,
+    horizon: DateTime<Utc>,
+) -> Result<Vec<PricedLine>, StatementError> {
+    let until = ledger_until();
+    let standby_until = person.calendar.day_start(person.calendar.local(horizon).date()).max(from);
+    let facts = facts::for_person(conn, &person.id, from, until, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
+    let (mut lines, _) = price_assigned(conn, person, &facts, from, until, standby_until)?;
+    pay::sort_lines(&mut lines);
+    Ok(lines)
+}
+
+/// Prices `facts` over `[from, to)` segment by segment of the person's policy
+/// assignments, standby only up to `standby_until`. Returns the lines and what could not
+/// be priced.
+fn price_assigned(
+    conn: &mut AnyConnection,
+    person: &pay::Person,
+    facts: &pay::Facts,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    standby_until: DateTime<Utc>,
+) -> Result<(Vec<PricedLine>, Vec<String>), StatementError> {
+    let person_id = person.id.as_str();
     let assignments = policies::assignments(conn, person_id)?;
     let mut lines = Vec::new();
     let mut unpriced = Vec::new();
@@ -115,21 +168,14 @@ pub fn statement(
             continue;
         }
         let history = policies::get_history(conn, &assignment.policy)?;
-        lines.extend(pay::price_period(&person, &facts, &history, segment_from, segment_to)?);
+        lines.extend(pay::price_callouts(person, facts, &history, segment_from, segment_to)?);
+        lines.extend(pay::price_responses(person, facts, &history, segment_from, segment_to)?);
+        let standby_to = segment_to.min(standby_until);
+        if segment_from < standby_to {
+            lines.extend(pay::price_standby(person, &facts.shifts, &history, segment_from, standby_to)?);
+        }
     }
-    pay::sort_lines(&mut lines);
-    let totals = component_totals(&lines);
-    let total_by_currency = pay::totals_by_currency(&lines);
-    Ok(Statement {
-        person: person_id.to_owned(),
-        currency: person.currency,
-        from,
-        to,
-        lines,
-        totals,
-        total_by_currency,
-        unpriced,
-    })
+    Ok((lines, unpriced))
 }
 
 fn component_totals(lines: &[PricedLine]) -> Vec<ComponentTotal> {

@@ -348,17 +348,24 @@ pub fn fingerprint(context: &Context) -> String {
     hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Recomputes one day from its facts and replaces its rows (one write transaction).
+/// Recomputes one day from its facts and replaces its rows. The day's marks are read
+/// first, then its facts, and the sums computed, all outside the write lock; the write
+/// transaction only replaces the rows (milliseconds), unless another recomputation took
+/// the marks meanwhile. A write landing after the marks were read adds a mark of its own
+/// (marks are append-only) and the day is recomputed again.
 fn recompute_day(conn: &mut AnyConnection, prepared: &Prepared, day: i64) -> Result<(), StorageError> {
+    let seen = rows::marks(conn, day)?;
+    if seen.is_empty() {
+        return Ok(()); // Another recomputation did it meanwhile.
+    }
+    let facts = source::load_pages(conn, start_of(day), start_of(day + 1))?;
+    let day_rows = contribution(&model(&facts, prepared), prepared).into_rows(day);
     write_transaction(conn, |conn| {
         rows::lock(conn)?;
-        let seen = rows::marks(conn, day)?;
-        if seen.is_empty() {
-            return Ok(()); // Another recomputation did it meanwhile.
+        if !rows::all_marks_present(conn, &seen)? {
+            return Ok(());
         }
-        let facts = source::load_pages(conn, start_of(day), start_of(day + 1))?;
-        let contribution = contribution(&model(&facts, prepared), prepared);
-        rows::replace_day(conn, day, &contribution.into_rows(day))?;
+        rows::replace_day(conn, day, &day_rows)?;
         rows::mark_month(conn, &month_of(day))?;
         rows::clear_marks(conn, &seen)
     })

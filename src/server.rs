@@ -11,58 +11,16 @@ use crate::storage::Store;
 /// Seconds a stopping server waits for in-flight requests to finish.
 pub const SHUTDOWN_GRACE_SECONDS: u64 = 30;
 
-/// How often the accrual worker looks for changed facts.
-pub const ACCRUAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Builds a server on an already bound listener (port 0 in tests picks a free port).
 pub fn build(store: Store, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     build_with_state(AppState::new(store), listener, workers)
 }
 
-/// Builds a server and starts the accrual worker: after facts change, the ledger (and the
-/// dashboard's rollup) is brought up to date within `ACCRUAL_INTERVAL` (several servers
-/// serialise on a lock).
+/// Builds a server and starts the accrual worker (`worker`): the ledger and the
+/// dashboard's rollup follow the pay journal, whichever process changed the facts.
 pub fn build_with_accrual(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
-    spawn_accrual_worker(state.clone());
+    crate::worker::spawn(state.store.clone(), state.worker.clone());
     build_with_state(state, listener, workers)
-}
-
-fn spawn_accrual_worker(state: AppState) {
-    let spawned = std::thread::Builder::new().name("accrual".into()).spawn(move || {
-        loop {
-            if state.accrual_due.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                let result = state
-                    .store
-                    .conn()
-                    .map_err(crate::ledger::LedgerError::from)
-                    .and_then(|mut conn| crate::ledger::accrue(&mut conn, "accrual-worker", crate::http::now()));
-                match result {
-                    Ok(report) => tracing::info!(
-                        accrual.run = %report.run_id,
-                        accrual.lines_posted = report.lines_posted,
-                        accrual.reversals_posted = report.reversals_posted,
-                        accrual.adjustments_posted = report.adjustments_posted,
-                        "accrual finished"
-                    ),
-                    Err(error) => {
-                        tracing::error!(error.cause = %error, "accrual failed; retrying later");
-                        state.mark_accrual_due();
-                    }
-                }
-            }
-            // The dashboard's rollup: recompute the days whose facts changed (a read would
-            // otherwise do it first), after the accrual so re-priced lines are in.
-            match state.store.conn().and_then(|mut conn| crate::rollup::refresh_all(&mut conn)) {
-                Ok(0) => {}
-                Ok(days) => tracing::info!(rollup.days = days, "dashboard rollup refreshed"),
-                Err(error) => tracing::error!(error.cause = %error, "dashboard rollup refresh failed; retrying later"),
-            }
-            std::thread::sleep(ACCRUAL_INTERVAL);
-        }
-    });
-    if let Err(error) = spawned {
-        tracing::error!(error.cause = %error, "could not start the accrual worker");
-    }
 }
 
 fn build_with_state(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {

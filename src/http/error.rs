@@ -20,6 +20,29 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds a client should wait before retrying (a `Retry-After` header), for 503s.
+    pub retry_after_seconds: Option<u32>,
+}
+
+/// What a client is told to wait when the database is busy with other writers.
+pub const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
+/// Whether a database error means "busy, try again" rather than a defect: SQLite's lock
+/// timeout, PostgreSQL's serialization failures, deadlocks and lock timeouts.
+pub fn is_busy(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("database is locked")
+                || message.contains("database table is locked")
+                || message.contains("deadlock detected")
+                || message.contains("lock timeout")
+                || message.contains("could not obtain lock")
+        }
+        _ => false,
+    }
 }
 
 /// The wire shape of an error.
@@ -42,12 +65,23 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after_seconds: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
         self.field = Some(field.into());
         self
+    }
+
+    /// 503: the database is busy; the client should retry after a second.
+    pub fn busy() -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the database is busy with other writes; retry after the time in Retry-After",
+        );
+        error.retry_after_seconds = Some(BUSY_RETRY_AFTER_SECONDS);
+        error
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
@@ -79,11 +113,17 @@ impl From<StorageError> for ApiError {
             }
             StorageError::Unavailable(cause) => {
                 tracing::error!(error.cause = %cause, "database unavailable");
-                ApiError::new(
+                let mut error = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     "the database is unavailable; retry later",
-                )
+                );
+                error.retry_after_seconds = Some(BUSY_RETRY_AFTER_SECONDS);
+                error
+            }
+            StorageError::Database(error) if is_busy(&error) => {
+                tracing::warn!(error.cause = %error, "database busy; answering 503");
+                ApiError::busy()
             }
             error @ (StorageError::Database(_) | StorageError::Migration(_)) => {
                 tracing::error!(error.cause = %error, "database error");
@@ -103,7 +143,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after_seconds {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(ErrorBody {
             error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone(), field: self.field.clone() },
         })
     }

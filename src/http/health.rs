@@ -13,27 +13,37 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The database answers.
+/// The database answers, and the accrual worker (where this process runs one) is neither
+/// failing nor stuck.
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()), responses(
-    (status = 200, description = "The database answers"),
-    (status = 503, description = "The database does not answer", body = super::error::ErrorBody),
+    (status = 200, description = "The database answers and the ledger keeps up"),
+    (status = 503, description = "The database does not answer, or the accrual worker is failing or stuck", body = super::error::ErrorBody),
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     let backend = store.backend();
-    web::block(move || store.ping())
-        .await
-        .map_err(|_| {
-            ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "readiness check failed")
-        })?
-        .map_err(|error| {
-            tracing::warn!(error.cause = %error, "readiness check failed");
-            ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database does not answer",
-            )
-        })?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": backend.to_string()})))
+    let unavailable =
+        |message: String| ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+    let backlog = web::block(move || {
+        let mut conn = store.conn()?;
+        crate::storage::journal::backlog(&mut conn)
+    })
+    .await
+    .map_err(|_| unavailable("readiness check failed".to_owned()))?
+    .map_err(|error| {
+        tracing::warn!(error.cause = %error, "readiness check failed");
+        unavailable("the database does not answer".to_owned())
+    })?;
+    let (pending, oldest) = backlog;
+    let oldest_age = oldest.and_then(|at| (super::now() - at).to_std().ok());
+    if let Err(problem) = state.worker.health(oldest_age) {
+        tracing::warn!(problem = %problem, "not ready");
+        return Err(unavailable(problem.to_string()));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "database": backend.to_string(),
+        "accrual": {"worker": state.worker.is_running(), "journal_pending": pending},
+    })))
 }

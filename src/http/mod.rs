@@ -36,8 +36,8 @@ pub struct AppState {
     pub store: Store,
     /// Webhook secrets, the replay window and the identity mapping.
     pub ingest: std::sync::Arc<crate::ingest::config::IngestConfig>,
-    /// Set when facts changed; the accrual worker (if running) posts the difference soon.
-    pub accrual_due: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The accrual worker's health and wake-up signal (running only in `paydown serve`).
+    pub worker: std::sync::Arc<crate::worker::Worker>,
 }
 
 impl AppState {
@@ -49,13 +49,14 @@ impl AppState {
         AppState {
             store,
             ingest: std::sync::Arc::new(ingest),
-            accrual_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            worker: std::sync::Arc::new(crate::worker::Worker::default()),
         }
     }
 
-    /// Facts changed: the ledger should catch up.
+    /// Facts changed through this process: wake the worker now rather than at its next
+    /// poll of the journal (the journal itself is written by the database's triggers).
     pub fn mark_accrual_due(&self) {
-        self.accrual_due.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.worker.wake();
     }
 }
 

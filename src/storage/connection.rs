@@ -101,8 +101,10 @@ impl Manager {
 }
 
 /// Per-connection SQLite settings: WAL so readers never block the writer, a busy
-/// timeout so writers queue instead of failing, and enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
+/// timeout so writers queue instead of failing (5 s: past it a request answers 503 with
+/// `Retry-After`; the background writers hold the lock for milliseconds at a time), and
+/// enforced foreign keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
 impl ManageConnection for Manager {

@@ -10,6 +10,7 @@
 //! holds is counted as unchanged and not stored again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use chrono::{DateTime, Utc};
 
 use diesel::prelude::*;
 
@@ -273,14 +274,23 @@ fn insert_new_pages_sqlite<'r>(
         // only the key; a skipped row whose key is not found below fails the batch.
         // The days the per-row trigger would have marked.
         let mut days = BTreeSet::new();
+        // The pay journal's marks: each acknowledger once, from their earliest page.
+        let mut acknowledgers: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
         for (row, page) in rows.iter().zip(&pages) {
             if diesel::insert_or_ignore_into(pages::table).values(sqlite_values!(page)).execute(c)? == 1 {
                 outcome.created += 1;
                 days.insert(crate::rollup::day_of(row.state.triggered_at));
+                if let Some(person) = page.acknowledged_by {
+                    let from = acknowledgers.entry(person).or_insert(row.state.triggered_at);
+                    *from = (*from).min(row.state.triggered_at);
+                }
             } else {
                 turned_away.push(row);
             }
         }
+        let marks: Vec<(String, DateTime<Utc>)> =
+            acknowledgers.into_iter().map(|(person, from)| (person.to_owned(), from)).collect();
+        super::journal::mark_many(conn, &marks)?;
         super::rollup::mark_days(conn, &days)
     })?;
     let existing = existing_ids(conn, turned_away.iter().copied())?;
@@ -343,15 +353,16 @@ fn insert_new_pages_postgres<'r>(
     Ok(known_rows)
 }
 
-/// The SQLite trigger that marks a new page's day for the dashboard rollup.
-const PAGE_INSERT_TRIGGER: &str = "rollup_mark_page_insert";
+/// The SQLite triggers that mark a new page's day for the dashboard rollup and its
+/// acknowledger in the pay journal.
+const PAGE_INSERT_TRIGGERS: [&str; 2] = ["rollup_mark_page_insert", "pay_journal_page_insert"];
 
-/// Runs `insert` with SQLite's per-row page-insert trigger dropped, and puts the trigger
-/// back, from its own stored definition, before returning. The caller's transaction
-/// holds the write lock throughout and DDL is transactional in SQLite, so no other
-/// connection ever sees the trigger missing; on failure the rollback restores it.
-/// SQLite has no statement-level triggers, and the row-level one cost a third of an
-/// import; `insert` marks its days itself, once each.
+/// Runs `insert` with SQLite's per-row page-insert triggers dropped, and puts them back,
+/// from their own stored definitions, before returning. The caller's transaction holds
+/// the write lock throughout and DDL is transactional in SQLite, so no other connection
+/// ever sees a trigger missing; on failure the rollback restores them. SQLite has no
+/// statement-level triggers, and the row-level ones cost a third of an import; `insert`
+/// marks its days and its people itself, once each.
 fn without_insert_trigger<T>(
     conn: &mut AnyConnection,
     insert: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
@@ -363,24 +374,25 @@ fn without_insert_trigger<T>(
         #[diesel(sql_type = Text)]
         sql: String,
     }
-    let definition = match conn {
-        AnyConnection::Sqlite(c) => {
-            diesel::sql_query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?")
-                .bind::<Text, _>(PAGE_INSERT_TRIGGER)
-                .get_result::<Definition>(c)
-                .optional()?
-        }
-        AnyConnection::Postgresql(_) => None,
-    };
-    let Some(definition) = definition else {
+    let AnyConnection::Sqlite(c) = &mut *conn else {
         return insert(conn);
     };
-    if let AnyConnection::Sqlite(c) = conn {
-        c.batch_execute(&format!("DROP TRIGGER {PAGE_INSERT_TRIGGER}"))?;
+    let mut definitions = Vec::new();
+    for name in PAGE_INSERT_TRIGGERS {
+        let definition = diesel::sql_query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?")
+            .bind::<Text, _>(name)
+            .get_result::<Definition>(c)
+            .optional()?;
+        if let Some(definition) = definition {
+            c.batch_execute(&format!("DROP TRIGGER {name}"))?;
+            definitions.push(definition.sql);
+        }
     }
     let inserted = insert(conn)?;
     if let AnyConnection::Sqlite(c) = conn {
-        c.batch_execute(&definition.sql)?;
+        for sql in definitions {
+            c.batch_execute(&sql)?;
+        }
     }
     Ok(inserted)
 }
@@ -437,7 +449,7 @@ fn existing_ids<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{AnyConnection, PAGE_INSERT_TRIGGER, StorageError, without_insert_trigger, write_transaction};
+    use super::{AnyConnection, PAGE_INSERT_TRIGGERS, StorageError, without_insert_trigger, write_transaction};
     use crate::storage::Store;
 
     fn trigger_count(conn: &mut AnyConnection) -> i64 {
@@ -448,15 +460,20 @@ mod tests {
             count: i64,
         }
         let AnyConnection::Sqlite(c) = conn else { unreachable!() };
-        diesel::sql_query("SELECT count(*) AS count FROM sqlite_master WHERE type = 'trigger' AND name = ?")
-            .bind::<diesel::sql_types::Text, _>(PAGE_INSERT_TRIGGER)
-            .get_result::<Count>(c)
-            .unwrap()
-            .count
+        PAGE_INSERT_TRIGGERS
+            .iter()
+            .map(|name| {
+                diesel::sql_query("SELECT count(*) AS count FROM sqlite_master WHERE type = 'trigger' AND name = ?")
+                    .bind::<diesel::sql_types::Text, _>(*name)
+                    .get_result::<Count>(c)
+                    .unwrap()
+                    .count
+            })
+            .sum()
     }
 
-    /// The trigger is dropped inside the batch's transaction, so a batch that fails gives
-    /// it back with its rollback.
+    /// The triggers are dropped inside the batch's transaction, so a batch that fails gives
+    /// them back with its rollback.
     #[test]
     fn a_failed_batch_leaves_the_page_trigger_in_place() {
         let dir = std::env::temp_dir().join(format!("paydown-trigger-{}", uuid::Uuid::now_v7().simple()));
@@ -464,7 +481,7 @@ mod tests {
         let store = Store::open_with_pool_size(dir.join("t.db").to_str().unwrap(), 1).unwrap();
         store.migrate().unwrap();
         let mut conn = store.conn().unwrap();
-        assert_eq!(trigger_count(&mut conn), 1);
+        assert_eq!(trigger_count(&mut conn), 2);
         let failed: Result<(), StorageError> = write_transaction(&mut conn, |conn| {
             without_insert_trigger(conn, |conn| {
                 assert_eq!(trigger_count(conn), 0, "dropped while the batch writes");
@@ -472,7 +489,7 @@ mod tests {
             })
         });
         assert!(failed.is_err());
-        assert_eq!(trigger_count(&mut conn), 1);
+        assert_eq!(trigger_count(&mut conn), 2);
         drop(conn);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -362,6 +362,21 @@ pub fn person_entries(conn: &mut AnyConnection, person: &str) -> Result<Vec<Entr
     rows.into_iter().map(Entry::try_from).collect()
 }
 
+/// A person's entries placed at or after `from` (reversals sit at their line's instant,
+/// so the set holds every revision of each line it touches), in posting order.
+pub fn person_entries_since(
+    conn: &mut AnyConnection,
+    person: &str,
+    from: DateTime<Utc>,
+) -> Result<Vec<Entry>, StorageError> {
+    let rows = ledger_entries::table
+        .filter(ledger_entries::person_id.eq(person))
+        .filter(ledger_entries::occurred_at.ge(to_naive(from)))
+        .order(ledger_entries::id)
+        .load::<EntryRow>(conn)?;
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
 /// An entry to insert.
 #[derive(Debug, Clone)]
 pub struct NewEntry {

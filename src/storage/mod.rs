@@ -17,6 +17,7 @@ pub mod cost_settings;
 pub mod dashboard;
 pub mod facts;
 pub mod import;
+pub mod journal;
 pub mod ledger;
 pub mod mappings;
 pub mod pages;

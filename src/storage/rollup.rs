@@ -46,19 +46,24 @@ pub fn clear_marks(conn: &mut AnyConnection, seen: &[i64]) -> Result<(), Storage
     Ok(())
 }
 
-/// Marks these days dirty, each that is not already marked.
+/// Marks these days dirty. Marks are append-only: a recomputation that read a day's marks
+/// before this write deletes only those, so this one keeps the day dirty.
 pub fn mark_days(conn: &mut AnyConnection, days: &BTreeSet<i64>) -> Result<(), StorageError> {
-    let marked: BTreeSet<i64> = rollup_dirty::table
-        .filter(rollup_dirty::day.eq_any(days.iter().copied().collect::<Vec<_>>()))
-        .select(rollup_dirty::day)
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect();
-    let unmarked: Vec<_> = days.difference(&marked).map(|day| rollup_dirty::day.eq(*day)).collect();
-    if !unmarked.is_empty() {
-        crate::with_backend!(conn, |c| diesel::insert_into(rollup_dirty::table).values(&unmarked).execute(c))?;
+    let marks: Vec<_> = days.iter().map(|day| rollup_dirty::day.eq(*day)).collect();
+    for chunk in marks.chunks(500) {
+        crate::with_backend!(conn, |c| diesel::insert_into(rollup_dirty::table).values(chunk).execute(c))?;
     }
     Ok(())
+}
+
+/// Whether every mark in `seen` is still there: false when another recomputation did the day.
+pub fn all_marks_present(conn: &mut AnyConnection, seen: &[i64]) -> Result<bool, StorageError> {
+    let mut present = 0usize;
+    for chunk in seen.chunks(500) {
+        let count: i64 = rollup_dirty::table.filter(rollup_dirty::seq.eq_any(chunk)).count().get_result(conn)?;
+        present += usize::try_from(count).unwrap_or(0);
+    }
+    Ok(present == seen.len())
 }
 
 /// Marks every day that has pages dirty (after the fingerprint changed), and records it.

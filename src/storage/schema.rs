@@ -334,3 +334,13 @@ diesel::table! {
         month -> Text,
     }
 }
+
+diesel::table! {
+    pay_journal (seq) {
+        seq -> BigInt,
+        person_id -> Text,
+        from_at -> Timestamp,
+        recorded_at -> Timestamp,
+        problem -> Nullable<Text>,
+    }
+}

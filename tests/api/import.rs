@@ -434,6 +434,8 @@ fn reverting_the_first_delivery_migration_keeps_every_delivery() {
             paydown::storage::pages::list(&mut conn, &filter).unwrap()
         };
         let before = list(&store);
+        let journal = store.revert_last_migration().unwrap();
+        assert!(journal.replace('-', "").starts_with("20261202000010"), "{backend:?}: {journal}");
         let reverted = store.revert_last_migration().unwrap();
         assert!(reverted.replace('-', "").starts_with("20261124000009"), "{backend:?}: {reverted}");
         let payloads: Vec<String> = {

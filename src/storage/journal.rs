@@ -1,0 +1,182 @@
+//! The pay journal: which people's pay became stale, and from when.
+//!
+//! Rows are written by database triggers on the facts' tables (see the migration
+//! `000010_pay_journal`), in the same transaction as the change, whatever process made
+//! it. The accrual worker reads a person's rows, re-prices them, and deletes exactly the
+//! rows it read (never "up to a sequence number": PostgreSQL may commit sequence numbers
+//! out of order). Time passing is a change too: the horizon sweep journals the people
+//! whose standby the passing of a local midnight completes.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{pay_journal, settings, shifts};
+use super::{AnyConnection, StorageError};
+use crate::domain::timestamp::{from_naive, to_naive};
+
+/// Most journal rows bound in one `IN (…)` list.
+const SEQS_PER_STATEMENT_MAX: usize = 500;
+/// How far before the old horizon the sweep re-prices: a local day that ended between the
+/// two horizons started at most 14 h + 24 h before the old one.
+const SWEEP_LOOKBACK_HOURS: i64 = 48;
+const HORIZON_KEY: &str = "accrual_horizon";
+
+/// What the journal holds for one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonMarks {
+    pub person: String,
+    /// The exact rows seen: the ones a successful posting deletes.
+    pub seqs: Vec<i64>,
+    /// The earliest instant any of them names.
+    pub from: DateTime<Utc>,
+}
+
+/// People with journal rows that have not failed, oldest first, at most `limit`.
+pub fn pending_people(conn: &mut AnyConnection, limit: i64) -> Result<Vec<String>, StorageError> {
+    let rows: Vec<(String, Option<i64>)> = pay_journal::table
+        .filter(pay_journal::problem.is_null())
+        .group_by(pay_journal::person_id)
+        .select((pay_journal::person_id, diesel::dsl::min(pay_journal::seq)))
+        .order(diesel::dsl::min(pay_journal::seq))
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(person, _)| person).collect())
+}
+
+/// Whether anything waits to be priced (a cheap probe: the worker's idle poll).
+pub fn has_pending(conn: &mut AnyConnection) -> Result<bool, StorageError> {
+    let first: Option<i64> =
+        pay_journal::table.filter(pay_journal::problem.is_null()).select(pay_journal::seq).first(conn).optional()?;
+    Ok(first.is_some())
+}
+
+/// Rows waiting (failed ones included) and the oldest waiting row's time, for `/readyz`.
+pub fn backlog(conn: &mut AnyConnection) -> Result<(i64, Option<DateTime<Utc>>), StorageError> {
+    let count: i64 = pay_journal::table.filter(pay_journal::problem.is_null()).count().get_result(conn)?;
+    let oldest: Option<NaiveDateTime> = pay_journal::table
+        .filter(pay_journal::problem.is_null())
+        .select(diesel::dsl::min(pay_journal::recorded_at))
+        .first(conn)?;
+    Ok((count, oldest.map(from_naive)))
+}
+
+/// People who could not be priced, with the reason recorded.
+pub fn unpriced(conn: &mut AnyConnection) -> Result<Vec<(String, String)>, StorageError> {
+    let rows: Vec<(String, Option<String>)> = pay_journal::table
+        .filter(pay_journal::problem.is_not_null())
+        .select((pay_journal::person_id, pay_journal::problem))
+        .distinct()
+        .order(pay_journal::person_id)
+        .load(conn)?;
+    let mut seen = std::collections::BTreeMap::new();
+    for (person, problem) in rows {
+        seen.entry(person).or_insert_with(|| problem.unwrap_or_default());
+    }
+    Ok(seen.into_iter().collect())
+}
+
+/// Every row of one person (failed ones included: a new change retries them all).
+pub fn marks(conn: &mut AnyConnection, person: &str) -> Result<Option<PersonMarks>, StorageError> {
+    let rows: Vec<(i64, NaiveDateTime)> = pay_journal::table
+        .filter(pay_journal::person_id.eq(person))
+        .select((pay_journal::seq, pay_journal::from_at))
+        .load(conn)?;
+    let Some(from) = rows.iter().map(|(_, from)| *from).min() else {
+        return Ok(None);
+    };
+    Ok(Some(PersonMarks {
+        person: person.to_owned(),
+        seqs: rows.into_iter().map(|(seq, _)| seq).collect(),
+        from: from_naive(from),
+    }))
+}
+
+/// Whether every row in `seqs` is still there: false when another worker priced them.
+pub fn all_present(conn: &mut AnyConnection, seqs: &[i64]) -> Result<bool, StorageError> {
+    let mut present = 0usize;
+    for chunk in seqs.chunks(SEQS_PER_STATEMENT_MAX) {
+        let count: i64 = pay_journal::table.filter(pay_journal::seq.eq_any(chunk)).count().get_result(conn)?;
+        present += usize::try_from(count).unwrap_or(0);
+    }
+    Ok(present == seqs.len())
+}
+
+/// Deletes exactly these rows.
+pub fn clear(conn: &mut AnyConnection, seqs: &[i64]) -> Result<(), StorageError> {
+    for chunk in seqs.chunks(SEQS_PER_STATEMENT_MAX) {
+        diesel::delete(pay_journal::table.filter(pay_journal::seq.eq_any(chunk))).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks these rows as failed with `problem`: they wait for the person's next change.
+pub fn fail(conn: &mut AnyConnection, seqs: &[i64], problem: &str) -> Result<(), StorageError> {
+    for chunk in seqs.chunks(SEQS_PER_STATEMENT_MAX) {
+        diesel::update(pay_journal::table.filter(pay_journal::seq.eq_any(chunk)))
+            .set(pay_journal::problem.eq(Some(problem)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Journals a person from `from` (a repair: `paydown accrue --all`).
+pub fn mark(conn: &mut AnyConnection, person: &str, from: DateTime<Utc>) -> Result<(), StorageError> {
+    diesel::insert_into(pay_journal::table)
+        .values((pay_journal::person_id.eq(person), pay_journal::from_at.eq(to_naive(from))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Journals many people at once (the importer's batches, which bypass the row triggers).
+pub fn mark_many(conn: &mut AnyConnection, marks: &[(String, DateTime<Utc>)]) -> Result<(), StorageError> {
+    for (person, from) in marks {
+        mark(conn, person, *from)?;
+    }
+    Ok(())
+}
+
+/// The instant standby has been priced up to (rounded down to a quarter hour: every
+/// zone's midnight falls on one), if a sweep ever ran.
+pub fn horizon(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc>>, StorageError> {
+    let stored: Option<String> = settings::table.find(HORIZON_KEY).select(settings::value).first(conn).optional()?;
+    Ok(stored.and_then(|text| DateTime::parse_from_rfc3339(&text).ok()).map(|at| at.with_timezone(&Utc)))
+}
+
+/// The horizon for `now`: the last quarter hour at or before it.
+pub fn horizon_for(now: DateTime<Utc>) -> DateTime<Utc> {
+    const QUARTER_SECONDS: i64 = 15 * 60;
+    let seconds = now.timestamp();
+    let floored = seconds - seconds.rem_euclid(QUARTER_SECONDS);
+    DateTime::<Utc>::from_timestamp(floored, 0).unwrap_or(now)
+}
+
+/// Moves the horizon to `new` (never back) and journals the people whose standby may have
+/// completed a day in between. Returns whether it moved. Runs in the caller's transaction.
+pub fn advance_horizon(conn: &mut AnyConnection, new: DateTime<Utc>, at: DateTime<Utc>) -> Result<bool, StorageError> {
+    let old = horizon(conn)?;
+    if old.is_some_and(|old| old >= new) {
+        return Ok(false);
+    }
+    if let Some(old) = old {
+        let since = old - Duration::hours(SWEEP_LOOKBACK_HOURS);
+        let people: Vec<String> = shifts::table
+            .filter(shifts::start_at.gt(to_naive(since - Duration::days(crate::domain::shift::SHIFT_DAYS_MAX))))
+            .filter(shifts::start_at.lt(to_naive(new)))
+            .filter(shifts::end_at.gt(to_naive(since)))
+            .select(shifts::person_id)
+            .distinct()
+            .load(conn)?;
+        for person in people {
+            mark(conn, &person, since)?;
+        }
+    }
+    diesel::delete(settings::table.find(HORIZON_KEY)).execute(conn)?;
+    diesel::insert_into(settings::table)
+        .values((
+            settings::key.eq(HORIZON_KEY),
+            settings::value.eq(crate::domain::timestamp::format_rfc3339(&new)),
+            settings::updated_at.eq(to_naive(at)),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}

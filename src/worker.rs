@@ -1,0 +1,215 @@
+//! The accrual worker: a thread of `paydown serve` that keeps the ledger (and the
+//! dashboard's rollup) up to date with the facts.
+//!
+//! It wakes on the pay journal, not on a flag: a cheap probe of the journal every
+//! `JOURNAL_POLL_INTERVAL` sees changes made by any process (the CLI, another server); a
+//! change made through this server's own handlers wakes it at once. Each pass prices one
+//! person at a time in short transactions (`ledger::accrue`), so ingest never waits
+//! behind it for long. A pass that fails or panics is logged, counted and retried after
+//! `FAILURE_BACKOFF`; `/readyz` reports a failing or stuck worker.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::storage::{Store, journal};
+
+/// How often an idle worker probes the journal.
+pub const JOURNAL_POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How often the dashboard's rollup is brought up to date when nothing else happens.
+pub const ROLLUP_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a failed pass waits before the next try.
+pub const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+/// Consecutive failed passes after which `/readyz` answers 503.
+pub const FAILURES_UNREADY_MIN: u32 = 3;
+/// A journal row older than this while no pass succeeded for as long means the worker is stuck.
+pub const STUCK_AFTER: Duration = Duration::from_secs(30);
+/// The actor the worker's postings are recorded under.
+pub const ACTOR: &str = "accrual-worker";
+
+/// What `/readyz` knows of the worker.
+#[derive(Debug, Default)]
+struct WorkerState {
+    running: bool,
+    last_success: Option<Instant>,
+    consecutive_failures: u32,
+    last_error: Option<String>,
+    panics: u64,
+}
+
+/// The worker's health and its wake-up signal, shared with the HTTP handlers.
+#[derive(Debug, Default)]
+pub struct Worker {
+    state: Mutex<WorkerState>,
+    wake: (Mutex<bool>, Condvar),
+}
+
+/// Why the worker is not healthy, for `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unhealthy {
+    Failing { failures: u32, last_error: String },
+    Stuck { oldest_pending_seconds: i64 },
+}
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unhealthy::Failing { failures, last_error } => {
+                write!(f, "the accrual worker failed {failures} passes in a row: {last_error}")
+            }
+            Unhealthy::Stuck { oldest_pending_seconds } => write!(
+                f,
+                "the accrual worker is stuck: a change has waited {oldest_pending_seconds} s and no pass succeeded since"
+            ),
+        }
+    }
+}
+
+impl Worker {
+    /// Wakes the worker now (a fact changed through this process).
+    pub fn wake(&self) {
+        let (flag, signal) = &self.wake;
+        if let Ok(mut woken) = flag.lock() {
+            *woken = true;
+            signal.notify_one();
+        }
+    }
+
+    fn sleep(&self, timeout: Duration) {
+        let (flag, signal) = &self.wake;
+        let Ok(woken) = flag.lock() else { return };
+        let Ok((mut woken, _)) = signal.wait_timeout_while(woken, timeout, |woken| !*woken) else { return };
+        *woken = false;
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut WorkerState) -> T) -> Option<T> {
+        self.state.lock().ok().map(|mut state| f(&mut state))
+    }
+
+    /// Whether this process runs the worker.
+    pub fn is_running(&self) -> bool {
+        self.with_state(|state| state.running).unwrap_or(false)
+    }
+
+    /// Failing (several passes in a row) or stuck (the journal has waited long while no
+    /// pass succeeded), given the oldest pending journal row's age.
+    pub fn health(&self, oldest_pending: Option<Duration>) -> Result<(), Unhealthy> {
+        let verdict = self.with_state(|state| {
+            if !state.running {
+                return Ok(());
+            }
+            if state.consecutive_failures >= FAILURES_UNREADY_MIN {
+                return Err(Unhealthy::Failing {
+                    failures: state.consecutive_failures,
+                    last_error: state.last_error.clone().unwrap_or_default(),
+                });
+            }
+            let since_success = state.last_success.map(|at| at.elapsed());
+            match oldest_pending {
+                Some(age) if age > STUCK_AFTER && since_success.is_none_or(|since| since > STUCK_AFTER) => {
+                    Err(Unhealthy::Stuck { oldest_pending_seconds: i64::try_from(age.as_secs()).unwrap_or(i64::MAX) })
+                }
+                _ => Ok(()),
+            }
+        });
+        verdict.unwrap_or(Ok(()))
+    }
+
+    /// Panics caught so far (each one restarted the pass).
+    pub fn panics(&self) -> u64 {
+        self.with_state(|state| state.panics).unwrap_or(0)
+    }
+}
+
+/// Starts the worker thread.
+pub fn spawn(store: Store, worker: Arc<Worker>) {
+    worker.with_state(|state| state.running = true);
+    let spawned = std::thread::Builder::new().name("accrual".into()).spawn(move || run(&store, &worker));
+    if let Err(error) = spawned {
+        tracing::error!(error.cause = %error, "could not start the accrual worker");
+    }
+}
+
+fn run(store: &Store, worker: &Worker) {
+    let mut last_rollup: Option<Instant> = None;
+    loop {
+        let rollup_due = last_rollup.is_none_or(|at| at.elapsed() >= ROLLUP_INTERVAL);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pass(store, rollup_due)));
+        let next_sleep = match outcome {
+            Ok(Ok(worked)) => {
+                worker.with_state(|state| {
+                    state.last_success = Some(Instant::now());
+                    state.consecutive_failures = 0;
+                    state.last_error = None;
+                });
+                if rollup_due || worked.accrued {
+                    last_rollup = Some(Instant::now());
+                }
+                if worked.accrued { Duration::ZERO } else { JOURNAL_POLL_INTERVAL }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(error.cause = %error, "accrual pass failed; retrying");
+                worker.with_state(|state| {
+                    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                    state.last_error = Some(error);
+                });
+                FAILURE_BACKOFF
+            }
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                tracing::error!(panic = %message, "accrual pass panicked; restarting it");
+                worker.with_state(|state| {
+                    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                    state.last_error = Some(format!("panicked: {message}"));
+                    state.panics = state.panics.saturating_add(1);
+                });
+                FAILURE_BACKOFF
+            }
+        };
+        if !next_sleep.is_zero() {
+            worker.sleep(next_sleep);
+        }
+    }
+}
+
+/// What one pass did.
+struct Worked {
+    accrued: bool,
+}
+
+/// One pass: accrue when the journal holds work or the standby horizon moved, then bring
+/// the rollup's dirty days up to date when due.
+fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
+    let mut conn = store.conn().map_err(|error| error.to_string())?;
+    let now = crate::http::now();
+    let horizon_moved =
+        journal::horizon(&mut conn).map_err(|error| error.to_string())? < Some(journal::horizon_for(now));
+    let pending = journal::has_pending(&mut conn).map_err(|error| error.to_string())?;
+    let mut accrued = false;
+    if pending || horizon_moved {
+        let report = crate::ledger::accrue(&mut conn, ACTOR, now).map_err(|error| error.to_string())?;
+        accrued = report.people > 0;
+        if report.lines_posted + report.reversals_posted > 0 || !report.unpriced.is_empty() {
+            tracing::info!(
+                accrual.run = %report.run_id,
+                accrual.people = report.people,
+                accrual.lines_posted = report.lines_posted,
+                accrual.reversals_posted = report.reversals_posted,
+                accrual.adjustments_posted = report.adjustments_posted,
+                accrual.unpriced = report.unpriced.len(),
+                "accrual posted"
+            );
+        }
+    }
+    if rollup_due || accrued {
+        match crate::rollup::refresh_all(&mut conn) {
+            Ok(0) => {}
+            Ok(days) => tracing::info!(rollup.days = days, "dashboard rollup refreshed"),
+            Err(error) => return Err(format!("dashboard rollup refresh: {error}")),
+        }
+    }
+    Ok(Worked { accrued })
+}
