@@ -257,7 +257,15 @@ enum Snapshot {
     /// The journal names someone who is not a person (an unmapped acknowledger).
     NotAPerson(journal::PersonMarks),
     Unpriceable(journal::PersonMarks, String),
-    Priced { marks: journal::PersonMarks, person: crate::domain::pay::Person, desired: Vec<PricedLine>, entries: Vec<Entry> },
+    Priced(Box<Priced>),
+}
+
+/// A person priced in one snapshot, with what the ledger holds from the same instant on.
+struct Priced {
+    marks: journal::PersonMarks,
+    person: crate::domain::pay::Person,
+    desired: Vec<PricedLine>,
+    entries: Vec<Entry>,
 }
 
 fn accrue_person(
@@ -292,7 +300,8 @@ fn accrue_person(
                     Ok(PersonOutcome::Unpriced(problem))
                 })
             }
-            Snapshot::Priced { marks, person, desired, entries } => {
+            Snapshot::Priced(priced) => {
+                let Priced { marks, person, desired, entries } = *priced;
                 let (live, revisions_max) = live_entries(&entries);
                 let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
                 let mut postings = Vec::new();
@@ -322,16 +331,16 @@ fn accrue_person(
 
 /// Reads what pricing one person needs; the pricing itself happens here too, inside the
 /// read snapshot but outside any write lock.
-fn person_snapshot(
-    conn: &mut AnyConnection,
-    person_id: &str,
-    horizon: DateTime<Utc>,
-) -> Result<Snapshot, LedgerError> {
+fn person_snapshot(conn: &mut AnyConnection, person_id: &str, horizon: DateTime<Utc>) -> Result<Snapshot, LedgerError> {
     let Some(marks) = journal::marks(conn, person_id)? else {
         return Ok(Snapshot::Empty);
     };
-    let Some(stored) = people::find(conn, person_id)? else {
-        return Ok(Snapshot::NotAPerson(marks));
+    let stored = match people::find(conn, person_id) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return Ok(Snapshot::NotAPerson(marks)),
+        // The row is there but unreadable (a value written around the API's checks).
+        Err(StorageError::Unavailable(problem)) => return Ok(Snapshot::Unpriceable(marks, problem)),
+        Err(error) => return Err(error.into()),
     };
     let person = match pricing::pay_person(&stored) {
         Ok(person) => person,
@@ -344,7 +353,7 @@ fn person_snapshot(
         Err(error) => return Ok(Snapshot::Unpriceable(marks, format!("{person_id}: {error}"))),
     };
     let entries = store::person_entries_since(conn, person_id, from)?;
-    Ok(Snapshot::Priced { marks, person, desired, entries })
+    Ok(Snapshot::Priced(Box::new(Priced { marks, person, desired, entries })))
 }
 
 /// Runs `work` in a read-only snapshot (SQLite: a deferred transaction, which reads one
@@ -356,10 +365,9 @@ fn read_snapshot(
 ) -> Result<Snapshot, LedgerError> {
     match conn {
         AnyConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?,
-        AnyConnection::Postgresql(inner) => AnsiTransactionManager::begin_transaction_sql(
-            inner,
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        )?,
+        AnyConnection::Postgresql(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)));
     // Read-only: ending it with a commit or a rollback is the same; a failure to end it
@@ -589,14 +597,15 @@ pub fn verify_with_progress(
                 continue;
             }
         };
-        let desired = match pricing::ledger_lines(conn, &pay_person, repricing_start(&pay_person, ledger_epoch()), as_of) {
-            Ok(lines) => lines,
-            Err(StatementError::Storage(error)) => return Err(error.into()),
-            Err(problem) => {
-                report.differences.push(format!("cannot recompute: {}: {problem}", person.id));
-                continue;
-            }
-        };
+        let desired =
+            match pricing::ledger_lines(conn, &pay_person, repricing_start(&pay_person, ledger_epoch()), as_of) {
+                Ok(lines) => lines,
+                Err(StatementError::Storage(error)) => return Err(error.into()),
+                Err(problem) => {
+                    report.differences.push(format!("cannot recompute: {}: {problem}", person.id));
+                    continue;
+                }
+            };
         let (live, revisions_max) = live_entries(&entries);
         for change in changes(&desired, &live, &revisions_max) {
             report.differences.push(match change {
@@ -698,4 +707,87 @@ pub fn close_period(
         ))));
     }
     Ok(write_transaction(conn, |conn| store::close_period(conn, id, actor, now))?)
+}
+
+/// A person's statement read from the ledger: what is posted to one pay period (its own
+/// lines, and adjustments naming the period they correct), with the period's status. A
+/// closed period's statement is final and equals the person's lines in that period's
+/// payroll file; an open one's is provisional.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PeriodStatement {
+    pub person: String,
+    pub period: String,
+    #[schema(value_type = String, format = Date)]
+    pub starts_on: chrono::NaiveDate,
+    /// The first day after the period.
+    #[schema(value_type = String, format = Date)]
+    pub ends_on: chrono::NaiveDate,
+    /// `open` or `closed`.
+    pub status: String,
+    /// True once the period is closed: these figures never change again.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    /// The posted entries, in time order (reversals negative; `natural_period` names the
+    /// period an adjustment corrects).
+    #[schema(value_type = Vec<Object>)]
+    pub lines: Vec<crate::reports::input::EntryInfo>,
+    /// Per component and currency, sums of the lines.
+    #[schema(value_type = Vec<Object>)]
+    pub totals: Vec<crate::reports::statement_html::StatementTotal>,
+    /// Per currency, the sum of all lines.
+    #[schema(value_type = Object)]
+    pub total_by_currency: BTreeMap<String, Decimal>,
+}
+
+/// The ledger statement of `person` in `period` (both must exist).
+pub fn period_statement(
+    conn: &mut AnyConnection,
+    person: &str,
+    period: &str,
+) -> Result<(PeriodStatement, crate::reports::statement_html::StatementInput), StorageError> {
+    let stored = people::get(conn, person)?;
+    let input = crate::storage::report_input::payroll_input_for(conn, period, Some(std::slice::from_ref(&stored.id)))?;
+    let mut lines: Vec<crate::reports::input::EntryInfo> =
+        input.entries.iter().filter(|entry| entry.person == stored.id).cloned().collect();
+    lines.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then_with(|| a.id.cmp(&b.id)));
+    let html = crate::reports::statement_html::statement_input(&input, &stored.id);
+    let shown: Vec<crate::reports::statement_html::StatementLine> =
+        html.as_ref().map(|html| html.lines.clone()).unwrap_or_default();
+    let totals = crate::reports::statement_html::totals_from_lines(&shown);
+    let mut total_by_currency: BTreeMap<String, Decimal> = BTreeMap::new();
+    for line in &lines {
+        let sum = total_by_currency.entry(line.currency.clone()).or_default();
+        *sum = sum.saturating_add(line.amount);
+    }
+    let statement = PeriodStatement {
+        person: stored.id.clone(),
+        period: input.period.id.clone(),
+        starts_on: input.period.starts_on,
+        ends_on: input.period.ends_on,
+        status: if input.period.closed { "closed".to_owned() } else { "open".to_owned() },
+        is_final: input.period.closed,
+        lines,
+        totals: totals.clone(),
+        total_by_currency,
+    };
+    let page = match html {
+        Some(page) => page,
+        None => crate::reports::statement_html::StatementInput {
+            person: crate::reports::input::PersonInfo {
+                id: stored.id.clone(),
+                name: stored.name.clone(),
+                payroll_id: stored.payroll_id.clone(),
+                email: stored.email.clone(),
+                team: stored.team.clone(),
+                cost_centre: None,
+                currency: stored.currency.clone(),
+            },
+            from: input.period.starts_on,
+            to: input.period.ends_on,
+            provisional: !input.period.closed,
+            lines: Vec::new(),
+            totals,
+        },
+    };
+    Ok((statement, page))
 }

@@ -35,10 +35,13 @@ pub struct AssignmentInput {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StatementQuery {
-    /// Start of the range (inclusive), RFC 3339 with offset.
-    pub from: String,
-    /// End of the range (exclusive), RFC 3339 with offset.
-    pub to: String,
+    /// A pay period id (`2026-09`): the statement read from the ledger, final once the
+    /// period is closed. Without it, `from` and `to` give a preview priced now.
+    pub period: Option<String>,
+    /// Start of the previewed range (inclusive), RFC 3339 with offset.
+    pub from: Option<String>,
+    /// End of the previewed range (exclusive), RFC 3339 with offset.
+    pub to: Option<String>,
 }
 
 impl From<StatementError> for ApiError {
@@ -144,8 +147,15 @@ pub async fn statement(
     query: web::Query<StatementQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let from = query_instant("from", Some(&query.from))?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
-    let to = query_instant("to", Some(&query.to))?.ok_or_else(|| ApiError::invalid("to", "is required"))?;
+    if let Some(period) = query.period {
+        if query.from.is_some() || query.to.is_some() {
+            return Err(ApiError::invalid("period", "give either a period or a from/to range, not both"));
+        }
+        return period_statement(state, request, id.into_inner(), period).await;
+    }
+    let from = query_instant("from", query.from.as_deref())?
+        .ok_or_else(|| ApiError::invalid("from", "is required (or give a period)"))?;
+    let to = query_instant("to", query.to.as_deref())?.ok_or_else(|| ApiError::invalid("to", "is required"))?;
     if to <= from {
         return Err(ApiError::invalid("to", "must be after from"));
     }
@@ -186,6 +196,43 @@ pub async fn statement(
             .body(body));
     }
     Ok(HttpResponse::Ok().json(statement))
+}
+
+/// The statement of one period, read from the ledger, as JSON, CSV or HTML.
+async fn period_statement(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    person: String,
+    period: String,
+) -> Result<HttpResponse, ApiError> {
+    let accept = request.headers().get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+    let (posted, mut page) = with_conn(&state, move |conn| {
+        let (posted, mut page) = crate::ledger::period_statement(conn, &person, &period)?;
+        page.person = person_info(conn, &person)?;
+        Ok::<_, crate::storage::StorageError>((posted, page))
+    })
+    .await?;
+    page.provisional = !posted.is_final;
+    if accept.contains("text/html") {
+        let html = crate::reports::statement_html::render(&page);
+        return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));
+    }
+    if accept.contains("text/csv") {
+        let body = crate::reports::statement_csv::write_entries(&posted).map_err(|error| {
+            tracing::error!(error.cause = %error, "statement CSV failed");
+            ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it was logged",
+            )
+        })?;
+        let file_name = format!("statement-{}-{}.csv", posted.person, posted.period);
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
+            .body(body));
+    }
+    Ok(HttpResponse::Ok().json(posted))
 }
 
 /// The statement's person as the reports know people.

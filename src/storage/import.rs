@@ -9,8 +9,8 @@
 //! Importing the same file twice changes nothing: a row whose delivery the page already
 //! holds is counted as unchanged and not stored again.
 
-use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::prelude::*;
 

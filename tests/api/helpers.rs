@@ -245,12 +245,25 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub fn start(store: Store) -> RunningServer {
+        RunningServer::start_on(store, false)
+    }
+
+    /// A server with its accrual worker running, as `paydown serve` starts it.
+    pub fn start_with_worker(store: Store) -> RunningServer {
+        RunningServer::start_on(store, true)
+    }
+
+    fn start_on(store: Store, worker: bool) -> RunningServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = paydown::server::build(store, listener, 4).expect("server");
+                let server = if worker {
+                    paydown::server::build_with_accrual(AppState::new(store), listener, 4).expect("server")
+                } else {
+                    paydown::server::build(store, listener, 4).expect("server")
+                };
                 sender.send(server.handle()).expect("send handle");
                 server.await.expect("server run");
             });

@@ -348,7 +348,12 @@ fn a_crash_mid_accrual_leaves_each_person_all_or_nothing_and_the_journal_replays
             }
             waiting += 1;
             let entries = paydown::storage::ledger::person_entries(&mut conn, &person.id).unwrap();
-            assert!(entries.is_empty(), "{backend:?}: {} is still journaled but has {} entries", person.id, entries.len());
+            assert!(
+                entries.is_empty(),
+                "{backend:?}: {} is still journaled but has {} entries",
+                person.id,
+                entries.len()
+            );
         }
         assert!(waiting > 0, "{backend:?}: the stalled person's rows must still be in the journal");
         let report = paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();

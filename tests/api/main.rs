@@ -11,6 +11,7 @@ mod demo;
 mod directory;
 mod health;
 mod import;
+mod journal;
 mod ledger;
 mod pages;
 mod reports;
