@@ -179,7 +179,17 @@ pub fn import_shifts(
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let mut conn = store.conn()?;
-    let directory = people::list(&mut conn, None)?;
+    // Every key a file may name a person by, lower-cased, looked up once per row: an id
+    // wins over an email, an email over a name (written last, so they overwrite).
+    let mut directory: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let everyone = people::list(&mut conn, None)?;
+    for key_of in
+        [|p: &people::Person| p.name.clone(), |p: &people::Person| p.email.clone(), |p: &people::Person| p.id.clone()]
+    {
+        for person in &everyone {
+            directory.insert(key_of(person).to_lowercase(), person.id.clone());
+        }
+    }
     let mut report = ImportReport::default();
     let mut batch = Vec::new();
     for row in rows {
@@ -191,10 +201,7 @@ pub fn import_shifts(
                 continue;
             }
         };
-        let key = shift.person_key.to_lowercase();
-        let Some(person) = directory.iter().find(|person| {
-            person.id.to_lowercase() == key || person.email.to_lowercase() == key || person.name.to_lowercase() == key
-        }) else {
+        let Some(person) = directory.get(&shift.person_key.to_lowercase()) else {
             report.rejected.push(RowError {
                 line: report.rows + 1,
                 field: "person".into(),
@@ -206,7 +213,7 @@ pub fn import_shifts(
             continue;
         };
         batch.push(shifts::NewShift {
-            person: person.id.clone(),
+            person: person.clone(),
             role: shift.role,
             schedule: shift.schedule,
             start: shift.start,
@@ -216,12 +223,10 @@ pub fn import_shifts(
         });
     }
     for chunk in batch.chunks(BATCH_ROWS) {
-        for (_, recorded) in shifts::record_all(&mut conn, chunk, stamp, None)? {
-            match recorded {
-                crate::storage::pages::Recorded::Created => report.created += 1,
-                crate::storage::pages::Recorded::Existing => report.unchanged += 1,
-            }
-        }
+        let outcome = shifts::import_batch(&mut conn, chunk, stamp)?;
+        report.created += outcome.created;
+        report.updated += outcome.updated;
+        report.unchanged += outcome.unchanged;
     }
     report.elapsed = started.elapsed();
     Ok(report)

@@ -96,6 +96,90 @@ pub fn record_all(
     })
 }
 
+/// What an import batch of shifts did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Records a batch of imported shifts, whose people the caller has resolved, in one write
+/// transaction: each is offered as a new row and skipped by the `(source, external_id)`
+/// key when it exists (the unique index answers "is it known?" in the same step), and
+/// only the rows turned away are looked up and compared. One audit record per batch.
+pub fn import_batch(
+    conn: &mut AnyConnection,
+    new_shifts: &[NewShift],
+    stamp: &super::Stamp,
+) -> Result<ImportOutcome, StorageError> {
+    write_transaction(conn, |conn| {
+        let mut outcome = ImportOutcome::default();
+        let created_at = to_naive(stamp.at);
+        let mut turned_away = Vec::new();
+        for shift in new_shifts {
+            let id = uuid::Uuid::now_v7().to_string();
+            let values = (
+                shifts::id.eq(&id),
+                shifts::person_id.eq(&shift.person),
+                shifts::role.eq(shift.role.as_str()),
+                shifts::schedule.eq(&shift.schedule),
+                shifts::start_at.eq(to_naive(shift.start)),
+                shifts::end_at.eq(to_naive(shift.end)),
+                shifts::source.eq(&shift.source),
+                shifts::external_id.eq(&shift.external_id),
+                shifts::created_at.eq(created_at),
+            );
+            let inserted = match conn {
+                AnyConnection::Sqlite(c) => diesel::insert_or_ignore_into(shifts::table).values(values).execute(c)?,
+                AnyConnection::Postgresql(c) => diesel::insert_into(shifts::table)
+                    .values(values)
+                    .on_conflict((shifts::source, shifts::external_id))
+                    .do_nothing()
+                    .execute(c)?,
+            };
+            if inserted == 1 {
+                outcome.created += 1;
+            } else {
+                turned_away.push(shift);
+            }
+        }
+        for shift in turned_away {
+            let existing = by_key(conn, shift)?
+                .ok_or_else(|| StorageError::NotFound { entity: "shift", id: shift.external_id.clone() })?;
+            let stored = Shift::from(existing);
+            let same = stored.person == shift.person
+                && stored.role == shift.role
+                && stored.schedule == shift.schedule
+                && stored.start == shift.start
+                && stored.end == shift.end;
+            if same {
+                outcome.unchanged += 1;
+                continue;
+            }
+            diesel::update(shifts::table.find(&stored.id))
+                .set((
+                    shifts::person_id.eq(&shift.person),
+                    shifts::role.eq(shift.role.as_str()),
+                    shifts::schedule.eq(&shift.schedule),
+                    shifts::start_at.eq(to_naive(shift.start)),
+                    shifts::end_at.eq(to_naive(shift.end)),
+                ))
+                .execute(conn)?;
+            outcome.updated += 1;
+        }
+        super::audit::record(
+            conn,
+            stamp,
+            "import",
+            "shifts",
+            &format!("batch of {}", new_shifts.len()),
+            Some(format!("{} created, {} updated, {} unchanged", outcome.created, outcome.updated, outcome.unchanged)),
+        )?;
+        Ok(outcome)
+    })
+}
+
 fn record_one(
     conn: &mut AnyConnection,
     shift: &NewShift,
