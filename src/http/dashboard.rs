@@ -6,12 +6,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::access::Actor;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, query_range, with_conn};
 use crate::dashboard::{self, DebtOverview, HealthOverview};
 use crate::domain::debt::GroupBy;
-use crate::domain::role::Role;
+use crate::domain::scope::Reach;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DebtQuery {
@@ -46,8 +45,18 @@ pub fn parse_group_by(text: Option<&str>) -> Result<GroupBy, ApiError> {
     }
 }
 
-fn teams_of(actor: &Actor) -> Option<Vec<String>> {
-    actor.0.as_ref().filter(|caller| caller.role == Role::Manager).map(|caller| caller.teams.clone())
+/// The debt report as a caller of `reach` sees it: pages of the teams in reach, and of the
+/// responders without a rate only those in reach.
+fn debt_for(
+    conn: &mut crate::storage::AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    reach: &Reach,
+) -> Result<DebtOverview, crate::storage::StorageError> {
+    let mut overview = dashboard::debt(conn, from, to, group_by, reach.team_list().as_deref())?;
+    overview.missing_rates.retain(|person| reach.sees_person(person));
+    Ok(overview)
 }
 
 /// What each page cost the organisation (PRODUCT.md's reliability debt), grouped.
@@ -57,14 +66,13 @@ fn teams_of(actor: &Actor) -> Option<Vec<String>> {
 #[get("/reports/debt")]
 pub async fn debt_report(
     state: web::Data<AppState>,
-    actor: Actor,
+    reach: Reach,
     query: web::Query<DebtQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let group_by = parse_group_by(query.group_by.as_deref())?;
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
-    let teams = teams_of(&actor);
-    let overview = with_conn(&state, move |conn| dashboard::debt(conn, from, to, group_by, teams.as_deref())).await?;
+    let overview = with_conn(&state, move |conn| debt_for(conn, from, to, group_by, &reach)).await?;
     Ok(HttpResponse::Ok().json(overview))
 }
 
@@ -81,11 +89,12 @@ pub struct HealthQuery {
 #[get("/reports/health")]
 pub async fn health_report(
     state: web::Data<AppState>,
+    reach: Reach,
     query: web::Query<HealthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
-    let overview = with_conn(&state, move |conn| dashboard::health(conn, from, to)).await?;
+    let overview = with_conn(&state, move |conn| dashboard::health_for(conn, from, to, &reach)).await?;
     Ok(HttpResponse::Ok().json(overview))
 }
 
@@ -96,17 +105,16 @@ pub async fn health_report(
 #[get("/dashboard")]
 pub async fn page(
     state: web::Data<AppState>,
-    actor: Actor,
+    reach: Reach,
     query: web::Query<DebtQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
-    let teams = teams_of(&actor);
     let (by_alert, by_month_team, signals) =
         with_conn(&state, move |conn| -> Result<_, crate::storage::StorageError> {
-            let by_alert = dashboard::debt(conn, from, to, GroupBy::AlertKey, teams.as_deref())?;
-            let signals = dashboard::health(conn, from, to)?;
-            let months = dashboard::monthly_by_team(conn, from, to, teams.as_deref())?;
+            let by_alert = debt_for(conn, from, to, GroupBy::AlertKey, &reach)?;
+            let signals = dashboard::health_for(conn, from, to, &reach)?;
+            let months = dashboard::monthly_by_team(conn, from, to, reach.team_list().as_deref())?;
             Ok((by_alert, months, signals))
         })
         .await?;
