@@ -470,9 +470,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     let new = crate::storage::tokens::NewToken { name, role, person, teams, expires_at };
                     let (token, secret) =
                         crate::storage::tokens::create(&mut conn, &new, &stamp).context("creating the token")?;
-                    println!("created {} token `{}` ({})", token.role.as_str(), token.name, token.id);
-                    println!("{secret}");
-                    eprintln!("store it now: paydown keeps only its hash and cannot show it again");
+                    // The secret alone on standard output (`TOKEN=$(paydown token create …)`), the
+                    // words about it on standard error, each on lines of their own.
+                    eprintln!("created {} token `{}` ({})", token.role.as_str(), token.name, token.id);
+                    eprintln!(
+                        "its secret, on the next line; store it now: paydown keeps only its hash and cannot show it again"
+                    );
+                    {
+                        use std::io::Write;
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "{secret}").and_then(|()| out.flush()).context("printing the secret")?;
+                    }
                 }
                 TokenAction::List => {
                     for token in crate::storage::tokens::list(&mut conn)? {
