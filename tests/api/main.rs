@@ -12,6 +12,7 @@ mod directory;
 mod health;
 mod import;
 mod ledger;
+mod ledger_guards;
 mod pages;
 mod reports;
 mod responses;
