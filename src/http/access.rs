@@ -116,10 +116,27 @@ pub fn rules() -> Vec<Rule> {
 }
 
 /// Paths anyone may call: probes, the API document and its viewer.
-pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*", "/login"];
+pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*", "/login", "/logout"];
 
-/// The cookie a browser carries its token in after `/login` (HttpOnly, SameSite=Strict).
+/// The cookie a browser carries its token in after `/login` (HttpOnly, SameSite=Strict,
+/// `Secure` over TLS, expiring).
 pub const TOKEN_COOKIE: &str = "paydown_token";
+/// The HTML pages, the only paths the cookie authenticates: the JSON API takes the
+/// `Authorization` header only, so a page on another site cannot ride a signed-in browser.
+pub const COOKIE_PATHS: &[&str] = &["/dashboard"];
+
+/// Whether a request that changes something comes from this site's own pages: its `Origin`
+/// (or, without one, its `Referer`), when the browser sends one, names this host.
+pub fn same_origin(request: &HttpRequest) -> bool {
+    let headers = request.headers();
+    let claimed =
+        headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|value| value.to_str().ok());
+    let Some(claimed) = claimed else { return true };
+    let info = request.connection_info();
+    let Some((_, rest)) = claimed.split_once("://") else { return false };
+    let authority = rest.split('/').next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(info.host())
+}
 /// Webhook paths authenticate by signature in their handlers.
 pub const WEBHOOKS: &str = "/v1/webhooks/{source}";
 
@@ -187,13 +204,16 @@ async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError>
     let state = request
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no state"))?;
-    let secret = bearer(request.headers())
-        .or_else(|| request.cookie(TOKEN_COOKIE).map(|cookie| cookie.value().to_owned()))
-        .ok_or_else(|| {
-            unauthenticated(
-                "an API token is required: send `Authorization: Bearer <token>` (browsers: sign in at /login)",
-            )
-        })?;
+    let page = COOKIE_PATHS.contains(&path);
+    let from_cookie = || {
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+        (page && (safe || same_origin(request.request())))
+            .then(|| request.cookie(TOKEN_COOKIE).map(|cookie| cookie.value().to_owned()))
+            .flatten()
+    };
+    let secret = bearer(request.headers()).or_else(from_cookie).ok_or_else(|| {
+        unauthenticated("an API token is required: send `Authorization: Bearer <token>` (browsers: sign in at /login)")
+    })?;
     let now = super::now();
     let caller =
         super::with_conn(state, move |conn| tokens::authenticate(conn, &secret, now)).await?.map_err(|rejection| {

@@ -22,9 +22,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !is_json(req) {
+            return Box::pin(std::future::ready(Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            )
+            .with_field("content-type"))));
+        }
         let body = read_limited(req, payload);
         Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, any parameters). A JSON
+/// body is read only then, so a cross-site form or `text/plain` request never becomes one.
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A raw body (for webhooks, whose signature covers the exact bytes), size-limited.

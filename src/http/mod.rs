@@ -80,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(dashboard::page)
     .service(dashboard::login_form)
     .service(dashboard::login)
+    .service(dashboard::logout)
     .service(
         web::scope("/v1")
             .service(teams::create)

@@ -368,11 +368,12 @@ async fn answers_name_only_people_in_reach(backend: Backend) {
 
     let manager = app.token(Role::Manager, None, &["payments"]);
     let engineer = app.token(Role::Engineer, Some("alice"), &[]);
-    let callers: [(&str, &str, Box<dyn Fn(&paydown::storage::people::Person) -> bool>); 2] = [
-        ("manager", &manager, Box::new(|person| person.team.as_deref() == Some("payments"))),
-        ("engineer", &engineer, Box::new(|person| person.id == "alice")),
-    ];
-    for (who, token, in_reach) in &callers {
+    let callers = [("manager", &manager), ("engineer", &engineer)];
+    for (who, token) in callers {
+        let in_reach = |person: &paydown::storage::people::Person| match who {
+            "manager" => person.team.as_deref() == Some("payments"),
+            _ => person.id == "alice",
+        };
         let outside: Vec<&paydown::storage::people::Person> =
             everyone.iter().filter(|person| !in_reach(person)).collect();
         assert!(outside.len() >= 17, "{who}");

@@ -18,6 +18,7 @@ mod reports;
 mod responses;
 mod rollup;
 mod schema;
+mod sessions;
 mod shifts;
 mod statements;
 mod webhooks;
