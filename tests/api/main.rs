@@ -20,5 +20,6 @@ mod rollup;
 mod schema;
 mod sessions;
 mod shifts;
+mod slow_clients;
 mod statements;
 mod webhooks;
