@@ -660,6 +660,15 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
         None => crate::ingest::config::IngestConfig::default(),
     };
     let store = open(&args.database.database_url)?;
+    let superuser = store
+        .conn()
+        .map_err(anyhow::Error::from)
+        .and_then(|mut conn| crate::storage::connected_as_superuser(&mut conn).map_err(anyhow::Error::from));
+    if superuser.unwrap_or(false) {
+        tracing::warn!(
+            "connected to PostgreSQL as a superuser (or a role with replication or BYPASSRLS): it can switch the ledger's triggers off; serve as the application role of deploy/postgres/roles.sql"
+        );
+    }
     if let Some(seed) = demo_seed {
         let summary = crate::demo::load_if_empty(&store, seed).context("loading the demo data set")?;
         match summary {

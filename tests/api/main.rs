@@ -16,6 +16,7 @@ mod ledger_guards;
 mod pages;
 mod reports;
 mod responses;
+mod roles;
 mod rollup;
 mod schema;
 mod sessions;
