@@ -55,13 +55,40 @@ async fn the_application_role_cannot_switch_triggers_off_or_touch_the_ledger() {
     refused("DELETE FROM audit_log");
     refused("DELETE FROM pay_periods");
     refused("CREATE TABLE sneaky (id TEXT)");
+    // The application works as that role: a new page, a response, an accrual, a close.
+    {
+        let service =
+            actix_web::test::init_service(paydown::http::app(paydown::http::AppState::new(store.clone()))).await;
+        let call = |method: &str, path: &str, body: serde_json::Value, token: &str| {
+            actix_web::test::TestRequest::default()
+                .method(method.parse().unwrap())
+                .uri(path)
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body.to_string())
+                .to_request()
+        };
+        let page = json!({"source": "manual", "external_id": "APP-1", "service": "checkout",
+            "triggered_at": "2026-03-14T03:00:00Z", "acknowledged_at": "2026-03-14T03:05:00Z",
+            "acknowledged_by": "alice", "resolved_at": "2026-03-14T03:40:00Z"});
+        for (method, path, body, token, expected) in [
+            ("POST", "/v1/pages", page, &app.admin_token, 201),
+            ("POST", "/v1/ledger/accrue", json!({}), &app.finance_token, 200),
+            ("POST", "/v1/periods/2026-03/close", json!({}), &app.finance_token, 200),
+        ] {
+            let response = actix_web::test::call_service(&service, call(method, path, body, token)).await;
+            let status = response.status().as_u16();
+            let text = String::from_utf8_lossy(&actix_web::test::read_body(response).await).into_owned();
+            assert_eq!(status, expected, "{method} {path} as the application role: {text}");
+        }
+    }
     // The owner role is no superuser either.
     let mut owner_conn = diesel::PgConnection::establish(&as_role(&owner)).unwrap();
     assert!(owner_conn.batch_execute("SET session_replication_role = replica").is_err());
     drop(owner_conn);
     drop(store);
     let ledger = app.get("/v1/ledger?period=2026-03").await.body;
-    assert!(ledger.as_array().unwrap().len() >= 2, "the ledger is as it was: {ledger:?}");
+    assert!(ledger.as_array().unwrap().len() >= 3, "the ledger grew by appending: {ledger:?}");
 
     drop(app);
     let mut admin = diesel::PgConnection::establish(&format!("{base}/postgres")).unwrap();
