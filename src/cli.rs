@@ -497,9 +497,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     let new = crate::storage::tokens::NewToken { name, role, person, teams, expires_at };
                     let (token, secret) =
                         crate::storage::tokens::create(&mut conn, &new, &stamp).context("creating the token")?;
-                    println!("created {} token `{}` ({})", token.role.as_str(), token.name, token.id);
-                    println!("{secret}");
-                    eprintln!("store it now: paydown keeps only its hash and cannot show it again");
+                    // The secret alone on standard output (`TOKEN=$(paydown token create …)`), the
+                    // words about it on standard error, each on lines of their own.
+                    eprintln!("created {} token `{}` ({})", token.role.as_str(), token.name, token.id);
+                    eprintln!(
+                        "its secret, on the next line; store it now: paydown keeps only its hash and cannot show it again"
+                    );
+                    {
+                        use std::io::Write;
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "{secret}").and_then(|()| out.flush()).context("printing the secret")?;
+                    }
                 }
                 TokenAction::List => {
                     for token in crate::storage::tokens::list(&mut conn)? {
@@ -679,6 +687,15 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
         None => crate::ingest::config::IngestConfig::default(),
     };
     let store = open(&args.database.database_url)?;
+    let superuser = store
+        .conn()
+        .map_err(anyhow::Error::from)
+        .and_then(|mut conn| crate::storage::connected_as_superuser(&mut conn).map_err(anyhow::Error::from));
+    if superuser.unwrap_or(false) {
+        tracing::warn!(
+            "connected to PostgreSQL as a superuser (or a role with replication or BYPASSRLS): it can switch the ledger's triggers off; serve as the application role of deploy/postgres/roles.sql"
+        );
+    }
     if let Some(seed) = demo_seed {
         let summary = crate::demo::load_if_empty(&store, seed).context("loading the demo data set")?;
         match summary {

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::domain::currency::Currency;
 use crate::domain::debt::{self, CostRates, DebtGroup, DebtPage, DebtPaid, DebtWork, GroupBy};
 use crate::domain::health::{self, PersonLoad, ResponseGroupBy, ResponseTimes, RotationHealth, Violation};
+use crate::domain::scope::Reach;
 use crate::domain::time_class::{TimeClass, WorkingCalendar};
 use crate::rollup::{DebtSums, Reader};
 use crate::storage::dashboard::{self as source, Context, PageFacts};
@@ -468,6 +469,19 @@ pub fn health(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HealthOverview, StorageError> {
+    health_for(conn, from, to, &Reach::Everyone)
+}
+
+/// The health signals of `[from, to)` as a caller of `reach` may see them: people in
+/// reach only (the out-of-hours bar, nights after bad nights), the teams in reach (rotations,
+/// per-team and per-service times, noisy alerts counted over their pages); what no team owns
+/// only for everyone. Times by lane stay the organisation's (they name nobody).
+pub fn health_for(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    reach: &Reach,
+) -> Result<HealthOverview, StorageError> {
     let year_start = to - chrono::Duration::days(i64::from(health::DEFAULT_WINDOW_DAYS));
     let mut reader = Reader::new(conn, &[(from, to), (year_start, to)])?;
     let count = |value: i64| u64::try_from(value).unwrap_or_default();
@@ -479,13 +493,18 @@ pub fn health(
         .collect();
     let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for person in &reader.context.people {
-        if let Some(team) = &person.team {
+        if let Some(team) = &person.team
+            && reach.sees_team(Some(team))
+        {
             members.entry(team.clone()).or_default().push(person.id.clone());
         }
     }
     let mut noisy: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let mut unowned: BTreeMap<String, u64> = BTreeMap::new();
     for ((team, service, alert_key), (pages, answered, non_actionable)) in &signals.pages {
+        if !reach.sees_team(team.as_deref()) {
+            continue;
+        }
         if let Some(alert_key) = alert_key {
             let entry = noisy.entry(alert_key.clone()).or_default();
             entry.0 += count(*pages);
@@ -501,6 +520,13 @@ pub fn health(
             .times
             .iter()
             .filter(|((kind, _), _)| kind == dimension)
+            .filter(|((kind, key), _)| match kind.as_str() {
+                crate::rollup::TEAM => reach.sees_team(Some(key)),
+                crate::rollup::SERVICE => {
+                    reach.sees_team(reader.prepared.owners.get(key.as_str()).and_then(Option::as_deref))
+                }
+                _ => true,
+            })
             .map(|((_, key), (ack, resolve))| ResponseTimes {
                 key: key.clone(),
                 ack: ack.percentiles(),
@@ -512,9 +538,15 @@ pub fn health(
         from,
         to,
         out_of_hours: health::out_of_hours_from_counts(
-            people.into_iter().map(|(person, (_, out_of_hours, night))| (person, (count(out_of_hours), count(night)))),
+            people
+                .into_iter()
+                .filter(|(person, _)| reach.sees_person(person))
+                .map(|(person, (_, out_of_hours, night))| (person, (count(out_of_hours), count(night)))),
         ),
-        on_call_after_bad_night: health::violations(&shifts, &signals.bad_nights, &reader.prepared.calendars),
+        on_call_after_bad_night: health::violations(&shifts, &signals.bad_nights, &reader.prepared.calendars)
+            .into_iter()
+            .filter(|violation| reach.sees_person(&violation.person))
+            .collect(),
         rotations: health::rotation_sizes(&members),
         unowned: health::unowned_from_counts(unowned),
         noisy_alerts: health::noisy_from_counts(noisy),

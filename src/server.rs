@@ -24,9 +24,18 @@ pub fn build_with_accrual(state: AppState, listener: TcpListener, workers: usize
 }
 
 fn build_with_state(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    use std::time::Duration;
     let server = HttpServer::new(move || http::app(state.clone()))
         .workers(workers)
         .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+        // Slow clients (issue 17): a request's head must arrive in time (408 after), an idle
+        // kept-alive connection is closed, a closing one gets a moment to say goodbye, and a
+        // worker holds a bounded number of connections. Bodies have their own time limit
+        // (`http::extract::BODY_SECONDS_MAX`).
+        .client_request_timeout(Duration::from_secs(http::REQUEST_HEAD_SECONDS_MAX))
+        .client_disconnect_timeout(Duration::from_secs(http::DISCONNECT_SECONDS_MAX))
+        .keep_alive(Duration::from_secs(http::KEEP_ALIVE_SECONDS))
+        .max_connections(http::CONNECTIONS_PER_WORKER_MAX)
         .listen(listener)?
         .run();
     Ok(server)

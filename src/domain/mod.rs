@@ -16,6 +16,7 @@ pub mod period;
 pub mod person;
 pub mod policy;
 pub mod role;
+pub mod scope;
 pub mod shift;
 pub mod time_class;
 pub mod timestamp;

@@ -21,6 +21,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::domain::role::Role::{Admin, Engineer, Finance, Ingest, Manager};
 use crate::domain::role::{Caller, Role};
+use crate::domain::scope::Reach;
 use crate::storage::{Stamp, tokens};
 
 /// How far a role's reach is narrowed on an endpoint.
@@ -115,10 +116,27 @@ pub fn rules() -> Vec<Rule> {
 }
 
 /// Paths anyone may call: probes, the API document and its viewer.
-pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*", "/login"];
+pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*", "/login", "/logout"];
 
-/// The cookie a browser carries its token in after `/login` (HttpOnly, SameSite=Strict).
+/// The cookie a browser carries its token in after `/login` (HttpOnly, SameSite=Strict,
+/// `Secure` over TLS, expiring).
 pub const TOKEN_COOKIE: &str = "paydown_token";
+/// The HTML pages, the only paths the cookie authenticates: the JSON API takes the
+/// `Authorization` header only, so a page on another site cannot ride a signed-in browser.
+pub const COOKIE_PATHS: &[&str] = &["/dashboard"];
+
+/// Whether a request that changes something comes from this site's own pages: its `Origin`
+/// (or, without one, its `Referer`), when the browser sends one, names this host.
+pub fn same_origin(request: &HttpRequest) -> bool {
+    let headers = request.headers();
+    let claimed =
+        headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|value| value.to_str().ok());
+    let Some(claimed) = claimed else { return true };
+    let info = request.connection_info();
+    let Some((_, rest)) = claimed.split_once("://") else { return false };
+    let authority = rest.split('/').next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(info.host())
+}
 /// Webhook paths authenticate by signature in their handlers.
 pub const WEBHOOKS: &str = "/v1/webhooks/{source}";
 
@@ -186,13 +204,16 @@ async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError>
     let state = request
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no state"))?;
-    let secret = bearer(request.headers())
-        .or_else(|| request.cookie(TOKEN_COOKIE).map(|cookie| cookie.value().to_owned()))
-        .ok_or_else(|| {
-            unauthenticated(
-                "an API token is required: send `Authorization: Bearer <token>` (browsers: sign in at /login)",
-            )
-        })?;
+    let page = COOKIE_PATHS.contains(&path);
+    let from_cookie = || {
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+        (page && (safe || same_origin(request.request())))
+            .then(|| request.cookie(TOKEN_COOKIE).map(|cookie| cookie.value().to_owned()))
+            .flatten()
+    };
+    let secret = bearer(request.headers()).or_else(from_cookie).ok_or_else(|| {
+        unauthenticated("an API token is required: send `Authorization: Bearer <token>` (browsers: sign in at /login)")
+    })?;
     let now = super::now();
     let caller =
         super::with_conn(state, move |conn| tokens::authenticate(conn, &secret, now)).await?.map_err(|rejection| {
@@ -252,19 +273,52 @@ async fn require_person_in_reach(
     caller: &Caller,
     person: Option<&str>,
 ) -> Result<(), ApiError> {
-    let denied = || forbidden("this token may not see that person");
     let Some(person) = person else { return Ok(()) };
+    if reach(state, caller).await?.sees_person(person) { Ok(()) } else { Err(person_denied()) }
+}
+
+/// The one answer to a person outside the caller's reach (whether or not they exist).
+pub fn person_denied() -> ApiError {
+    forbidden("this token may not see that person")
+}
+
+/// **The scope rule**, the one every answer carrying people's data passes through
+/// (statements, lists, reports, the dashboard): finance and admin see everyone; a manager
+/// the people whose team is one of theirs; an engineer themself only.
+pub async fn reach(state: &AppState, caller: &Caller) -> Result<Reach, ApiError> {
     match caller.role {
-        Engineer => (caller.person.as_deref() == Some(person)).then_some(()).ok_or_else(denied),
+        Finance | Admin | Ingest => Ok(Reach::Everyone),
+        Engineer => Ok(Reach::person(caller.person.clone())),
         Manager => {
-            let id = person.to_owned();
-            let found = super::with_conn(state, move |conn| crate::storage::people::find(conn, &id)).await?;
-            match found.and_then(|found| found.team) {
-                Some(team) if caller.teams.contains(&team) => Ok(()),
-                _ => Err(denied()),
-            }
+            let teams = caller.teams.clone();
+            let people = super::with_conn(state, move |conn| {
+                let mut people = Vec::new();
+                for team in &teams {
+                    people.extend(crate::storage::people::list(conn, Some(team))?.into_iter().map(|person| person.id));
+                }
+                Ok::<_, crate::storage::StorageError>(people)
+            })
+            .await?;
+            Ok(Reach::teams(caller.teams.iter().cloned(), people))
         }
-        Finance | Admin | Ingest => Ok(()),
+    }
+}
+
+/// The caller's reach as an extractor: handlers of answers with people's data take it.
+/// A request without a caller (public paths) reaches nobody.
+impl FromRequest for Reach {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reach, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = request.extensions().get::<Caller>().cloned();
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            match (caller, state) {
+                (Some(caller), Some(state)) => reach(&state, &caller).await,
+                _ => Ok(Reach::person(None)),
+            }
+        })
     }
 }
 

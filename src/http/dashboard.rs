@@ -1,17 +1,19 @@
 //! `/v1/reports/debt`, `/v1/reports/health` and the `/dashboard` page (managers and
 //! finance). A manager sees the pages of their teams only.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::access::Actor;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, query_range, with_conn};
 use crate::dashboard::{self, DebtOverview, HealthOverview};
 use crate::domain::debt::GroupBy;
 use crate::domain::role::Role;
+use crate::domain::scope::Reach;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DebtQuery {
@@ -46,8 +48,18 @@ pub fn parse_group_by(text: Option<&str>) -> Result<GroupBy, ApiError> {
     }
 }
 
-fn teams_of(actor: &Actor) -> Option<Vec<String>> {
-    actor.0.as_ref().filter(|caller| caller.role == Role::Manager).map(|caller| caller.teams.clone())
+/// The debt report as a caller of `reach` sees it: pages of the teams in reach, and of the
+/// responders without a rate only those in reach.
+fn debt_for(
+    conn: &mut crate::storage::AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    reach: &Reach,
+) -> Result<DebtOverview, crate::storage::StorageError> {
+    let mut overview = dashboard::debt(conn, from, to, group_by, reach.team_list().as_deref())?;
+    overview.missing_rates.retain(|person| reach.sees_person(person));
+    Ok(overview)
 }
 
 /// What each page cost the organisation (PRODUCT.md's reliability debt), grouped.
@@ -57,14 +69,13 @@ fn teams_of(actor: &Actor) -> Option<Vec<String>> {
 #[get("/reports/debt")]
 pub async fn debt_report(
     state: web::Data<AppState>,
-    actor: Actor,
+    reach: Reach,
     query: web::Query<DebtQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let group_by = parse_group_by(query.group_by.as_deref())?;
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
-    let teams = teams_of(&actor);
-    let overview = with_conn(&state, move |conn| dashboard::debt(conn, from, to, group_by, teams.as_deref())).await?;
+    let overview = with_conn(&state, move |conn| debt_for(conn, from, to, group_by, &reach)).await?;
     Ok(HttpResponse::Ok().json(overview))
 }
 
@@ -81,11 +92,12 @@ pub struct HealthQuery {
 #[get("/reports/health")]
 pub async fn health_report(
     state: web::Data<AppState>,
+    reach: Reach,
     query: web::Query<HealthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
-    let overview = with_conn(&state, move |conn| dashboard::health(conn, from, to)).await?;
+    let overview = with_conn(&state, move |conn| dashboard::health_for(conn, from, to, &reach)).await?;
     Ok(HttpResponse::Ok().json(overview))
 }
 
@@ -96,17 +108,16 @@ pub async fn health_report(
 #[get("/dashboard")]
 pub async fn page(
     state: web::Data<AppState>,
-    actor: Actor,
+    reach: Reach,
     query: web::Query<DebtQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (from, to) = range(query.from.as_deref(), query.to.as_deref())?;
-    let teams = teams_of(&actor);
     let (by_alert, by_month_team, signals) =
         with_conn(&state, move |conn| -> Result<_, crate::storage::StorageError> {
-            let by_alert = dashboard::debt(conn, from, to, GroupBy::AlertKey, teams.as_deref())?;
-            let signals = dashboard::health(conn, from, to)?;
-            let months = dashboard::monthly_by_team(conn, from, to, teams.as_deref())?;
+            let by_alert = debt_for(conn, from, to, GroupBy::AlertKey, &reach)?;
+            let signals = dashboard::health_for(conn, from, to, &reach)?;
+            let months = dashboard::monthly_by_team(conn, from, to, reach.team_list().as_deref())?;
             Ok((by_alert, months, signals))
         })
         .await?;
@@ -126,6 +137,7 @@ fn render(by_alert: &DebtOverview, monthly: &[dashboard::MonthlyCost], signals: 
          @media print{body{max-width:none}h2{break-after:avoid}section{break-inside:avoid}}\
          </style></head><body>",
     );
+    html.push_str("<form method=\"post\" action=\"/logout\" style=\"float:right\"><button type=\"submit\">Sign out</button></form>");
     html.push_str(&format!(
         "<h1>What on-call costs</h1><p>Pages triggered from {} to {} (UTC).</p>",
         by_alert.from.format("%Y-%m-%d"),
@@ -206,44 +218,134 @@ fn render(by_alert: &DebtOverview, monthly: &[dashboard::MonthlyCost], signals: 
     html
 }
 
-/// The sign-in form for browsers: paste a token once, it is kept in an HttpOnly cookie.
-#[get("/login")]
-pub async fn login_form() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+/// How long a browser session lasts before signing in again.
+pub const SESSION_MAX_AGE_SECONDS: i64 = 8 * 60 * 60;
+/// The login form's anti-forgery cookie (double submit: the form carries the same value).
+pub const CSRF_COOKIE: &str = "paydown_csrf";
+/// How long a login form may wait before it is sent.
+const CSRF_MAX_AGE_SECONDS: i64 = 60 * 60;
+/// The roles that have pages to open (the dashboard): the only ones `/login` takes.
+pub const ROLES_WITH_PAGES: &[Role] = &[Role::Manager, Role::Finance];
+
+/// Whether the request came over TLS, directly or through a proxy that says so
+/// (`Forwarded: proto=https`, `X-Forwarded-Proto: https`).
+fn over_tls(request: &HttpRequest) -> bool {
+    request.connection_info().scheme() == "https"
+}
+
+fn cookie<'a>(request: &HttpRequest, name: &'a str, value: String, max_age: i64, path: &'a str) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path(path)
+        .http_only(true)
+        .secure(over_tls(request))
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+        .finish()
+}
+
+fn login_page(csrf: &str, problem: Option<&str>) -> String {
+    use crate::reports::charts::escape;
+    let problem =
+        problem.map(|text| format!("<p role=\"alert\" class=\"problem\">{}</p>", escape(text))).unwrap_or_default();
+    format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>paydown: sign in</title><style>body{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem}\
-         input{width:100%;font:inherit;padding:.4rem;margin:.5rem 0}</style></head><body><h1>paydown</h1>\
-         <form method=\"post\" action=\"/login\"><label for=\"token\">API token (manager or finance)</label>\
+         <title>paydown: sign in</title><style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem}}\
+         input{{width:100%;font:inherit;padding:.4rem;margin:.5rem 0}}.problem{{color:#a40000;font-weight:bold}}</style></head><body><h1>paydown</h1>{problem}\
+         <form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label for=\"token\">API token (manager or finance)</label>\
          <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required><button type=\"submit\">Open the dashboard</button></form></body></html>",
+        escape(csrf)
     )
+}
+
+/// The sign-in form for browsers: paste a token once, it is kept in an HttpOnly cookie. The
+/// form carries an anti-forgery value that must come back with it, in the form and a cookie.
+#[get("/login")]
+pub async fn login_form(request: HttpRequest) -> HttpResponse {
+    let csrf = uuid::Uuid::new_v4().simple().to_string();
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie(&request, CSRF_COOKIE, csrf.clone(), CSRF_MAX_AGE_SECONDS, "/login"))
+        .body(login_page(&csrf, None))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     pub token: String,
+    #[serde(default)]
+    pub csrf: String,
 }
 
-/// Checks the token and keeps it in a cookie only this site sends back.
+/// The login form again, with what went wrong, as HTML (a browser shows it).
+fn login_refused(request: &HttpRequest, status: StatusCode, problem: &str) -> HttpResponse {
+    let csrf = uuid::Uuid::new_v4().simple().to_string();
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie(request, CSRF_COOKIE, csrf.clone(), CSRF_MAX_AGE_SECONDS, "/login"))
+        .body(login_page(&csrf, Some(problem)))
+}
+
+/// Checks the form's anti-forgery value and origin, then the token and its role, and keeps
+/// the token in a cookie only this site sends back, for the HTML pages only.
 #[actix_web::post("/login")]
-pub async fn login(state: web::Data<AppState>, form: web::Form<LoginForm>) -> Result<HttpResponse, ApiError> {
-    let secret = form.into_inner().token.trim().to_owned();
+pub async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.into_inner();
+    let expected = request.cookie(CSRF_COOKIE).map(|cookie| cookie.value().to_owned());
+    let csrf_matches = expected
+        .is_some_and(|expected| !expected.is_empty() && constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()));
+    if !csrf_matches || !super::access::same_origin(&request) {
+        return Ok(login_refused(
+            &request,
+            StatusCode::FORBIDDEN,
+            "This sign-in form has expired or came from another site: sign in again.",
+        ));
+    }
+    let secret = form.token.trim().to_owned();
     let now = super::now();
     let check = secret.clone();
     let caller = with_conn(&state, move |conn| crate::storage::tokens::authenticate(conn, &check, now)).await?;
-    if caller.is_err() {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "the API token is not valid",
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(_) => {
+            return Ok(login_refused(
+                &request,
+                StatusCode::UNAUTHORIZED,
+                "That token is not valid: check it and try again.",
+            ));
+        }
+    };
+    if !ROLES_WITH_PAGES.contains(&caller.role) {
+        return Ok(login_refused(
+            &request,
+            StatusCode::FORBIDDEN,
+            "Only manager and finance tokens have pages here; other tokens use the API.",
         ));
     }
-    let cookie = actix_web::cookie::Cookie::build(super::access::TOKEN_COOKIE, secret)
-        .path("/")
-        .http_only(true)
-        .same_site(actix_web::cookie::SameSite::Strict)
-        .finish();
+    let mut used = cookie(&request, CSRF_COOKIE, String::new(), 0, "/login");
+    used.make_removal();
     Ok(HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, "/dashboard"))
-        .cookie(cookie)
+        .insert_header((header::LOCATION, "/dashboard"))
+        .cookie(cookie(&request, super::access::TOKEN_COOKIE, secret, SESSION_MAX_AGE_SECONDS, "/"))
+        .cookie(used)
         .finish())
+}
+
+/// Signs a browser out: the session cookie is cleared.
+#[actix_web::post("/logout")]
+pub async fn logout(request: HttpRequest) -> HttpResponse {
+    if !super::access::same_origin(&request) {
+        return HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("cross-site sign-out refused");
+    }
+    let mut cleared = cookie(&request, super::access::TOKEN_COOKIE, String::new(), 0, "/");
+    cleared.make_removal();
+    HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).cookie(cleared).finish()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -22,9 +22,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !is_json(req) {
+            return Box::pin(std::future::ready(Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            )
+            .with_field("content-type"))));
+        }
         let body = read_limited(req, payload);
         Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, any parameters). A JSON
+/// body is read only then, so a cross-site form or `text/plain` request never becomes one.
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A raw body (for webhooks, whose signature covers the exact bytes), size-limited.
@@ -56,21 +74,65 @@ fn read_limited(
         if declared_length.is_some_and(|length| length > BODY_BYTES_MAX) {
             return Err(too_large());
         }
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|error| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable_body",
-                    format!("the request body could not be read: {error}"),
-                )
-            })?;
-            if body.len() + chunk.len() > BODY_BYTES_MAX {
-                return Err(too_large());
+        let Some(_upload) = Upload::start() else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("more than {UPLOADS_MAX} request bodies are arriving at once: try again shortly"),
+            ));
+        };
+        let receive = async move {
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "unreadable_body",
+                        format!("the request body could not be read: {error}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > BODY_BYTES_MAX {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            Ok(body)
+        };
+        actix_web::rt::time::timeout(std::time::Duration::from_secs(BODY_SECONDS_MAX), receive).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body did not arrive within {BODY_SECONDS_MAX} s"),
+            )
+        })?
+    }
+}
+
+/// Seconds a request body (at most `BODY_BYTES_MAX`) has to arrive; 408 after. A webhook's
+/// signature is checked as soon as its body is in, so a client that trickles a body holds
+/// a connection this long at most.
+pub const BODY_SECONDS_MAX: u64 = 15;
+/// Request bodies being received at once, across the process; more get 503.
+pub const UPLOADS_MAX: usize = 256;
+
+static UPLOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One body being received, counted while it lasts.
+struct Upload;
+
+impl Upload {
+    fn start() -> Option<Upload> {
+        use std::sync::atomic::Ordering;
+        UPLOADS
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |count| (count < UPLOADS_MAX).then_some(count + 1))
+            .ok()
+            .map(|_| Upload)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        UPLOADS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -175,5 +237,19 @@ mod tests {
         let error = parse_json::<Item>(br#"{"name": "a", "#).unwrap_err();
         assert_eq!(error.code, "malformed_json");
         assert_eq!(parse_json::<Item>(b"  ").unwrap_err().code, "malformed_json");
+    }
+}
+
+#[cfg(test)]
+mod upload_tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_uploads_are_bounded() {
+        let held: Vec<Upload> = std::iter::from_fn(Upload::start).take(UPLOADS_MAX + 1).collect();
+        assert_eq!(held.len(), UPLOADS_MAX);
+        assert!(Upload::start().is_none(), "one more body waits its turn (503)");
+        drop(held);
+        assert!(Upload::start().is_some());
     }
 }

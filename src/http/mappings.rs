@@ -26,8 +26,13 @@ pub struct MappingInput {
 /// Service names and acknowledger identities that pages carry but paydown cannot attribute.
 #[utoipa::path(get, path = "/v1/unmatched", tag = "pages", responses((status = 200, body = Unmatched)))]
 #[get("/unmatched")]
-pub async fn unmatched(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let found = with_conn(&state, mappings::unmatched).await?;
+pub async fn unmatched(
+    state: web::Data<AppState>,
+    reach: crate::domain::scope::Reach,
+) -> Result<HttpResponse, ApiError> {
+    let mut found = with_conn(&state, mappings::unmatched).await?;
+    // Identities nobody is mapped to belong to no team: only finance and admin see them.
+    found.people.retain(|identity| reach.sees_person(&identity.name));
     Ok(HttpResponse::Ok().json(found))
 }
 

@@ -60,6 +60,15 @@ impl AppState {
     }
 }
 
+/// Seconds a client has to send a request's head (line and headers); 408 after.
+pub const REQUEST_HEAD_SECONDS_MAX: u64 = 10;
+/// Seconds a closing connection is given to shut down cleanly.
+pub const DISCONNECT_SECONDS_MAX: u64 = 2;
+/// Seconds an idle kept-alive connection stays open.
+pub const KEEP_ALIVE_SECONDS: u64 = 30;
+/// Connections one worker holds at once (actix's default is 25,000).
+pub const CONNECTIONS_PER_WORKER_MAX: usize = 2_048;
+
 /// Default number of items in a list answer, and the most a client may ask for.
 pub const LIST_LIMIT_DEFAULT: i64 = 100;
 pub const LIST_LIMIT_MAX: i64 = 1_000;
@@ -81,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(dashboard::page)
     .service(dashboard::login_form)
     .service(dashboard::login)
+    .service(dashboard::logout)
     .service(
         web::scope("/v1")
             .service(teams::create)

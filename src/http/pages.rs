@@ -9,6 +9,7 @@ use super::extract::JsonBody;
 use super::{AppState, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::page::{Delivery, KEY_LENGTH_MAX, Lane, PageState};
+use crate::domain::scope::Reach;
 use crate::storage::pages::{self, Page, PageFilter, Recorded};
 use crate::storage::responses::{self as response_store, NewResponse, Response};
 
@@ -176,8 +177,17 @@ pub async fn record(
 #[utoipa::path(get, path = "/v1/pages", tag = "pages", params(PageQuery), responses(
     (status = 200, body = Vec<Page>), (status = 400, body = ErrorBody)))]
 #[get("/pages")]
-pub async fn list(state: web::Data<AppState>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    reach: Reach,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
+    if let Some(person) = &query.acknowledged_by
+        && !reach.sees_person(person)
+    {
+        return Err(super::access::person_denied().with_field("acknowledged_by"));
+    }
     let (triggered_from, triggered_to) = query_range(query.from.as_deref(), query.to.as_deref())?;
     let offset = query.offset.unwrap_or(0);
     if offset < 0 {
@@ -196,15 +206,22 @@ pub async fn list(state: web::Data<AppState>, query: web::Query<PageQuery>) -> R
         offset,
     };
     let found = with_conn(&state, move |conn| pages::list(conn, &filter)).await?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(HttpResponse::Ok().json(found.into_iter().map(|page| scoped(page, &reach)).collect::<Vec<_>>()))
 }
 
 #[utoipa::path(get, path = "/v1/pages/{id}", tag = "pages", responses((status = 200, body = Page), (status = 404, body = ErrorBody)))]
 #[get("/pages/{id}")]
-pub async fn read(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn read(state: web::Data<AppState>, reach: Reach, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let page = with_conn(&state, move |conn| pages::get(conn, &id)).await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(scoped(page, &reach)))
+}
+
+/// A page as a caller sees it: who acknowledged it is named only when in the caller's reach
+/// (a page is everyone's to read, and to claim; who answered it is not).
+fn scoped(mut page: Page, reach: &Reach) -> Page {
+    page.acknowledged_by = reach.redact(page.acknowledged_by);
+    page
 }
 
 /// Logs a person's work on a page.
@@ -241,8 +258,14 @@ pub async fn record_response(
 #[utoipa::path(get, path = "/v1/pages/{id}/responses", tag = "responses", responses(
     (status = 200, body = Vec<Response>), (status = 404, body = ErrorBody)))]
 #[get("/pages/{id}/responses")]
-pub async fn responses(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn responses(
+    state: web::Data<AppState>,
+    reach: Reach,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let found = with_conn(&state, move |conn| response_store::list_for_page(conn, &id)).await?;
+    let mut found = with_conn(&state, move |conn| response_store::list_for_page(conn, &id)).await?;
+    // A colleague's response (their times, their notes) is theirs and their managers'.
+    found.retain(|response| reach.sees_person(&response.person));
     Ok(HttpResponse::Ok().json(found))
 }

@@ -145,11 +145,23 @@ pub async fn create_batch(
 #[utoipa::path(get, path = "/v1/shifts", tag = "shifts", params(ShiftQuery), responses(
     (status = 200, body = Vec<Shift>), (status = 400, body = ErrorBody)))]
 #[get("/shifts")]
-pub async fn list(state: web::Data<AppState>, query: web::Query<ShiftQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    reach: crate::domain::scope::Reach,
+    query: web::Query<ShiftQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (from, to) = query_range(query.from.as_deref(), query.to.as_deref())?;
     let limit = query_limit(query.limit)?;
     let person = query.person;
-    let found = with_conn(&state, move |conn| shifts::list(conn, person.as_deref(), from, to, limit)).await?;
+    if let Some(person) = &person
+        && !reach.sees_person(person)
+    {
+        return Err(super::access::person_denied().with_field("person"));
+    }
+    let within = reach.people();
+    let found =
+        with_conn(&state, move |conn| shifts::list_within(conn, person.as_deref(), within.as_deref(), from, to, limit))
+            .await?;
     Ok(HttpResponse::Ok().json(found))
 }

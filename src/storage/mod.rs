@@ -174,6 +174,11 @@ fn run_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError>
             .map(to_names)
             .map_err(|error| StorageError::Migration(error.to_string())),
         AnyConnection::Postgresql(conn) => {
+            // An up-to-date database is left alone, so the application role (no CREATE right,
+            // see `deploy/postgres/roles.sql`) starts; the owner role applies new migrations.
+            if postgres_up_to_date(conn) {
+                return Ok(Vec::new());
+            }
             conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
             let applied = conn
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
@@ -239,5 +244,44 @@ pub(crate) fn conflict_on_unique(
             StorageError::Conflict(FieldError::new(field, message()))
         }
         other => StorageError::Database(other),
+    }
+}
+
+/// Whether every embedded migration is recorded as applied (read without creating diesel's
+/// bookkeeping table, which needs a right the application role lacks).
+fn postgres_up_to_date(conn: &mut diesel::PgConnection) -> bool {
+    use diesel::RunQueryDsl;
+    use diesel::migration::MigrationSource;
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let Ok(applied) = diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(conn) else {
+        return false;
+    };
+    let applied: std::collections::BTreeSet<String> = applied.into_iter().map(|row| row.version).collect();
+    MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+        .is_ok_and(|all| all.iter().all(|migration| applied.contains(&migration.name().version().to_string())))
+}
+
+/// Whether the connection's role is a PostgreSQL superuser (it could switch every trigger
+/// off with `session_replication_role`); `false` on SQLite.
+pub fn connected_as_superuser(conn: &mut AnyConnection) -> Result<bool, StorageError> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Super {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        superuser: bool,
+    }
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(false),
+        AnyConnection::Postgresql(c) => {
+            let row: Super = diesel::sql_query(
+                "SELECT (rolsuper OR rolreplication OR rolbypassrls) AS superuser FROM pg_roles WHERE rolname = current_user",
+            )
+            .get_result(c)?;
+            Ok(row.superuser)
+        }
     }
 }

@@ -256,9 +256,24 @@ pub fn list(
     to: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<Shift>, StorageError> {
+    list_within(conn, person, None, from, to, limit)
+}
+
+/// As [`list`], of the people in `within` only (a caller's reach; `None`: everyone).
+pub fn list_within(
+    conn: &mut AnyConnection,
+    person: Option<&str>,
+    within: Option<&[String]>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<Shift>, StorageError> {
     let mut query = shifts::table.into_boxed();
     if let Some(person) = person {
         query = query.filter(shifts::person_id.eq(person));
+    }
+    if let Some(within) = within {
+        query = query.filter(shifts::person_id.eq_any(within));
     }
     if let Some(from) = from {
         query = query.filter(shifts::end_at.gt(to_naive(from)));

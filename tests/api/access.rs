@@ -1,6 +1,8 @@
 //! Who may call what: every endpoint × every role, with the expected status of each
 //! cell written here; scopes (own person, own teams), revoked and expired tokens.
 
+use std::collections::BTreeSet;
+
 use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
@@ -11,7 +13,8 @@ use paydown::domain::role::Role;
 on_both_backends!(
     every_endpoint_answers_each_role_as_written,
     scopes_hold_and_reveal_nothing,
-    revoked_and_expired_tokens_get_401
+    revoked_and_expired_tokens_get_401,
+    answers_name_only_people_in_reach
 );
 
 struct Callers {
@@ -283,4 +286,149 @@ async fn revoked_and_expired_tokens_get_401(backend: Backend) {
         .await;
     assert_eq!(manager.status, 201);
     assert!(manager.body["secret"].as_str().unwrap().starts_with("pdt_"));
+}
+
+/// Every word of an answer: JSON strings and keys split into words, or an HTML body's words.
+fn words_of(body: &Value) -> BTreeSet<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(text) => out.push(text.clone()),
+            Value::Array(items) => items.iter().for_each(|item| walk(item, out)),
+            Value::Object(map) => map.iter().for_each(|(key, item)| {
+                out.push(key.clone());
+                walk(item, out);
+            }),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    walk(body, &mut texts);
+    let mut words = BTreeSet::new();
+    for text in texts {
+        words.insert(text.clone());
+        for word in text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')) {
+            if !word.is_empty() {
+                words.insert(word.to_owned());
+            }
+        }
+    }
+    words
+}
+
+/// Issue 17: allowed answers carry only the people in the caller's reach. On the demo data
+/// set (4 teams, 24 people), a payments manager's answers name nobody outside payments and
+/// an engineer's nobody but themself, on every list and report endpoint.
+async fn answers_name_only_people_in_reach(backend: Backend) {
+    let app = TestApp::new(backend);
+    paydown::demo::load_if_empty(&app.store, paydown::demo::DEFAULT_SEED).unwrap().expect("the demo loads");
+    assert_eq!(app.call_as("POST", "/v1/ledger/accrue", Some(json!({})), Some(&app.finance_token)).await.status, 200);
+    let everyone = {
+        let mut conn = app.store.conn().unwrap();
+        paydown::storage::people::list(&mut conn, None).unwrap()
+    };
+    let all_pages = app.call_as("GET", "/v1/pages?limit=1000", None, Some(&app.finance_token)).await.body;
+    let all_pages = all_pages.as_array().unwrap();
+    // A colleague's note on a page alice acknowledged.
+    let alices_page =
+        all_pages.iter().find(|page| page["acknowledged_by"] == "alice").unwrap()["id"].as_str().unwrap().to_owned();
+    let note = json!({"person": "ben", "started_at": "2026-08-20T02:00:00Z", "duration_minutes": 20,
+        "notes": "ben's own words", "actionable": true});
+    assert_eq!(app.post(&format!("/v1/pages/{alices_page}/responses"), note).await.status, 201);
+
+    let range = "from=2026-08-01T00:00:00Z&to=2026-11-15T00:00:00Z";
+    let mut endpoints: Vec<String> = vec![
+        "/v1/pages?limit=1000".into(),
+        format!("/v1/pages?limit=1000&{range}"),
+        "/v1/shifts?limit=1000".into(),
+        format!("/v1/shifts?limit=1000&{range}"),
+        format!("/v1/reports/health?{range}"),
+        format!("/v1/reports/debt?group_by=alert_key&{range}"),
+        format!("/v1/reports/debt?group_by=service&{range}"),
+        format!("/v1/reports/debt?group_by=team&{range}"),
+        format!("/v1/reports/debt?group_by=month&{range}"),
+        format!("/dashboard?{range}"),
+        "/v1/unmatched".into(),
+        "/v1/periods".into(),
+        "/v1/teams".into(),
+        "/v1/services".into(),
+        "/v1/policies".into(),
+        "/v1/people?team=payments".into(),
+        "/v1/people/alice".into(),
+        "/v1/people/alice/responses".into(),
+        "/v1/people/alice/policy-assignments".into(),
+        format!("/v1/people/alice/statement?{range}"),
+        "/v1/ledger?person=alice".into(),
+        "/v1/audit".into(),
+    ];
+    // Every page alice or a colleague acknowledged is as good as another: a sample keeps it quick.
+    let sample = || all_pages.iter().step_by(8).chain(std::iter::once(&all_pages[0]));
+    endpoints.extend(sample().map(|page| format!("/v1/pages/{}", page["id"].as_str().unwrap())));
+    endpoints.extend(sample().map(|page| format!("/v1/pages/{}/responses", page["id"].as_str().unwrap())));
+    endpoints.push(format!("/v1/pages/{alices_page}/responses"));
+
+    let manager = app.token(Role::Manager, None, &["payments"]);
+    let engineer = app.token(Role::Engineer, Some("alice"), &[]);
+    let callers = [("manager", &manager), ("engineer", &engineer)];
+    for (who, token) in callers {
+        let in_reach = |person: &paydown::storage::people::Person| match who {
+            "manager" => person.team.as_deref() == Some("payments"),
+            _ => person.id == "alice",
+        };
+        let outside: Vec<&paydown::storage::people::Person> =
+            everyone.iter().filter(|person| !in_reach(person)).collect();
+        assert!(outside.len() >= 17, "{who}");
+        let mut answered = 0;
+        let mut leaks = Vec::new();
+        for path in &endpoints {
+            let reply = app.call_as("GET", path, None, Some(token)).await;
+            assert!(matches!(reply.status, 200 | 403), "{who} GET {path}: {} {:?}", reply.status, reply.body);
+            if reply.status != 200 {
+                continue;
+            }
+            answered += 1;
+            let words = words_of(&reply.body);
+            for person in &outside {
+                if words.contains(&person.id) || words.contains(&person.name) {
+                    leaks.push(format!("{who} GET {path} names {}", person.id));
+                }
+            }
+        }
+        assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+        assert!(answered > all_pages.len() / 8, "{who}: the endpoints answer ({answered})");
+    }
+
+    // The issue's findings, one by one.
+    let health = app.call_as("GET", &format!("/v1/reports/health?{range}"), None, Some(&manager)).await;
+    assert_eq!(health.status, 200);
+    let loads = health.body["out_of_hours"].as_array().unwrap();
+    assert!(!loads.is_empty() && loads.iter().all(|load| load["person"] != "kenji"), "{loads:?}");
+    let finance_health =
+        app.call_as("GET", &format!("/v1/reports/health?{range}"), None, Some(&app.finance_token)).await;
+    assert!(finance_health.body["out_of_hours"].as_array().unwrap().len() > loads.len(), "finance sees everyone");
+    for teams in ["rotations", "response_times_by_team"] {
+        for row in health.body[teams].as_array().unwrap() {
+            let team = row.get("team").or_else(|| row.get("key")).unwrap();
+            assert_eq!(team, "payments", "{teams}: {row:?}");
+        }
+    }
+    for (path, field) in [
+        ("/v1/shifts?person=dana", "person"),
+        ("/v1/pages?acknowledged_by=ben", "acknowledged_by"),
+        ("/v1/pages?acknowledged_by=nobody", "acknowledged_by"),
+    ] {
+        let reply = app.call_as("GET", path, None, Some(&engineer)).await;
+        assert_eq!((reply.status, reply.error_field()), (403, Some(field)), "{path}: {:?}", reply.body);
+    }
+    let manager_sees_ben = app.call_as("GET", "/v1/pages?acknowledged_by=ben", None, Some(&manager)).await;
+    assert_eq!(manager_sees_ben.status, 200);
+    assert!(!manager_sees_ben.body.as_array().unwrap().is_empty());
+    let manager_kenji = app.call_as("GET", "/v1/shifts?person=kenji", None, Some(&manager)).await;
+    assert_eq!(manager_kenji.status, 403);
+    let notes = app.call_as("GET", &format!("/v1/pages/{alices_page}/responses"), None, Some(&engineer)).await;
+    assert!(!notes.body.to_string().contains("ben's own words"), "{:?}", notes.body);
+    let notes = app.call_as("GET", &format!("/v1/pages/{alices_page}/responses"), None, Some(&manager)).await;
+    assert!(notes.body.to_string().contains("ben's own words"), "ben's manager reads it: {:?}", notes.body);
+    let own_shifts = app.call_as("GET", "/v1/shifts?limit=1000", None, Some(&engineer)).await.body;
+    let own_shifts = own_shifts.as_array().unwrap();
+    assert!(!own_shifts.is_empty() && own_shifts.iter().all(|shift| shift["person"] == "alice"));
 }

@@ -63,7 +63,13 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let stdout = String::from_utf8_lossy(&created.stdout).into_owned();
-    let secret = stdout.lines().find(|line| line.starts_with("pdt_")).expect("the secret is printed").to_owned();
+    // Issue 17: the secret is on a line of its own, and is all standard output holds.
+    let secret = stdout.trim_end_matches('\n').to_owned();
+    assert!(
+        secret.starts_with("pdt_") && secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        "{stdout:?}"
+    );
+    assert!(String::from_utf8_lossy(&created.stderr).contains("store it now"));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = paydown()

@@ -88,7 +88,8 @@ async fn debt_and_health_figures_match_a_hand_computation(backend: Backend) {
     let form = actix_web::test::TestRequest::post()
         .uri("/login")
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(format!("token={}", app.finance_token));
+        .insert_header(("cookie", "paydown_csrf=form-value"))
+        .set_payload(format!("token={}&csrf=form-value", app.finance_token));
     let signed_in = app.send_raw(form).await;
     assert_eq!(signed_in.status, 303);
     let cookie = actix_web::test::TestRequest::get()
@@ -98,7 +99,8 @@ async fn debt_and_health_figures_match_a_hand_computation(backend: Backend) {
     let wrong = actix_web::test::TestRequest::post()
         .uri("/login")
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload("token=pdt_wrong");
+        .insert_header(("cookie", "paydown_csrf=form-value"))
+        .set_payload("token=pdt_wrong&csrf=form-value");
     assert_eq!(app.send_raw(wrong).await.status, 401);
 }
 

@@ -434,9 +434,14 @@ fn reverting_the_first_delivery_migration_keeps_every_delivery() {
             paydown::storage::pages::list(&mut conn, &filter).unwrap()
         };
         let before = list(&store);
-        let journal = store.revert_last_migration().unwrap();
-        assert!(journal.replace('-', "").starts_with("20261202000010"), "{backend:?}: {journal}");
-        let reverted = store.revert_last_migration().unwrap();
+        // Later migrations (they do not touch deliveries) are reverted first.
+        let mut reverted = store.revert_last_migration().unwrap();
+        for _ in 0..5 {
+            if reverted.replace('-', "").starts_with("20261124000009") {
+                break;
+            }
+            reverted = store.revert_last_migration().unwrap();
+        }
         assert!(reverted.replace('-', "").starts_with("20261124000009"), "{backend:?}: {reverted}");
         let payloads: Vec<String> = {
             let mut conn = store.conn().unwrap();

@@ -1,0 +1,96 @@
+//! Issue 17: the ledger, its periods and the audit log cannot be rewritten from SQL on
+//! either backend, whatever the statement: REPLACE, INSERT OR REPLACE, UPSERT, UPDATE,
+//! DELETE (and TRUNCATE on PostgreSQL). Each attempt is made on a closed period's rows and
+//! leaves every row as it was.
+
+use diesel::connection::SimpleConnection;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+use crate::ledger::march_facts;
+use crate::on_both_backends;
+
+on_both_backends!(no_statement_rewrites_the_ledger_periods_or_audit_log);
+
+/// Everything the attempts could change, as the API shows it.
+async fn snapshot(app: &TestApp) -> Value {
+    json!({
+        "entries": app.get("/v1/ledger?period=2026-03").await.body,
+        "period": app.get("/v1/periods/2026-03").await.body,
+        "periods": app.get("/v1/periods").await.body,
+        "audit": app.call_as("GET", "/v1/audit", None, Some(&app.admin_token)).await.body,
+        "verify": app.get("/v1/ledger/verify").await.body["differences"],
+    })
+}
+
+const ENTRY_COLUMNS: &str = "accrual_run_id, person_id, period_id, natural_period_id, entry_kind, line_key, revision, reverses_entry_id, terms, component, quantity, unit, unit_rate, multiplier, time_class, day_class, amount_minor, currency, fact_kind, fact_id, page_id, policy_id, policy_version, occurred_at, explanation, posted_at, posted_by";
+
+async fn no_statement_rewrites_the_ledger_periods_or_audit_log(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    let before = snapshot(&app).await;
+    assert_eq!(before["period"]["status"], "closed");
+    assert_eq!(before["verify"], json!([]));
+    let entry = before["entries"][0]["id"].as_str().unwrap().to_owned();
+    let audit = before["audit"][0]["id"].as_str().unwrap().to_owned();
+    assert!(before["entries"].as_array().unwrap().len() >= 2);
+
+    let changed_columns = ENTRY_COLUMNS.replace("amount_minor,", "amount_minor + 100000,");
+    let every_entry = format!("SELECT id, {changed_columns} FROM ledger_entries WHERE id = '{entry}'");
+    let new_id_same_line = format!("SELECT 'forged', {changed_columns} FROM ledger_entries WHERE id = '{entry}'");
+    let audit_copy =
+        format!("SELECT id, at, 'forged', action, entity, entity_id, 'rewritten' FROM audit_log WHERE id = '{audit}'");
+    let period_values = "('2026-03', '2026-03-01', '2026-04-01', 'open', '2026-01-01 00:00:00')";
+    let mut attempts: Vec<String> = vec![
+        format!(
+            "INSERT INTO ledger_entries (id, {ENTRY_COLUMNS}) {every_entry} ON CONFLICT (id) DO UPDATE SET amount_minor = 1"
+        ),
+        format!("INSERT INTO ledger_entries (id, {ENTRY_COLUMNS}) {every_entry} ON CONFLICT DO NOTHING"),
+        "UPDATE ledger_entries SET amount_minor = 1".into(),
+        "DELETE FROM ledger_entries".into(),
+        format!(
+            "INSERT INTO pay_periods (id, starts_on, ends_on, status, created_at) VALUES {period_values} ON CONFLICT (id) DO UPDATE SET status = 'open', closed_at = NULL"
+        ),
+        "UPDATE pay_periods SET status = 'open', closed_at = NULL WHERE id = '2026-03'".into(),
+        "DELETE FROM pay_periods".into(),
+        format!(
+            "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, detail) {audit_copy} ON CONFLICT (id) DO UPDATE SET actor = 'forged'"
+        ),
+        "UPDATE audit_log SET actor = 'forged'".into(),
+        "DELETE FROM audit_log".into(),
+    ];
+    match backend {
+        Backend::Sqlite => attempts.extend([
+            format!("INSERT OR REPLACE INTO ledger_entries (id, {ENTRY_COLUMNS}) {every_entry}"),
+            format!("REPLACE INTO ledger_entries (id, {ENTRY_COLUMNS}) {every_entry}"),
+            format!("INSERT OR REPLACE INTO ledger_entries (id, {ENTRY_COLUMNS}) {new_id_same_line}"),
+            format!("REPLACE INTO pay_periods (id, starts_on, ends_on, status, created_at) VALUES {period_values}"),
+            format!(
+                "INSERT OR REPLACE INTO pay_periods (id, starts_on, ends_on, status, created_at) VALUES {period_values}"
+            ),
+            format!("REPLACE INTO audit_log (id, at, actor, action, entity, entity_id, detail) {audit_copy}"),
+            format!("INSERT OR REPLACE INTO audit_log (id, at, actor, action, entity, entity_id, detail) {audit_copy}"),
+        ]),
+        Backend::Postgres => attempts.extend([
+            "TRUNCATE ledger_entries".to_owned(),
+            "TRUNCATE pay_periods CASCADE".to_owned(),
+            "TRUNCATE audit_log".to_owned(),
+        ]),
+    }
+    for sql in &attempts {
+        let result = {
+            let mut conn = app.store.conn().unwrap();
+            conn.batch_execute(sql)
+        };
+        // Inserting an existing period on SQLite (REPLACE, UPSERT) is skipped without an error,
+        // as accrual's "make sure the period exists" needs; everything else is refused.
+        let skipped = backend == Backend::Sqlite && sql.contains("INTO pay_periods");
+        assert!(skipped || result.is_err(), "{sql} must be refused");
+        let after = snapshot(&app).await;
+        assert_eq!(after, before, "{sql} changed something");
+    }
+    // The ledger still posts: the guard refuses only rewrites.
+    let accrued = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!(accrued.status, 200, "{:?}", accrued.body);
+}
