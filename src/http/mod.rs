@@ -199,7 +199,12 @@ where
 
 /// Parses an optional timestamp query parameter, naming it on error.
 pub fn query_instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value.map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message))).transpose()
+    let instant =
+        value.map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message))).transpose()?;
+    if let Some(instant) = instant {
+        crate::domain::limits::check_instant(field, instant)?;
+    }
+    Ok(instant)
 }
 
 /// Checks a `limit` query parameter.

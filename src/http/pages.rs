@@ -8,12 +8,13 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
 use super::{AppState, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
+use crate::domain::limits::{check_free_text, check_instant};
 use crate::domain::page::{Delivery, KEY_LENGTH_MAX, Lane, PageState};
 use crate::storage::pages::{self, Page, PageFilter, Recorded};
 use crate::storage::responses::{self as response_store, NewResponse, Response};
 
 /// Longest response accepted: work logged on one page for more than a week is a typo.
-pub const RESPONSE_MINUTES_MAX: i64 = 7 * 24 * 60;
+pub const RESPONSE_MINUTES_MAX: i64 = crate::domain::limits::RESPONSE_MINUTES_MAX;
 /// Longest response note accepted.
 pub const NOTES_LENGTH_MAX: usize = 10_000;
 
@@ -22,17 +23,17 @@ pub const NOTES_LENGTH_MAX: usize = 10_000;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
-    #[schema(example = "manual")]
+    #[schema(example = "manual", max_length = 64)]
     pub source: String,
-    #[schema(example = "INC-1")]
+    #[schema(example = "INC-1", max_length = 256)]
     pub external_id: String,
     /// The service's id; an unknown service is kept and the page marked un-owned.
-    #[schema(example = "checkout")]
+    #[schema(example = "checkout", max_length = 256)]
     pub service: String,
-    #[schema(example = "Disk full on db-7")]
+    #[schema(example = "Disk full on db-7", max_length = 1000)]
     pub title: Option<String>,
     /// What repeats: dedup key, fingerprint or alert name.
-    #[schema(example = "disk-full-db-7")]
+    #[schema(example = "disk-full-db-7", max_length = 256)]
     pub alert_key: Option<String>,
     /// `wake` when omitted.
     pub lane: Option<Lane>,
@@ -81,7 +82,9 @@ pub struct ResponseInput {
     #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-10-03T03:05:00Z")]
     pub ended_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0, maximum = 10080)]
     pub duration_minutes: Option<i64>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Whether the page needed a human to act.
     pub actionable: bool,
@@ -108,6 +111,10 @@ impl PageInput {
 impl ResponseInput {
     fn validate(self, page_id: String) -> Result<NewResponse, FieldError> {
         require_slug("person", &self.person)?;
+        check_instant("started_at", self.started_at)?;
+        if let Some(ended_at) = self.ended_at {
+            check_instant("ended_at", ended_at)?;
+        }
         let ended_at = match (self.ended_at, self.duration_minutes) {
             (Some(_), Some(_)) => {
                 return Err(FieldError::new("duration_minutes", "give ended_at or duration_minutes, not both"));
@@ -121,7 +128,14 @@ impl ResponseInput {
             (None, Some(minutes)) if minutes > RESPONSE_MINUTES_MAX => {
                 return Err(FieldError::new("duration_minutes", format!("must be at most {RESPONSE_MINUTES_MAX}")));
             }
-            (None, Some(minutes)) => self.started_at + Duration::minutes(minutes),
+            (None, Some(minutes)) => {
+                let ended_at = self
+                    .started_at
+                    .checked_add_signed(Duration::minutes(minutes))
+                    .ok_or_else(|| FieldError::new("duration_minutes", "ends outside the accepted window"))?;
+                check_instant("duration_minutes", ended_at)?;
+                ended_at
+            }
             (Some(ended_at), None) if ended_at < self.started_at => {
                 return Err(FieldError::new("ended_at", "must not be before started_at"));
             }
@@ -134,6 +148,9 @@ impl ResponseInput {
             && notes.chars().count() > NOTES_LENGTH_MAX
         {
             return Err(FieldError::new("notes", format!("must be at most {NOTES_LENGTH_MAX} characters")));
+        }
+        if let Some(notes) = &self.notes {
+            check_free_text("notes", notes)?;
         }
         Ok(NewResponse {
             id: self.id,

@@ -12,6 +12,7 @@ mod directory;
 mod health;
 mod import;
 mod ledger;
+mod limits;
 mod pages;
 mod reports;
 mod responses;
