@@ -179,6 +179,7 @@ fn map_alert(
         },
         |field| match field {
             "resolved_at" => path("endsAt"),
+            "triggered_at" => path("startsAt"),
             "title" => path("annotations"),
             _ => path("labels"),
         },

@@ -3,7 +3,7 @@
 //! Alertmanager body, and work paid once.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use paydown::ingest::config::IngestConfig;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -427,5 +427,5 @@ async fn a_policy_at_its_limits_prices_a_week_long_response(backend: Backend) {
     let statement = app.get("/v1/people/alice/statement?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z").await;
     assert_eq!(statement.status, 200, "{:?}", statement.body);
     let accrued = app.call_as("POST", "/v1/ledger/accrue", None, Some(&app.finance_token)).await;
-    assert!(accrued.status.is_success(), "{:?}", accrued.body);
+    assert!((200..300).contains(&accrued.status), "{:?}", accrued.body);
 }
