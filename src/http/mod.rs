@@ -116,6 +116,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::read)
             .service(pages::record_response)
             .service(pages::responses)
+            .service(pages::approve)
+            .service(pages::reject)
             .service(tokens::create)
             .service(tokens::list)
             .service(tokens::revoke)

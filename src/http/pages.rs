@@ -68,14 +68,17 @@ pub struct PageQuery {
 }
 
 /// A person's work on a page. Give `ended_at` or `duration_minutes`. With an `id`
-/// (a UUID the client makes), posting the same response again records it once.
+/// (any string the client makes, up to 128 characters), posting the same response again
+/// records it once. `person` defaults to an engineer token's own person. A response by
+/// someone who was not called for the page (not its acknowledger, not on call for the
+/// owning team at the trigger) is a claim: `status` `pending`, unpaid until approved.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseInput {
-    #[schema(value_type = Option<String>, format = "uuid")]
-    pub id: Option<uuid::Uuid>,
+    #[schema(max_length = 128, example = "my-tool:4711")]
+    pub id: Option<String>,
     #[schema(example = "alice")]
-    pub person: String,
+    pub person: Option<String>,
     #[serde(with = "crate::domain::timestamp::rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2026-10-03T02:14:00Z")]
     pub started_at: DateTime<Utc>,
@@ -109,8 +112,18 @@ impl PageInput {
 }
 
 impl ResponseInput {
-    fn validate(self, page_id: String) -> Result<NewResponse, FieldError> {
-        require_slug("person", &self.person)?;
+    fn validate(self, page_id: String, caller_person: Option<&str>) -> Result<NewResponse, FieldError> {
+        let person = match (self.person, caller_person) {
+            (Some(person), _) => person,
+            (None, Some(own)) => own.to_owned(),
+            (None, None) => {
+                return Err(FieldError::new("person", "is required (an engineer token defaults to its own)"));
+            }
+        };
+        require_slug("person", &person)?;
+        if let Some(id) = &self.id {
+            require_text("id", id, crate::domain::limits::CLIENT_ID_LENGTH_MAX)?;
+        }
         check_instant("started_at", self.started_at)?;
         if let Some(ended_at) = self.ended_at {
             check_instant("ended_at", ended_at)?;
@@ -155,7 +168,7 @@ impl ResponseInput {
         Ok(NewResponse {
             id: self.id,
             page_id,
-            person: self.person,
+            person,
             started_at: self.started_at,
             ended_at,
             notes: self.notes,
@@ -236,7 +249,8 @@ pub async fn record_response(
     id: web::Path<String>,
     JsonBody(input): JsonBody<ResponseInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let response = input.validate(id.into_inner())?;
+    let own = actor.0.as_ref().and_then(|caller| caller.person.clone());
+    let response = input.validate(id.into_inner(), own.as_deref())?;
     if let Some(caller) = &actor.0
         && !caller.may_act_for(&response.person)
     {
@@ -262,4 +276,83 @@ pub async fn responses(state: web::Data<AppState>, id: web::Path<String>) -> Res
     let id = id.into_inner();
     let found = with_conn(&state, move |conn| response_store::list_for_page(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(found))
+}
+
+/// Why a claim is approved or rejected.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    #[schema(max_length = 1000, example = "paged by phone by the incident commander")]
+    pub reason: String,
+}
+
+/// Longest reason for a decision on a claim.
+pub const REASON_LENGTH_MAX: usize = 1_000;
+
+async fn decide(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: String,
+    input: DecisionInput,
+    approved: bool,
+) -> Result<HttpResponse, ApiError> {
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "must say why"));
+    }
+    if input.reason.chars().count() > REASON_LENGTH_MAX {
+        return Err(ApiError::invalid("reason", format!("must be at most {REASON_LENGTH_MAX} characters")));
+    }
+    // A reason may hold line breaks; other control characters are refused.
+    check_free_text("reason", &input.reason)?;
+    let stamp = actor.stamp();
+    let caller = actor.0.clone();
+    let decided = with_conn(&state, move |conn| -> Result<_, ApiError> {
+        let claim = response_store::get(conn, &id)?;
+        // A manager decides for the people of their teams only; finance for anyone.
+        if let Some(caller) = &caller
+            && caller.role == crate::domain::role::Role::Manager
+        {
+            let team = crate::storage::people::get(conn, &claim.person)?.team;
+            if !team.is_some_and(|team| caller.teams.contains(&team)) {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "a manager token decides claims of its teams' people only",
+                ));
+            }
+        }
+        Ok(response_store::decide(conn, &id, approved, &input.reason, &stamp)?)
+    })
+    .await?;
+    state.mark_accrual_due();
+    Ok(HttpResponse::Ok().json(decided))
+}
+
+/// Approves a pending claim: the response is paid from now on (the ledger posts it at the
+/// next accrual, as an adjustment when its period is closed). Audited with the reason.
+#[utoipa::path(post, path = "/v1/responses/{id}/approve", tag = "responses", request_body = DecisionInput, responses(
+    (status = 200, body = Response), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Not a pending claim", body = ErrorBody)))]
+#[post("/responses/{id}/approve")]
+pub async fn approve(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<DecisionInput>,
+) -> Result<HttpResponse, ApiError> {
+    decide(actor, state, id.into_inner(), input, true).await
+}
+
+/// Rejects a pending claim: never paid. Audited with the reason.
+#[utoipa::path(post, path = "/v1/responses/{id}/reject", tag = "responses", request_body = DecisionInput, responses(
+    (status = 200, body = Response), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Not a pending claim", body = ErrorBody)))]
+#[post("/responses/{id}/reject")]
+pub async fn reject(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<DecisionInput>,
+) -> Result<HttpResponse, ApiError> {
+    decide(actor, state, id.into_inner(), input, false).await
 }

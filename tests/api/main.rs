@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod bad_input;
+mod claims;
 mod cli;
 mod dashboard;
 mod demo;
