@@ -118,6 +118,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::responses)
             .service(pages::approve)
             .service(pages::reject)
+            .service(pages::amend)
+            .service(pages::withdraw)
             .service(tokens::create)
             .service(tokens::list)
             .service(tokens::revoke)

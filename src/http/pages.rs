@@ -296,14 +296,8 @@ async fn decide(
     input: DecisionInput,
     approved: bool,
 ) -> Result<HttpResponse, ApiError> {
-    if input.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "must say why"));
-    }
-    if input.reason.chars().count() > REASON_LENGTH_MAX {
-        return Err(ApiError::invalid("reason", format!("must be at most {REASON_LENGTH_MAX} characters")));
-    }
     // A reason may hold line breaks; other control characters are refused.
-    check_free_text("reason", &input.reason)?;
+    check_reason(&input.reason)?;
     let stamp = actor.stamp();
     let caller = actor.0.clone();
     let decided = with_conn(&state, move |conn| -> Result<_, ApiError> {
@@ -355,4 +349,104 @@ pub async fn reject(
     JsonBody(input): JsonBody<DecisionInput>,
 ) -> Result<HttpResponse, ApiError> {
     decide(actor, state, id.into_inner(), input, false).await
+}
+
+/// A new version of a response: its times, notes and actionable flag, and why it changed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendInput {
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2026-10-03T02:14:00Z")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0, maximum = 10080)]
+    pub duration_minutes: Option<i64>,
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+    pub actionable: bool,
+    #[schema(max_length = 1000, example = "I logged the wrong hour")]
+    pub reason: String,
+}
+
+fn check_reason(reason: &str) -> Result<(), ApiError> {
+    if reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "must say why"));
+    }
+    if reason.chars().count() > REASON_LENGTH_MAX {
+        return Err(ApiError::invalid("reason", format!("must be at most {REASON_LENGTH_MAX} characters")));
+    }
+    Ok(check_free_text("reason", reason)?)
+}
+
+/// The response, if the caller may correct it: its author (an engineer token of its
+/// person) or finance.
+async fn authored(state: &web::Data<AppState>, actor: &super::access::Actor, id: &str) -> Result<Response, ApiError> {
+    let id = id.to_owned();
+    let response = with_conn(state, move |conn| response_store::get(conn, &id)).await?;
+    if let Some(caller) = &actor.0
+        && caller.role != crate::domain::role::Role::Finance
+        && caller.person.as_deref() != Some(response.person.as_str())
+    {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "a response is corrected by its author or by finance",
+        ));
+    }
+    Ok(response)
+}
+
+/// Amends a response: a new version (paid at once when its person was called for the page,
+/// else a pending claim); the old one is kept as `superseded`. The ledger reverses the old
+/// line and posts the new (an adjustment when the period is closed). Audited with the reason.
+#[utoipa::path(post, path = "/v1/responses/{id}/amend", tag = "responses", request_body = AmendInput, responses(
+    (status = 201, description = "The new version", body = Response), (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 409, description = "Not the current version", body = ErrorBody)))]
+#[post("/responses/{id}/amend")]
+pub async fn amend(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<AmendInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    check_reason(&input.reason)?;
+    let old = authored(&state, &actor, &id).await?;
+    let change = ResponseInput {
+        id: None,
+        person: Some(old.person.clone()),
+        started_at: input.started_at,
+        ended_at: input.ended_at,
+        duration_minutes: input.duration_minutes,
+        notes: input.notes,
+        actionable: input.actionable,
+    }
+    .validate(old.page_id.clone(), None)?;
+    let stamp = actor.stamp();
+    let reason = input.reason;
+    let amended = with_conn(&state, move |conn| response_store::amend(conn, &id, &change, &reason, &stamp)).await?;
+    state.mark_accrual_due();
+    Ok(HttpResponse::Created().json(amended))
+}
+
+/// Withdraws a response: kept as `withdrawn`, no longer paid (the ledger reverses it).
+#[utoipa::path(post, path = "/v1/responses/{id}/withdraw", tag = "responses", request_body = DecisionInput, responses(
+    (status = 200, body = Response), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Not the current version", body = ErrorBody)))]
+#[post("/responses/{id}/withdraw")]
+pub async fn withdraw(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<DecisionInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    check_reason(&input.reason)?;
+    authored(&state, &actor, &id).await?;
+    let stamp = actor.stamp();
+    let withdrawn = with_conn(&state, move |conn| response_store::withdraw(conn, &id, &input.reason, &stamp)).await?;
+    state.mark_accrual_due();
+    Ok(HttpResponse::Ok().json(withdrawn))
 }

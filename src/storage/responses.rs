@@ -47,7 +47,14 @@ pub struct Response {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
+    /// The version this one amends (the old one is kept, `superseded`).
+    pub supersedes: Option<String>,
 }
+
+/// An amended version, kept but no longer paid.
+pub const SUPERSEDED: &str = "superseded";
+/// A response withdrawn by its author or finance, kept but not paid.
+pub const WITHDRAWN: &str = "withdrawn";
 
 /// A claim paid once approved.
 pub const PAID: &str = "paid";
@@ -71,6 +78,7 @@ struct ResponseRow {
     decided_by: Option<String>,
     decided_at: Option<NaiveDateTime>,
     decision_reason: Option<String>,
+    supersedes: Option<String>,
 }
 
 impl From<ResponseRow> for Response {
@@ -91,6 +99,7 @@ impl From<ResponseRow> for Response {
             decided_by: row.decided_by,
             decided_at: row.decided_at.map(from_naive),
             decision_reason: row.decision_reason,
+            supersedes: row.supersedes,
         }
     }
 }
@@ -221,6 +230,76 @@ pub fn decide(
         super::audit::record(conn, stamp, action, "response", id, Some(reason.to_owned()))?;
         get(conn, id)
     })
+}
+
+/// Amends a response: a new version (a new row naming the old in `supersedes`, paid as
+/// any new response is: at once when its person was called for the page, else a pending
+/// claim), and the old row becomes `superseded` and unpaid, kept. Only the current version
+/// (paid or pending) can be amended. The ledger reverses the old line and posts the new.
+pub fn amend(
+    conn: &mut AnyConnection,
+    id: &str,
+    change: &NewResponse,
+    reason: &str,
+    stamp: &super::Stamp,
+) -> Result<Response, StorageError> {
+    write_transaction(conn, |conn| {
+        let old = current_version(conn, id)?;
+        let page = super::pages::get(conn, &old.page_id)?;
+        let person = super::people::get(conn, &old.person)?;
+        let new_id = uuid::Uuid::now_v7().to_string();
+        let called = called_for(conn, &page, &person)?;
+        diesel::update(responses::table.find(id))
+            .set((responses::status.eq(SUPERSEDED), responses::paid.eq(false)))
+            .execute(conn)?;
+        diesel::insert_into(responses::table)
+            .values((
+                responses::id.eq(&new_id),
+                responses::page_id.eq(&old.page_id),
+                responses::person_id.eq(&old.person),
+                responses::started_at.eq(to_naive(change.started_at)),
+                responses::ended_at.eq(to_naive(change.ended_at)),
+                responses::notes.eq(&change.notes),
+                responses::actionable.eq(change.actionable),
+                responses::created_at.eq(to_naive(stamp.at)),
+                responses::status.eq(if called { PAID } else { PENDING }),
+                responses::paid.eq(called),
+                responses::supersedes.eq(id),
+            ))
+            .execute(conn)?;
+        super::audit::record(conn, stamp, "amend", "response", id, Some(format!("superseded by {new_id}: {reason}")))?;
+        super::audit::record(conn, stamp, "create", "response", &new_id, Some(format!("amends {id}")))?;
+        get(conn, &new_id)
+    })
+}
+
+/// Withdraws a response (the current version, paid or pending): kept, `withdrawn`, unpaid.
+pub fn withdraw(
+    conn: &mut AnyConnection,
+    id: &str,
+    reason: &str,
+    stamp: &super::Stamp,
+) -> Result<Response, StorageError> {
+    write_transaction(conn, |conn| {
+        current_version(conn, id)?;
+        diesel::update(responses::table.find(id))
+            .set((responses::status.eq(WITHDRAWN), responses::paid.eq(false)))
+            .execute(conn)?;
+        super::audit::record(conn, stamp, "withdraw", "response", id, Some(reason.to_owned()))?;
+        get(conn, id)
+    })
+}
+
+/// The response, refused unless it is the current version (paid or pending).
+fn current_version(conn: &mut AnyConnection, id: &str) -> Result<Response, StorageError> {
+    let existing = get(conn, id)?;
+    if existing.status != PAID && existing.status != PENDING {
+        return Err(StorageError::Conflict(FieldError::new(
+            "id",
+            format!("response `{id}` is `{}`: only the current version can be changed", existing.status),
+        )));
+    }
+    Ok(existing)
 }
 
 /// A response posted again under a known id: the stored one when the content is the

@@ -109,6 +109,7 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         decided_at -> Nullable<Timestamp>,
         decision_reason -> Nullable<Text>,
+        supersedes -> Nullable<Text>,
     }
 }
 

@@ -7,7 +7,11 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(a_response_nobody_asked_for_is_a_claim_until_approved, person_defaults_and_client_ids);
+on_both_backends!(
+    a_response_nobody_asked_for_is_a_claim_until_approved,
+    person_defaults_and_client_ids,
+    an_engineer_amends_and_withdraws_their_own_response,
+);
 
 async fn setup(app: &TestApp) {
     app.seed_basics().await;
@@ -165,4 +169,72 @@ async fn person_defaults_and_client_ids(backend: Backend) {
     let anonymous = json!({"started_at": "2026-11-07T02:01:00Z", "duration_minutes": 20, "actionable": true});
     let reply = app.post(&path, anonymous).await;
     assert_eq!((reply.status, reply.error_field()), (400, Some("person")), "{:?}", reply.body);
+}
+
+async fn an_engineer_amends_and_withdraws_their_own_response(backend: Backend) {
+    let app = TestApp::new(backend);
+    setup(&app).await;
+    let bob = json!({"id": "bob", "name": "Bob", "email": "bob@example.com", "payroll_id": "E-2", "team": "payments", "timezone": "Europe/London"});
+    assert_eq!(app.post("/v1/people", bob).await.status, 201);
+    let alice = app.token(Role::Engineer, Some("alice"), &[]);
+    let bob = app.token(Role::Engineer, Some("bob"), &[]);
+    let page_id =
+        page(&app, "INC-1", "checkout", json!({"acknowledged_at": "2026-11-07T02:01:00Z", "acknowledged_by": "alice"}))
+            .await;
+    let body = json!({"started_at": "2026-11-07T02:01:00Z", "duration_minutes": 30, "actionable": true});
+    let first = app.call_as("POST", &format!("/v1/pages/{page_id}/responses"), Some(body), Some(&alice)).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let first_id = first.body["id"].as_str().unwrap().to_owned();
+    let accrued = app.call_as("POST", "/v1/ledger/accrue", None, Some(&app.finance_token)).await;
+    assert!((200..300).contains(&accrued.status), "{:?}", accrued.body);
+
+    // Someone else may not correct it.
+    let change = json!({"started_at": "2026-11-07T02:01:00Z", "duration_minutes": 90, "actionable": true, "reason": "it took longer"});
+    let refused =
+        app.call_as("POST", &format!("/v1/responses/{first_id}/amend"), Some(change.clone()), Some(&bob)).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    // Its author amends it: a new version; the old one is kept, superseded.
+    let amended =
+        app.call_as("POST", &format!("/v1/responses/{first_id}/amend"), Some(change.clone()), Some(&alice)).await;
+    assert_eq!(amended.status, 201, "{:?}", amended.body);
+    assert_eq!(amended.body["supersedes"], first_id.as_str());
+    assert_eq!(amended.body["status"], "paid");
+    assert_eq!(amended.body["duration_minutes"], 90);
+    let second_id = amended.body["id"].as_str().unwrap().to_owned();
+    let versions = app.get(&format!("/v1/pages/{page_id}/responses")).await.body;
+    let statuses: Vec<(&str, &str)> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert!(statuses.contains(&(first_id.as_str(), "superseded")), "{statuses:?}");
+    assert!(statuses.contains(&(second_id.as_str(), "paid")), "{statuses:?}");
+    let lines = statement_responses(&app).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["quantity"], "90");
+    assert_eq!(lines[0]["fact"]["id"], second_id.as_str(), "{:?}", lines[0]);
+    // The ledger reverses the old line and posts the new; it still agrees with the engine.
+    let accrued = app.call_as("POST", "/v1/ledger/accrue", None, Some(&app.finance_token)).await;
+    assert!((200..300).contains(&accrued.status), "{:?}", accrued.body);
+    let verified = app.call_as("GET", "/v1/ledger/verify", None, Some(&app.finance_token)).await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    // A superseded version cannot be changed again.
+    let stale = app.call_as("POST", &format!("/v1/responses/{first_id}/amend"), Some(change), Some(&alice)).await;
+    assert_eq!(stale.status, 409, "{:?}", stale.body);
+
+    // Withdrawn: kept, no longer paid.
+    let reason = json!({"reason": "logged on the wrong page"});
+    let withdrawn =
+        app.call_as("POST", &format!("/v1/responses/{second_id}/withdraw"), Some(reason.clone()), Some(&alice)).await;
+    assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
+    assert_eq!(withdrawn.body["status"], "withdrawn");
+    // Nobody logged a response now: the acknowledger's default response (ack → nothing: the
+    // page is not resolved) pays nothing.
+    assert!(statement_responses(&app).await.is_empty());
+    let again = app.call_as("POST", &format!("/v1/responses/{second_id}/withdraw"), Some(reason), Some(&alice)).await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+    let audit =
+        app.call_as("GET", &format!("/v1/audit?entity=response&id={first_id}"), None, Some(&app.finance_token)).await;
+    assert!(audit.body.as_array().unwrap().iter().any(|row| row["action"] == "amend"), "{:?}", audit.body);
 }

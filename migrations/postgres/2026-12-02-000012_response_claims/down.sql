@@ -1,3 +1,4 @@
+ALTER TABLE responses DROP COLUMN supersedes;
 ALTER TABLE responses DROP COLUMN decision_reason;
 ALTER TABLE responses DROP COLUMN decided_at;
 ALTER TABLE responses DROP COLUMN decided_by;

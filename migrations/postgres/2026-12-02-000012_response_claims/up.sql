@@ -3,8 +3,11 @@
 -- and is not paid until a manager of their team or finance approves it (`paid`), or is
 -- `rejected`. The state lives on the response's own row, so triggers on `responses` see
 -- every change; `paid` is what pricing reads.
-ALTER TABLE responses ADD COLUMN status TEXT NOT NULL DEFAULT 'paid' CHECK (status IN ('paid', 'pending', 'rejected'));
+-- Corrections: an amendment is a new row naming the version it `supersedes` (the old row
+-- becomes `superseded`, unpaid, and is kept); a withdrawal marks the row `withdrawn`.
+ALTER TABLE responses ADD COLUMN status TEXT NOT NULL DEFAULT 'paid' CHECK (status IN ('paid', 'pending', 'rejected', 'superseded', 'withdrawn'));
 ALTER TABLE responses ADD COLUMN paid BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE responses ADD COLUMN decided_by TEXT;
 ALTER TABLE responses ADD COLUMN decided_at TIMESTAMP;
 ALTER TABLE responses ADD COLUMN decision_reason TEXT;
+ALTER TABLE responses ADD COLUMN supersedes TEXT;
