@@ -183,6 +183,9 @@ struct RawParts {
 
 const MINUTES_PER_HOUR: Decimal = Decimal::from_parts(60, 0, 0, false, 0);
 
+/// One responder's summed response minutes and recovery hours on a page.
+type MinutesAndHours = (Decimal, Decimal);
+
 impl RawParts {
     /// Adds one responder's costs with checked arithmetic; `false` (nothing added) when any
     /// term overflows, so the responder is reported as not costed instead of panicking.
@@ -215,7 +218,7 @@ impl RawParts {
 pub fn page_debts(pages: &[DebtPage], work: &[DebtWork], paid: &[DebtPaid], rates: &CostRates) -> DebtReport {
     // Per page then person: (minutes, recovery hours), so several rows of one person add up
     // and carry a single overhead.
-    let mut work_by_page: BTreeMap<&str, BTreeMap<&str, Option<(Decimal, Decimal)>>> = BTreeMap::new();
+    let mut work_by_page: BTreeMap<&str, BTreeMap<&str, Option<MinutesAndHours>>> = BTreeMap::new();
     for row in work {
         let entry = work_by_page
             .entry(row.page_id.as_str())

@@ -473,7 +473,7 @@ fn cooled_pages<'a>(person: &Person, callouts: &[&'a PageFact], policies: &Polic
             continue;
         };
         let fee = policy.callout_fee.highest(calendar.classes_at(page.triggered_at)).map(|(_, fee)| fee);
-        if !fee.is_some_and(|fee| !fee.is_zero()) {
+        if fee.is_none_or(|fee| fee.is_zero()) {
             continue;
         }
         let cooldown = TimeDelta::try_minutes(policy.callout_cooldown_minutes).unwrap_or(TimeDelta::zero());
