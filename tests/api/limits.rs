@@ -371,7 +371,8 @@ async fn the_same_work_is_paid_once(backend: Backend) {
     assign_uk(&app, json!({})).await;
     // The finding: one hour posted twice without an id, then a half hour inside it, was paid
     // as 3 response lines, 150 minutes. Wed 14 Oct 2026 10:00–11:00 BST, business hours.
-    let created = app.post("/v1/pages", page(json!({"triggered_at": "2026-10-14T09:00:00Z"}))).await;
+    // alice acknowledged both pages: she was called, her responses are paid as they arrive.
+    let created = app.post("/v1/pages", page(json!({"triggered_at": "2026-10-14T09:00:00Z", "acknowledged_at": "2026-10-14T09:00:00Z", "acknowledged_by": "alice"}))).await;
     let responses = format!("/v1/pages/{}/responses", created.body["id"].as_str().unwrap());
     for (start, end) in [
         ("2026-10-14T09:00:00Z", "2026-10-14T10:00:00Z"),
@@ -385,7 +386,7 @@ async fn the_same_work_is_paid_once(backend: Backend) {
     }
     // And on another page at the same moment: the same minutes again.
     let other =
-        app.post("/v1/pages", page(json!({"external_id": "INC-2", "triggered_at": "2026-10-14T09:05:00Z"}))).await;
+        app.post("/v1/pages", page(json!({"external_id": "INC-2", "triggered_at": "2026-10-14T09:05:00Z", "acknowledged_at": "2026-10-14T09:05:00Z", "acknowledged_by": "alice"}))).await;
     let other_responses = format!("/v1/pages/{}/responses", other.body["id"].as_str().unwrap());
     let reply = app
         .post(&other_responses, json!({"person": "alice", "started_at": "2026-10-14T09:05:00Z", "ended_at": "2026-10-14T09:55:00Z", "actionable": true}))
