@@ -170,7 +170,7 @@ pub fn load(store: &Store, data: &DemoData) -> Result<DemoSummary, StorageError>
             continue;
         };
         let new = responses::NewResponse {
-            id: Some(response.id),
+            id: Some(response.id.to_string()),
             page_id: page_id.clone(),
             person: response.person.clone(),
             started_at: response.started_at,

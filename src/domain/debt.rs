@@ -13,7 +13,9 @@
 //! - One interruption overhead per responder per page, however many responses they logged.
 //! - A responder's loaded hourly cost is their own rate, else their page team's default, else
 //!   the `"*"` default. A responder with none is reported in [`DebtReport::missing_rates`] and
-//!   adds nothing to the time parts (never silently priced at a made-up rate).
+//!   adds nothing to the time parts (never silently priced at a made-up rate). So is a
+//!   responder whose cost overflows `Decimal` (a rate stored before `domain::limits`): the
+//!   arithmetic is checked, the model never panics; sums of rounded parts saturate.
 //! - Each part is rounded once to the currency's minor unit, half away from zero, after summing
 //!   its unrounded terms; `total` is the sum of the rounded parts and is never re-rounded.
 //! - Amounts in different currencies are never added: a page yields one [`PageDebt`] per
@@ -181,17 +183,52 @@ struct RawParts {
 
 const MINUTES_PER_HOUR: Decimal = Decimal::from_parts(60, 0, 0, false, 0);
 
+/// One responder's summed response minutes and recovery hours on a page.
+type MinutesAndHours = (Decimal, Decimal);
+
+impl RawParts {
+    /// Adds one responder's costs with checked arithmetic; `false` (nothing added) when any
+    /// term overflows, so the responder is reported as not costed instead of panicking.
+    fn add_responder(&mut self, hourly: Decimal, minutes: Decimal, recovery_hours: Decimal, overhead: Decimal) -> bool {
+        let terms = (|| {
+            let time = hourly.checked_mul(minutes)?.checked_div(MINUTES_PER_HOUR)?;
+            let interruption = hourly.checked_mul(overhead)?.checked_div(MINUTES_PER_HOUR)?;
+            let recovery = hourly.checked_mul(recovery_hours)?;
+            Some((
+                self.responder_time.checked_add(time)?,
+                self.interruption_overhead.checked_add(interruption)?,
+                self.recovery.checked_add(recovery)?,
+            ))
+        })();
+        match terms {
+            Some((time, interruption, recovery)) => {
+                self.responder_time = time;
+                self.interruption_overhead = interruption;
+                self.recovery = recovery;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Computes the debt of every page (see the module documentation for the definitions).
 ///
 /// Work and paid rows for pages not in `pages` are ignored: the caller chose the pages.
 pub fn page_debts(pages: &[DebtPage], work: &[DebtWork], paid: &[DebtPaid], rates: &CostRates) -> DebtReport {
     // Per page then person: (minutes, recovery hours), so several rows of one person add up
     // and carry a single overhead.
-    let mut work_by_page: BTreeMap<&str, BTreeMap<&str, (Decimal, Decimal)>> = BTreeMap::new();
+    let mut work_by_page: BTreeMap<&str, BTreeMap<&str, Option<MinutesAndHours>>> = BTreeMap::new();
     for row in work {
-        let entry = work_by_page.entry(row.page_id.as_str()).or_default().entry(row.person.as_str()).or_default();
-        entry.0 += row.minutes;
-        entry.1 += row.recovery_hours;
+        let entry = work_by_page
+            .entry(row.page_id.as_str())
+            .or_default()
+            .entry(row.person.as_str())
+            .or_insert(Some((Decimal::ZERO, Decimal::ZERO)));
+        // `None`: the sums overflowed, the responder cannot be costed (reported below).
+        *entry = entry.and_then(|(minutes, hours)| {
+            Some((minutes.checked_add(row.minutes)?, hours.checked_add(row.recovery_hours)?))
+        });
     }
     let mut paid_by_page: BTreeMap<&str, Vec<&DebtPaid>> = BTreeMap::new();
     for row in paid {
@@ -202,17 +239,21 @@ pub fn page_debts(pages: &[DebtPage], work: &[DebtWork], paid: &[DebtPaid], rate
     for page in pages {
         let mut parts: BTreeMap<Currency, RawParts> = BTreeMap::new();
         for row in paid_by_page.get(page.id.as_str()).into_iter().flatten() {
-            parts.entry(row.currency).or_default().paid += row.amount;
+            let part = parts.entry(row.currency).or_default();
+            part.paid = part.paid.saturating_add(row.amount);
         }
-        for (person, (minutes, recovery_hours)) in work_by_page.get(page.id.as_str()).into_iter().flatten() {
-            let Some((currency, hourly)) = rates.rate_for(person, page.team.as_deref()) else {
-                report.missing_rates.push(MissingRate { page_id: page.id.clone(), person: (*person).to_owned() });
-                continue;
+        for (person, sums) in work_by_page.get(page.id.as_str()).into_iter().flatten() {
+            let rate = rates.rate_for(person, page.team.as_deref());
+            let costed = match (rate, sums) {
+                (Some((currency, hourly)), Some((minutes, recovery_hours))) => {
+                    let part = parts.entry(currency).or_default();
+                    part.add_responder(hourly, *minutes, *recovery_hours, rates.interruption_overhead_minutes)
+                }
+                _ => false,
             };
-            let part = parts.entry(currency).or_default();
-            part.responder_time += hourly * *minutes / MINUTES_PER_HOUR;
-            part.interruption_overhead += hourly * rates.interruption_overhead_minutes / MINUTES_PER_HOUR;
-            part.recovery += hourly * *recovery_hours;
+            if !costed {
+                report.missing_rates.push(MissingRate { page_id: page.id.clone(), person: (*person).to_owned() });
+            }
         }
         if parts.is_empty() {
             // Still count the page (see module docs): a zero debt in the default currency.
@@ -232,7 +273,10 @@ pub fn page_debts(pages: &[DebtPage], work: &[DebtWork], paid: &[DebtPaid], rate
                 responder_time,
                 interruption_overhead,
                 recovery,
-                total: paid + responder_time + interruption_overhead + recovery,
+                total: paid
+                    .saturating_add(responder_time)
+                    .saturating_add(interruption_overhead)
+                    .saturating_add(recovery),
             });
         }
     }
@@ -334,11 +378,11 @@ pub fn aggregate(pages: &[DebtPage], debts: &[PageDebt], group_by: GroupBy) -> V
             interruption_overhead: Decimal::ZERO,
             recovery: Decimal::ZERO,
         });
-        group.total += debt.total;
-        group.paid += debt.paid;
-        group.responder_time += debt.responder_time;
-        group.interruption_overhead += debt.interruption_overhead;
-        group.recovery += debt.recovery;
+        group.total = group.total.saturating_add(debt.total);
+        group.paid = group.paid.saturating_add(debt.paid);
+        group.responder_time = group.responder_time.saturating_add(debt.responder_time);
+        group.interruption_overhead = group.interruption_overhead.saturating_add(debt.interruption_overhead);
+        group.recovery = group.recovery.saturating_add(debt.recovery);
         if counted.insert((page.id.as_str(), debt.currency)) {
             group.pages += 1;
             group.night_pages += u64::from(page.night);
@@ -375,19 +419,21 @@ pub struct Trend {
 pub fn trend(current: &[DebtGroup], previous: &[DebtGroup]) -> Vec<Trend> {
     let mut totals: BTreeMap<(String, Currency), (Decimal, Decimal)> = BTreeMap::new();
     for group in current {
-        totals.entry((group.key.clone(), group.currency)).or_default().0 += group.total;
+        let entry = totals.entry((group.key.clone(), group.currency)).or_default();
+        entry.0 = entry.0.saturating_add(group.total);
     }
     for group in previous {
-        totals.entry((group.key.clone(), group.currency)).or_default().1 += group.total;
+        let entry = totals.entry((group.key.clone(), group.currency)).or_default();
+        entry.1 = entry.1.saturating_add(group.total);
     }
     let mut out: Vec<Trend> = totals
         .into_iter()
         .map(|((key, currency), (current, previous))| {
-            let change = current - previous;
-            let change_percent = (!previous.is_zero()).then(|| {
-                (change * Decimal::ONE_HUNDRED / previous)
-                    .round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero)
-            });
+            let change = current.saturating_sub(previous);
+            let change_percent = (!previous.is_zero())
+                .then(|| change.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(previous))
+                .flatten()
+                .map(|percent| percent.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero));
             Trend { key, currency, current, previous, change, change_percent }
         })
         .collect();
@@ -548,6 +594,27 @@ mod tests {
                 total: dec!(358.50),
             }]
         );
+    }
+
+    #[test]
+    fn a_cost_beyond_the_limits_is_reported_not_a_panic() {
+        // The finding: loaded_hourly_cost 90000000000000000.00 made debt, health and
+        // the dashboard answer 500. ana's cost × a week of minutes and a huge recovery
+        // overflow: she is reported as not costed; bob on the same page is costed.
+        let mut rates = rates();
+        rates.loaded_hourly_cost.insert("ana".into(), (cur("EUR"), Decimal::MAX));
+        rates.loaded_hourly_cost.insert("bob".into(), (cur("EUR"), dec!(60)));
+        let report = page_debts(
+            &[page(1, "disk", Some("db"), true, Some(true))],
+            &[work(1, "ana", dec!(10080), Decimal::MAX), work(1, "bob", dec!(60), dec!(0))],
+            &[paid(1, "EUR", Decimal::MAX), paid(1, "EUR", Decimal::MAX)],
+            &rates,
+        );
+        assert_eq!(report.missing_rates, vec![MissingRate { page_id: "p1".into(), person: "ana".into() }]);
+        assert_eq!(report.debts.len(), 1);
+        assert_eq!(report.debts[0].responder_time, dec!(60.00));
+        let groups = aggregate(&[page(1, "disk", Some("db"), true, Some(true))], &report.debts, GroupBy::Team);
+        let _ = trend(&groups, &groups);
     }
 
     #[test]

@@ -20,7 +20,8 @@ impl FieldError {
     }
 }
 
-/// Checks a required text field: present, not blank, at most `length_max` characters.
+/// Checks a required text field (a name, a key, an id): present, not blank, at most
+/// `length_max` characters, no control character (`domain::limits`).
 pub fn require_text(field: &str, value: &str, length_max: usize) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
@@ -28,7 +29,7 @@ pub fn require_text(field: &str, value: &str, length_max: usize) -> Result<(), F
     if value.chars().count() > length_max {
         return Err(FieldError::new(field, format!("must be at most {length_max} characters")));
     }
-    Ok(())
+    super::limits::check_no_control(field, value)
 }
 
 /// Checks an identifier used in URLs: 1 to 128 characters of `[A-Za-z0-9._:@-]`.

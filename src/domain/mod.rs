@@ -10,6 +10,7 @@ pub mod health;
 pub mod histogram;
 pub mod holidays;
 pub mod ledger;
+pub mod limits;
 pub mod page;
 pub mod pay;
 pub mod period;

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::field_error::{FieldError, require_slug, require_text};
+use super::limits::{check_free_text, check_instant};
 
 /// How urgently a page asks for a human.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -99,10 +100,18 @@ impl PageState {
             resolved_at,
         } = delivery;
         require_text("service", &service_key, KEY_LENGTH_MAX)?;
-        if let Some(title) = &title
-            && title.chars().count() > TITLE_LENGTH_MAX
-        {
-            return Err(FieldError::new("title", format!("must be at most {TITLE_LENGTH_MAX} characters")));
+        if let Some(title) = &title {
+            if title.chars().count() > TITLE_LENGTH_MAX {
+                return Err(FieldError::new("title", format!("must be at most {TITLE_LENGTH_MAX} characters")));
+            }
+            check_free_text("title", title)?;
+        }
+        check_instant("triggered_at", triggered_at)?;
+        if let Some(at) = acknowledged_at {
+            check_instant("acknowledged_at", at)?;
+        }
+        if let Some(at) = resolved_at {
+            check_instant("resolved_at", at)?;
         }
         if let Some(alert_key) = &alert_key {
             require_text("alert_key", alert_key, KEY_LENGTH_MAX)?;

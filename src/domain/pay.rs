@@ -23,6 +23,16 @@
 //!   `window_days` × 24 h up to and including the page (ties on the instant ordered by page
 //!   id); the `free_pages + 1`-th and later get an escalation line of fee × (factor − 1).
 //! - Recovery hours come from the response's own minutes in the sleep window.
+//! - Work is paid once: a person's overlapping works (logged responses, repeated or not, and
+//!   default responses, on one page or on several pages at the same moment) are merged into
+//!   one stretch covering their union ([`union_of_work`]), priced once (rounding, minimum and
+//!   recovery included) on the line of the stretch's earliest work; its explanation names
+//!   the works merged into it. Works that only touch stay apart.
+//! - Overlapping pages: each page the person responded to is its own callout and earns its
+//!   own fee (being called out twice is two interruptions), unless the policy sets
+//!   `callout_cooldown_minutes`: then a page triggered less than that many minutes after a
+//!   paid callout of the same person earns no fee, no escalation, and does not count
+//!   towards escalation (default 0: off). Its response time is still paid, once.
 //! - Standby: "the higher rate" between overlapping shifts is the one whose role has the
 //!   higher `role_multipliers` entry (rates otherwise depend only on the day); a per-night
 //!   night needs one shift to cover it, two shifts handing over at 02:00 do not.
@@ -260,6 +270,37 @@ pub enum PricingError {
         /// The fact.
         fact: FactRef,
     },
+    /// An amount could not be computed within `Decimal`'s range: a rate, multiplier or
+    /// duration beyond `domain::limits` (stored before the limits, or given to the engine
+    /// directly). Names the person and the fact so the rest can still be priced.
+    #[error("the {what} of {kind:?} `{id}` for person `{person}` overflows: a rate, multiplier or duration is out of bounds", kind = fact.kind, id = fact.id)]
+    Overflow {
+        /// The person priced.
+        person: String,
+        /// The fact priced.
+        fact: FactRef,
+        /// What was being computed (`response pay`, `escalation`, `standby`).
+        what: &'static str,
+    },
+}
+
+/// `a × b`, or the overflow error naming the person and the fact.
+fn mul(a: Decimal, b: Decimal, overflow: &impl Fn() -> PricingError) -> Result<Decimal, PricingError> {
+    a.checked_mul(b).ok_or_else(overflow)
+}
+
+/// `a + b`, or the overflow error.
+fn add(a: Decimal, b: Decimal, overflow: &impl Fn() -> PricingError) -> Result<Decimal, PricingError> {
+    a.checked_add(b).ok_or_else(overflow)
+}
+
+/// `a / b` (`b` ≠ 0), or the overflow error.
+fn div(a: Decimal, b: Decimal, overflow: &impl Fn() -> PricingError) -> Result<Decimal, PricingError> {
+    a.checked_div(b).ok_or_else(overflow)
+}
+
+fn overflow_of<'a>(person: &'a Person, fact: &'a FactRef, what: &'static str) -> impl Fn() -> PricingError + 'a {
+    move || PricingError::Overflow { person: person.id.clone(), fact: fact.clone(), what }
 }
 
 /// A stretch of work to price as a response: a logged response, or the default
@@ -332,6 +373,10 @@ pub fn price_callouts(
     // A page delivered twice is one callout: keep its earliest copy.
     let mut seen = BTreeSet::new();
     callouts.retain(|page| seen.insert(page.id.as_str()));
+    // Cooldown: a page within the policy's cooldown after a paid callout is part of that
+    // callout: no fee, no escalation, and it does not count towards escalation.
+    let cooled = cooled_pages(person, &callouts, policies);
+    callouts.retain(|page| !cooled.contains(page.id.as_str()));
     // Out-of-hours callouts in time order: the escalation count runs over these.
     let out_of_hours: Vec<(DateTime<Utc>, &str)> = callouts
         .iter()
@@ -384,9 +429,8 @@ pub fn price_callouts(
         }
         // Rank of this page among the out-of-hours callouts of the trailing window
         // `(triggered_at − window, triggered_at]`, itself included: 1 for the first.
-        let window_start = page
-            .triggered_at
-            .checked_sub_signed(TimeDelta::days(policy.escalation.window_days))
+        let window_start = TimeDelta::try_days(policy.escalation.window_days)
+            .and_then(|window| page.triggered_at.checked_sub_signed(window))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let key = (page.triggered_at, page.id.as_str());
         let up_to_page = out_of_hours.partition_point(|entry| *entry <= key);
@@ -396,7 +440,7 @@ pub fn price_callouts(
             continue;
         }
         let premium_factor = policy.escalation.factor - Decimal::ONE;
-        let amount = money(policy.currency, fee * premium_factor);
+        let amount = money(policy.currency, mul(fee, premium_factor, &overflow_of(person, &fact, "escalation"))?);
         if amount.is_zero() {
             continue;
         }
@@ -414,6 +458,33 @@ pub fn price_callouts(
         ));
     }
     Ok(lines)
+}
+
+/// The pages (of `callouts`, in time order) that earn no fee under their policy's
+/// `callout_cooldown_minutes`: triggered less than that many minutes after the last paid
+/// callout (a non-zero fee) of the person. A page no policy prices is skipped here (pricing
+/// it reports the error).
+fn cooled_pages<'a>(person: &Person, callouts: &[&'a PageFact], policies: &PolicyHistory) -> BTreeSet<&'a str> {
+    let calendar = &person.calendar;
+    let mut cooled = BTreeSet::new();
+    let mut last_paid: Option<DateTime<Utc>> = None;
+    for page in callouts {
+        let Some(policy) = policies.in_force_on(calendar.local(page.triggered_at).date()) else {
+            continue;
+        };
+        let fee = policy.callout_fee.highest(calendar.classes_at(page.triggered_at)).map(|(_, fee)| fee);
+        if fee.is_none_or(|fee| fee.is_zero()) {
+            continue;
+        }
+        let cooldown = TimeDelta::try_minutes(policy.callout_cooldown_minutes).unwrap_or(TimeDelta::zero());
+        match last_paid {
+            Some(paid_at) if cooldown > TimeDelta::zero() && page.triggered_at - paid_at < cooldown => {
+                cooled.insert(page.id.as_str());
+            }
+            _ => last_paid = Some(page.triggered_at),
+        }
+    }
+    cooled
 }
 
 /// Response and recovery lines for `person`'s work started in `[from, to)`: their logged
@@ -455,13 +526,60 @@ pub fn price_responses(
     });
     works.dedup_by(|a, b| a.fact == b.fact);
     let mut lines = Vec::new();
-    for work in &works {
-        if from <= work.started_at && work.started_at < to {
-            let policy = policy_at(person, policies, work.started_at, &work.fact)?;
-            lines.extend(price_work(person, policy, work)?);
+    for stretch in union_of_work(works)? {
+        if from <= stretch.work.started_at && stretch.work.started_at < to {
+            let policy = policy_at(person, policies, stretch.work.started_at, &stretch.work.fact)?;
+            lines.extend(price_stretch(person, policy, &stretch.work, &stretch.merged)?);
         }
     }
     Ok(lines)
+}
+
+/// One stretch of a person's work: overlapping works merged, led by the earliest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stretch {
+    /// The leading work (its fact and page identify the line), spanning the whole union.
+    pub work: Work,
+    /// The other works merged into it, in time order.
+    pub merged: Vec<FactRef>,
+}
+
+/// Work is paid once: a person's works (logged responses and default responses, on one page
+/// or on several) that overlap in time are merged into one stretch covering their union,
+/// so no second is paid twice. Works that only touch (one ends as the next starts) stay
+/// apart. A stretch is led by its earliest work (then the longest, then the lowest fact),
+/// whose fact and page the lines carry; rounding, the minimum and recovery apply once per
+/// stretch. Fractions of a second are dropped first, as in [`price_work`].
+pub fn union_of_work(works: Vec<Work>) -> Result<Vec<Stretch>, PricingError> {
+    let mut works: Vec<Work> = works
+        .into_iter()
+        .map(|work| Work {
+            started_at: work.started_at.trunc_subsecs(0),
+            ended_at: work.ended_at.trunc_subsecs(0),
+            ..work
+        })
+        .collect();
+    if let Some(backwards) = works.iter().find(|work| work.ended_at < work.started_at) {
+        return Err(PricingError::EndsBeforeStart { fact: backwards.fact.clone() });
+    }
+    works.sort_by(|a, b| {
+        (a.started_at, std::cmp::Reverse(a.ended_at), &a.fact).cmp(&(
+            b.started_at,
+            std::cmp::Reverse(b.ended_at),
+            &b.fact,
+        ))
+    });
+    let mut stretches: Vec<Stretch> = Vec::new();
+    for work in works {
+        match stretches.last_mut() {
+            Some(last) if work.started_at < last.work.ended_at || work.started_at == last.work.started_at => {
+                last.work.ended_at = last.work.ended_at.max(work.ended_at);
+                last.merged.push(work.fact);
+            }
+            _ => stretches.push(Stretch { work, merged: Vec::new() }),
+        }
+    }
+    Ok(stretches)
 }
 
 /// The response line, and the recovery line if the work touched the sleep window, for one
@@ -471,6 +589,16 @@ pub fn price_responses(
 /// elapsed time is rounded up to the increment, raised to the minimum, and the seconds so
 /// added are paid at the multiplier of the work's start.
 pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Vec<PricedLine>, PricingError> {
+    price_stretch(person, policy, work, &[])
+}
+
+/// [`price_work`] for a stretch that merged other works (named in the explanation).
+fn price_stretch(
+    person: &Person,
+    policy: &PayPolicy,
+    work: &Work,
+    merged: &[FactRef],
+) -> Result<Vec<PricedLine>, PricingError> {
     let calendar = &person.calendar;
     let (start, end) = (work.started_at.trunc_subsecs(0), work.ended_at.trunc_subsecs(0));
     if end < start {
@@ -480,13 +608,15 @@ pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Ve
     let (start_class, start_multiplier) =
         policy.response_multiplier.highest(start_classes).unwrap_or((TimeClass::Business, Decimal::ONE));
 
+    let overflow = overflow_of(person, &work.fact, "response pay");
     let mut weighted_seconds = Decimal::ZERO;
     let mut night_seconds = 0_i64;
     let mut parts: Vec<(i64, TimeClass, Decimal)> = Vec::new();
     for segment in calendar.split(start, end) {
         let (class, multiplier) =
             policy.response_multiplier.highest(segment.classes).unwrap_or((TimeClass::Business, Decimal::ONE));
-        weighted_seconds += multiplier * Decimal::from(segment.seconds());
+        weighted_seconds =
+            add(weighted_seconds, mul(multiplier, Decimal::from(segment.seconds()), &overflow)?, &overflow)?;
         if segment.classes.contains(TimeClass::Night) {
             night_seconds += segment.seconds();
         }
@@ -502,8 +632,12 @@ pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Ve
     let billable_seconds = rounded_seconds.max(policy.minimum_billable_minutes.saturating_mul(60));
     let extra_seconds = billable_seconds - elapsed_seconds;
     let rate = policy.response_rate_per_hour;
-    let exact =
-        rate * (weighted_seconds + start_multiplier * Decimal::from(extra_seconds)) / Decimal::from(SECONDS_PER_HOUR);
+    let extra_weighted = mul(start_multiplier, Decimal::from(extra_seconds), &overflow)?;
+    let exact = div(
+        mul(rate, add(weighted_seconds, extra_weighted, &overflow)?, &overflow)?,
+        Decimal::from(SECONDS_PER_HOUR),
+        &overflow,
+    )?;
     let amount = money(policy.currency, exact);
 
     let context = context(calendar, start, start_classes);
@@ -511,6 +645,18 @@ pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Ve
     let what = match work.fact.kind {
         FactKind::Page => "default response (acknowledged → resolved)",
         _ => "response",
+    };
+    let union = if merged.is_empty() {
+        String::new()
+    } else {
+        let listed: Vec<String> = merged
+            .iter()
+            .map(|fact| match fact.kind {
+                FactKind::Page => format!("default response of page {}", fact.id),
+                _ => format!("response {}", fact.id),
+            })
+            .collect();
+        format!(" (paid once with the overlapping {})", listed.join(", "))
     };
     let mixed = parts.len() > 1;
     let pricing = if mixed {
@@ -543,7 +689,7 @@ pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Ve
         page_id: Some(work.page_id.clone()),
         policy: policy.reference(),
         occurred_at: work.started_at,
-        explanation: format!("{context}: {what} {span} = {} {pricing} = {amount}", duration(elapsed_seconds)),
+        explanation: format!("{context}: {what} {span}{union} = {} {pricing} = {amount}", duration(elapsed_seconds)),
     }];
 
     if policy.recovery.enabled && night_seconds > 0 {
@@ -625,12 +771,12 @@ pub fn price_standby(
         match policy.standby.mode {
             StandbyMode::PerNight => {
                 if from <= day_start && day_start < to {
-                    lines.extend(price_night(person, policy, date, &touching));
+                    lines.extend(price_night(person, policy, date, &touching)?);
                 }
             }
             StandbyMode::PerHour | StandbyMode::PerDay => {
                 let window = (day_start.max(from), day_end.min(to));
-                lines.extend(price_standby_day(person, policy, date, window, &touching));
+                lines.extend(price_standby_day(person, policy, date, window, &touching)?);
             }
         }
     }
@@ -645,11 +791,11 @@ fn price_standby_day(
     date: NaiveDate,
     window: (DateTime<Utc>, DateTime<Utc>),
     shifts: &[&ShiftFact],
-) -> Vec<PricedLine> {
+) -> Result<Vec<PricedLine>, PricingError> {
     let calendar = &person.calendar;
     let (low, high) = window;
     if low >= high {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let (day_start, day_end) = calendar.day_bounds(date);
     let day_seconds = (day_end - day_start).num_seconds();
@@ -703,7 +849,14 @@ fn price_standby_day(
             StandbyMode::PerDay => (day_seconds, format!("day of {}", duration(day_seconds))),
             _ => (SECONDS_PER_HOUR, "h".to_owned()),
         };
-        let amount = money(policy.currency, rate * multiplier * Decimal::from(seconds) / Decimal::from(divisor.max(1)));
+        let fact = shift_ref(shift);
+        let overflow = overflow_of(person, &fact, "standby");
+        let exact = div(
+            mul(mul(rate, multiplier, &overflow)?, Decimal::from(seconds), &overflow)?,
+            Decimal::from(divisor.max(1)),
+            &overflow,
+        )?;
+        let amount = money(policy.currency, exact);
         let minutes = (Decimal::from(seconds) / Decimal::from(60)).round_dp(4).normalize();
         let excluding = if standby.exclude_working_hours { ", working hours excluded" } else { "" };
         lines.push(PricedLine {
@@ -731,19 +884,26 @@ fn price_standby_day(
             ),
         });
     }
-    lines
+    Ok(lines)
 }
 
 /// The night of local date `date`: paid once when a shift runs from that date until at
 /// least the cut-off on the next.
-fn price_night(person: &Person, policy: &PayPolicy, date: NaiveDate, shifts: &[&ShiftFact]) -> Option<PricedLine> {
+fn price_night(
+    person: &Person,
+    policy: &PayPolicy,
+    date: NaiveDate,
+    shifts: &[&ShiftFact],
+) -> Result<Option<PricedLine>, PricingError> {
     let calendar = &person.calendar;
     let standby = &policy.standby;
-    let next = date.succ_opt()?;
+    let Some(next) = date.succ_opt() else { return Ok(None) };
     let (day_start, day_end) = calendar.day_bounds(date);
     let cutoff = calendar.first_instant_at_or_after(next.and_time(standby.night_cutoff));
-    let index = best_shift(standby, shifts, |shift| shift.start < day_end && shift.end >= cutoff)?;
-    let shift = shifts.get(index)?;
+    let Some(index) = best_shift(standby, shifts, |shift| shift.start < day_end && shift.end >= cutoff) else {
+        return Ok(None);
+    };
+    let Some(shift) = shifts.get(index) else { return Ok(None) };
     let day_class = if calendar.holidays.contains(&date) {
         DayClass::Holiday
     } else if standby.weekend_nights.contains(&date.weekday()) {
@@ -753,8 +913,9 @@ fn price_night(person: &Person, policy: &PayPolicy, date: NaiveDate, shifts: &[&
     };
     let rate = standby.rates.get(day_class);
     let multiplier = standby.role_multiplier(&shift.role);
-    let amount = money(policy.currency, rate * multiplier);
-    Some(PricedLine {
+    let fact = shift_ref(shift);
+    let amount = money(policy.currency, mul(rate, multiplier, &overflow_of(person, &fact, "standby"))?);
+    Ok(Some(PricedLine {
         person_id: person.id.clone(),
         component: Component::Standby,
         quantity: Decimal::ONE,
@@ -778,7 +939,7 @@ fn price_night(person: &Person, policy: &PayPolicy, date: NaiveDate, shifts: &[&
             next.format("%a"),
             standby.night_cutoff.format("%H:%M"),
         ),
-    })
+    }))
 }
 
 /// Index of the best-paying shift among those `covering`: the highest role multiplier, then

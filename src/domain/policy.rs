@@ -24,14 +24,19 @@ use super::time_class::{DayClass, TimeClass, TimeClassSet};
 #[serde(deny_unknown_fields)]
 pub struct PerTimeClass {
     /// Value for `business` minutes.
+    #[serde(with = "super::limits::decimal_string")]
     pub business: Decimal,
     /// Value for `off_hours` minutes.
+    #[serde(with = "super::limits::decimal_string")]
     pub off_hours: Decimal,
     /// Value for `night` minutes.
+    #[serde(with = "super::limits::decimal_string")]
     pub night: Decimal,
     /// Value for `weekend` minutes.
+    #[serde(with = "super::limits::decimal_string")]
     pub weekend: Decimal,
     /// Value for `holiday` minutes.
+    #[serde(with = "super::limits::decimal_string")]
     pub holiday: Decimal,
 }
 
@@ -68,10 +73,13 @@ impl PerTimeClass {
 #[serde(deny_unknown_fields)]
 pub struct PerDayClass {
     /// Rate on working days.
+    #[serde(with = "super::limits::decimal_string")]
     pub weekday: Decimal,
     /// Rate on weekend days.
+    #[serde(with = "super::limits::decimal_string")]
     pub weekend: Decimal,
     /// Rate on holidays.
+    #[serde(with = "super::limits::decimal_string")]
     pub holiday: Decimal,
 }
 
@@ -95,6 +103,7 @@ pub struct EscalationRule {
     /// woken two or three times a year is reasonable, more is not.
     pub free_pages: i64,
     /// Factor applied to the callout fee of every further out-of-hours page. Default 2.
+    #[serde(with = "super::limits::decimal_string")]
     pub factor: Decimal,
     /// Length of the trailing window in days. Default 365.
     pub window_days: i64,
@@ -157,6 +166,7 @@ pub struct StandbyRule {
     pub weekend_nights: Vec<Weekday>,
     /// Rate multiplier per shift role (e.g. `secondary = "0.5"`); roles not listed pay × 1.
     /// Where one person's shifts overlap, the role with the higher multiplier is paid.
+    #[serde(with = "super::limits::decimal_string::map")]
     pub role_multipliers: BTreeMap<String, Decimal>,
 }
 
@@ -240,7 +250,7 @@ pub struct PayPolicy {
     #[serde(default = "default_callout_fee")]
     pub callout_fee: PerTimeClass,
     /// Hourly rate for response time.
-    #[serde(default = "default_response_rate")]
+    #[serde(default = "default_response_rate", with = "super::limits::decimal_string")]
     pub response_rate_per_hour: Decimal,
     /// Multiplier of the hourly rate by the class of each minute; the highest applicable wins.
     #[serde(default = "default_response_multiplier")]
@@ -251,6 +261,10 @@ pub struct PayPolicy {
     /// Billable minutes at least, per response.
     #[serde(default = "default_minimum")]
     pub minimum_billable_minutes: i64,
+    /// Cooldown: a page triggered within this many minutes after a paid callout of the same
+    /// person earns no second callout fee (nor escalation). 0 (the default) turns it off.
+    #[serde(default)]
+    pub callout_cooldown_minutes: i64,
     /// Escalation of out-of-hours callout fees.
     #[serde(default)]
     pub escalation: EscalationRule,
@@ -278,13 +292,6 @@ impl PolicyError {
     }
 }
 
-fn non_negative(field: String, value: Decimal) -> Result<(), PolicyError> {
-    if value.is_sign_negative() && !value.is_zero() {
-        return Err(PolicyError::new(field, format!("{value} must not be negative")));
-    }
-    Ok(())
-}
-
 impl PayPolicy {
     /// A policy with every PRODUCT.md default.
     pub fn with_defaults(
@@ -303,58 +310,110 @@ impl PayPolicy {
             response_multiplier: default_response_multiplier(),
             rounding_increment_minutes: default_increment(),
             minimum_billable_minutes: default_minimum(),
+            callout_cooldown_minutes: 0,
             escalation: EscalationRule::default(),
             recovery: RecoveryRule::default(),
             standby: StandbyRule::default(),
         }
     }
 
-    /// Checks that the policy can price anything; the first problem found names its field.
+    /// Checks that the policy can price anything, every value within `domain::limits`; the
+    /// first problem found names its field.
     pub fn validate(&self) -> Result<(), PolicyError> {
+        use super::limits::{self, check_amount, check_multiplier, check_range};
+        let field_error = |error: super::field_error::FieldError| PolicyError::new(error.field, error.message);
         if self.id.trim().is_empty() {
             return Err(PolicyError::new("id", "must not be empty"));
         }
+        if self.id.chars().count() > limits::NAME_LENGTH_MAX {
+            return Err(PolicyError::new("id", format!("must be at most {} characters", limits::NAME_LENGTH_MAX)));
+        }
+        limits::check_no_control("id", &self.id).map_err(field_error)?;
         if self.version == 0 {
             return Err(PolicyError::new("version", "versions start at 1"));
         }
+        if i32::try_from(self.version).is_err() {
+            return Err(PolicyError::new("version", format!("must be at most {}", i32::MAX)));
+        }
         for (class, fee) in self.callout_fee.entries() {
             let field = format!("callout_fee.{class}");
-            non_negative(field.clone(), fee)?;
+            check_amount(&field, fee).map_err(field_error)?;
             // A fee is paid as is, so it must be expressible in the currency.
             if self.currency.round(fee) != fee {
                 return Err(PolicyError::new(field, format!("{fee} has more decimal places than {}", self.currency)));
             }
         }
-        non_negative("response_rate_per_hour".into(), self.response_rate_per_hour)?;
+        check_amount("response_rate_per_hour", self.response_rate_per_hour).map_err(field_error)?;
+        if self.response_rate_per_hour.normalize().scale() > limits::DECIMAL_PLACES_MAX {
+            return Err(PolicyError::new(
+                "response_rate_per_hour",
+                format!("has more than {} decimal places", limits::DECIMAL_PLACES_MAX),
+            ));
+        }
         for (class, multiplier) in self.response_multiplier.entries() {
-            non_negative(format!("response_multiplier.{class}"), multiplier)?;
+            check_multiplier(&format!("response_multiplier.{class}"), multiplier).map_err(field_error)?;
         }
         if self.rounding_increment_minutes < 1 {
             return Err(PolicyError::new("rounding_increment_minutes", "must be at least 1 minute"));
         }
+        check_range("rounding_increment_minutes", self.rounding_increment_minutes, 1, limits::POLICY_MINUTES_MAX)
+            .map_err(field_error)?;
         if self.minimum_billable_minutes < 0 {
             return Err(PolicyError::new("minimum_billable_minutes", "must not be negative"));
         }
+        check_range("minimum_billable_minutes", self.minimum_billable_minutes, 0, limits::POLICY_MINUTES_MAX)
+            .map_err(field_error)?;
+        check_range("callout_cooldown_minutes", self.callout_cooldown_minutes, 0, limits::COOLDOWN_MINUTES_MAX)
+            .map_err(field_error)?;
         if self.escalation.free_pages < 0 {
             return Err(PolicyError::new("escalation.free_pages", "must not be negative"));
         }
+        check_range("escalation.free_pages", self.escalation.free_pages, 0, limits::FREE_PAGES_MAX)
+            .map_err(field_error)?;
         if self.escalation.factor < Decimal::ONE {
             return Err(PolicyError::new(
                 "escalation.factor",
                 format!("{} must be at least 1", self.escalation.factor),
             ));
         }
+        check_multiplier("escalation.factor", self.escalation.factor).map_err(field_error)?;
         if self.escalation.window_days < 1 {
             return Err(PolicyError::new("escalation.window_days", "must be at least 1 day"));
         }
+        check_range("escalation.window_days", self.escalation.window_days, 1, limits::WINDOW_DAYS_MAX)
+            .map_err(field_error)?;
         if self.recovery.minimum_hours < 0 {
             return Err(PolicyError::new("recovery.minimum_hours", "must not be negative"));
         }
+        check_range("recovery.minimum_hours", self.recovery.minimum_hours, 0, limits::RECOVERY_HOURS_MAX)
+            .map_err(field_error)?;
         for class in [DayClass::Weekday, DayClass::Weekend, DayClass::Holiday] {
-            non_negative(format!("standby.rates.{}", class.as_str()), self.standby.rates.get(class))?;
+            let field = format!("standby.rates.{}", class.as_str());
+            let rate = self.standby.rates.get(class);
+            check_amount(&field, rate).map_err(field_error)?;
+            if rate.normalize().scale() > limits::DECIMAL_PLACES_MAX {
+                return Err(PolicyError::new(
+                    field,
+                    format!("has more than {} decimal places", limits::DECIMAL_PLACES_MAX),
+                ));
+            }
+        }
+        if self.standby.role_multipliers.len() > 16 {
+            return Err(PolicyError::new("standby.role_multipliers", "lists at most 16 roles"));
         }
         for (role, multiplier) in &self.standby.role_multipliers {
-            non_negative(format!("standby.role_multipliers.{role}"), *multiplier)?;
+            let field = format!("standby.role_multipliers.{role}");
+            if role.trim().is_empty() || role.chars().count() > limits::NAME_LENGTH_MAX {
+                return Err(PolicyError::new(
+                    "standby.role_multipliers",
+                    format!("a role name has 1 to {} characters", limits::NAME_LENGTH_MAX),
+                ));
+            }
+            limits::check_no_control("standby.role_multipliers", role).map_err(field_error)?;
+            check_multiplier(&field, *multiplier).map_err(field_error)?;
+        }
+        if self.standby.weekend_nights.len() > 7 {
+            return Err(PolicyError::new("standby.weekend_nights", "lists at most the 7 days of the week"));
         }
         Ok(())
     }
@@ -427,6 +486,13 @@ impl PolicyHistory {
             }
         }
         Ok(PolicyHistory { versions })
+    }
+
+    /// Versions taken as they are, unchecked: for tests of what pricing does with a value
+    /// beyond the limits (a policy stored before them).
+    #[cfg(test)]
+    pub(crate) fn unchecked(versions: Vec<PayPolicy>) -> PolicyHistory {
+        PolicyHistory { versions }
     }
 
     /// The versions, oldest first.

@@ -37,7 +37,10 @@ impl ShiftRole {
 pub const SHIFT_DAYS_MAX: i64 = 31;
 
 /// Checks a shift's interval: it ends after it starts and lasts at most `SHIFT_DAYS_MAX`.
+/// Both ends lie in the window of `domain::limits`.
 pub fn check_interval(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), FieldError> {
+    super::limits::check_instant("start", start)?;
+    super::limits::check_instant("end", end)?;
     if end <= start {
         return Err(FieldError::new("end", "must be after start"));
     }

@@ -65,6 +65,13 @@ pub fn rules() -> Vec<Rule> {
         rule!(GET "/v1/pages/{id}" => READERS, Any),
         rule!(POST "/v1/pages/{id}/responses" => &[Engineer, Admin], BodyPerson),
         rule!(GET "/v1/pages/{id}/responses" => READERS, Any),
+        // Claims: a manager of the claimant's team (checked by the handler) or finance.
+        rule!(POST "/v1/responses/{id}/approve" => &[Manager, Finance], Any),
+        rule!(POST "/v1/responses/{id}/reject" => &[Manager, Finance], Any),
+        // Corrections: the author (an engineer token of the response's person, checked by
+        // the handler) or finance.
+        rule!(POST "/v1/responses/{id}/amend" => &[Engineer, Finance], Any),
+        rule!(POST "/v1/responses/{id}/withdraw" => &[Engineer, Finance], Any),
         rule!(POST "/v1/shifts" => &[Admin, Ingest], Any),
         rule!(POST "/v1/shifts/batch" => &[Admin, Ingest], Any),
         rule!(GET "/v1/shifts" => READERS, Any),

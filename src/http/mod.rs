@@ -127,6 +127,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::read)
             .service(pages::record_response)
             .service(pages::responses)
+            .service(pages::approve)
+            .service(pages::reject)
+            .service(pages::amend)
+            .service(pages::withdraw)
             .service(tokens::create)
             .service(tokens::list)
             .service(tokens::revoke)
@@ -210,7 +214,12 @@ where
 
 /// Parses an optional timestamp query parameter, naming it on error.
 pub fn query_instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value.map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message))).transpose()
+    let instant =
+        value.map(|text| parse_rfc3339(text).map_err(|message| ApiError::invalid(field, message))).transpose()?;
+    if let Some(instant) = instant {
+        crate::domain::limits::check_instant(field, instant)?;
+    }
+    Ok(instant)
 }
 
 /// Checks a `limit` query parameter.

@@ -8,13 +8,14 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
 use super::{AppState, query_limit, query_range, with_conn};
 use crate::domain::field_error::{FieldError, require_slug, require_text};
+use crate::domain::limits::{check_free_text, check_instant};
 use crate::domain::page::{Delivery, KEY_LENGTH_MAX, Lane, PageState};
 use crate::domain::scope::Reach;
 use crate::storage::pages::{self, Page, PageFilter, Recorded};
 use crate::storage::responses::{self as response_store, NewResponse, Response};
 
 /// Longest response accepted: work logged on one page for more than a week is a typo.
-pub const RESPONSE_MINUTES_MAX: i64 = 7 * 24 * 60;
+pub const RESPONSE_MINUTES_MAX: i64 = crate::domain::limits::RESPONSE_MINUTES_MAX;
 /// Longest response note accepted.
 pub const NOTES_LENGTH_MAX: usize = 10_000;
 
@@ -23,17 +24,17 @@ pub const NOTES_LENGTH_MAX: usize = 10_000;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
-    #[schema(example = "manual")]
+    #[schema(example = "manual", max_length = 64)]
     pub source: String,
-    #[schema(example = "INC-1")]
+    #[schema(example = "INC-1", max_length = 256)]
     pub external_id: String,
     /// The service's id; an unknown service is kept and the page marked un-owned.
-    #[schema(example = "checkout")]
+    #[schema(example = "checkout", max_length = 256)]
     pub service: String,
-    #[schema(example = "Disk full on db-7")]
+    #[schema(example = "Disk full on db-7", max_length = 1000)]
     pub title: Option<String>,
     /// What repeats: dedup key, fingerprint or alert name.
-    #[schema(example = "disk-full-db-7")]
+    #[schema(example = "disk-full-db-7", max_length = 256)]
     pub alert_key: Option<String>,
     /// `wake` when omitted.
     pub lane: Option<Lane>,
@@ -68,21 +69,26 @@ pub struct PageQuery {
 }
 
 /// A person's work on a page. Give `ended_at` or `duration_minutes`. With an `id`
-/// (a UUID the client makes), posting the same response again records it once.
+/// (any string the client makes, up to 128 characters), posting the same response again
+/// records it once. `person` defaults to an engineer token's own person. A response by
+/// someone who was not called for the page (not its acknowledger, not on call for the
+/// owning team at the trigger) is a claim: `status` `pending`, unpaid until approved.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseInput {
-    #[schema(value_type = Option<String>, format = "uuid")]
-    pub id: Option<uuid::Uuid>,
+    #[schema(max_length = 128, example = "my-tool:4711")]
+    pub id: Option<String>,
     #[schema(example = "alice")]
-    pub person: String,
+    pub person: Option<String>,
     #[serde(with = "crate::domain::timestamp::rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2026-10-03T02:14:00Z")]
     pub started_at: DateTime<Utc>,
     #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-10-03T03:05:00Z")]
     pub ended_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0, maximum = 10080)]
     pub duration_minutes: Option<i64>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Whether the page needed a human to act.
     pub actionable: bool,
@@ -107,8 +113,22 @@ impl PageInput {
 }
 
 impl ResponseInput {
-    fn validate(self, page_id: String) -> Result<NewResponse, FieldError> {
-        require_slug("person", &self.person)?;
+    fn validate(self, page_id: String, caller_person: Option<&str>) -> Result<NewResponse, FieldError> {
+        let person = match (self.person, caller_person) {
+            (Some(person), _) => person,
+            (None, Some(own)) => own.to_owned(),
+            (None, None) => {
+                return Err(FieldError::new("person", "is required (an engineer token defaults to its own)"));
+            }
+        };
+        require_slug("person", &person)?;
+        if let Some(id) = &self.id {
+            require_text("id", id, crate::domain::limits::CLIENT_ID_LENGTH_MAX)?;
+        }
+        check_instant("started_at", self.started_at)?;
+        if let Some(ended_at) = self.ended_at {
+            check_instant("ended_at", ended_at)?;
+        }
         let ended_at = match (self.ended_at, self.duration_minutes) {
             (Some(_), Some(_)) => {
                 return Err(FieldError::new("duration_minutes", "give ended_at or duration_minutes, not both"));
@@ -122,7 +142,14 @@ impl ResponseInput {
             (None, Some(minutes)) if minutes > RESPONSE_MINUTES_MAX => {
                 return Err(FieldError::new("duration_minutes", format!("must be at most {RESPONSE_MINUTES_MAX}")));
             }
-            (None, Some(minutes)) => self.started_at + Duration::minutes(minutes),
+            (None, Some(minutes)) => {
+                let ended_at = self
+                    .started_at
+                    .checked_add_signed(Duration::minutes(minutes))
+                    .ok_or_else(|| FieldError::new("duration_minutes", "ends outside the accepted window"))?;
+                check_instant("duration_minutes", ended_at)?;
+                ended_at
+            }
             (Some(ended_at), None) if ended_at < self.started_at => {
                 return Err(FieldError::new("ended_at", "must not be before started_at"));
             }
@@ -136,10 +163,13 @@ impl ResponseInput {
         {
             return Err(FieldError::new("notes", format!("must be at most {NOTES_LENGTH_MAX} characters")));
         }
+        if let Some(notes) = &self.notes {
+            check_free_text("notes", notes)?;
+        }
         Ok(NewResponse {
             id: self.id,
             page_id,
-            person: self.person,
+            person,
             started_at: self.started_at,
             ended_at,
             notes: self.notes,
@@ -236,7 +266,8 @@ pub async fn record_response(
     id: web::Path<String>,
     JsonBody(input): JsonBody<ResponseInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let response = input.validate(id.into_inner())?;
+    let own = actor.0.as_ref().and_then(|caller| caller.person.clone());
+    let response = input.validate(id.into_inner(), own.as_deref())?;
     if let Some(caller) = &actor.0
         && !caller.may_act_for(&response.person)
     {
@@ -268,4 +299,177 @@ pub async fn responses(
     // A colleague's response (their times, their notes) is theirs and their managers'.
     found.retain(|response| reach.sees_person(&response.person));
     Ok(HttpResponse::Ok().json(found))
+}
+
+/// Why a claim is approved or rejected.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    #[schema(max_length = 1000, example = "paged by phone by the incident commander")]
+    pub reason: String,
+}
+
+/// Longest reason for a decision on a claim.
+pub const REASON_LENGTH_MAX: usize = 1_000;
+
+async fn decide(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: String,
+    input: DecisionInput,
+    approved: bool,
+) -> Result<HttpResponse, ApiError> {
+    // A reason may hold line breaks; other control characters are refused.
+    check_reason(&input.reason)?;
+    let stamp = actor.stamp();
+    let caller = actor.0.clone();
+    let decided = with_conn(&state, move |conn| -> Result<_, ApiError> {
+        let claim = response_store::get(conn, &id)?;
+        // A manager decides for the people of their teams only; finance for anyone.
+        if let Some(caller) = &caller
+            && caller.role == crate::domain::role::Role::Manager
+        {
+            let team = crate::storage::people::get(conn, &claim.person)?.team;
+            if !team.is_some_and(|team| caller.teams.contains(&team)) {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "a manager token decides claims of its teams' people only",
+                ));
+            }
+        }
+        Ok(response_store::decide(conn, &id, approved, &input.reason, &stamp)?)
+    })
+    .await?;
+    state.mark_accrual_due();
+    Ok(HttpResponse::Ok().json(decided))
+}
+
+/// Approves a pending claim: the response is paid from now on (the ledger posts it at the
+/// next accrual, as an adjustment when its period is closed). Audited with the reason.
+#[utoipa::path(post, path = "/v1/responses/{id}/approve", tag = "responses", request_body = DecisionInput, responses(
+    (status = 200, body = Response), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Not a pending claim", body = ErrorBody)))]
+#[post("/responses/{id}/approve")]
+pub async fn approve(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<DecisionInput>,
+) -> Result<HttpResponse, ApiError> {
+    decide(actor, state, id.into_inner(), input, true).await
+}
+
+/// Rejects a pending claim: never paid. Audited with the reason.
+#[utoipa::path(post, path = "/v1/responses/{id}/reject", tag = "responses", request_body = DecisionInput, responses(
+    (status = 200, body = Response), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Not a pending claim", body = ErrorBody)))]
+#[post("/responses/{id}/reject")]
+pub async fn reject(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<DecisionInput>,
+) -> Result<HttpResponse, ApiError> {
+    decide(actor, state, id.into_inner(), input, false).await
+}
+
+/// A new version of a response: its times, notes and actionable flag, and why it changed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendInput {
+    #[serde(with = "crate::domain::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2026-10-03T02:14:00Z")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "crate::domain::timestamp::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0, maximum = 10080)]
+    pub duration_minutes: Option<i64>,
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+    pub actionable: bool,
+    #[schema(max_length = 1000, example = "I logged the wrong hour")]
+    pub reason: String,
+}
+
+fn check_reason(reason: &str) -> Result<(), ApiError> {
+    if reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "must say why"));
+    }
+    if reason.chars().count() > REASON_LENGTH_MAX {
+        return Err(ApiError::invalid("reason", format!("must be at most {REASON_LENGTH_MAX} characters")));
+    }
+    Ok(check_free_text("reason", reason)?)
+}
+
+/// The response, if the caller may correct it: its author (an engineer token of its
+/// person) or finance.
+async fn authored(state: &web::Data<AppState>, actor: &super::access::Actor, id: &str) -> Result<Response, ApiError> {
+    let id = id.to_owned();
+    let response = with_conn(state, move |conn| response_store::get(conn, &id)).await?;
+    if let Some(caller) = &actor.0
+        && caller.role != crate::domain::role::Role::Finance
+        && caller.person.as_deref() != Some(response.person.as_str())
+    {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "a response is corrected by its author or by finance",
+        ));
+    }
+    Ok(response)
+}
+
+/// Amends a response: a new version (paid at once when its person was called for the page,
+/// else a pending claim); the old one is kept as `superseded`. The ledger reverses the old
+/// line and posts the new (an adjustment when the period is closed). Audited with the reason.
+#[utoipa::path(post, path = "/v1/responses/{id}/amend", tag = "responses", request_body = AmendInput, responses(
+    (status = 201, description = "The new version", body = Response), (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 409, description = "Not the current version", body = ErrorBody)))]
+#[post("/responses/{id}/amend")]
+pub async fn amend(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<AmendInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    check_reason(&input.reason)?;
+    let old = authored(&state, &actor, &id).await?;
+    let change = ResponseInput {
+        id: None,
+        person: Some(old.person.clone()),
+        started_at: input.started_at,
+        ended_at: input.ended_at,
+        duration_minutes: input.duration_minutes,
+        notes: input.notes,
+        actionable: input.actionable,
+    }
+    .validate(old.page_id.clone(), None)?;
+    let stamp = actor.stamp();
+    let reason = input.reason;
+    let amended = with_conn(&state, move |conn| response_store::amend(conn, &id, &change, &reason, &stamp)).await?;
+    state.mark_accrual_due();
+    Ok(HttpResponse::Created().json(amended))
+}
+
+/// Withdraws a response: kept as `withdrawn`, no longer paid (the ledger reverses it).
+#[utoipa::path(post, path = "/v1/responses/{id}/withdraw", tag = "responses", request_body = DecisionInput, responses(
+    (status = 200, body = Response), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Not the current version", body = ErrorBody)))]
+#[post("/responses/{id}/withdraw")]
+pub async fn withdraw(
+    actor: super::access::Actor,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(input): JsonBody<DecisionInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    check_reason(&input.reason)?;
+    authored(&state, &actor, &id).await?;
+    let stamp = actor.stamp();
+    let withdrawn = with_conn(&state, move |conn| response_store::withdraw(conn, &id, &input.reason, &stamp)).await?;
+    state.mark_accrual_due();
+    Ok(HttpResponse::Ok().json(withdrawn))
 }

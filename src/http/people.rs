@@ -84,11 +84,12 @@ fn parse_currency(code: &str) -> Result<Currency, FieldError> {
 }
 
 /// Money arrives as a decimal string ("85.50"): a JSON number is a float, and a float
-/// is never money.
+/// is never money. The one parser (`domain::limits::parse_decimal`), then the bounds of an
+/// amount (not negative, at most `AMOUNT_MAX`).
 pub(super) fn parse_money(field: &str, text: &str) -> Result<Decimal, FieldError> {
-    Decimal::from_str_exact(text.trim()).map_err(|_| {
-        FieldError::new(field, format!("expected a decimal amount as a string, e.g. \"85.50\"; got `{text}`"))
-    })
+    let amount = crate::domain::limits::parse_decimal(field, text)?;
+    crate::domain::limits::check_amount(field, amount)?;
+    Ok(amount)
 }
 
 fn check_holiday_calendar(name: &str) -> Result<(), FieldError> {

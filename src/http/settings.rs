@@ -38,12 +38,19 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let minutes = match input.interruption_overhead_minutes.as_deref() {
         None => crate::domain::debt::DEFAULT_INTERRUPTION_OVERHEAD_MINUTES,
-        Some(text) => rust_decimal::Decimal::from_str_exact(text.trim()).map_err(|_| {
-            FieldError::new(
-                "interruption_overhead_minutes",
-                format!("expected minutes as a decimal string, e.g. \"15\"; got `{text}`"),
-            )
-        })?,
+        Some(text) => {
+            let field = "interruption_overhead_minutes";
+            let minutes = crate::domain::limits::parse_decimal(field, text)?;
+            let max = crate::domain::limits::OVERHEAD_MINUTES_MAX;
+            if minutes.is_sign_negative() || minutes > max || minutes.normalize().scale() > 6 {
+                return Err(FieldError::new(
+                    field,
+                    format!("must be between 0 and {max} minutes, at most 6 decimal places"),
+                )
+                .into());
+            }
+            minutes
+        }
     };
     let default_cost = input
         .default_loaded_hourly_cost

@@ -195,6 +195,13 @@ pub async fn receive(
         }
         Outcome::Deliveries(deliveries) => deliveries,
     };
+    for mapped in &deliveries {
+        crate::domain::field_error::require_text(
+            "external_id",
+            &mapped.external_id,
+            crate::domain::page::KEY_LENGTH_MAX,
+        )?;
+    }
     let stamp = Stamp::new(actor, at);
     let recorded = super::with_conn(&state, move |conn| {
         deliveries

@@ -19,7 +19,9 @@
 //! | acknowledged | never: Alertmanager has no acknowledgement |
 //!
 //! A `firing` alert's `endsAt` is Prometheus's expiry estimate, not a resolve, and is ignored.
-//! A body with no alerts is [`Outcome::Ignored`].
+//! A body with no alerts is [`Outcome::Ignored`]; one with more than
+//! [`ALERTS_PER_BODY_MAX`] alerts is refused naming `alerts` (each alert is a page delivery
+//! in its own transaction; Alertmanager's `max_alerts` caps a body).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{IngestError, MappedDelivery, Outcome, SourceMapping, checked, parse};
+use crate::domain::limits::ALERTS_PER_BODY_MAX;
 use crate::domain::page::Delivery;
 use crate::domain::timestamp::{format_rfc3339, rfc3339, rfc3339_option};
 
@@ -96,6 +99,15 @@ pub fn map(body: &[u8], mapping: &SourceMapping) -> Result<Outcome, IngestError>
             event: payload.status.unwrap_or_else(|| "empty".to_owned()),
             reason: "the payload lists no alerts".to_owned(),
         });
+    }
+    if payload.alerts.len() > ALERTS_PER_BODY_MAX {
+        return Err(IngestError::new(
+            "alerts",
+            format!(
+                "lists {} alerts; one body carries at most {ALERTS_PER_BODY_MAX} (set Alertmanager's `max_alerts`)",
+                payload.alerts.len()
+            ),
+        ));
     }
     let receiver = payload.receiver.unwrap_or_default();
     payload
@@ -167,6 +179,7 @@ fn map_alert(
         },
         |field| match field {
             "resolved_at" => path("endsAt"),
+            "triggered_at" => path("startsAt"),
             "title" => path("annotations"),
             _ => path("labels"),
         },

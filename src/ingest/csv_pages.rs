@@ -566,13 +566,18 @@ x,too-few-cells,checkout
         "[a-zA-Z0-9][a-zA-Z0-9 ,\"\n.é_-]{0,20}[a-zA-Z0-9]"
     }
 
+    fn key_strategy() -> impl Strategy<Value = String> {
+        // Keys (service, alert key) hold no control character (`domain::limits`).
+        "[a-zA-Z0-9][a-zA-Z0-9 ,\".é_-]{0,20}[a-zA-Z0-9]"
+    }
+
     fn page_strategy() -> impl Strategy<Value = ImportedPage> {
         let base = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         (
-            ("[a-z]{1,8}", "[A-Za-z0-9-]{1,12}", text_strategy()),
+            ("[a-z]{1,8}", "[A-Za-z0-9-]{1,12}", key_strategy()),
             (
                 proptest::option::of(text_strategy()),
-                proptest::option::of(text_strategy()),
+                proptest::option::of(key_strategy()),
                 proptest::option::of(prop_oneof![Just(Lane::Wake), Just(Lane::Later)]),
             ),
             (

@@ -189,6 +189,7 @@ pub fn map(body: &[u8], mapping: &SourceMapping) -> Result<Outcome, IngestError>
             match field {
                 "acknowledged_at" => "alert_group.acknowledged_at",
                 "resolved_at" => "alert_group.resolved_at",
+                "triggered_at" => "alert_group.created_at",
                 "acknowledged_by" => "alert_group_acknowledged_by",
                 "title" => "alert_group.title",
                 "service" => "integration.name",

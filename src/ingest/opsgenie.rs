@@ -203,6 +203,7 @@ pub fn map(body: &[u8], mapping: &SourceMapping) -> Result<Outcome, IngestError>
     let delivery = checked(delivery, |field| {
         match field {
             "acknowledged_at" | "resolved_at" => "alert.updatedAt",
+            "triggered_at" => "alert.createdAt",
             "acknowledged_by" => "alert.username",
             "title" => "alert.message",
             "alert_key" => "alert.alias",

@@ -177,6 +177,7 @@ pub fn map(body: &[u8], mapping: &SourceMapping) -> Result<Outcome, IngestError>
     let delivery = checked(delivery, |field| {
         match field {
             "acknowledged_at" | "resolved_at" => "event.occurred_at",
+            "triggered_at" => "event.data.created_at",
             "acknowledged_by" => "event.agent.id",
             "service" => "event.data.service.id",
             "title" => "event.data.title",

@@ -26,7 +26,11 @@ pub fn for_person(
     to: DateTime<Utc>,
     lookback: Duration,
 ) -> Result<Facts, StorageError> {
-    let responded = responses::table.filter(responses::person_id.eq(person)).select(responses::page_id);
+    // Only paid responses count: a pending or rejected claim is not paid (issue #16).
+    let responded = responses::table
+        .filter(responses::person_id.eq(person))
+        .filter(responses::paid.eq(true))
+        .select(responses::page_id);
     let page_rows: Vec<PageFactRow> = pages::table
         .filter(pages::triggered_at.ge(to_naive(from - lookback)))
         .filter(pages::triggered_at.lt(to_naive(to)))
@@ -49,6 +53,7 @@ pub fn for_person(
     for chunk in page_ids.chunks(IN_LIST_IDS_MAX) {
         let rows: Vec<ResponseFactRow> = responses::table
             .filter(responses::page_id.eq_any(chunk))
+            .filter(responses::paid.eq(true))
             .select((
                 responses::id,
                 responses::page_id,

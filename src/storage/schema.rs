@@ -104,6 +104,12 @@ diesel::table! {
         notes -> Nullable<Text>,
         actionable -> Bool,
         created_at -> Timestamp,
+        status -> Text,
+        paid -> Bool,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_reason -> Nullable<Text>,
+        supersedes -> Nullable<Text>,
     }
 }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod bad_input;
+mod claims;
 mod cli;
 mod dashboard;
 mod demo;
@@ -14,6 +15,7 @@ mod import;
 mod journal;
 mod ledger;
 mod ledger_guards;
+mod limits;
 mod pages;
 mod reports;
 mod responses;

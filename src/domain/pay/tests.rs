@@ -800,3 +800,301 @@ proptest! {
         prop_assert_eq!(whole, halves);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Work is paid once; cooldown; no panics at the limits (issue #16)
+
+fn response_minutes(lines: &[PricedLine]) -> Decimal {
+    lines.iter().filter(|line| line.component == Component::Response).map(|line| line.quantity).sum()
+}
+
+#[test]
+fn the_same_hour_posted_twice_and_a_half_hour_inside_it_is_paid_once() {
+    // The issue's finding: one hour posted twice without an id, then a half hour inside it,
+    // was paid as 3 response lines, 150 minutes. Wed 14 Oct 2026 10:00–11:00 BST (business):
+    // the union is 60 min → one line, 60 min × 30.00/h × 1.0 = 30.00.
+    let facts = Facts {
+        pages: vec![page("p1", "2026-10-14T09:00:00Z")],
+        responses: vec![
+            response("r1", "p1", "ana", "2026-10-14T09:00:00Z", "2026-10-14T10:00:00Z"),
+            response("r2", "p1", "ana", "2026-10-14T09:00:00Z", "2026-10-14T10:00:00Z"),
+            response("r3", "p1", "ana", "2026-10-14T09:15:00Z", "2026-10-14T09:45:00Z"),
+        ],
+        shifts: vec![],
+    };
+    let lines = price(&ana(), &facts, policy());
+    let responses: Vec<&PricedLine> = lines.iter().filter(|line| line.component == Component::Response).collect();
+    assert_eq!(responses.len(), 1, "{lines:#?}");
+    assert_eq!(responses[0].quantity, dec!(60));
+    assert_eq!(responses[0].amount, dec!(30.00));
+    assert_eq!(responses[0].fact.id, "r1", "the earliest (then lowest) work leads");
+    assert!(
+        responses[0].explanation.contains("paid once with the overlapping response r2, response r3"),
+        "{}",
+        responses[0].explanation
+    );
+}
+
+#[test]
+fn overlapping_work_on_two_pages_is_paid_for_its_union() {
+    // Sat 17 Jan 2026 (GMT) 02:00–03:00 on p1 and 02:30–03:30 on p2: the union is
+    // 02:00–03:30 = 90 min at night × 2.0 × 30.00/h = 90.00, on the line of r1 (page p1).
+    // Two pages, two callouts (each 50.00): being called out twice is two interruptions.
+    // Recovery once: 90 night min → 2 h.
+    let facts = Facts {
+        pages: vec![page("p1", "2026-01-17T02:00:00Z"), page("p2", "2026-01-17T02:30:00Z")],
+        responses: vec![
+            response("r1", "p1", "ana", "2026-01-17T02:00:00Z", "2026-01-17T03:00:00Z"),
+            response("r2", "p2", "ana", "2026-01-17T02:30:00Z", "2026-01-17T03:30:00Z"),
+        ],
+        shifts: vec![],
+    };
+    let lines = price(&ana(), &facts, policy());
+    assert_eq!(
+        amounts(&lines),
+        vec![
+            (Component::Callout, dec!(50.00)),
+            (Component::Response, dec!(90.00)),
+            (Component::Recovery, dec!(0.00)),
+            (Component::Callout, dec!(50.00)),
+        ]
+    );
+    assert_eq!(response_minutes(&lines), dec!(90));
+    let recovery: Vec<&PricedLine> = lines.iter().filter(|line| line.component == Component::Recovery).collect();
+    assert_eq!(recovery.len(), 1);
+    assert_eq!(recovery[0].quantity, dec!(2));
+}
+
+#[test]
+fn touching_work_stays_apart_and_a_default_response_joins_the_union() {
+    // 10:00–10:30 and 10:30–11:00 (Wed, business) only touch: two responses of 30 min.
+    let touching = Facts {
+        pages: vec![page("p1", "2026-10-14T09:00:00Z")],
+        responses: vec![
+            response("r1", "p1", "ana", "2026-10-14T09:00:00Z", "2026-10-14T09:30:00Z"),
+            response("r2", "p1", "ana", "2026-10-14T09:30:00Z", "2026-10-14T10:00:00Z"),
+        ],
+        shifts: vec![],
+    };
+    let lines = price(&ana(), &touching, policy());
+    assert_eq!(lines.iter().filter(|line| line.component == Component::Response).count(), 2);
+    // p2 acknowledged by ana 09:10–09:50, nobody logged on it: its default response lies
+    // inside r1 (09:00–10:00) on p1, so the minutes are paid once: 60.
+    let mut facts = one_response("2026-10-14T09:00:00Z", "2026-10-14T09:00:00Z", "2026-10-14T10:00:00Z");
+    facts.pages.push(acked_page("p2", "ana", "2026-10-14T09:10:00Z", "2026-10-14T09:50:00Z"));
+    let lines = price(&ana(), &facts, policy());
+    assert_eq!(response_minutes(&lines), dec!(60), "{lines:#?}");
+}
+
+#[test]
+fn the_union_is_counted_in_real_minutes_across_dst() {
+    // Sun 25 Oct 2026, London falls back at 02:00 BST → 01:00 GMT. r1 00:30Z–01:30Z and
+    // r2 01:00Z–02:00Z (both 60 real min) overlap by 30 min: the union is 00:30Z–02:00Z =
+    // 90 real minutes, though the wall clock shows 01:30 BST → 02:00 GMT.
+    let facts = Facts {
+        pages: vec![page("p1", "2026-10-25T00:30:00Z")],
+        responses: vec![
+            response("r1", "p1", "ana", "2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z"),
+            response("r2", "p1", "ana", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"),
+        ],
+        shifts: vec![],
+    };
+    let lines = price(&ana(), &facts, policy());
+    assert_eq!(response_minutes(&lines), dec!(90));
+    // Night and weekend × 2.0: 1.5 h × 30.00 × 2.0 = 90.00.
+    let response = lines.iter().find(|line| line.component == Component::Response).unwrap();
+    assert_eq!(response.amount, dec!(90.00));
+}
+
+#[test]
+fn a_cooldown_pays_one_callout_for_pages_close_together() {
+    // Sat 17 Jan 2026 night: pages at 02:00, 02:20, 02:50 and 03:40; cooldown 45 min.
+    // 02:00 paid; 02:20 within 45 min of 02:00 → no fee; 02:50 is 50 min after the last
+    // *paid* callout → paid; 03:40 is 50 min after 02:50 → paid. Three fees of 50.00.
+    let pages = ["2026-01-17T02:00:00Z", "2026-01-17T02:20:00Z", "2026-01-17T02:50:00Z", "2026-01-17T03:40:00Z"];
+    let facts = Facts {
+        pages: pages.iter().enumerate().map(|(i, at)| page(&format!("p{i}"), at)).collect(),
+        responses: pages
+            .iter()
+            .enumerate()
+            .map(|(i, at)| response(&format!("r{i}"), &format!("p{i}"), "ana", at, at))
+            .collect(),
+        shifts: vec![],
+    };
+    let mut cooled = policy();
+    cooled.callout_cooldown_minutes = 45;
+    let callouts = |policy: PayPolicy| -> Vec<String> {
+        price(&ana(), &facts, policy)
+            .into_iter()
+            .filter(|line| line.component == Component::Callout)
+            .map(|line| line.fact.id)
+            .collect()
+    };
+    assert_eq!(callouts(cooled), vec!["p0", "p2", "p3"]);
+    // Off by default: four fees.
+    assert_eq!(callouts(policy()), vec!["p0", "p1", "p2", "p3"]);
+}
+
+#[test]
+fn a_cooled_page_does_not_count_towards_escalation() {
+    // Four night pages within 10 minutes, cooldown 60: one paid callout, no escalation
+    // (without the cooldown the 4th is escalated: 3 free).
+    let at = ["2026-01-17T02:00:00Z", "2026-01-17T02:02:00Z", "2026-01-17T02:04:00Z", "2026-01-17T02:06:00Z"];
+    let facts = Facts {
+        pages: at.iter().enumerate().map(|(i, t)| page(&format!("p{i}"), t)).collect(),
+        responses: at
+            .iter()
+            .enumerate()
+            .map(|(i, t)| response(&format!("r{i}"), &format!("p{i}"), "ana", t, t))
+            .collect(),
+        shifts: vec![],
+    };
+    let mut cooled = policy();
+    cooled.callout_cooldown_minutes = 60;
+    let lines = price(&ana(), &facts, cooled);
+    assert_eq!(lines.iter().filter(|l| l.component == Component::Callout).count(), 1);
+    assert_eq!(lines.iter().filter(|l| l.component == Component::Escalation).count(), 0);
+    let lines = price(&ana(), &facts, policy());
+    assert_eq!(lines.iter().filter(|l| l.component == Component::Escalation).count(), 1);
+}
+
+#[test]
+fn an_overflowing_policy_is_a_named_error_not_a_panic() {
+    // The issue's finding: response_multiplier.night 10^27 panicked in price_work.
+    let mut huge = policy();
+    huge.response_multiplier.night = Decimal::from_i128_with_scale(1_000_000_000_000_000_000_000_000_000, 0);
+    let facts = one_response("2026-01-17T02:14:00Z", "2026-01-17T02:14:00Z", "2026-01-17T03:05:00Z");
+    let (from, to) = all_time();
+    let error = price_period(&ana(), &facts, &PolicyHistory::unchecked(vec![huge]), from, to).unwrap_err();
+    assert_eq!(
+        error,
+        PricingError::Overflow {
+            person: "ana".into(),
+            fact: FactRef { kind: FactKind::Response, id: "r1".into() },
+            what: "response pay"
+        }
+    );
+    assert!(error.to_string().contains("`ana`") && error.to_string().contains("`r1`"), "{error}");
+    // Standby at an absurd rate and multiplier: an error, not a panic.
+    let mut standby = policy();
+    standby.standby.rates.weekday = Decimal::MAX;
+    standby.standby.role_multipliers.insert("primary".into(), Decimal::MAX);
+    let facts = Facts {
+        shifts: vec![shift("s1", "primary", "2026-10-14T09:00:00Z", "2026-10-14T17:00:00Z")],
+        ..Facts::default()
+    };
+    let error = price_period(&ana(), &facts, &PolicyHistory::unchecked(vec![standby]), from, to).unwrap_err();
+    assert!(matches!(error, PricingError::Overflow { what: "standby", .. }), "{error}");
+}
+
+fn limit_amounts() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        Just(Decimal::ZERO),
+        Just(dec!(0.01)),
+        Just(crate::domain::limits::AMOUNT_MAX),
+        (0_i64..100_000_000_000).prop_map(|minor| Decimal::new(minor, 2)),
+    ]
+}
+
+fn limit_multipliers() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        Just(Decimal::ZERO),
+        Just(crate::domain::limits::MULTIPLIER_MAX),
+        (0_i64..100_000_000).prop_map(|micro| Decimal::new(micro, 6)),
+    ]
+}
+
+fn extreme_decimals() -> impl Strategy<Value = Decimal> {
+    prop_oneof![Just(Decimal::MAX), Just(Decimal::ZERO), Just(Decimal::ONE), limit_amounts()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn policies_at_their_limits_price_without_overflow(
+        fee in limit_amounts(),
+        rate in limit_amounts(),
+        multiplier in limit_multipliers(),
+        factor in (1_i64..=100).prop_map(Decimal::from),
+        standby in limit_amounts(),
+        mode in modes(),
+        increment in 1_i64..=crate::domain::limits::POLICY_MINUTES_MAX,
+        minimum in 0_i64..=crate::domain::limits::POLICY_MINUTES_MAX,
+        facts in arbitrary_facts(),
+    ) {
+        // Any policy that validates prices every fact within the limits: lines, no error.
+        let mut policy = policy_with(mode);
+        policy.callout_fee = crate::domain::policy::PerTimeClass { business: fee, off_hours: fee, night: fee, weekend: fee, holiday: fee };
+        policy.response_rate_per_hour = rate;
+        policy.response_multiplier.night = multiplier;
+        policy.response_multiplier.weekend = multiplier;
+        policy.escalation.factor = factor;
+        policy.escalation.free_pages = 0;
+        policy.standby.rates = PerDayClass { weekday: standby, weekend: standby, holiday: standby };
+        policy.standby.role_multipliers.insert("secondary".into(), crate::domain::limits::MULTIPLIER_MAX);
+        policy.rounding_increment_minutes = increment;
+        policy.minimum_billable_minutes = minimum;
+        prop_assert_eq!(policy.validate(), Ok(()));
+        let (from, to) = all_time();
+        let lines = price_period(&ana(), &facts, &history(policy), from, to);
+        prop_assert!(lines.is_ok(), "{:?}", lines);
+    }
+
+    #[test]
+    fn any_values_give_lines_or_a_named_error_never_a_panic(
+        fee in extreme_decimals(),
+        rate in extreme_decimals(),
+        multiplier in extreme_decimals(),
+        factor in extreme_decimals(),
+        standby in extreme_decimals(),
+        mode in modes(),
+        facts in arbitrary_facts(),
+    ) {
+        // Values beyond the limits (a policy stored before them, or built in code): pricing
+        // returns lines or an error naming the person and a fact; it never panics.
+        let mut policy = policy_with(mode);
+        policy.callout_fee = crate::domain::policy::PerTimeClass { business: fee, off_hours: fee, night: fee, weekend: fee, holiday: fee };
+        policy.response_rate_per_hour = rate;
+        policy.response_multiplier.night = multiplier;
+        policy.escalation.factor = factor.max(Decimal::ONE);
+        policy.escalation.free_pages = 0;
+        policy.standby.rates = PerDayClass { weekday: standby, weekend: standby, holiday: standby };
+        policy.standby.role_multipliers.insert("secondary".into(), multiplier);
+        let (from, to) = all_time();
+        match price_period(&ana(), &facts, &PolicyHistory::unchecked(vec![policy]), from, to) {
+            Ok(_) => {}
+            Err(PricingError::Overflow { person, .. }) => prop_assert_eq!(person, "ana"),
+            Err(other) => prop_assert!(false, "unexpected error {}", other),
+        }
+    }
+
+    #[test]
+    fn no_minute_is_paid_twice(
+        zone in zones(),
+        facts in arbitrary_facts(),
+    ) {
+        // With no rounding and no minimum, the response minutes paid are the minutes of the
+        // union of the person's works (logged responses and default responses).
+        let person = person_in(zone);
+        let mut policy = policy();
+        policy.rounding_increment_minutes = 1;
+        policy.minimum_billable_minutes = 0;
+        let (from, to) = all_time();
+        let lines = price_responses(&person, &facts, &history(policy), from, to).unwrap();
+        let logged: BTreeSet<&str> = facts.responses.iter().map(|r| r.page_id.as_str()).collect();
+        let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = facts.responses.iter().map(|r| (r.started_at, r.ended_at)).collect();
+        spans.extend(facts.pages.iter().filter(|p| !logged.contains(p.id.as_str())).map(|p| (p.acknowledged_at.unwrap(), p.resolved_at.unwrap())));
+        spans.sort();
+        let mut union_minutes = 0_i64;
+        let mut covered_to: Option<DateTime<Utc>> = None;
+        for (start, end) in spans {
+            let start = covered_to.map_or(start, |to| start.max(to));
+            if end > start {
+                union_minutes += (end - start).num_minutes();
+            }
+            covered_to = Some(covered_to.map_or(end, |to| to.max(end)));
+        }
+        prop_assert_eq!(response_minutes(&lines), Decimal::from(union_minutes));
+    }
+}
