@@ -15,3 +15,4 @@ pub mod reports;
 pub mod rollup;
 pub mod server;
 pub mod storage;
+pub mod sync;

@@ -51,6 +51,7 @@ pub mod grafana_oncall;
 pub mod ics;
 pub mod opsgenie;
 pub mod pagerduty;
+pub mod pagerduty_rest;
 pub mod rows;
 pub mod signature;
 

@@ -29,6 +29,7 @@ pub mod schema;
 pub mod services;
 pub mod shifts;
 mod sqlite_text;
+pub mod sync;
 pub mod teams;
 pub mod tokens;
 

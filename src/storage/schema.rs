@@ -334,3 +334,12 @@ diesel::table! {
         month -> Text,
     }
 }
+
+diesel::table! {
+    sync_cursors (source, resource) {
+        source -> Text,
+        resource -> Text,
+        position -> Text,
+        updated_at -> Timestamp,
+    }
+}

@@ -19,4 +19,5 @@ mod rollup;
 mod schema;
 mod shifts;
 mod statements;
+mod sync;
 mod webhooks;
