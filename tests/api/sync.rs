@@ -421,3 +421,75 @@ async fn the_cli_says_what_it_fetched(backend: Backend) {
     let (_, output) = run(KEY);
     assert!(output.contains("pages: 0 created, 0 updated, 0 unchanged"), "{output}");
 }
+
+on_both_backends!(incidentio_webhooks_are_verified_by_their_standard_webhooks_signature);
+
+/// incident.io's webhook: the published Standard Webhooks vector (a test message) verifies
+/// through the real endpoint, a signed incident lands as a page, a forged one is refused.
+async fn incidentio_webhooks_are_verified_by_their_standard_webhooks_signature(backend: Backend) {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let vector = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/samples/incidentio/standard_webhooks_signature_vector/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let secret = String::from_utf8(vector("secret.txt")).unwrap().trim().to_owned();
+    let headers_text = String::from_utf8(vector("headers.txt")).unwrap();
+    let headers: Vec<(&str, String)> = headers_text
+        .lines()
+        .filter_map(|line| line.split_once(": "))
+        .map(|(name, value)| (name, value.trim().to_owned()))
+        .collect();
+    let signed_at: i64 = headers.iter().find(|(name, _)| *name == "webhook-timestamp").unwrap().1.parse().unwrap();
+    // The vector was signed in 2021: a window reaching back to it lets its real signature through.
+    let window = Utc::now().timestamp() - signed_at + 3_600;
+    let mut app = TestApp::new(backend);
+    app.ingest = paydown::ingest::config::IngestConfig::parse(&format!(
+        "replay_window_seconds = {window}\n[sources.incidentio]\nhmac_secrets = [\"{secret}\"]\n"
+    ))
+    .unwrap();
+    let test_message = vector("body.json");
+    let accepted = app.post_with_headers("/v1/webhooks/incidentio", &test_message, &headers).await;
+    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
+    assert!(accepted.body["ignored"].as_str().is_some(), "a test message is no incident: {:?}", accepted.body);
+    let mut forged = headers.clone();
+    forged[2].1 = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".replace('g', "h");
+    assert_eq!(app.post_with_headers("/v1/webhooks/incidentio", &test_message, &forged).await.status, 401);
+    let unsigned = app.post_with_headers("/v1/webhooks/incidentio", &test_message, &[]).await;
+    assert_eq!(unsigned.status, 401);
+
+    // A signed incident, with Svix's own header names.
+    let event = "public_incident.incident_status_updated_v2";
+    let body = serde_json::to_vec(&json!({"event_type": event, event: {"incident": {
+        "id": "01FDAG4SAP5TYPT98WGR2N7W91", "name": "Our database is sad",
+        "created_at": "2026-11-21T02:10:00Z", "updated_at": "2026-11-21T03:40:00Z",
+        "incident_status": {"name": "Closed", "category": "closed"}, "severity": {"name": "Critical"}}}}))
+    .unwrap();
+    let now = Utc::now().timestamp();
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("msg_2.{now}.").as_bytes());
+    mac.update(&body);
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let svix = vec![
+        ("svix-id", "msg_2".to_owned()),
+        ("svix-timestamp", now.to_string()),
+        ("svix-signature", format!("v1,{signature}")),
+    ];
+    let delivered = app.post_with_headers("/v1/webhooks/incidentio", &body, &svix).await;
+    assert_eq!(delivered.status, 202, "{:?}", delivered.body);
+    let pages = app.get("/v1/pages?source=incidentio").await;
+    let page = &pages.body[0];
+    assert_eq!(page["external_id"], "01FDAG4SAP5TYPT98WGR2N7W91");
+    assert_eq!((page["status"].as_str(), page["lane"].as_str()), (Some("resolved"), Some("wake")));
+    assert_eq!(page["service"], "incidentio");
+    let malformed =
+        br#"{"event_type": "public_incident.incident_created_v2", "public_incident.incident_created_v2": {"id": "x"}}"#;
+    let bearer = vec![("authorization", format!("Bearer {}", app.admin_token))];
+    let refused = app.post_with_headers("/v1/webhooks/incidentio", malformed, &bearer).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.error_field(), Some("public_incident.incident_created_v2.created_at"));
+}
