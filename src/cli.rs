@@ -125,6 +125,10 @@ pub enum ImportWhat {
         /// For PagerDuty exports whose times carry no offset: the zone they are in.
         #[arg(long)]
         time_zone: Option<String>,
+        /// A TOML column mapping (`ingest::column_mapping`): the file is a tool's own export,
+        /// read as the generic format through it (`--format` is then ignored).
+        #[arg(long)]
+        mapping: Option<std::path::PathBuf>,
     },
     /// Shifts from an iCalendar feed (a `.ics` file or an `https://` feed URL) or a shifts CSV.
     Shifts {
@@ -312,7 +316,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&database.database_url)?;
             let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
             let report = match what {
-                ImportWhat::Pages { file, format, time_zone } => {
+                ImportWhat::Pages { file, mapping: Some(mapping), .. } => {
+                    let text =
+                        std::fs::read_to_string(&mapping).with_context(|| format!("reading {}", mapping.display()))?;
+                    let mapping = crate::ingest::column_mapping::ColumnMapping::parse(&text)
+                        .map_err(|error| anyhow::anyhow!("{}: {error}", mapping.display()))?;
+                    let opened = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+                    let generic = mapping
+                        .to_generic(std::io::BufReader::new(opened))
+                        .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+                    let format = crate::ingest::csv_pages::PageCsvFormat::Generic;
+                    crate::import::import_pages(&store, &generic[..], format, &stamp, &mut |_| {})?
+                }
+                ImportWhat::Pages { file, format, time_zone, mapping: None } => {
                     let format = match format.as_str() {
                         "generic" => crate::ingest::csv_pages::PageCsvFormat::Generic,
                         "pagerduty" => crate::ingest::csv_pages::PageCsvFormat::PagerDuty {

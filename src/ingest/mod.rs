@@ -43,6 +43,7 @@
 //!   [`Outcome::Ignored`] with a reason, so the tool sees it accepted and does not retry.
 
 pub mod alertmanager;
+pub mod column_mapping;
 pub mod config;
 pub mod csv_pages;
 pub mod csv_shifts;

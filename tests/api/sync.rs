@@ -493,3 +493,37 @@ async fn incidentio_webhooks_are_verified_by_their_standard_webhooks_signature(b
     assert_eq!(refused.status, 400);
     assert_eq!(refused.error_field(), Some("public_incident.incident_created_v2.created_at"));
 }
+
+on_both_backends!(a_status_page_timeline_imports_through_its_column_mapping);
+
+/// The finding: `incident_stages.csv` was refused (`missing required column(s)`);
+/// with the shipped mapping it imports, and a second import changes nothing.
+async fn a_status_page_timeline_imports_through_its_column_mapping(backend: Backend) {
+    let app = TestApp::new(backend);
+    let root = env!("CARGO_MANIFEST_DIR");
+    let file = format!("{root}/tests/samples/datasets/llm_service_incidents_icpe25/incident_stages.csv");
+    let mapping = format!("{root}/examples/mappings/incident_stages.toml");
+    let import = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_paydown"))
+            .args(["import", "pages", &file, "--database-url", &app.database_url()])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    };
+    let (code, output) = import(&[]);
+    assert_ne!(code, 0, "{output}");
+    assert!(output.contains("missing required column"), "without a mapping: {output}");
+    let (code, output) = import(&["--mapping", &mapping]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("542 rows") && output.contains("542 created") && output.contains("0 rejected"), "{output}");
+    let (code, output) = import(&["--mapping", &mapping]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("0 created") && output.contains("542 unchanged"), "{output}");
+    let page = app.get("/v1/pages?source=anthropic&external_id=qv89mzdjvtrs").await;
+    assert_eq!(page.body[0]["triggered_at"], "2024-02-26T17:09:00Z", "{:?}", page.body);
+    assert_eq!(page.body[0]["resolved_at"], "2024-02-26T18:21:00Z");
+    assert_eq!(page.body[0]["title"], "Elevated Errors");
+}
