@@ -46,6 +46,8 @@ pub const BACKFILL_DAYS_DEFAULT: i64 = 30;
 pub const PAGE_LIMIT: u32 = 100;
 /// The longest window `GET /incidents` accepts.
 const INCIDENT_WINDOW_DAYS_MAX: i64 = 180;
+/// The window of one `GET /log_entries` query (its offset pagination stops at 10,000).
+const LOG_WINDOW_HOURS: i64 = 24;
 /// Records between two progress reports.
 const PROGRESS_EVERY: u64 = 200;
 
@@ -258,18 +260,24 @@ pub fn run(
         }
     }
     let mut entries: BTreeMap<String, Vec<LogEntry>> = BTreeMap::new();
-    let query = [("since", format_rfc3339(&since)), ("until", format_rfc3339(&until)), ("time_zone", "UTC".to_owned())];
-    client.paginate("/log_entries", &query, "log_entries", limit, |index, value| {
-        report.fetched("log entries", 1);
-        let at = format!("log_entries[{index}]");
-        match pagerduty_rest::record::<LogEntry>(value, &at) {
-            Ok(entry) => entries.entry(entry.incident.id.clone()).or_default().push(entry),
-            Err(error) => report.skipped.push(skipped(label(&at, value), error.to_string())),
-        }
-        if report.fetched_of("log entries").is_multiple_of(PROGRESS_EVERY) {
-            progress(&report);
-        }
-    })?;
+    // Read a day at a time: PagerDuty's offset pagination stops at 10,000 records a query.
+    let mut from = since;
+    while from < until {
+        let to = (from + Duration::hours(LOG_WINDOW_HOURS)).min(until);
+        let query = [("since", format_rfc3339(&from)), ("until", format_rfc3339(&to)), ("time_zone", "UTC".to_owned())];
+        client.paginate("/log_entries", &query, "log_entries", limit, |index, value| {
+            report.fetched("log entries", 1);
+            let at = format!("log_entries[{index}]");
+            match pagerduty_rest::record::<LogEntry>(value, &at) {
+                Ok(entry) => entries.entry(entry.incident.id.clone()).or_default().push(entry),
+                Err(error) => report.skipped.push(skipped(label(&at, value), error.to_string())),
+            }
+            if report.fetched_of("log entries").is_multiple_of(PROGRESS_EVERY) {
+                progress(&report);
+            }
+        })?;
+        from = to;
+    }
     let unlisted: Vec<String> = entries.keys().filter(|id| !listed.contains(*id)).cloned().collect();
     for id in unlisted {
         let path = format!("/incidents/{id}");
