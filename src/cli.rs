@@ -720,8 +720,8 @@ fn print_sync_report(report: &crate::sync::SyncReport) {
         report.pages.created, report.pages.updated, report.pages.unchanged, report.reassignments, report.escalations
     );
     println!(
-        "shifts: {} created, {} updated, {} unchanged",
-        report.shifts.created, report.shifts.updated, report.shifts.unchanged
+        "shifts: {} created, {} updated, {} unchanged, {} removed (no longer in the schedule)",
+        report.shifts.created, report.shifts.updated, report.shifts.unchanged, report.shifts.removed
     );
     println!("people: {} matched by email now, {} unmatched", report.people_matched, report.unmatched_users.len());
     for user in report.unmatched_users.iter().take(REJECTED_SHOWN_MAX) {

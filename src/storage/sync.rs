@@ -116,3 +116,43 @@ pub fn record_shift(conn: &mut AnyConnection, shift: &NewShift, stamp: &Stamp) -
     super::shifts::record_all(conn, std::slice::from_ref(shift), stamp, None)?;
     Ok(if existed { Synced::Updated } else { Synced::Created })
 }
+
+/// Deletes the synced shifts of one schedule (`external_id` starting with `prefix`) that
+/// overlap `[since, until)` but are not in `kept`: entries the tool no longer renders
+/// (an override replaced or shortened them), which would otherwise be paid twice. The
+/// ledger reverses what was posted for them at the next accrual. Returns how many went.
+pub fn retire_shifts(
+    conn: &mut AnyConnection,
+    source: &str,
+    prefix: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    kept: &std::collections::BTreeSet<String>,
+    stamp: &Stamp,
+) -> Result<u64, StorageError> {
+    write_transaction(conn, |conn| {
+        let stored: Vec<(String, String)> = shifts::table
+            .filter(shifts::source.eq(source))
+            .filter(shifts::start_at.lt(to_naive(until)))
+            .filter(shifts::end_at.gt(to_naive(since)))
+            .select((shifts::id, shifts::external_id))
+            .load(conn)?;
+        let mut retired = 0;
+        for (id, external_id) in stored {
+            if !external_id.starts_with(prefix) || kept.contains(&external_id) {
+                continue;
+            }
+            diesel::delete(shifts::table.find(&id)).execute(conn)?;
+            super::audit::record(
+                conn,
+                stamp,
+                "delete",
+                "shift",
+                &id,
+                Some(format!("{source}/{external_id}: no longer rendered")),
+            )?;
+            retired += 1;
+        }
+        Ok(retired)
+    })
+}

@@ -20,6 +20,8 @@ pub struct Written {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Removed: the tool no longer has them (shifts an override replaced).
+    pub removed: u64,
 }
 
 impl Written {

@@ -9,6 +9,8 @@
 //!    the final rendered entries (layers and overrides resolved by PagerDuty) become
 //!    primary shifts of source `pagerduty`, keyed by schedule, user, start and end, so a
 //!    re-sync of the same entry changes nothing. An entry of an unmatched user is skipped.
+//!    A synced shift of the schedule that overlaps the window but is no longer rendered (an
+//!    override replaced or shortened it) is deleted, so it is not paid twice.
 //! 3. Incidents: on a first run (or with `--since`), `GET /incidents?since&until` lists
 //!    the incidents created in the window (in slices of at most 180 days, PagerDuty's
 //!    limit); every run reads `GET /log_entries?since&until`, and an incident a log entry
@@ -186,6 +188,8 @@ pub fn run(
         };
         let entries =
             schedule["schedule"]["final_schedule"]["rendered_schedule_entries"].as_array().cloned().unwrap_or_default();
+        // Every entry PagerDuty renders now, matched or not: a stored shift not among them is stale.
+        let mut rendered: BTreeSet<String> = BTreeSet::new();
         for (index, value) in entries.iter().enumerate() {
             report.fetched("shift entries", 1);
             let at = format!("{path} final_schedule.rendered_schedule_entries[{index}]");
@@ -196,6 +200,7 @@ pub fn run(
                     continue;
                 }
             };
+            rendered.insert(entry.external_id(schedule_id));
             if let Err(error) = check_interval(entry.start, entry.end) {
                 report.skipped.push(skipped(at, format!("{}: {}", error.field, error.message)));
                 continue;
@@ -225,6 +230,9 @@ pub fn run(
                 Err(error) => return Err(error.into()),
             }
         }
+        let prefix = format!("{schedule_id}/");
+        report.shifts.removed +=
+            sync::retire_shifts(&mut conn, SOURCE, &prefix, schedules_since, until, &rendered, &stamp)?;
         progress(&report);
     }
 

@@ -434,8 +434,12 @@ fn reverting_the_first_delivery_migration_keeps_every_delivery() {
             paydown::storage::pages::list(&mut conn, &filter).unwrap()
         };
         let before = list(&store);
-        let reverted = store.revert_last_migration().unwrap();
-        assert!(reverted.replace('-', "").starts_with("20261124000009"), "{backend:?}: {reverted}");
+        // Later migrations (sync cursors, …) are reverted first, down to the one under test.
+        let mut reverted = store.revert_last_migration().unwrap();
+        while !reverted.replace('-', "").starts_with("20261124000009") {
+            assert!(reverted.replace('-', "").as_str() > "20261124000009", "{backend:?}: {reverted}");
+            reverted = store.revert_last_migration().unwrap();
+        }
         let payloads: Vec<String> = {
             let mut conn = store.conn().unwrap();
             page_deliveries::table.select(page_deliveries::payload).load(&mut *conn).unwrap()

@@ -389,6 +389,22 @@ async fn a_backfill_then_incremental_runs_fold_into_pages_and_shifts(backend: Ba
     assert_eq!((again.pages.created, again.pages.updated, again.pages.unchanged), (0, 1, 6), "{again:?}");
     assert_eq!((again.shifts.created, again.shifts.updated, again.shifts.unchanged), (0, 0, 3));
     assert_eq!(page(&app, "PINC001").await["delivery_count"], 2);
+
+    // An override shortens Earline's entry of four days before: the old shift goes, the new one comes.
+    {
+        let mut state = fake.state.lock().unwrap();
+        let entries = state.entries.values_mut().next().unwrap();
+        entries[1]["end"] = text(t0 - Duration::days(4) + Duration::hours(6)).into();
+    }
+    let overridden = sync(&app, &first, t0 + Duration::hours(3));
+    assert_eq!(
+        (overridden.shifts.created, overridden.shifts.unchanged, overridden.shifts.removed),
+        (1, 2, 1),
+        "{overridden:?}"
+    );
+    let shifts = app.get("/v1/shifts?person=earline&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z").await;
+    let ends: Vec<&str> = shifts.body.as_array().unwrap().iter().map(|shift| shift["end"].as_str().unwrap()).collect();
+    assert_eq!(ends, ["2026-11-26T00:00:00Z", "2026-11-26T18:00:00Z", "2026-11-29T00:00:00Z"], "{:?}", shifts.body);
 }
 
 async fn the_cli_says_what_it_fetched(backend: Backend) {
