@@ -156,11 +156,12 @@ pub enum SyncTool {
     /// PagerDuty (REST API v2): users → people by email, schedules' final entries → shifts,
     /// incidents and their log entries → pages.
     Pagerduty {
-        /// A read-only REST API key.
+        /// A read-only REST API key; else `[sync.pagerduty] token` of the ingest configuration.
         #[arg(long, env = crate::sync::pagerduty::TOKEN_ENV, hide_env_values = true)]
-        token: String,
-        #[arg(long, default_value = crate::sync::pagerduty::DEFAULT_API_URL)]
-        api_url: String,
+        token: Option<String>,
+        /// Default: `[sync.pagerduty] api_url`, else PagerDuty's public REST endpoint.
+        #[arg(long)]
+        api_url: Option<String>,
         /// Start of the window (RFC 3339); default: where the last run got to, else 30 days ago.
         #[arg(long)]
         since: Option<String>,
@@ -430,17 +431,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .transpose()
             };
-            let mapping = match ingest_config {
+            let config = match ingest_config {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                     crate::ingest::config::IngestConfig::parse(&text)
                         .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
-                        .mapping
                 }
-                None => crate::ingest::SourceMapping::default(),
+                None => crate::ingest::config::IngestConfig::default(),
             };
+            let settings = config.sync.get("pagerduty").cloned().unwrap_or_default();
+            let token = token.or(settings.token).context(
+                "a PagerDuty REST API key is needed: --token, PAYDOWN_PAGERDUTY_TOKEN or [sync.pagerduty] token in the ingest configuration",
+            )?;
+            let mapping = config.mapping;
             let mut options = crate::sync::pagerduty::Options::new(token);
-            options.api_url = api_url;
+            options.api_url =
+                api_url.or(settings.api_url).unwrap_or_else(|| crate::sync::pagerduty::DEFAULT_API_URL.to_owned());
             options.since = instant(since, "since")?;
             options.until = instant(until, "until")?;
             let bar = progress_bar(None, "{spinner} {msg}, {elapsed}");

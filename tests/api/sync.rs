@@ -436,6 +436,29 @@ async fn the_cli_says_what_it_fetched(backend: Backend) {
     assert!(output.contains("skipped incidents[3] (PINC003): incidents[3].created_at"), "{output}");
     let (_, output) = run(KEY);
     assert!(output.contains("pages: 0 created, 0 updated, 0 unchanged"), "{output}");
+
+    // The key and the host may come from the ingest configuration instead.
+    let config = std::env::temp_dir().join(format!("paydown-sync-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&config, format!("[sync.pagerduty]\ntoken = \"{KEY}\"\napi_url = \"{}\"\n", fake.url)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_paydown"))
+        .args(["sync", "pagerduty", "--database-url", &app.database_url()])
+        .arg("--ingest-config")
+        .arg(&config)
+        .env_remove("PAYDOWN_PAGERDUTY_TOKEN")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("pages: 0 created, 0 updated, 0 unchanged"), "{text}");
+    let _ = std::fs::remove_file(&config);
+    let output = Command::new(env!("CARGO_BIN_EXE_paydown"))
+        .args(["sync", "pagerduty", "--database-url", &app.database_url()])
+        .env_remove("PAYDOWN_PAGERDUTY_TOKEN")
+        .env_remove("PAYDOWN_INGEST_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("REST API key is needed"), "{output:?}");
 }
 
 on_both_backends!(incidentio_webhooks_are_verified_by_their_standard_webhooks_signature);
