@@ -102,6 +102,14 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Pull people, schedules and incidents from a paging tool's REST API, incrementally
+    /// (exit status 3 when any record was skipped).
+    Sync {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        tool: SyncTool,
+    },
     /// Pay periods: list, close, or set the scheme of a new ledger.
     Periods {
         #[command(flatten)]
@@ -122,6 +130,10 @@ pub enum ImportWhat {
         /// For PagerDuty exports whose times carry no offset: the zone they are in.
         #[arg(long)]
         time_zone: Option<String>,
+        /// A TOML column mapping (`ingest::column_mapping`): the file is a tool's own export,
+        /// read as the generic format through it (`--format` is then ignored).
+        #[arg(long)]
+        mapping: Option<std::path::PathBuf>,
     },
     /// Shifts from an iCalendar feed (a `.ics` file or an `https://` feed URL) or a shifts CSV.
     Shifts {
@@ -141,6 +153,29 @@ pub enum ImportWhat {
         from: Option<String>,
         #[arg(long)]
         to: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncTool {
+    /// PagerDuty (REST API v2): users → people by email, schedules' final entries → shifts,
+    /// incidents and their log entries → pages.
+    Pagerduty {
+        /// A read-only REST API key; else `[sync.pagerduty] token` of the ingest configuration.
+        #[arg(long, env = crate::sync::pagerduty::TOKEN_ENV, hide_env_values = true)]
+        token: Option<String>,
+        /// Default: `[sync.pagerduty] api_url`, else PagerDuty's public REST endpoint.
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Start of the window (RFC 3339); default: where the last run got to, else 30 days ago.
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the window (RFC 3339); default: now.
+        #[arg(long)]
+        until: Option<String>,
+        /// TOML ingest configuration whose `[mapping]` maps people and services (as `serve`).
+        #[arg(long, env = "PAYDOWN_INGEST_CONFIG")]
+        ingest_config: Option<std::path::PathBuf>,
     },
 }
 
@@ -309,7 +344,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&database.database_url)?;
             let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
             let report = match what {
-                ImportWhat::Pages { file, format, time_zone } => {
+                ImportWhat::Pages { file, mapping: Some(mapping), .. } => {
+                    let text =
+                        std::fs::read_to_string(&mapping).with_context(|| format!("reading {}", mapping.display()))?;
+                    let mapping = crate::ingest::column_mapping::ColumnMapping::parse(&text)
+                        .map_err(|error| anyhow::anyhow!("{}: {error}", mapping.display()))?;
+                    let opened = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+                    let generic = mapping
+                        .to_generic(std::io::BufReader::new(opened))
+                        .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+                    let format = crate::ingest::csv_pages::PageCsvFormat::Generic;
+                    crate::import::import_pages(&store, &generic[..], format, &stamp, &mut |_| {})?
+                }
+                ImportWhat::Pages { file, format, time_zone, mapping: None } => {
                     let format = match format.as_str() {
                         "generic" => crate::ingest::csv_pages::PageCsvFormat::Generic,
                         "pagerduty" => crate::ingest::csv_pages::PageCsvFormat::PagerDuty {
@@ -398,6 +445,48 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("… and {} more rejected rows", report.rejected.len() - REJECTED_SHOWN_MAX);
             }
             if !report.rejected.is_empty() {
+                std::process::exit(3);
+            }
+            Ok(())
+        }
+        Command::Sync { database, tool: SyncTool::Pagerduty { token, api_url, since, until, ingest_config } } => {
+            let store = open(&database.database_url)?;
+            store.migrate().context("applying migrations")?;
+            let instant = |text: Option<String>, flag: &str| -> anyhow::Result<_> {
+                text.map(|text| {
+                    crate::domain::timestamp::parse_rfc3339(&text).map_err(|error| anyhow::anyhow!("--{flag}: {error}"))
+                })
+                .transpose()
+            };
+            let config = match ingest_config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                    crate::ingest::config::IngestConfig::parse(&text)
+                        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
+                }
+                None => crate::ingest::config::IngestConfig::default(),
+            };
+            let settings = config.sync.get("pagerduty").cloned().unwrap_or_default();
+            let token = token.or(settings.token).context(
+                "a PagerDuty REST API key is needed: --token, PAYDOWN_PAGERDUTY_TOKEN or [sync.pagerduty] token in the ingest configuration",
+            )?;
+            let mapping = config.mapping;
+            let mut options = crate::sync::pagerduty::Options::new(token);
+            options.api_url =
+                api_url.or(settings.api_url).unwrap_or_else(|| crate::sync::pagerduty::DEFAULT_API_URL.to_owned());
+            options.since = instant(since, "since")?;
+            options.until = instant(until, "until")?;
+            let bar = progress_bar(None, "{spinner} {msg}, {elapsed}");
+            let mut tick = |report: &crate::sync::SyncReport| {
+                let fetched: Vec<String> =
+                    report.fetched.iter().map(|(kind, count)| format!("{count} {kind}")).collect();
+                bar.set_message(format!("fetched {}", fetched.join(", ")));
+            };
+            let report = crate::sync::pagerduty::run(&store, &mapping, &options, crate::http::now(), &mut tick)
+                .context("syncing from PagerDuty")?;
+            bar.finish_and_clear();
+            print_sync_report(&report);
+            if !report.skipped.is_empty() {
                 std::process::exit(3);
             }
             Ok(())
@@ -645,6 +734,46 @@ impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// What `paydown sync` prints.
+fn print_sync_report(report: &crate::sync::SyncReport) {
+    let window = match (report.since, report.until) {
+        (Some(since), Some(until)) => format!(
+            " from {} to {}",
+            crate::domain::timestamp::format_rfc3339(&since),
+            crate::domain::timestamp::format_rfc3339(&until)
+        ),
+        _ => String::new(),
+    };
+    let fetched: Vec<String> = report.fetched.iter().map(|(kind, count)| format!("{count} {kind}")).collect();
+    println!(
+        "fetched{window}: {} in {} requests ({} retries, {} rate-limited) in {:.1} s",
+        if fetched.is_empty() { "nothing".to_owned() } else { fetched.join(", ") },
+        report.requests,
+        report.retries,
+        report.rate_limited,
+        report.elapsed.as_secs_f64()
+    );
+    println!(
+        "pages: {} created, {} updated, {} unchanged ({} reassignments, {} escalations in the logs)",
+        report.pages.created, report.pages.updated, report.pages.unchanged, report.reassignments, report.escalations
+    );
+    println!(
+        "shifts: {} created, {} updated, {} unchanged, {} removed (no longer in the schedule)",
+        report.shifts.created, report.shifts.updated, report.shifts.unchanged, report.shifts.removed
+    );
+    println!("people: {} matched by email now, {} unmatched", report.people_matched, report.unmatched_users.len());
+    for user in report.unmatched_users.iter().take(REJECTED_SHOWN_MAX) {
+        println!("unmatched user {user}");
+    }
+    println!("skipped: {}", report.skipped.len());
+    for skipped in report.skipped.iter().take(REJECTED_SHOWN_MAX) {
+        println!("skipped {}: {}", skipped.record, skipped.reason);
+    }
+    if report.skipped.len() > REJECTED_SHOWN_MAX {
+        println!("… and {} more skipped records", report.skipped.len() - REJECTED_SHOWN_MAX);
     }
 }
 

@@ -15,4 +15,5 @@ pub mod reports;
 pub mod rollup;
 pub mod server;
 pub mod storage;
+pub mod sync;
 pub mod worker;

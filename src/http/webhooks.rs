@@ -99,8 +99,11 @@ async fn authenticate(
         }
         return Ok(format!("webhook:{source}"));
     }
+    // Svix (incident.io's sender) may name the Standard Webhooks headers `svix-*`.
+    let standard =
+        |name: &str| header(request, &format!("webhook-{name}")).or_else(|| header(request, &format!("svix-{name}")));
     if let (Some(id), Some(timestamp), Some(signatures)) =
-        (header(request, "webhook-id"), header(request, "webhook-timestamp"), header(request, "webhook-signature"))
+        (standard("id"), standard("timestamp"), standard("signature"))
     {
         if secrets.hmac_secrets.is_empty() {
             return Err(unauthenticated(format!(
@@ -150,7 +153,7 @@ async fn authenticate(
 
 /// Receives one webhook delivery from a paging tool.
 #[utoipa::path(post, path = "/v1/webhooks/{source}", tag = "webhooks",
-    params(("source" = String, Path, description = "pagerduty, alertmanager, opsgenie or grafana_oncall")),
+    params(("source" = String, Path, description = "pagerduty, alertmanager, opsgenie, grafana_oncall or incidentio")),
     request_body(content = Object, description = "The tool's own webhook payload, unchanged"),
     responses(
         (status = 202, body = WebhookResult),
@@ -180,6 +183,7 @@ pub async fn receive(
         "pagerduty" => ingest::pagerduty::map(&body, &mapping),
         "alertmanager" => ingest::alertmanager::map(&body, &mapping),
         "opsgenie" => ingest::opsgenie::map(&body, &mapping),
+        "incidentio" => ingest::incidentio::map(&body, &mapping),
         _ => ingest::grafana_oncall::map(&body, &mapping),
     }
     .map_err(|error| ApiError::invalid(error.field, error.message))?;

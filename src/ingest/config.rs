@@ -15,6 +15,9 @@
 //! [sources.grafana_oncall]
 //! hmac_secrets = ["whsec_…"]          # Standard Webhooks signing
 //!
+//! [sync.pagerduty]                     # `paydown sync pagerduty` without --token
+//! token = "<read-only REST API key>"
+//!
 //! [mapping]                            # see `SourceMapping`
 //! people = { "PXPGF42" = "alice", "bob@example.com" = "bob" }
 //! services = { "PIJ90N7" = "checkout" }
@@ -41,6 +44,18 @@ pub struct IngestConfig {
     pub replay_window_seconds: i64,
     pub sources: BTreeMap<String, SourceSecrets>,
     pub mapping: SourceMapping,
+    /// `paydown sync <tool>` settings per tool (`[sync.pagerduty] token = "…"`).
+    pub sync: BTreeMap<String, SyncSettings>,
+}
+
+/// What `paydown sync <tool>` may read from the configuration instead of its flags.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// A read-only REST API key (protect this file like any credential).
+    pub token: Option<String>,
+    /// Another API host than the tool's public one.
+    pub api_url: Option<String>,
 }
 
 impl Default for IngestConfig {
@@ -49,6 +64,7 @@ impl Default for IngestConfig {
             replay_window_seconds: REPLAY_WINDOW_SECONDS_DEFAULT,
             sources: BTreeMap::new(),
             mapping: SourceMapping::default(),
+            sync: BTreeMap::new(),
         }
     }
 }
@@ -80,6 +96,9 @@ impl IngestConfig {
                 }
             }
         }
+        if let Some(tool) = config.sync.keys().find(|tool| tool.as_str() != "pagerduty") {
+            return Err(format!("unknown sync tool `{tool}`: expected pagerduty"));
+        }
         Ok(config)
     }
 
@@ -109,5 +128,9 @@ people = { "PXPGF42" = "alice" }
         assert!(IngestConfig::parse("replay_window = 5").unwrap_err().contains("replay_window"));
         assert!(IngestConfig::parse("[sources.pagerdooty]").unwrap_err().contains("pagerdooty"));
         assert!(IngestConfig::parse("[sources.alertmanager]\nbearer_sha256 = [\"xyz\"]").is_err());
+        let config = IngestConfig::parse("[sync.pagerduty]\ntoken = \"k\"").unwrap();
+        assert_eq!(config.sync["pagerduty"].token.as_deref(), Some("k"));
+        assert!(IngestConfig::parse("[sync.pagerdooty]\ntoken = \"k\"").unwrap_err().contains("pagerdooty"));
+        assert!(IngestConfig::parse("[sync.pagerduty]\ntokn = \"k\"").unwrap_err().contains("tokn"));
     }
 }

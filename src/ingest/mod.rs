@@ -1,5 +1,5 @@
 //! Where pages and shifts come from: webhook payloads of paging tools (`pagerduty`,
-//! `alertmanager`, `opsgenie`, `grafana_oncall`, verified by `signature`) and files
+//! `alertmanager`, `opsgenie`, `grafana_oncall`, `incidentio`, verified by `signature`) and files
 //! (`csv_pages`, `csv_shifts`, `ics`, sharing `rows`), turned into paydown deliveries and
 //! shifts. Everything here is pure: no database, no clock, no network.
 //!
@@ -43,21 +43,24 @@
 //!   [`Outcome::Ignored`] with a reason, so the tool sees it accepted and does not retry.
 
 pub mod alertmanager;
+pub mod column_mapping;
 pub mod config;
 pub mod csv_pages;
 pub mod csv_shifts;
 pub mod feed;
 pub mod grafana_oncall;
 pub mod ics;
+pub mod incidentio;
 pub mod opsgenie;
 pub mod pagerduty;
+pub mod pagerduty_rest;
 pub mod rows;
 pub mod signature;
 
 use std::collections::BTreeMap;
 
 /// The webhook sources paydown understands, as they appear in `/v1/webhooks/{source}`.
-pub const SOURCES: [&str; 4] = ["pagerduty", "alertmanager", "opsgenie", "grafana_oncall"];
+pub const SOURCES: [&str; 5] = ["pagerduty", "alertmanager", "opsgenie", "grafana_oncall", "incidentio"];
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -30,6 +30,7 @@ pub mod schema;
 pub mod services;
 pub mod shifts;
 mod sqlite_text;
+pub mod sync;
 pub mod teams;
 pub mod tokens;
 

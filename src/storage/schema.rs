@@ -350,3 +350,12 @@ diesel::table! {
         problem -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    sync_cursors (source, resource) {
+        source -> Text,
+        resource -> Text,
+        position -> Text,
+        updated_at -> Timestamp,
+    }
+}

@@ -26,4 +26,5 @@ mod sessions;
 mod shifts;
 mod slow_clients;
 mod statements;
+mod sync;
 mod webhooks;

@@ -65,6 +65,7 @@ fn read_every_table(store: &Store) {
         .load::<(String, i32, chrono::NaiveDateTime)>(conn)
         .unwrap();
     schema::page_deliveries::table.select(schema::page_deliveries::payload).load::<String>(conn).unwrap();
+    schema::sync_cursors::table.select(schema::sync_cursors::position).load::<String>(conn).unwrap();
     schema::responses::table.select(schema::responses::actionable).load::<bool>(conn).unwrap();
 }
 
