@@ -181,19 +181,8 @@ pub async fn statement(
         return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));
     }
     if wants_csv {
-        let body = crate::reports::statement_csv::write(&statement).map_err(|error| {
-            tracing::error!(error.cause = %error, "statement CSV failed");
-            ApiError::new(
-                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an internal error occurred; it was logged",
-            )
-        })?;
         let file_name = format!("statement-{}-{}.csv", statement.person, from.format("%Y%m%d"));
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
-            .body(body));
+        return csv_attachment(crate::reports::statement_csv::write(&statement), &file_name);
     }
     Ok(HttpResponse::Ok().json(statement))
 }
@@ -218,21 +207,26 @@ async fn period_statement(
         return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));
     }
     if accept.contains("text/csv") {
-        let body = crate::reports::statement_csv::write_entries(&posted).map_err(|error| {
-            tracing::error!(error.cause = %error, "statement CSV failed");
-            ApiError::new(
-                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an internal error occurred; it was logged",
-            )
-        })?;
         let file_name = format!("statement-{}-{}.csv", posted.person, posted.period);
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
-            .body(body));
+        return csv_attachment(crate::reports::statement_csv::write_entries(&posted), &file_name);
     }
     Ok(HttpResponse::Ok().json(posted))
+}
+
+/// A written CSV as a download; a failure to write it is ours, logged, and a 500.
+fn csv_attachment(written: Result<Vec<u8>, csv::Error>, file_name: &str) -> Result<HttpResponse, ApiError> {
+    let body = written.map_err(|error| {
+        tracing::error!(error.cause = %error, "statement CSV failed");
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it was logged",
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
+        .body(body))
 }
 
 /// The statement's person as the reports know people.

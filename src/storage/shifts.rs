@@ -148,12 +148,7 @@ pub fn import_batch(
             let existing = by_key(conn, shift)?
                 .ok_or_else(|| StorageError::NotFound { entity: "shift", id: shift.external_id.clone() })?;
             let stored = Shift::from(existing);
-            let same = stored.person == shift.person
-                && stored.role == shift.role
-                && stored.schedule == shift.schedule
-                && stored.start == shift.start
-                && stored.end == shift.end;
-            if same {
+            if same_shift(&stored, shift) {
                 outcome.unchanged += 1;
                 continue;
             }
@@ -223,16 +218,20 @@ fn record_one(
     };
     let id = existing.id.clone();
     let stored = Shift::from(existing);
-    let same = stored.person == shift.person
-        && stored.role == shift.role
-        && stored.schedule == shift.schedule
-        && stored.start == shift.start
-        && stored.end == shift.end;
-    if !same {
+    if !same_shift(&stored, shift) {
         diesel::update(shifts::table.find(&id)).set(fields).execute(conn)?;
         super::audit::record(conn, stamp, "update", "shift", &id, Some(format!("{shift:?}")))?;
     }
     Ok((get(conn, &id)?, Recorded::Existing))
+}
+
+/// Whether a delivered shift says what the stored one says.
+fn same_shift(stored: &Shift, shift: &NewShift) -> bool {
+    stored.person == shift.person
+        && stored.role == shift.role
+        && stored.schedule == shift.schedule
+        && stored.start == shift.start
+        && stored.end == shift.end
 }
 
 fn by_key(conn: &mut AnyConnection, shift: &NewShift) -> Result<Option<ShiftRow>, StorageError> {
