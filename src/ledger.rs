@@ -737,7 +737,13 @@ pub struct PeriodStatement {
     /// Per currency, the sum of all lines.
     #[schema(value_type = Object)]
     pub total_by_currency: BTreeMap<String, Decimal>,
+    /// The person's responses in the period that are claims awaiting a manager of their
+    /// team or finance: not paid, and not in the totals, until approved.
+    pub pending_claims: Vec<crate::storage::responses::Response>,
 }
+
+/// Most pending claims a statement lists.
+const STATEMENT_CLAIMS_MAX: i64 = 1_000;
 
 /// The ledger statement of `person` in `period` (both must exist).
 pub fn period_statement(
@@ -746,7 +752,12 @@ pub fn period_statement(
     period: &str,
 ) -> Result<(PeriodStatement, crate::reports::statement_html::StatementInput), StorageError> {
     let stored = people::get(conn, person)?;
-    let input = crate::storage::report_input::payroll_input_for(conn, period, Some(std::slice::from_ref(&stored.id)))?;
+    let input =
+        match crate::storage::report_input::payroll_input_for(conn, period, Some(std::slice::from_ref(&stored.id))) {
+            Err(StorageError::NotFound { .. }) => not_yet_posted(store::scheme(conn)?, period)
+                .ok_or_else(|| StorageError::NotFound { entity: "pay period", id: period.to_owned() })?,
+            other => other?,
+        };
     let mut lines: Vec<crate::reports::input::EntryInfo> =
         input.entries.iter().filter(|entry| entry.person == stored.id).cloned().collect();
     lines.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then_with(|| a.id.cmp(&b.id)));
@@ -759,7 +770,20 @@ pub fn period_statement(
         let sum = total_by_currency.entry(line.currency.clone()).or_default();
         *sum = sum.saturating_add(line.amount);
     }
+    // The period's days in any zone: from 14 h before its first UTC midnight to 12 h after its last.
+    let claims_from = input.period.starts_on.and_hms_opt(0, 0, 0).map(|at| at.and_utc() - chrono::Duration::hours(14));
+    let claims_to = input.period.ends_on.and_hms_opt(12, 0, 0).map(|at| at.and_utc());
+    let pending_claims: Vec<crate::storage::responses::Response> =
+        crate::storage::responses::list_for_person(conn, &stored.id, claims_from, claims_to, STATEMENT_CLAIMS_MAX)?
+            .into_iter()
+            .filter(|response| response.status == crate::storage::responses::PENDING)
+            .filter(|response| {
+                let local = person_local_date(&stored, response.started_at);
+                local.is_none_or(|date| input.period.starts_on <= date && date < input.period.ends_on)
+            })
+            .collect();
     let statement = PeriodStatement {
+        pending_claims,
         person: stored.id.clone(),
         period: input.period.id.clone(),
         starts_on: input.period.starts_on,
@@ -790,4 +814,33 @@ pub fn period_statement(
         },
     };
     Ok((statement, page))
+}
+
+/// The person's local date of `instant` (`None` when their stored zone does not parse).
+fn person_local_date(person: &people::Person, instant: DateTime<Utc>) -> Option<chrono::NaiveDate> {
+    let zone: chrono_tz::Tz = person.timezone.parse().ok()?;
+    Some(instant.with_timezone(&zone).date_naive())
+}
+
+/// A period of the scheme nothing has been posted to yet (so it has no row): open and
+/// empty. `None` when `id` names no period of the scheme.
+fn not_yet_posted(scheme: PeriodScheme, id: &str) -> Option<crate::reports::input::PayrollInput> {
+    let first_day = chrono::NaiveDate::parse_from_str(id.get(..10).unwrap_or(id), "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(&format!("{}-01", id.get(..7).unwrap_or(id)), "%Y-%m-%d"))
+        .ok()?;
+    let mut span = scheme.period_of(first_day);
+    // A semi-monthly id names its half: walk at most to the month's second half.
+    if span.id != id {
+        span = scheme.next(&span);
+    }
+    (span.id == id).then(|| crate::reports::input::PayrollInput {
+        period: crate::reports::input::PeriodInfo {
+            id: span.id,
+            starts_on: span.starts_on,
+            ends_on: span.ends_on,
+            closed: false,
+        },
+        people: Vec::new(),
+        entries: Vec::new(),
+    })
 }

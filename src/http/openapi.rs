@@ -70,7 +70,9 @@ impl utoipa::Modify for BearerSecurity {
 ///   missing, unknown, revoked or expired token, 403 for a role the rule does not list or a
 ///   person out of the token's scope (written from `access::rules()`, so it follows them);
 /// - the extractors: 400 for a query string that does not parse (`field` is `query`) or a
-///   body that is not the documented JSON, 413 for a body over `BODY_BYTES_MAX`.
+///   body that is not the documented JSON, 413 for a body over `BODY_BYTES_MAX`, 415 for
+///   a body not sent as JSON, 408 for a body that arrives too slowly;
+/// - the store: 503 with `Retry-After` when the database is busy or unavailable.
 struct ExtractorAndAccessResponses;
 
 impl utoipa::Modify for ExtractorAndAccessResponses {
@@ -112,7 +114,10 @@ impl utoipa::Modify for ExtractorAndAccessResponses {
                 if operation.request_body.is_some() {
                     add(operation, "400", "The body is not the documented JSON; `field` is the path at fault");
                     add(operation, "413", "The body is larger than 2 MiB");
+                    add(operation, "415", "The body is not sent as `Content-Type: application/json`");
+                    add(operation, "408", "The body did not arrive within its time limit");
                 }
+                add(operation, "503", "The database is busy or unavailable; retry after `Retry-After` seconds");
             }
         }
     }

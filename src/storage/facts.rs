@@ -26,18 +26,42 @@ pub fn for_person(
     to: DateTime<Utc>,
     lookback: Duration,
 ) -> Result<Facts, StorageError> {
-    // Only paid responses count: a pending or rejected claim is not paid (issue #16).
-    let responded = responses::table
+    // Two indexed reads, not one `acknowledged_by = ? OR id IN (…)`, which SQLite answers
+    // by scanning every page of the range for every person: the pages the person
+    // acknowledged, and the pages of their paid responses (a pending or rejected claim is
+    // not paid, issue #16).
+    let (low, high) = (to_naive(from - lookback), to_naive(to));
+    let mut page_rows: Vec<PageFactRow> = pages::table
+        .filter(pages::acknowledged_by.eq(person))
+        .filter(pages::triggered_at.ge(low))
+        .filter(pages::triggered_at.lt(high))
+        .select((pages::id, pages::triggered_at, pages::acknowledged_at, pages::resolved_at, pages::acknowledged_by))
+        .load(conn)?;
+    let responded: Vec<String> = responses::table
         .filter(responses::person_id.eq(person))
         .filter(responses::paid.eq(true))
-        .select(responses::page_id);
-    let page_rows: Vec<PageFactRow> = pages::table
-        .filter(pages::triggered_at.ge(to_naive(from - lookback)))
-        .filter(pages::triggered_at.lt(to_naive(to)))
-        .filter(pages::acknowledged_by.eq(person).or(pages::id.eq_any(responded)))
-        .select((pages::id, pages::triggered_at, pages::acknowledged_at, pages::resolved_at, pages::acknowledged_by))
-        .order((pages::triggered_at, pages::id))
+        .select(responses::page_id)
+        .distinct()
         .load(conn)?;
+    let acknowledged: std::collections::BTreeSet<String> = page_rows.iter().map(|row| row.0.clone()).collect();
+    let others: Vec<&String> = responded.iter().filter(|id| !acknowledged.contains(*id)).collect();
+    for chunk in others.chunks(IN_LIST_IDS_MAX) {
+        page_rows.extend(
+            pages::table
+                .filter(pages::id.eq_any(chunk.iter().map(|id| id.as_str())))
+                .filter(pages::triggered_at.ge(low))
+                .filter(pages::triggered_at.lt(high))
+                .select((
+                    pages::id,
+                    pages::triggered_at,
+                    pages::acknowledged_at,
+                    pages::resolved_at,
+                    pages::acknowledged_by,
+                ))
+                .load::<PageFactRow>(conn)?,
+        );
+    }
+    page_rows.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     let page_facts: Vec<PageFact> = page_rows
         .into_iter()
         .map(|(id, triggered_at, acknowledged_at, resolved_at, acknowledged_by)| PageFact {

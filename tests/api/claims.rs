@@ -60,6 +60,15 @@ async fn a_response_nobody_asked_for_is_a_claim_until_approved(backend: Backend)
     assert_eq!(claim.body["person"], "alice");
     let claim_id = claim.body["id"].as_str().unwrap().to_owned();
     assert!(statement_responses(&app).await.is_empty(), "a pending claim is not paid");
+    // Her statement of the period shows it as pending, outside the totals.
+    app.post("/v1/ledger/accrue", json!({})).await;
+    let november = app.call_as("GET", "/v1/people/alice/statement?period=2026-11", None, Some(&alice)).await;
+    assert_eq!(november.status, 200, "{:?}", november.body);
+    let pending = november.body["pending_claims"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{:?}", november.body);
+    assert_eq!((pending[0]["id"].as_str(), pending[0]["status"].as_str()), (Some(claim_id.as_str()), Some("pending")));
+    let lines = november.body["lines"].as_array().unwrap();
+    assert!(lines.iter().all(|line| line["component"] != "response"), "{:?}", november.body);
 
     // A manager of another team may not decide it; an engineer may not either.
     let platform_manager = app.token(Role::Manager, None, &["platform"]);

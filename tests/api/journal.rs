@@ -256,7 +256,11 @@ async fn a_closed_periods_statement_is_final_and_equals_its_payroll_lines(backen
 
     let both = app.get("/v1/people/alice/statement?period=2026-04&from=2026-04-01T00:00:00Z").await;
     assert_eq!((both.status, both.error_field()), (400, Some("period")));
-    let missing = app.get("/v1/people/alice/statement?period=1999-01").await;
+    // A period nothing was posted to yet is open and empty; a name of no period is a 404.
+    let empty = app.get("/v1/people/alice/statement?period=1999-01").await;
+    assert_eq!((empty.status, empty.body["final"].as_bool()), (200, Some(false)), "{:?}", empty.body);
+    assert_eq!(empty.body["lines"], json!([]));
+    let missing = app.get("/v1/people/alice/statement?period=someday").await;
     assert_eq!(missing.status, 404);
 }
 
