@@ -17,6 +17,7 @@ on_both_backends!(
     a_january_change_reprices_a_year_ahead_and_nothing_before,
     a_closed_periods_statement_is_final_and_equals_its_payroll_lines,
     one_person_who_cannot_be_priced_does_not_stop_the_others,
+    an_amendment_after_the_close_lands_as_an_adjustment,
 );
 
 /// How long a test waits for the worker to drain the journal.
@@ -470,4 +471,32 @@ fn readyz_says_when_the_worker_keeps_failing() {
     assert_eq!(unready.status, 503, "{:?}", unready.body);
     let message = unready.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("accrual worker failed"), "{message}");
+}
+
+/// An engineer amends a response of a closed period: the closed period does not change;
+/// the next open one gets the reversal of the old line and the new line, both naming the
+/// closed period, and the ledger verifies clean.
+async fn an_amendment_after_the_close_lands_as_an_adjustment(backend: Backend) {
+    let app = TestApp::new(backend);
+    let page_id = crate::ledger::march_facts(&app).await;
+    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    let (count_at_close, total_at_close) = ledger_sum(&app, "period=2026-03").await;
+    let responses = app.get(&format!("/v1/pages/{page_id}/responses")).await.body;
+    let response_id = responses[0]["id"].as_str().unwrap().to_owned();
+    let alice = app.token(paydown::domain::role::Role::Engineer, Some("alice"), &[]);
+    // 51 minutes at night on a Saturday became 81: 90 min × 30.00 × 2.0 = 90.00, was 60.00.
+    let change = json!({"started_at": "2026-03-07T02:14:00Z", "duration_minutes": 81, "actionable": true,
+        "reason": "I forgot the post-incident checks"});
+    let amended = app.call_as("POST", &format!("/v1/responses/{response_id}/amend"), Some(change), Some(&alice)).await;
+    assert_eq!(amended.status, 201, "{backend:?}: {:?}", amended.body);
+    let accrued = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!(accrued.status, 200, "{:?}", accrued.body);
+    assert!(accrued.body["adjustments_posted"].as_u64().unwrap() >= 2, "{backend:?}: {:?}", accrued.body);
+    assert_eq!(ledger_sum(&app, "period=2026-03").await, (count_at_close, total_at_close), "{backend:?}");
+    let april = app.get("/v1/people/alice/statement?period=2026-04").await.body;
+    let lines = april["lines"].as_array().unwrap();
+    assert!(lines.iter().all(|line| line["natural_period"] == "2026-03"), "{backend:?}: {april:?}");
+    assert!(lines.iter().any(|line| line["kind"] == "reversal" && line["amount"] == "-60.00"), "{april:?}");
+    assert!(lines.iter().any(|line| line["kind"] == "line" && line["amount"] == "90.00"), "{april:?}");
+    assert!(drained_and_verified(&app.store).is_clean(), "{backend:?}");
 }
