@@ -321,7 +321,14 @@ fn token(url: &str, role: &str) -> String {
         .output()
         .expect("paydown token create");
     assert!(output.status.success(), "paydown token create: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().nth(1).expect("the token's secret").trim().to_owned()
+    // stdout holds the secret alone (the words around it go to stderr).
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .rfind(|line| !line.trim().is_empty())
+        .expect("the token's secret")
+        .trim()
+        .to_owned()
 }
 
 fn setup(client: &mut Client, admin: &str) {
