@@ -213,10 +213,15 @@ pub fn accrue_with_progress(
 /// that completes) and returns it.
 fn advance_horizon(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DateTime<Utc>, LedgerError> {
     let wanted = journal::horizon_for(now);
-    if journal::horizon(conn)?.is_some_and(|stored| stored >= wanted) {
-        return Ok(journal::horizon(conn)?.unwrap_or(wanted));
+    if let Some(stored) = journal::horizon(conn)?
+        && stored >= wanted
+    {
+        return Ok(stored);
     }
-    write_transaction(conn, |conn| journal::advance_horizon(conn, wanted, now))?;
+    if write_transaction(conn, |conn| journal::advance_horizon(conn, wanted, now))? {
+        return Ok(wanted);
+    }
+    // Another process moved it further meanwhile.
     Ok(journal::horizon(conn)?.unwrap_or(wanted))
 }
 
