@@ -77,12 +77,14 @@ fn main() {
     let csv = dir.join("pages.csv");
     write_pages(&csv, pages, people);
     let reader = std::io::BufReader::new(std::fs::File::open(&csv).unwrap());
+    let cpu_started = cpu_seconds();
     let report = paydown::import::import_pages(&store, reader, PageCsvFormat::Generic, &stamp, &mut |_| {}).unwrap();
     println!(
-        "ledger: imported {} pages in {:.1} s ({} rows/s)",
+        "ledger: imported {} pages in {:.1} s ({} rows/s; {:.1} s of CPU)",
         report.rows,
         report.elapsed.as_secs_f64(),
-        report.rows_per_second()
+        report.rows_per_second(),
+        cpu_seconds() - cpu_started
     );
 
     // A year of weekly shifts: each person one week in every eight (a rota of eight).
@@ -90,23 +92,29 @@ fn main() {
     let shift_rows = write_shifts(&shifts_csv, people);
     let text = std::fs::read_to_string(&shifts_csv).unwrap();
     let rows: Vec<_> = paydown::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), "bench").unwrap().collect();
+    let cpu_started = cpu_seconds();
     let report = paydown::import::import_shifts(&store, rows, &stamp).unwrap();
     println!(
-        "ledger: import shifts: {shift_rows} rows in {:.2} s = {} rows/s ({} created)",
+        "ledger: import shifts: {shift_rows} rows in {:.2} s = {} rows/s ({} created; {:.2} s of CPU)",
         report.elapsed.as_secs_f64(),
         report.rows_per_second(),
-        report.created
+        report.created,
+        cpu_seconds() - cpu_started
     );
 
     // The first accrual of the whole history.
     let started = Instant::now();
+    let cpu_started = cpu_seconds();
     let first = paydown::ledger::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
     let elapsed = started.elapsed().as_secs_f64();
-    let posted = first.lines_posted + first.reversals_posted;
+    let cpu = cpu_seconds() - cpu_started;
+    let posted = f64::from(u32::try_from(first.lines_posted + first.reversals_posted).unwrap_or(u32::MAX));
     println!(
-        "ledger: first accrual: {} people, {posted} entries in {elapsed:.1} s = {:.0} lines/s ({} unpriced)",
+        "ledger: first accrual: {} people, {posted} entries in {elapsed:.1} s = {:.0} lines/s; \
+         {cpu:.1} s of CPU = {:.0} lines per CPU second ({} unpriced)",
         first.people,
-        f64::from(u32::try_from(posted).unwrap_or(u32::MAX)) / elapsed,
+        posted / elapsed,
+        posted / cpu.max(0.001),
         first.unpriced.len()
     );
 
@@ -201,6 +209,18 @@ fn write_shifts(path: &std::path::Path, people: u64) -> u64 {
     }
     out.into_inner().unwrap().sync_all().unwrap();
     rows
+}
+
+/// The process's CPU time (user + system) so far, from `/proc/self/stat`: on a machine
+/// shared with other work, throughput per CPU second is what this code costs.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state; 100 ticks a second.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn peak_memory() -> String {

@@ -43,12 +43,12 @@ use crate::storage::{AnyConnection, StorageError, journal, people, write_transac
 /// that a test can kill the process mid-accrual deterministically.
 pub const FAULT_STALL_ENV: &str = "PAYDOWN_FAULT_ACCRUAL_STALL_AFTER";
 
-fn stall_if_asked(posted: usize) {
+fn stall_if_asked(posted_before: usize, posted: usize) {
     let Some(limit) = std::env::var(FAULT_STALL_ENV).ok().and_then(|value| value.parse::<usize>().ok()) else {
         return;
     };
-    if posted == limit {
-        eprintln!("fault injection: accrual stalled after {posted} entries");
+    if posted_before < limit && limit <= posted {
+        eprintln!("fault injection: accrual stalled after {limit} entries ({posted} posted by this pass)");
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
@@ -437,7 +437,9 @@ fn post_all(
     report: &mut AccrualReport,
 ) -> Result<(), StorageError> {
     let mut posting_periods: BTreeMap<String, String> = BTreeMap::new();
-    for mut entry in postings {
+    let posted_before = report.entries_posted();
+    let mut postings = postings;
+    for entry in &mut postings {
         let natural = context.scheme.period_of(person.calendar.local(entry.occurred_at).date());
         let period = match posting_periods.get(&natural.id) {
             Some(period) => period.clone(),
@@ -457,9 +459,9 @@ fn post_all(
         } else {
             report.reversals_posted += 1;
         }
-        store::insert_entry(conn, &entry)?;
-        stall_if_asked(report.entries_posted());
     }
+    store::insert_entries(conn, &postings)?;
+    stall_if_asked(posted_before, report.entries_posted());
     Ok(())
 }
 

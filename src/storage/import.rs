@@ -249,7 +249,7 @@ fn insert_new_pages_sqlite<'r>(
     outcome: &mut BatchOutcome,
 ) -> Result<Vec<(&'r PageRow, String)>, StorageError> {
     let mut turned_away: Vec<&PageRow> = Vec::new();
-    without_insert_trigger(conn, |conn| {
+    without_triggers(conn, &PAGE_INSERT_TRIGGERS, |conn| {
         let AnyConnection::Sqlite(c) = &mut *conn else {
             unreachable!("called for SQLite connections only");
         };
@@ -357,14 +357,15 @@ fn insert_new_pages_postgres<'r>(
 /// acknowledger in the pay journal.
 const PAGE_INSERT_TRIGGERS: [&str; 2] = ["rollup_mark_page_insert", "pay_journal_page_insert"];
 
-/// Runs `insert` with SQLite's per-row page-insert triggers dropped, and puts them back,
+/// Runs `insert` with SQLite's per-row insert triggers `names` dropped, and puts them back,
 /// from their own stored definitions, before returning. The caller's transaction holds
 /// the write lock throughout and DDL is transactional in SQLite, so no other connection
 /// ever sees a trigger missing; on failure the rollback restores them. SQLite has no
 /// statement-level triggers, and the row-level ones cost a third of an import; `insert`
 /// marks its days and its people itself, once each.
-fn without_insert_trigger<T>(
+pub(super) fn without_triggers<T>(
     conn: &mut AnyConnection,
+    names: &[&str],
     insert: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {
     use diesel::connection::SimpleConnection;
@@ -378,7 +379,7 @@ fn without_insert_trigger<T>(
         return insert(conn);
     };
     let mut definitions = Vec::new();
-    for name in PAGE_INSERT_TRIGGERS {
+    for &name in names {
         let definition = diesel::sql_query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?")
             .bind::<Text, _>(name)
             .get_result::<Definition>(c)
@@ -449,7 +450,7 @@ fn existing_ids<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{AnyConnection, PAGE_INSERT_TRIGGERS, StorageError, without_insert_trigger, write_transaction};
+    use super::{AnyConnection, PAGE_INSERT_TRIGGERS, StorageError, without_triggers, write_transaction};
     use crate::storage::Store;
 
     fn trigger_count(conn: &mut AnyConnection) -> i64 {
@@ -483,7 +484,7 @@ mod tests {
         let mut conn = store.conn().unwrap();
         assert_eq!(trigger_count(&mut conn), 2);
         let failed: Result<(), StorageError> = write_transaction(&mut conn, |conn| {
-            without_insert_trigger(conn, |conn| {
+            without_triggers(conn, &PAGE_INSERT_TRIGGERS, |conn| {
                 assert_eq!(trigger_count(conn), 0, "dropped while the batch writes");
                 Err(StorageError::Unavailable("the batch failed".into()))
             })

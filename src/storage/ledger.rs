@@ -410,50 +410,106 @@ pub struct NewEntry {
     pub posted_by: String,
 }
 
+/// Rows per multi-row INSERT: 28 bound values a row stays far below both backends'
+/// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
+const ENTRIES_PER_INSERT_MAX: usize = 500;
+
+/// A ledger row as inserted, borrowing from the entry.
+#[derive(Insertable)]
+#[diesel(table_name = ledger_entries)]
+struct EntryInsert<'a> {
+    id: &'a str,
+    accrual_run_id: &'a str,
+    person_id: &'a str,
+    period_id: &'a str,
+    natural_period_id: &'a str,
+    entry_kind: &'a str,
+    line_key: &'a str,
+    revision: i32,
+    reverses_entry_id: Option<&'a str>,
+    terms: &'a str,
+    component: &'a str,
+    quantity: String,
+    unit: &'a str,
+    unit_rate: String,
+    multiplier: String,
+    time_class: Option<&'a str>,
+    day_class: Option<&'a str>,
+    amount_minor: i64,
+    currency: &'a str,
+    fact_kind: &'a str,
+    fact_id: &'a str,
+    page_id: Option<&'a str>,
+    policy_id: &'a str,
+    policy_version: i32,
+    occurred_at: NaiveDateTime,
+    explanation: &'a str,
+    posted_at: NaiveDateTime,
+    posted_by: &'a str,
+}
+
+impl<'a> From<&'a NewEntry> for EntryInsert<'a> {
+    fn from(entry: &'a NewEntry) -> EntryInsert<'a> {
+        EntryInsert {
+            id: &entry.id,
+            accrual_run_id: &entry.accrual_run_id,
+            person_id: &entry.person,
+            period_id: &entry.period,
+            natural_period_id: &entry.natural_period,
+            entry_kind: entry.kind,
+            line_key: &entry.line_key,
+            revision: entry.revision,
+            reverses_entry_id: entry.reverses.as_deref(),
+            terms: &entry.terms,
+            component: &entry.component,
+            quantity: entry.quantity.to_string(),
+            unit: &entry.unit,
+            unit_rate: entry.unit_rate.to_string(),
+            multiplier: entry.multiplier.to_string(),
+            time_class: entry.time_class.as_deref(),
+            day_class: entry.day_class.as_deref(),
+            amount_minor: entry.amount_minor,
+            currency: &entry.currency,
+            fact_kind: &entry.fact_kind,
+            fact_id: &entry.fact_id,
+            page_id: entry.page_id.as_deref(),
+            policy_id: &entry.policy_id,
+            policy_version: entry.policy_version,
+            occurred_at: to_naive(entry.occurred_at),
+            explanation: &entry.explanation,
+            posted_at: to_naive(entry.posted_at),
+            posted_by: &entry.posted_by,
+        }
+    }
+}
+
 pub fn insert_entry(conn: &mut AnyConnection, entry: &NewEntry) -> Result<(), StorageError> {
-    diesel::insert_into(ledger_entries::table)
-        .values((
-            (
-                ledger_entries::id.eq(&entry.id),
-                ledger_entries::accrual_run_id.eq(&entry.accrual_run_id),
-                ledger_entries::person_id.eq(&entry.person),
-                ledger_entries::period_id.eq(&entry.period),
-                ledger_entries::natural_period_id.eq(&entry.natural_period),
-                ledger_entries::entry_kind.eq(entry.kind),
-                ledger_entries::line_key.eq(&entry.line_key),
-                ledger_entries::revision.eq(entry.revision),
-                ledger_entries::reverses_entry_id.eq(&entry.reverses),
-                ledger_entries::terms.eq(&entry.terms),
-                ledger_entries::component.eq(&entry.component),
-                ledger_entries::quantity.eq(entry.quantity.to_string()),
-                ledger_entries::unit.eq(&entry.unit),
-                ledger_entries::unit_rate.eq(entry.unit_rate.to_string()),
-            ),
-            (
-                ledger_entries::multiplier.eq(entry.multiplier.to_string()),
-                ledger_entries::time_class.eq(&entry.time_class),
-                ledger_entries::day_class.eq(&entry.day_class),
-                ledger_entries::amount_minor.eq(entry.amount_minor),
-                ledger_entries::currency.eq(&entry.currency),
-                ledger_entries::fact_kind.eq(&entry.fact_kind),
-                ledger_entries::fact_id.eq(&entry.fact_id),
-                ledger_entries::page_id.eq(&entry.page_id),
-                ledger_entries::policy_id.eq(&entry.policy_id),
-                ledger_entries::policy_version.eq(entry.policy_version),
-                ledger_entries::occurred_at.eq(to_naive(entry.occurred_at)),
-                ledger_entries::explanation.eq(&entry.explanation),
-                ledger_entries::posted_at.eq(to_naive(entry.posted_at)),
-                ledger_entries::posted_by.eq(&entry.posted_by),
-            ),
-        ))
-        .execute(conn)
-        .map_err(|error| {
-            super::conflict_on_unique(error, "line_key", || {
-                format!(
+    insert_entries(conn, std::slice::from_ref(entry))
+}
+
+/// Inserts entries with one multi-row statement per [`ENTRIES_PER_INSERT_MAX`]: a
+/// person's posting is a handful of statements, not one per line (each statement costs a
+/// parse, a statement journal and the triggers' setup).
+pub fn insert_entries(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), StorageError> {
+    for chunk in entries.chunks(ENTRIES_PER_INSERT_MAX) {
+        let rows: Vec<EntryInsert<'_>> = chunk.iter().map(EntryInsert::from).collect();
+        let inserted = match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(ledger_entries::table).values(&rows).execute(c),
+            AnyConnection::Postgresql(c) => diesel::insert_into(ledger_entries::table).values(&rows).execute(c),
+        };
+        inserted.map_err(|error| {
+            super::conflict_on_unique(error, "line_key", || match chunk {
+                [entry] => format!(
                     "revision {} of `{}` was already posted (a concurrent accrual?)",
                     entry.revision, entry.line_key
-                )
+                ),
+                _ => format!(
+                    "a revision of one of {} lines of `{}` was already posted (a concurrent accrual?)",
+                    chunk.len(),
+                    chunk[0].person
+                ),
             })
         })?;
+    }
     Ok(())
 }

@@ -104,6 +104,9 @@ pub struct ImportOutcome {
     pub unchanged: usize,
 }
 
+/// The SQLite trigger that journals a new shift's person, row by row.
+const SHIFT_INSERT_TRIGGERS: [&str; 1] = ["pay_journal_shift_insert"];
+
 /// Records a batch of imported shifts, whose people the caller has resolved, in one write
 /// transaction: each is offered as a new row and skipped by the `(source, external_id)`
 /// key when it exists (the unique index answers "is it known?" in the same step), and
@@ -117,33 +120,49 @@ pub fn import_batch(
         let mut outcome = ImportOutcome::default();
         let created_at = to_naive(stamp.at);
         let mut turned_away = Vec::new();
-        for shift in new_shifts {
-            let id = uuid::Uuid::now_v7().to_string();
-            let values = (
-                shifts::id.eq(&id),
-                shifts::person_id.eq(&shift.person),
-                shifts::role.eq(shift.role.as_str()),
-                shifts::schedule.eq(&shift.schedule),
-                shifts::start_at.eq(to_naive(shift.start)),
-                shifts::end_at.eq(to_naive(shift.end)),
-                shifts::source.eq(&shift.source),
-                shifts::external_id.eq(&shift.external_id),
-                shifts::created_at.eq(created_at),
-            );
-            let inserted = match conn {
-                AnyConnection::Sqlite(c) => diesel::insert_or_ignore_into(shifts::table).values(values).execute(c)?,
-                AnyConnection::Postgresql(c) => diesel::insert_into(shifts::table)
-                    .values(values)
-                    .on_conflict((shifts::source, shifts::external_id))
-                    .do_nothing()
-                    .execute(c)?,
-            };
-            if inserted == 1 {
-                outcome.created += 1;
-            } else {
-                turned_away.push(shift);
+        // SQLite's per-row journal trigger is dropped for the batch; the batch journals
+        // each person once, from their earliest new shift (PostgreSQL's trigger is
+        // per statement already).
+        let mut journaled: std::collections::BTreeMap<&str, DateTime<Utc>> = std::collections::BTreeMap::new();
+        super::import::without_triggers(conn, &SHIFT_INSERT_TRIGGERS, |conn| {
+            for shift in new_shifts {
+                let id = uuid::Uuid::now_v7().to_string();
+                let values = (
+                    shifts::id.eq(&id),
+                    shifts::person_id.eq(&shift.person),
+                    shifts::role.eq(shift.role.as_str()),
+                    shifts::schedule.eq(&shift.schedule),
+                    shifts::start_at.eq(to_naive(shift.start)),
+                    shifts::end_at.eq(to_naive(shift.end)),
+                    shifts::source.eq(&shift.source),
+                    shifts::external_id.eq(&shift.external_id),
+                    shifts::created_at.eq(created_at),
+                );
+                let inserted = match conn {
+                    AnyConnection::Sqlite(c) => {
+                        diesel::insert_or_ignore_into(shifts::table).values(values).execute(c)?
+                    }
+                    AnyConnection::Postgresql(c) => diesel::insert_into(shifts::table)
+                        .values(values)
+                        .on_conflict((shifts::source, shifts::external_id))
+                        .do_nothing()
+                        .execute(c)?,
+                };
+                if inserted == 1 {
+                    outcome.created += 1;
+                    let from = journaled.entry(shift.person.as_str()).or_insert(shift.start);
+                    *from = (*from).min(shift.start);
+                } else {
+                    turned_away.push(shift);
+                }
             }
-        }
+            if matches!(conn, AnyConnection::Sqlite(_)) {
+                let marks: Vec<(String, DateTime<Utc>)> =
+                    journaled.iter().map(|(person, from)| ((*person).to_owned(), *from)).collect();
+                super::journal::mark_many(conn, &marks)?;
+            }
+            Ok(())
+        })?;
         for shift in turned_away {
             let existing = by_key(conn, shift)?
                 .ok_or_else(|| StorageError::NotFound { entity: "shift", id: shift.external_id.clone() })?;
