@@ -61,10 +61,11 @@ async fn metrics_count_requests_deliveries_and_the_journal(backend: Backend) {
     assert_eq!(get(server.address, "/v1/people/nobody", Some(&admin)).0, 404);
     assert_eq!(get(server.address, "/v1/teams", None).0, 401);
     assert_eq!(get(server.address, "/no/such/path", Some(&admin)).0, 404);
-    let shift = r#"{"person": "alice", "role": "primary", "start": "2026-10-05T09:00:00Z", "end": "2026-10-06T09:00:00Z"}"#;
+    let shift =
+        r#"{"person": "alice", "role": "primary", "start": "2026-10-05T09:00:00Z", "end": "2026-10-06T09:00:00Z"}"#;
     assert_eq!(server.request("POST", "/v1/shifts", shift, &admin).status, 201);
-    let body = std::fs::read(format!("{}/tests/samples/alertmanager/zulip/alert.json", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
+    let body =
+        std::fs::read(format!("{}/tests/samples/alertmanager/zulip/alert.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let body = String::from_utf8(body).unwrap();
     assert_eq!(server.request("POST", "/v1/webhooks/alertmanager", &body, &ingest).status, 202);
     assert_eq!(server.request("POST", "/v1/webhooks/alertmanager", &body, &engineer).status, 403);
@@ -116,7 +117,8 @@ async fn the_worker_reports_its_passes_and_the_rollup_lag(backend: Backend) {
     app.seed_basics().await;
     let server = RunningServer::start_with_worker(app.store.clone());
     let admin = app.admin_token.clone();
-    let shift = r#"{"person": "alice", "role": "primary", "start": "2026-10-05T09:00:00Z", "end": "2026-10-06T09:00:00Z"}"#;
+    let shift =
+        r#"{"person": "alice", "role": "primary", "start": "2026-10-05T09:00:00Z", "end": "2026-10-06T09:00:00Z"}"#;
     assert_eq!(server.request("POST", "/v1/shifts", shift, &admin).status, 201);
     let started = Instant::now();
     let scrape = loop {
