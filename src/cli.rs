@@ -161,7 +161,7 @@ pub enum ImportWhat {
         /// For PagerDuty exports whose times carry no offset: the zone they are in.
         #[arg(long)]
         time_zone: Option<String>,
-        /// A TOML column mapping (`ingest::column_mapping`): the file is a tool's own export,
+        /// A TOML column mapping (examples in examples/mappings/): the file is a tool's own export,
         /// read as the generic format through it (`--format` is then ignored).
         #[arg(long)]
         mapping: Option<std::path::PathBuf>,
@@ -995,6 +995,11 @@ mod tests {
                 if !builtin && argument.get_help().is_none() && argument.get_long_help().is_none() {
                     missing.push(format!("{path} {}", argument.get_id()));
                 }
+                // Help speaks of files and flags, not of the source code's modules.
+                let help = argument.get_long_help().or(argument.get_help()).map(ToString::to_string);
+                if help.is_some_and(|help| help.contains("::")) {
+                    missing.push(format!("{path} {} (names a source module)", argument.get_id()));
+                }
             }
             for sub in command.get_subcommands() {
                 let sub_path = format!("{path} {}", sub.get_name());
@@ -1009,10 +1014,6 @@ mod tests {
         let mut missing = Vec::new();
         walk(&command, "paydown", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:#?}");
-        let help = command.clone().render_long_help().to_string();
-        assert!(!help.contains("ingest::"), "help names a source module: {help}");
-        let serve = Cli::command().find_subcommand_mut("serve").map(|serve| serve.render_long_help().to_string());
-        assert!(!serve.unwrap_or_default().contains("ingest::"));
     }
 
     /// A progress line at its widest (long numbers, a long message cut by `{wide_msg}`)
