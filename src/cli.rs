@@ -640,7 +640,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     {
                         use std::io::Write;
                         let mut out = std::io::stdout().lock();
-                        writeln!(out, "{secret}").and_then(|()| out.flush()).context("printing the secret")?;
+                        // Not a quiet closed pipe: the secret is shown nowhere else.
+                        writeln!(out, "{secret}").and_then(|()| out.flush()).map_err(|error| {
+                            anyhow::anyhow!(
+                                "printing the secret failed ({error}): revoke token {} and create another",
+                                token.id
+                            )
+                        })?;
                     }
                 }
                 TokenAction::List => {

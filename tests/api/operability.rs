@@ -318,6 +318,19 @@ fn a_closed_pipe_ends_the_command_quietly() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
+    // Except where the output is the only copy: a token's secret that could not be printed
+    // is an error saying what to do.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = paydown()
+        .args(["token", "create", "--role", "admin", "--name", "lost", "--database-url", &db.url])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("printing the secret failed") && stderr.contains("revoke token"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
