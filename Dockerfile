@@ -26,7 +26,8 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --user-group --uid 10001 --home-dir /var/lib/paydown --create-home --shell /usr/sbin/nologin paydown
+    && useradd --system --user-group --uid 10001 --home-dir /var/lib/paydown --create-home --shell /usr/sbin/nologin paydown \
+    && install -d -o paydown -g paydown -m 0750 /var/lib/paydown/reports/payroll
 COPY --from=build /usr/local/bin/paydown /usr/local/bin/paydown
 COPY examples/paydown.toml /usr/share/doc/paydown/paydown.toml.example
 COPY reports/README.md /usr/share/doc/paydown/reports.md
