@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, get, web};
 
@@ -64,7 +65,13 @@ pub async fn record(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    // A client may send any token as a method; only the standard ones become label values.
+    let method = match *request.method() {
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::OPTIONS => {
+            request.method().as_str().to_owned()
+        }
+        _ => "other".to_owned(),
+    };
     let route = request.request().match_pattern().unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let metrics = request.app_data::<web::Data<AppState>>().map(|state| state.metrics.clone());
     let result = next.call(request).await;

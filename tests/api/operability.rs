@@ -61,6 +61,8 @@ async fn metrics_count_requests_deliveries_and_the_journal(backend: Backend) {
     assert_eq!(get(server.address, "/v1/people/nobody", Some(&admin)).0, 404);
     assert_eq!(get(server.address, "/v1/teams", None).0, 401);
     assert_eq!(get(server.address, "/no/such/path", Some(&admin)).0, 404);
+    let custom = crate::helpers::http_request(server.address, "BREW", "/v1/teams", "", Some(&admin));
+    assert_eq!(custom.status, 405);
     let shift =
         r#"{"person": "alice", "role": "primary", "start": "2026-10-05T09:00:00Z", "end": "2026-10-06T09:00:00Z"}"#;
     assert_eq!(server.request("POST", "/v1/shifts", shift, &admin).status, 201);
@@ -83,6 +85,7 @@ async fn metrics_count_requests_deliveries_and_the_journal(backend: Backend) {
     expect("paydown_http_requests_total{method=\"GET\",route=\"/v1/teams\",status=\"401\"}", 1.0);
     expect("paydown_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}", 1.0);
     expect("paydown_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"403\"}", 1.0);
+    expect("paydown_http_requests_total{method=\"other\",route=\"/v1/teams\",status=\"405\"}", 1.0);
     expect("paydown_http_request_duration_seconds_count{method=\"GET\",route=\"/v1/people/{id}\"}", 3.0);
     expect("paydown_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/people/{id}\",le=\"+Inf\"}", 3.0);
     assert!(!scrape.contains("/v1/people/alice") && !scrape.contains("nobody"), "{scrape}");
