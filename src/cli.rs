@@ -21,23 +21,37 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
     /// `postgres://user@host/db`, `sqlite://path` or a plain SQLite file path.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
 }
 
+/// The server's flags: each overrides its key of the configuration file (flags >
+/// environment > file > defaults, see `config`).
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "PAYDOWN_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: String,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// TOML configuration file (every key: examples/paydown.toml); environment variables and
+    /// flags override its keys.
+    #[arg(long, env = "PAYDOWN_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PAYDOWN_LISTEN", value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// A second address that serves only /metrics, without a token (for Prometheus).
+    #[arg(long, env = "PAYDOWN_METRICS_LISTEN", value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
+    /// `postgres://user@host/db`, `sqlite://path` or a plain SQLite file path [default: paydown.db].
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Worker threads; defaults to the number of cores.
     #[arg(long, env = "PAYDOWN_WORKERS")]
     pub workers: Option<usize>,
-    /// TOML file with webhook secrets, the replay window and the identity mapping
-    /// (see `ingest::config`); without it webhooks accept only ingest tokens.
-    #[arg(long, env = "PAYDOWN_INGEST_CONFIG")]
+    /// Folder of finance's own payroll layouts, `<DIR>/payroll/<name>.toml` [default: reports].
+    #[arg(long, env = "PAYDOWN_REPORTS_DIR", value_name = "DIR")]
+    pub reports_dir: Option<std::path::PathBuf>,
+    /// A separate TOML file of webhook secrets, replay window and identity mapping (the
+    /// `[ingest]` section of the configuration in a file of its own, as in earlier versions);
+    /// replaces that section. Without either, webhooks accept only ingest tokens.
+    #[arg(long, env = "PAYDOWN_INGEST_CONFIG", value_name = "FILE")]
     pub ingest_config: Option<std::path::PathBuf>,
 }
 
@@ -117,6 +131,21 @@ pub enum Command {
         #[command(subcommand)]
         action: PeriodAction,
     },
+    /// The server's configuration file: check it before a deployment.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate a configuration file with the environment's overrides, and print the
+    /// effective configuration (secrets redacted); exit 1 naming the key at fault.
+    Check {
+        /// The TOML file, as given to `paydown serve --config`.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,13 +153,15 @@ pub enum ImportWhat {
     /// Pages from a CSV file: `generic` (paydown's documented columns) or `pagerduty`
     /// (PagerDuty's incident export).
     Pages {
+        /// The CSV file to read.
         file: std::path::PathBuf,
+        /// `generic` (paydown's documented columns) or `pagerduty` (PagerDuty's incident export).
         #[arg(long, default_value = "generic")]
         format: String,
         /// For PagerDuty exports whose times carry no offset: the zone they are in.
         #[arg(long)]
         time_zone: Option<String>,
-        /// A TOML column mapping (`ingest::column_mapping`): the file is a tool's own export,
+        /// A TOML column mapping (examples in examples/mappings/): the file is a tool's own export,
         /// read as the generic format through it (`--format` is then ignored).
         #[arg(long)]
         mapping: Option<std::path::PathBuf>,
@@ -151,6 +182,7 @@ pub enum ImportWhat {
         /// Window recurring events are expanded in (RFC 3339); default: the last and next 180 days.
         #[arg(long)]
         from: Option<String>,
+        /// End of that window (RFC 3339); default: 180 days from now.
         #[arg(long)]
         to: Option<String>,
     },
@@ -174,7 +206,7 @@ pub enum SyncTool {
         #[arg(long)]
         until: Option<String>,
         /// TOML ingest configuration whose `[mapping]` maps people and services (as `serve`).
-        #[arg(long, env = "PAYDOWN_INGEST_CONFIG")]
+        #[arg(long, env = "PAYDOWN_INGEST_CONFIG", value_name = "FILE")]
         ingest_config: Option<std::path::PathBuf>,
     },
 }
@@ -183,6 +215,7 @@ pub enum SyncTool {
 pub enum ExportWhat {
     /// The payroll file of a period.
     Payroll {
+        /// The pay period, e.g. `2026-10` (see `paydown periods list`).
         #[arg(long)]
         period: String,
         /// A layout in `reports/payroll/` (or `PAYDOWN_REPORTS_DIR`) or a built-in one.
@@ -197,11 +230,13 @@ pub enum ExportWhat {
     },
     /// What finance books per cost centre, with control totals.
     Accruals {
+        /// The pay period, e.g. `2026-10` (see `paydown periods list`).
         #[arg(long)]
         period: String,
         /// csv or json.
         #[arg(long, default_value = "csv")]
         format: String,
+        /// Where to write; `-` for standard output; the report's own file name when omitted.
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
@@ -253,7 +288,10 @@ pub enum TokenAction {
     /// List tokens (never their secrets).
     List,
     /// Revoke a token at once.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,9 +299,15 @@ pub enum PeriodAction {
     /// List the periods and their status.
     List,
     /// Post what a period lacks, then close it for good.
-    Close { id: String },
+    Close {
+        /// The period, e.g. `2026-10`, as `periods list` shows it.
+        id: String,
+    },
     /// Set the scheme (`monthly`, `semi-monthly`, `biweekly:YYYY-MM-DD`) before the first period exists.
-    Scheme { scheme: String },
+    Scheme {
+        /// `monthly`, `semi-monthly` or `biweekly:YYYY-MM-DD` (the first day of a fortnight).
+        scheme: String,
+    },
 }
 
 /// Who the ledger records for postings made from the command line.
@@ -274,6 +318,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args, None),
         Command::Demo { serve: args, seed } => serve(args, Some(seed)),
+        Command::Config { action: ConfigAction::Check { file } } => check_config(&file),
         Command::Migrate { database } => {
             let store = open(&database.database_url)?;
             let applied = store.migrate().context("applying migrations")?;
@@ -290,7 +335,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let people = crate::ledger::mark_everyone(&mut conn).context("journaling everyone")?;
                 eprintln!("re-pricing all {people} people");
             }
-            let bar = progress_bar(None, "{spinner} accruing: {pos} people priced, {msg} {elapsed}");
+            let bar = progress_bar(None, ACCRUE_PROGRESS);
             let report = crate::ledger::accrue_with_progress(&mut conn, CLI_ACTOR, crate::http::now(), &mut |done| {
                 bar.set_position(u64::try_from(done.people_done).unwrap_or(u64::MAX));
                 bar.set_message(format!("{} entries", done.entries_posted));
@@ -309,7 +354,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { database } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
-            let bar = progress_bar(Some(0), "{bar:30} verifying {pos}/{len} people {elapsed}");
+            let bar = progress_bar(Some(0), VERIFY_PROGRESS);
             let report = crate::ledger::verify_with_progress(&mut conn, &mut |done, total| {
                 bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
                 bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
@@ -373,7 +418,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     let size = opened.metadata().map(|metadata| metadata.len()).ok();
                     let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
                     let reader = std::io::BufReader::new(CountingReader { inner: opened, read: read.clone() });
-                    let bar = progress_bar(size, "{bar:30} {bytes}/{total_bytes}, {msg}, {elapsed} (eta {eta})");
+                    let bar = progress_bar(size, IMPORT_PROGRESS);
                     let started = std::time::Instant::now();
                     let mut tick = |rows: u64| {
                         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
@@ -467,7 +512,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 None => crate::ingest::config::IngestConfig::default(),
             };
             let settings = config.sync.get("pagerduty").cloned().unwrap_or_default();
-            let token = token.or(settings.token).context(
+            let token = token.or_else(|| settings.token.map(|token| token.expose().to_owned())).context(
                 "a PagerDuty REST API key is needed: --token, PAYDOWN_PAGERDUTY_TOKEN or [sync.pagerduty] token in the ingest configuration",
             )?;
             let mapping = config.mapping;
@@ -476,7 +521,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 api_url.or(settings.api_url).unwrap_or_else(|| crate::sync::pagerduty::DEFAULT_API_URL.to_owned());
             options.since = instant(since, "since")?;
             options.until = instant(until, "until")?;
-            let bar = progress_bar(None, "{spinner} {msg}, {elapsed}");
+            let bar = progress_bar(None, SYNC_PROGRESS);
             let mut tick = |report: &crate::sync::SyncReport| {
                 let fetched: Vec<String> =
                     report.fetched.iter().map(|(kind, count)| format!("{count} {kind}")).collect();
@@ -595,7 +640,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     {
                         use std::io::Write;
                         let mut out = std::io::stdout().lock();
-                        writeln!(out, "{secret}").and_then(|()| out.flush()).context("printing the secret")?;
+                        // Not a quiet closed pipe: the secret is shown nowhere else.
+                        writeln!(out, "{secret}").and_then(|()| out.flush()).map_err(|error| {
+                            anyhow::anyhow!(
+                                "printing the secret failed ({error}): revoke token {} and create another",
+                                token.id
+                            )
+                        })?;
                     }
                 }
                 TokenAction::List => {
@@ -662,7 +713,8 @@ fn export_payroll(
     use std::io::Write;
     let people = report_input::payroll_people(conn, period)?;
     let info = report_input::payroll_input_for(conn, period, Some(&[]))?.period;
-    let name = export::payroll_file_name(layout, format, &info).map_err(anyhow::Error::msg)?;
+    let reports_dir = crate::config::reports_dir_from_environment();
+    let name = export::payroll_file_name(&reports_dir, layout, format, &info).map_err(anyhow::Error::msg)?;
     let path = output.unwrap_or_else(|| std::path::PathBuf::from(&name));
     let to_stdout = path.as_os_str() == "-";
     let out: Box<dyn Write + Send> = if to_stdout {
@@ -677,10 +729,7 @@ fn export_payroll(
     if slices.is_empty() {
         slices.push(Vec::new());
     }
-    let bar = progress_bar(
-        Some(u64::try_from(people.len()).unwrap_or(u64::MAX)),
-        "{bar:30} {pos}/{len} people, {per_sec}, {elapsed} (eta {eta}) {msg}",
-    );
+    let bar = progress_bar(Some(u64::try_from(people.len()).unwrap_or(u64::MAX)), EXPORT_PROGRESS);
     let inputs = slices.iter().map(|slice| {
         let input = report_input::payroll_input_for(conn, period, Some(slice)).map_err(|error| error.to_string());
         bar.inc(u64::try_from(slice.len()).unwrap_or(0));
@@ -689,7 +738,7 @@ fn export_payroll(
         }
         input
     });
-    let result = export::stream_payroll::<String, _>(layout, format, inputs, &mut out);
+    let result = export::stream_payroll::<String, _>(&reports_dir, layout, format, inputs, &mut out);
     bar.finish_and_clear();
     if let Err(message) = result {
         drop(out);
@@ -780,6 +829,13 @@ fn print_sync_report(report: &crate::sync::SyncReport) {
 /// Rejected rows printed in full; the rest are counted.
 const REJECTED_SHOWN_MAX: usize = 100;
 
+/// Progress lines, each within 80 columns (`{wide_msg}` takes what is left, and is cut to fit).
+const ACCRUE_PROGRESS: &str = "{spinner} accruing: {pos} people priced, {elapsed} {wide_msg}";
+const VERIFY_PROGRESS: &str = "{bar:30} verifying {pos}/{len} people {elapsed}";
+const IMPORT_PROGRESS: &str = "{bar:20} {bytes}/{total_bytes} eta {eta} {wide_msg}";
+const SYNC_PROGRESS: &str = "{spinner} {elapsed} {wide_msg}";
+const EXPORT_PROGRESS: &str = "{bar:20} {pos}/{len} people eta {eta} {wide_msg}";
+
 /// A progress bar on stderr, hidden when stderr is not a terminal (CI, pipes): a bar when
 /// the total is known, a spinner otherwise.
 fn progress_bar(total: Option<u64>, template: &str) -> indicatif::ProgressBar {
@@ -806,16 +862,33 @@ fn redact(url: &str) -> String {
     url.parse::<crate::storage::DatabaseUrl>().map(|url| url.redacted()).unwrap_or_else(|_| url.to_owned())
 }
 
+/// The environment as the configuration reads it.
+fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let config = crate::config::Config::load(Some(file), &environment, &crate::config::Flags::default())
+        .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+    print!("{}", config.to_redacted_toml());
+    eprintln!("{}: valid (the effective configuration, secrets redacted, is above)", file.display());
+    Ok(())
+}
+
 fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
-    let ingest = match &args.ingest_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            crate::ingest::config::IngestConfig::parse(&text)
-                .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
-        }
-        None => crate::ingest::config::IngestConfig::default(),
+    let flags = crate::config::Flags {
+        listen: args.listen,
+        metrics_listen: args.metrics_listen,
+        workers: args.workers,
+        reports_dir: args.reports_dir,
+        database_url: args.database_url,
+        ingest_config: args.ingest_config,
     };
-    let store = open(&args.database.database_url)?;
+    let config = crate::config::Config::load(args.config.as_deref(), &environment, &flags)
+        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+    let database_url = config.database.url.expose();
+    let store = Store::open_with_pool(database_url, config.database.pool_size, config.pool_wait())
+        .with_context(|| format!("opening the database `{}`", redact(database_url)))?;
     let superuser = store
         .conn()
         .map_err(anyhow::Error::from)
@@ -836,15 +909,19 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
         Some(_) => crate::demo::issue_tokens(&store).context("issuing the demo tokens")?,
         None => Vec::new(),
     };
-    let listener = TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    println!(
-        "paydown listening on http://{address} ({} database {})",
-        store.backend(),
-        redact(&args.database.database_url)
-    );
+    let metrics_listener = config
+        .metrics_listen
+        .map(|metrics| TcpListener::bind(metrics).with_context(|| format!("binding metrics_listen {metrics}")))
+        .transpose()?;
+    let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    println!("paydown listening on http://{address} ({} database {})", store.backend(), redact(database_url));
     println!("API docs: http://{address}/docs/  OpenAPI: http://{address}/openapi.json");
+    if let Some(metrics) = &metrics_listener {
+        let metrics = metrics.local_addr().context("reading the metrics address")?;
+        println!("metrics (no token): http://{metrics}/metrics");
+    }
     if !demo_tokens.is_empty() {
         println!("demo tokens (valid 30 days; send as `Authorization: Bearer <token>`):");
         for (role, scope, secret) in &demo_tokens {
@@ -861,16 +938,126 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
             println!("no API tokens exist yet: every /v1 request gets 401 until you create the first admin token:");
             println!(
                 "  paydown token create --role admin --name \"first admin\" --database-url {}",
-                redact(&args.database.database_url)
+                redact(database_url)
             );
         }
     }
     tracing::info!(server.address = %address, "paydown listening");
+    let state = crate::http::AppState::from_config(store, &config);
     actix_web::rt::System::new().block_on(async move {
-        let server =
-            crate::server::build_with_accrual(crate::http::AppState::with_ingest(store, ingest), listener, workers)?;
-        server.await
+        let server = crate::server::build_with_accrual(state.clone(), listener, workers)?;
+        match metrics_listener {
+            Some(metrics_listener) => {
+                let metrics = crate::server::build_metrics(state, metrics_listener)?;
+                futures_util::future::try_join(server, metrics).await.map(|_| ())
+            }
+            None => server.await,
+        }
     })?;
     println!("paydown stopped");
     Ok(())
+}
+
+/// Whether an error is a write to a closed pipe (`paydown report debt | head`): the reader
+/// has all it wanted, so the command ends quietly.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Makes `println!` into a closed pipe end the process quietly with status 0 (as `head`'s
+/// other writers do), instead of a panic message; every other panic is reported as before.
+pub fn exit_quietly_on_broken_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // std's print macros panic with "failed printing to stdout: Broken pipe (os error 32)".
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every subcommand says what it does and every argument what it takes, so `--help` is
+    /// enough to use paydown.
+    #[test]
+    fn every_subcommand_and_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for argument in command.get_arguments() {
+                let builtin = matches!(argument.get_id().as_str(), "help" | "version");
+                if !builtin && argument.get_help().is_none() && argument.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", argument.get_id()));
+                }
+                // Help speaks of files and flags, not of the source code's modules.
+                let help = argument.get_long_help().or(argument.get_help()).map(ToString::to_string);
+                if help.is_some_and(|help| help.contains("::")) {
+                    missing.push(format!("{path} {} (names a source module)", argument.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_name() != "help" && sub.get_about().is_none() {
+                    missing.push(format!("{sub_path} (the subcommand)"));
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&command, "paydown", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    /// A progress line at its widest (long numbers, a long message cut by `{wide_msg}`)
+    /// fits an 80-column terminal.
+    #[test]
+    fn progress_lines_fit_80_columns() {
+        let widest = |template: &str| {
+            let mut width = 0;
+            let mut rest = template;
+            while let Some(open) = rest.find('{') {
+                width += rest[..open].chars().count();
+                let close = rest[open..].find('}').map_or(rest.len(), |close| open + close);
+                let key = &rest[open + 1..close];
+                width += match key.split(':').next().unwrap_or_default() {
+                    "bar" => key.split(':').nth(1).and_then(|n| n.parse().ok()).unwrap_or(20),
+                    "spinner" => 1,
+                    "pos" | "len" => 9,
+                    "bytes" | "total_bytes" => 11,
+                    "elapsed" | "eta" => 8,
+                    "per_sec" => 14,
+                    // Fills what is left and is cut to fit; at least this much shows.
+                    "wide_msg" | "wide_bar" => 12,
+                    other => panic!("unmeasured key {other}"),
+                };
+                rest = &rest[(close + 1).min(rest.len())..];
+            }
+            width + rest.chars().count()
+        };
+        for template in [ACCRUE_PROGRESS, VERIFY_PROGRESS, IMPORT_PROGRESS, SYNC_PROGRESS, EXPORT_PROGRESS] {
+            assert!(widest(template) <= 80, "{template}: {} columns", widest(template));
+            assert!(indicatif::ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_is_recognised_through_context() {
+        let pipe = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed");
+        assert!(is_broken_pipe(&anyhow::Error::from(pipe).context("printing the report")));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("something else")));
+    }
 }

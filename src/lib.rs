@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of the code.
 
 pub mod cli;
+pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod domain;
@@ -10,9 +11,11 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod ledger;
+pub mod metrics;
 pub mod pricing;
 pub mod reports;
 pub mod rollup;
+pub mod secret;
 pub mod server;
 pub mod storage;
 pub mod sync;

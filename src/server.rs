@@ -23,6 +23,17 @@ pub fn build_with_accrual(state: AppState, listener: TcpListener, workers: usize
     build_with_state(state, listener, workers)
 }
 
+/// Builds the server of the `metrics_listen` address: `/metrics` alone, no token, one
+/// worker (a scrape every few seconds needs no more).
+pub fn build_metrics(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || http::metrics::metrics_only_app(state.clone()))
+        .workers(1)
+        .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+        .listen(listener)?
+        .run();
+    Ok(server)
+}
+
 fn build_with_state(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     use std::time::Duration;
     let server = HttpServer::new(move || http::app(state.clone()))
@@ -42,10 +53,14 @@ fn build_with_state(state: AppState, listener: TcpListener, workers: usize) -> s
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`), `PAYDOWN_LOG_FORMAT=json` for JSON lines.
+/// Colours only when stderr is a terminal and `NO_COLOR` is unset: logs sent to a file or a
+/// journal carry no escape sequences.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let result = if std::env::var("PAYDOWN_LOG_FORMAT").is_ok_and(|format| format == "json") {
         builder.json().try_init()
     } else {

@@ -23,6 +23,29 @@ pub const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 pub const FAILURES_UNREADY_MIN: u32 = 3;
 /// A journal row older than this while no pass succeeded for as long means the worker is stuck.
 pub const STUCK_AFTER: Duration = Duration::from_secs(30);
+/// The worker's intervals and limits (the `[worker]` section of the configuration); the
+/// constants above are the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSettings {
+    pub journal_poll: Duration,
+    pub rollup_interval: Duration,
+    pub failure_backoff: Duration,
+    pub failures_unready: u32,
+    pub stuck_after: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            journal_poll: JOURNAL_POLL_INTERVAL,
+            rollup_interval: ROLLUP_INTERVAL,
+            failure_backoff: FAILURE_BACKOFF,
+            failures_unready: FAILURES_UNREADY_MIN,
+            stuck_after: STUCK_AFTER,
+        }
+    }
+}
+
 /// The actor the worker's postings are recorded under.
 pub const ACTOR: &str = "accrual-worker";
 
@@ -34,6 +57,23 @@ struct WorkerState {
     consecutive_failures: u32,
     last_error: Option<String>,
     panics: u64,
+    passes: u64,
+    failures: u64,
+    last_rollup: Option<Instant>,
+}
+
+/// The worker's counts since the process started, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub running: bool,
+    /// Passes that succeeded.
+    pub passes: u64,
+    /// Passes that failed or panicked.
+    pub failures: u64,
+    pub panics: u64,
+    pub consecutive_failures: u32,
+    /// Since the dashboard's rollup was last brought up to date (`None`: not yet).
+    pub since_rollup: Option<Duration>,
 }
 
 /// The worker's health and its wake-up signal, shared with the HTTP handlers.
@@ -41,6 +81,7 @@ struct WorkerState {
 pub struct Worker {
     state: Mutex<WorkerState>,
     wake: (Mutex<bool>, Condvar),
+    settings: WorkerSettings,
 }
 
 /// Why the worker is not healthy, for `/readyz`.
@@ -65,6 +106,14 @@ impl std::fmt::Display for Unhealthy {
 }
 
 impl Worker {
+    pub fn new(settings: WorkerSettings) -> Worker {
+        Worker { settings, ..Worker::default() }
+    }
+
+    pub fn settings(&self) -> WorkerSettings {
+        self.settings
+    }
+
     /// Wakes the worker now (a fact changed through this process).
     pub fn wake(&self) {
         let (flag, signal) = &self.wake;
@@ -97,7 +146,7 @@ impl Worker {
             if !state.running {
                 return Ok(());
             }
-            if state.consecutive_failures >= FAILURES_UNREADY_MIN {
+            if state.consecutive_failures >= self.settings.failures_unready {
                 return Err(Unhealthy::Failing {
                     failures: state.consecutive_failures,
                     last_error: state.last_error.clone().unwrap_or_default(),
@@ -105,7 +154,10 @@ impl Worker {
             }
             let since_success = state.last_success.map(|at| at.elapsed());
             match oldest_pending {
-                Some(age) if age > STUCK_AFTER && since_success.is_none_or(|since| since > STUCK_AFTER) => {
+                Some(age)
+                    if age > self.settings.stuck_after
+                        && since_success.is_none_or(|since| since > self.settings.stuck_after) =>
+                {
                     Err(Unhealthy::Stuck { oldest_pending_seconds: i64::try_from(age.as_secs()).unwrap_or(i64::MAX) })
                 }
                 _ => Ok(()),
@@ -117,6 +169,26 @@ impl Worker {
     /// Panics caught so far (each one restarted the pass).
     pub fn panics(&self) -> u64 {
         self.with_state(|state| state.panics).unwrap_or(0)
+    }
+
+    /// What the worker has done so far.
+    pub fn stats(&self) -> WorkerStats {
+        self.with_state(|state| WorkerStats {
+            running: state.running,
+            passes: state.passes,
+            failures: state.failures,
+            panics: state.panics,
+            consecutive_failures: state.consecutive_failures,
+            since_rollup: state.last_rollup.map(|at| at.elapsed()),
+        })
+        .unwrap_or(WorkerStats {
+            running: false,
+            passes: 0,
+            failures: 0,
+            panics: 0,
+            consecutive_failures: 0,
+            since_rollup: None,
+        })
     }
 }
 
@@ -130,29 +202,34 @@ pub fn spawn(store: Store, worker: Arc<Worker>) {
 }
 
 fn run(store: &Store, worker: &Worker) {
+    let settings = worker.settings;
     let mut last_rollup: Option<Instant> = None;
     loop {
-        let rollup_due = last_rollup.is_none_or(|at| at.elapsed() >= ROLLUP_INTERVAL);
+        let rollup_due = last_rollup.is_none_or(|at| at.elapsed() >= settings.rollup_interval);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pass(store, rollup_due)));
         let next_sleep = match outcome {
             Ok(Ok(worked)) => {
+                let now = Instant::now();
+                if rollup_due || worked.accrued {
+                    last_rollup = Some(now);
+                }
                 worker.with_state(|state| {
-                    state.last_success = Some(Instant::now());
+                    state.last_success = Some(now);
                     state.consecutive_failures = 0;
                     state.last_error = None;
+                    state.passes = state.passes.saturating_add(1);
+                    state.last_rollup = last_rollup;
                 });
-                if rollup_due || worked.accrued {
-                    last_rollup = Some(Instant::now());
-                }
-                if worked.accrued { Duration::ZERO } else { JOURNAL_POLL_INTERVAL }
+                if worked.accrued { Duration::ZERO } else { settings.journal_poll }
             }
             Ok(Err(error)) => {
                 tracing::error!(error.cause = %error, "accrual pass failed; retrying");
                 worker.with_state(|state| {
                     state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                    state.failures = state.failures.saturating_add(1);
                     state.last_error = Some(error);
                 });
-                FAILURE_BACKOFF
+                settings.failure_backoff
             }
             Err(panic) => {
                 let message = panic
@@ -165,8 +242,9 @@ fn run(store: &Store, worker: &Worker) {
                     state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                     state.last_error = Some(format!("panicked: {message}"));
                     state.panics = state.panics.saturating_add(1);
+                    state.failures = state.failures.saturating_add(1);
                 });
-                FAILURE_BACKOFF
+                settings.failure_backoff
             }
         };
         if !next_sleep.is_zero() {

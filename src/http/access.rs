@@ -119,6 +119,11 @@ pub fn rules() -> Vec<Rule> {
         rule!(POST "/v1/tokens" => &[Admin], Any),
         rule!(GET "/v1/tokens" => &[Admin], Any),
         rule!(POST "/v1/tokens/{id}/revoke" => &[Admin], Any),
+        // Operations: the server's figures name routes and counts, no person; still not
+        // public, as they tell an outsider how busy the organisation's paging is. A
+        // Prometheus that should hold no admin token scrapes `metrics_listen` instead, a
+        // separate address without a token (see `http::metrics`).
+        rule!(GET "/metrics" => &[Admin], Any),
     ]
 }
 

@@ -11,6 +11,7 @@ pub mod extract;
 mod health;
 mod ledger;
 mod mappings;
+pub mod metrics;
 pub mod openapi;
 mod pages;
 mod people;
@@ -38,6 +39,10 @@ pub struct AppState {
     pub ingest: std::sync::Arc<crate::ingest::config::IngestConfig>,
     /// The accrual worker's health and wake-up signal (running only in `paydown serve`).
     pub worker: std::sync::Arc<crate::worker::Worker>,
+    /// What `/metrics` reports.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Where finance's payroll layouts are (`reports_dir` of the configuration).
+    pub reports_dir: std::sync::Arc<std::path::Path>,
 }
 
 impl AppState {
@@ -46,10 +51,32 @@ impl AppState {
     }
 
     pub fn with_ingest(store: Store, ingest: crate::ingest::config::IngestConfig) -> AppState {
+        AppState::assemble(
+            store,
+            ingest,
+            crate::worker::WorkerSettings::default(),
+            std::path::Path::new(crate::config::DEFAULT_REPORTS_DIR),
+        )
+    }
+
+    /// The state of a server started from its configuration.
+    pub fn from_config(store: Store, config: &crate::config::Config) -> AppState {
+        AppState::assemble(store, config.ingest.clone(), config.worker.settings(), &config.reports_dir)
+    }
+
+    fn assemble(
+        store: Store,
+        ingest: crate::ingest::config::IngestConfig,
+        worker: crate::worker::WorkerSettings,
+        reports_dir: &std::path::Path,
+    ) -> AppState {
+        let worker = std::sync::Arc::new(crate::worker::Worker::new(worker));
         AppState {
             store,
             ingest: std::sync::Arc::new(ingest),
-            worker: std::sync::Arc::new(crate::worker::Worker::default()),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new(worker.clone())),
+            worker,
+            reports_dir: std::sync::Arc::from(reports_dir),
         }
     }
 
@@ -85,6 +112,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(health::healthz)
     .service(health::readyz)
+    .service(metrics::scrape)
     .service(openapi::openapi_json)
     .service(openapi::swagger_ui())
     .service(dashboard::page)
@@ -171,6 +199,7 @@ pub fn app(
 > {
     actix_web::App::new()
         .wrap(actix_web::middleware::from_fn(access::authorize))
+        .wrap(actix_web::middleware::from_fn(metrics::record))
         .wrap(tracing_actix_web::TracingLogger::default())
         .app_data(web::Data::new(state))
         .configure(configure)

@@ -6,15 +6,15 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, settings, shifts, teams,
-    tokens, webhooks,
+    dashboard, error, health, ledger, mappings, metrics, pages, people, policies, reports, services, settings, shifts,
+    teams, tokens, webhooks,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paydown", description = "On-call cost and pay ledger: pages, responses, shifts, pay and reliability debt."),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::scrape,
         teams::create, teams::list, teams::read, teams::update,
         people::create, people::list, people::read, people::update, people::responses,
         services::create, services::list, services::read, services::update,

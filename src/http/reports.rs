@@ -59,7 +59,7 @@ pub async fn payroll(
     let query = query.into_inner();
     let format = format_of(&request, query.format.as_deref())?;
     let layout = query.layout.unwrap_or_else(|| "long".to_owned());
-    export::layout(&layout).map_err(|message| ApiError::invalid("layout", message))?;
+    export::layout(&state.reports_dir, &layout).map_err(|message| ApiError::invalid("layout", message))?;
     stream_payroll(&state, layout, query.period, format).await
 }
 
@@ -160,10 +160,11 @@ async fn stream_payroll(
         })
         .await?
     };
-    let name =
-        export::payroll_file_name(&layout, format, &info).map_err(|message| ApiError::invalid("layout", message))?;
+    let name = export::payroll_file_name(&state.reports_dir, &layout, format, &info)
+        .map_err(|message| ApiError::invalid("layout", message))?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(STREAM_CHUNKS_BUFFERED);
     let store = state.store.clone();
+    let reports_dir = state.reports_dir.clone();
     std::thread::spawn(move || {
         let failures = sender.clone();
         let internal = |error: &dyn std::fmt::Display| StreamFailure::Internal(error.to_string());
@@ -178,7 +179,7 @@ async fn stream_payroll(
                 report_input::payroll_input_for(&mut conn, &period, Some(slice)).map_err(StreamFailure::Storage)
             });
             let out = ChunkSender { sender, buffer: Vec::with_capacity(STREAM_CHUNK_BYTES) };
-            let mut out = export::stream_payroll(&layout, format, inputs, out)?;
+            let mut out = export::stream_payroll(&reports_dir, &layout, format, inputs, out)?;
             std::io::Write::flush(&mut out).map_err(|error| internal(&error))
         })();
         if let Err(failure) = result {

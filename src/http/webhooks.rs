@@ -25,6 +25,7 @@ use super::{AppState, now};
 use crate::domain::role::Role;
 use crate::ingest::signature::{self, SignatureError};
 use crate::ingest::{self, Outcome};
+use crate::metrics::DeliveryOutcome;
 use crate::storage::{Stamp, pages, tokens};
 
 /// What a webhook delivery did.
@@ -65,7 +66,7 @@ async fn authenticate(
     let secrets = state.ingest.secrets(source);
     let window = chrono::Duration::seconds(state.ingest.replay_window_seconds);
     if let Some(signature_header) = header(request, signature::PAGERDUTY_HEADER).filter(|_| source == "pagerduty") {
-        let keys: Vec<&[u8]> = secrets.hmac_secrets.iter().map(|secret| secret.as_bytes()).collect();
+        let keys: Vec<&[u8]> = secrets.hmac_secrets.iter().map(|secret| secret.expose().as_bytes()).collect();
         if keys.is_empty() {
             return Err(unauthenticated(
                 "no PagerDuty signing secret is configured (sources.pagerduty.hmac_secrets)".into(),
@@ -112,7 +113,7 @@ async fn authenticate(
         }
         let mut last_error = SignatureError::Mismatch;
         for secret in &secrets.hmac_secrets {
-            match signature::verify_standard_webhooks(secret, id, timestamp, signatures, body, at, window) {
+            match signature::verify_standard_webhooks(secret.expose(), id, timestamp, signatures, body, at, window) {
                 Ok(()) => return Ok(format!("webhook:{source}")),
                 Err(error @ SignatureError::Replay { .. }) => return Err(signature_error(error)),
                 Err(error) => last_error = error,
@@ -176,26 +177,47 @@ pub async fn receive(
         ))
         .with_field("source"));
     };
+    let delivered = deliver(&state, source, &request, &body).await;
+    let outcome = match &delivered {
+        Ok(result) if result.ignored.is_some() => DeliveryOutcome::Ignored,
+        Ok(_) => DeliveryOutcome::Recorded,
+        Err(error) if matches!(error.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+            DeliveryOutcome::Unauthenticated
+        }
+        Err(error) if error.status.is_client_error() => DeliveryOutcome::Invalid,
+        Err(_) => DeliveryOutcome::Failed,
+    };
+    state.metrics.observe_delivery(source, outcome);
+    Ok(HttpResponse::Accepted().json(delivered?))
+}
+
+/// Authenticates, maps and records one delivery of a known source.
+async fn deliver(
+    state: &web::Data<AppState>,
+    source: &'static str,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<WebhookResult, ApiError> {
     let at = now();
-    let actor = authenticate(&state, source, &request, &body, at).await?;
+    let actor = authenticate(state, source, request, body, at).await?;
     let mapping = state.ingest.mapping.clone();
     let outcome = match source {
-        "pagerduty" => ingest::pagerduty::map(&body, &mapping),
-        "alertmanager" => ingest::alertmanager::map(&body, &mapping),
-        "opsgenie" => ingest::opsgenie::map(&body, &mapping),
-        "incidentio" => ingest::incidentio::map(&body, &mapping),
-        _ => ingest::grafana_oncall::map(&body, &mapping),
+        "pagerduty" => ingest::pagerduty::map(body, &mapping),
+        "alertmanager" => ingest::alertmanager::map(body, &mapping),
+        "opsgenie" => ingest::opsgenie::map(body, &mapping),
+        "incidentio" => ingest::incidentio::map(body, &mapping),
+        _ => ingest::grafana_oncall::map(body, &mapping),
     }
     .map_err(|error| ApiError::invalid(error.field, error.message))?;
     let deliveries = match outcome {
         Outcome::Ignored { event, reason } => {
             tracing::info!(webhook.source = source, webhook.event = %event, "webhook event ignored: {reason}");
-            return Ok(HttpResponse::Accepted().json(WebhookResult {
+            return Ok(WebhookResult {
                 source: source.to_owned(),
                 events: vec![event],
                 pages: Vec::new(),
                 ignored: Some(reason),
-            }));
+            });
         }
         Outcome::Deliveries(deliveries) => deliveries,
     };
@@ -207,7 +229,7 @@ pub async fn receive(
         )?;
     }
     let stamp = Stamp::new(actor, at);
-    let recorded = super::with_conn(&state, move |conn| {
+    let recorded = super::with_conn(state, move |conn| {
         deliveries
             .iter()
             .map(|mapped| {
@@ -221,5 +243,5 @@ pub async fn receive(
     .await?;
     state.mark_accrual_due();
     let (events, pages): (Vec<String>, Vec<String>) = recorded.into_iter().unzip();
-    Ok(HttpResponse::Accepted().json(WebhookResult { source: source.to_owned(), events, pages, ignored: None }))
+    Ok(WebhookResult { source: source.to_owned(), events, pages, ignored: None })
 }

@@ -30,15 +30,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::SourceMapping;
+use crate::secret::Secret;
 
 /// Default replay window: PagerDuty and Standard Webhooks senders retry within minutes.
 pub const REPLAY_WINDOW_SECONDS_DEFAULT: i64 = 900;
 
 /// The ingest configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
     pub replay_window_seconds: i64,
@@ -49,11 +50,11 @@ pub struct IngestConfig {
 }
 
 /// What `paydown sync <tool>` may read from the configuration instead of its flags.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncSettings {
     /// A read-only REST API key (protect this file like any credential).
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Another API host than the tool's public one.
     pub api_url: Option<String>,
 }
@@ -70,11 +71,11 @@ impl Default for IngestConfig {
 }
 
 /// What authenticates one source's deliveries.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SourceSecrets {
     /// PagerDuty v3 signing secrets, or Standard Webhooks secrets for other sources.
-    pub hmac_secrets: Vec<String>,
+    pub hmac_secrets: Vec<Secret>,
     /// SHA-256 (hex) of bearer tokens the tool sends.
     pub bearer_sha256: Vec<String>,
 }
@@ -129,7 +130,7 @@ people = { "PXPGF42" = "alice" }
         assert!(IngestConfig::parse("[sources.pagerdooty]").unwrap_err().contains("pagerdooty"));
         assert!(IngestConfig::parse("[sources.alertmanager]\nbearer_sha256 = [\"xyz\"]").is_err());
         let config = IngestConfig::parse("[sync.pagerduty]\ntoken = \"k\"").unwrap();
-        assert_eq!(config.sync["pagerduty"].token.as_deref(), Some("k"));
+        assert_eq!(config.sync["pagerduty"].token.as_ref().map(Secret::expose), Some("k"));
         assert!(IngestConfig::parse("[sync.pagerdooty]\ntoken = \"k\"").unwrap_err().contains("pagerdooty"));
         assert!(IngestConfig::parse("[sync.pagerduty]\ntokn = \"k\"").unwrap_err().contains("tokn"));
     }

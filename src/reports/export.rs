@@ -4,13 +4,6 @@ use super::input::PayrollInput;
 use super::layout::{Layout, builtin_layouts, load_layout};
 use super::{accruals, payroll};
 
-/// Where finance keeps their own layouts (`<dir>/payroll/<name>.toml`), besides the
-/// built-in ones. `PAYDOWN_REPORTS_DIR`, default `reports` in the working directory.
-pub fn reports_dir() -> std::path::PathBuf {
-    std::env::var_os("PAYDOWN_REPORTS_DIR")
-        .map_or_else(|| std::path::PathBuf::from("reports"), std::path::PathBuf::from)
-}
-
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -57,13 +50,15 @@ impl Format {
     }
 }
 
-/// A layout by name: finance's file in the reports directory first, then the built-ins.
-pub fn layout(name: &str) -> Result<Layout, String> {
+/// A layout by name: finance's file in the reports directory first
+/// (`<reports_dir>/payroll/<name>.toml`, the configuration's `reports_dir`), then the
+/// built-ins.
+pub fn layout(reports_dir: &std::path::Path, name: &str) -> Result<Layout, String> {
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
         return Err(format!("`{name}` is not a layout name"));
     }
-    let path = reports_dir().join("payroll").join(format!("{name}.toml"));
+    let path = reports_dir.join("payroll").join(format!("{name}.toml"));
     if let Ok(text) = std::fs::read_to_string(&path) {
         return load_layout(&text).map_err(|error| format!("{}: {error}", path.display()));
     }
@@ -80,8 +75,13 @@ pub fn layout_names() -> Vec<&'static str> {
 }
 
 /// A payroll export: (file name, bytes).
-pub fn payroll_file(layout_name: &str, format: Format, input: &PayrollInput) -> Result<(String, Vec<u8>), String> {
-    let layout = layout(layout_name)?;
+pub fn payroll_file(
+    reports_dir: &std::path::Path,
+    layout_name: &str,
+    format: Format,
+    input: &PayrollInput,
+) -> Result<(String, Vec<u8>), String> {
+    let layout = layout(reports_dir, layout_name)?;
     let bytes = match format {
         Format::Csv => payroll::write_csv(&layout, input),
         Format::Xlsx => payroll::write_xlsx(&layout, input),
@@ -111,12 +111,13 @@ pub const STREAM_PEOPLE_PER_CHUNK: usize = 200;
 /// id, then id); the output is then byte for byte what `payroll_file` gives for the whole
 /// period at once.
 pub fn stream_payroll<E: From<String>, W: std::io::Write + Send>(
+    reports_dir: &std::path::Path,
     layout_name: &str,
     format: Format,
     slices: impl IntoIterator<Item = Result<PayrollInput, E>>,
     out: W,
 ) -> Result<W, E> {
-    let layout = layout(layout_name).map_err(E::from)?;
+    let layout = layout(reports_dir, layout_name).map_err(E::from)?;
     let mut writer = payroll::PayrollWriter::new(&layout, format, out);
     for slice in slices {
         writer.write(&slice?).map_err(|error| E::from(error.to_string()))?;
@@ -127,9 +128,10 @@ pub fn stream_payroll<E: From<String>, W: std::io::Write + Send>(
 
 /// The file name of a payroll export.
 pub fn payroll_file_name(
+    reports_dir: &std::path::Path,
     layout_name: &str,
     format: Format,
     period: &super::input::PeriodInfo,
 ) -> Result<String, String> {
-    Ok(payroll::file_name(&layout(layout_name)?, period, format.extension()))
+    Ok(payroll::file_name(&layout(reports_dir, layout_name)?, period, format.extension()))
 }

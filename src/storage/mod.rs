@@ -91,6 +91,12 @@ impl Store {
 
     /// As `open`, with a chosen pool size (the import and test tools want fewer).
     pub fn open_with_pool_size(url: &str, pool_size_max: u32) -> Result<Store, StorageError> {
+        Store::open_with_pool(url, pool_size_max, POOL_WAIT_MAX)
+    }
+
+    /// As `open`, with a chosen pool size and wait for a free connection (the server's
+    /// configuration, `[database]`).
+    pub fn open_with_pool(url: &str, pool_size_max: u32, wait: Duration) -> Result<Store, StorageError> {
         let url: DatabaseUrl = url.parse().map_err(StorageError::Unavailable)?;
         let backend = url.backend();
         let pool = Pool::builder()
@@ -100,7 +106,7 @@ impl Store {
             // OpenSSL's exit handlers (SIGSEGV). Every connection is then opened on demand,
             // while the caller waits for it.
             .min_idle(Some(0))
-            .connection_timeout(POOL_WAIT_MAX)
+            .connection_timeout(wait)
             .build(Manager::new(url))
             .map_err(|error| StorageError::Unavailable(error.to_string()))?;
         let store = Store { pool, backend };
@@ -111,6 +117,16 @@ impl Store {
     /// Which backend this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pool's connections now, for `/metrics`.
+    pub fn pool_sample(&self) -> crate::metrics::PoolSample {
+        let state = self.pool.state();
+        crate::metrics::PoolSample {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// Takes a connection from the pool.

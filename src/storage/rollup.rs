@@ -24,6 +24,11 @@ pub fn dirty_days(conn: &mut AnyConnection, range: Option<(i64, i64)>) -> Result
     Ok(query.load(conn)?)
 }
 
+/// How many distinct days wait to be recomputed (the rollup's backlog, for `/metrics`).
+pub fn dirty_day_count(conn: &mut AnyConnection) -> Result<i64, StorageError> {
+    Ok(rollup_dirty::table.select(diesel::dsl::count(rollup_dirty::day).aggregate_distinct()).first(conn)?)
+}
+
 /// Takes the recomputation lock for the rest of the transaction (PostgreSQL; a no-op on
 /// SQLite, whose write transaction already excludes every other writer).
 pub fn lock(conn: &mut AnyConnection) -> Result<(), StorageError> {

@@ -109,6 +109,12 @@ async fn debt_and_health_figures_match_a_hand_computation(backend: Backend) {
 /// key elements, at laptop and phone widths.
 #[actix_web::test]
 async fn the_dashboard_renders_in_headless_chromium() {
+    crate::helpers::require_program(
+        "chromium",
+        "headless Chromium renders the dashboard in this test: install Debian's or Ubuntu's \
+         `chromium` package (any build with a `chromium` command on PATH), or leave this test out: \
+         cargo nextest run -E 'not test(/chromium/)'",
+    );
     let app = TestApp::new(Backend::Sqlite);
     crate::ledger::march_facts(&app).await;
     assert_eq!(app.patch("/v1/people/alice", json!({"loaded_hourly_cost": "60.00"})).await.status, 200);

@@ -24,6 +24,39 @@ pub fn postgres_base_url() -> String {
     std::env::var("PAYDOWN_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
+/// Checks once per process that the test PostgreSQL answers, and otherwise fails with one
+/// message saying what is missing and how to get it (under nextest, the `postgres` setup
+/// script of `.config/nextest.toml` says it once before any test runs).
+pub fn require_postgres() {
+    static REACHABLE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let reachable = REACHABLE.get_or_init(|| {
+        PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+            .map(drop)
+            .map_err(|error| error.to_string())
+    });
+    if let Err(error) = reachable {
+        panic!(
+            "PostgreSQL is needed for this test and does not answer at {} ({}). Start one \
+             (`docker compose --profile test up -d test-postgres`, or the distribution's \
+             `postgresql` package with trust auth for 127.0.0.1), or set PAYDOWN_TEST_POSTGRES_URL; \
+             SQLite tests alone: `cargo nextest run sqlite`. See README, Developing.",
+            postgres_base_url(),
+            error.trim()
+        );
+    }
+}
+
+/// Fails with one message naming `program` and how to get it when it cannot be run.
+pub fn require_program(program: &str, how: &str) {
+    let runs = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(runs, "`{program}` is needed and could not be run: {how}");
+}
+
 /// A database that exists for one test and is removed afterwards.
 pub struct TestDb {
     pub url: String,
@@ -37,8 +70,9 @@ impl TestDb {
         let url = match backend {
             Backend::Sqlite => std::env::temp_dir().join(format!("{name}.db")).display().to_string(),
             Backend::Postgres => {
+                require_postgres();
                 let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-                    .expect("PostgreSQL must run on 127.0.0.1:5432 (see README: Tests)");
+                    .expect("connecting to the test PostgreSQL");
                 admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
                 format!("{}/{name}", postgres_base_url())
             }

@@ -16,6 +16,7 @@ mod journal;
 mod ledger;
 mod ledger_guards;
 mod limits;
+mod operability;
 mod pages;
 mod reports;
 mod responses;

@@ -140,12 +140,19 @@ async fn streamed_payroll_exports_equal_the_whole_file() {
     let mut expected_files = Vec::new();
     for format in [Format::Csv, Format::Xlsx, Format::Json] {
         for layout in export::layout_names() {
-            let (_, expected) = export::payroll_file(layout, format, &whole).unwrap();
+            let (_, expected) = export::payroll_file(std::path::Path::new("reports"), layout, format, &whole).unwrap();
             let slices: Vec<Vec<String>> = people.chunks(5).map(<[String]>::to_vec).collect();
             let inputs = slices.iter().map(|slice| {
                 report_input::payroll_input_for(&mut conn, "2026-09", Some(slice)).map_err(|error| error.to_string())
             });
-            let streamed = export::stream_payroll::<String, _>(layout, format, inputs, Vec::new()).unwrap();
+            let streamed = export::stream_payroll::<String, _>(
+                std::path::Path::new("reports"),
+                layout,
+                format,
+                inputs,
+                Vec::new(),
+            )
+            .unwrap();
             assert!(streamed == expected, "layout {layout}, {format:?}: the streamed file differs");
             if layout == "long" {
                 expected_files.push((format, expected));
@@ -162,7 +169,7 @@ async fn streamed_payroll_exports_equal_the_whole_file() {
         assert!(body == expected, "{format:?} over HTTP differs from the file");
     }
     // The JSON is one document: columns and rows line up.
-    let (_, json) = export::payroll_file("wide", Format::Json, &whole).unwrap();
+    let (_, json) = export::payroll_file(std::path::Path::new("reports"), "wide", Format::Json, &whole).unwrap();
     let document: serde_json::Value = serde_json::from_slice(&json).unwrap();
     let columns = document["columns"].as_array().unwrap().len();
     let rows = document["rows"].as_array().unwrap();
