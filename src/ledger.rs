@@ -24,6 +24,7 @@
 //! `occurred_at`) while that period is open; after it closed, the earliest open period
 //! after it, as an adjustment that names the original period (`natural_period`).
 
+use crate::domain::person_version::PayHistory;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -113,10 +114,9 @@ pub(crate) fn ledger_epoch() -> DateTime<Utc> {
 }
 
 /// The instant re-pricing starts for a change at `changed`: the person's local midnight
-/// at or before it (standby is priced per local day), never before the ledger's epoch.
-fn repricing_start(person: &crate::domain::pay::Person, changed: DateTime<Utc>) -> DateTime<Utc> {
-    let calendar = &person.calendar;
-    calendar.day_start(calendar.local(changed.max(ledger_epoch())).date())
+/// (in the zone of the version in force) at or before it (standby is priced per local day), never before the ledger's epoch.
+fn repricing_start(person: &PayHistory, changed: DateTime<Utc>) -> DateTime<Utc> {
+    person.day_start_at_or_before(changed.max(ledger_epoch()))
 }
 
 fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
@@ -268,7 +268,7 @@ enum Snapshot {
 /// A person priced in one snapshot, with what the ledger holds from the same instant on.
 struct Priced {
     marks: journal::PersonMarks,
-    person: crate::domain::pay::Person,
+    person: PayHistory,
     desired: Vec<PricedLine>,
     entries: Vec<Entry>,
 }
@@ -347,8 +347,12 @@ fn person_snapshot(conn: &mut AnyConnection, person_id: &str, horizon: DateTime<
         Err(StorageError::Unavailable(problem)) => return Ok(Snapshot::Unpriceable(marks, problem)),
         Err(error) => return Err(error.into()),
     };
-    let person = match pricing::pay_person(&stored) {
+    let person = match pricing::pay_history(conn, &stored) {
         Ok(person) => person,
+        Err(StatementError::Storage(StorageError::Unavailable(problem))) => {
+            return Ok(Snapshot::Unpriceable(marks, problem));
+        }
+        Err(StatementError::Storage(error)) => return Err(error.into()),
         Err(error) => return Ok(Snapshot::Unpriceable(marks, error.to_string())),
     };
     let from = repricing_start(&person, marks.from);
@@ -432,13 +436,13 @@ fn with_person_taken(
 fn post_all(
     conn: &mut AnyConnection,
     context: &Posting<'_>,
-    person: &crate::domain::pay::Person,
+    person: &PayHistory,
     postings: Vec<NewEntry>,
     report: &mut AccrualReport,
 ) -> Result<(), StorageError> {
     let mut posting_periods: BTreeMap<String, String> = BTreeMap::new();
     for mut entry in postings {
-        let natural = context.scheme.period_of(person.calendar.local(entry.occurred_at).date());
+        let natural = context.scheme.period_of(person.local_date(entry.occurred_at));
         let period = match posting_periods.get(&natural.id) {
             Some(period) => period.clone(),
             None => {
@@ -595,8 +599,9 @@ pub fn verify_with_progress(
             }
             continue;
         };
-        let pay_person = match pricing::pay_person(&person) {
+        let pay_person = match pricing::pay_history(conn, &person) {
             Ok(pay_person) => pay_person,
+            Err(StatementError::Storage(error)) => return Err(error.into()),
             Err(problem) => {
                 report.differences.push(format!("cannot recompute: {problem}"));
                 continue;
@@ -665,12 +670,12 @@ fn compare_period_totals(
     desired: &[PricedLine],
     entries: &[Entry],
     scheme: PeriodScheme,
-    pay_person: &crate::domain::pay::Person,
+    pay_person: &PayHistory,
     differences: &mut Vec<String>,
 ) {
     let mut expected: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for line in desired {
-        let period = scheme.period_of(pay_person.calendar.local(line.occurred_at).date()).id;
+        let period = scheme.period_of(pay_person.local_date(line.occurred_at)).id;
         *expected.entry((period, line.currency.code().to_owned())).or_default() += line.amount;
     }
     let mut held: BTreeMap<(String, String), Decimal> = BTreeMap::new();
