@@ -53,6 +53,13 @@ pub fn check_effective_from(field: &str, date: NaiveDate, today: NaiveDate) -> R
     Ok(())
 }
 
+/// The version in force on local date `date`: the latest effective on or before it (the
+/// earliest when all start later). `versions` are in date order.
+pub fn in_force_on<T>(versions: &[T], date: NaiveDate, effective_from: impl Fn(&T) -> NaiveDate) -> Option<&T> {
+    let started = versions.partition_point(|version| effective_from(version) <= date);
+    versions.get(started.saturating_sub(1))
+}
+
 /// A person's pricing versions over time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayHistory {
@@ -299,6 +306,16 @@ mod tests {
         // Had the change been from 27 Mar, the page would be New York's.
         let earlier = price(&moved(New_York, "2026-03-27"), &facts, &policies);
         assert!(earlier[0].explanation.contains("America/New_York"), "{}", earlier[0].explanation);
+    }
+
+    #[test]
+    fn the_version_in_force_is_the_latest_started() {
+        let versions = [(date("1970-01-01"), "payments"), (date("2026-10-01"), "platform")];
+        let team = |on: &str| in_force_on(&versions, date(on), |(from, _)| *from).map(|(_, team)| *team);
+        assert_eq!(team("2026-09-30"), Some("payments"));
+        assert_eq!(team("2026-10-01"), Some("platform"));
+        assert_eq!(team("1969-01-01"), Some("payments"));
+        assert_eq!(in_force_on(&[] as &[(NaiveDate, &str)], date("2026-10-01"), |(from, _)| *from), None);
     }
 
     #[test]

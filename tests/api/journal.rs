@@ -67,8 +67,13 @@ async fn every_door_reaches_the_ledger(backend: Backend) {
     let posted = entries(&app.store, "alice").len();
     assert_eq!(posted, 5, "{backend:?}: callout, escalation-free response, recovery, two standby days");
 
-    // A person's zone (API): re-priced in the new zone.
-    let moved = server.request("PATCH", "/v1/people/alice", r#"{"timezone": "America/New_York"}"#, &token);
+    // A person's zone (API) from a date: re-priced in the new zone from then on.
+    let moved = server.request(
+        "PATCH",
+        "/v1/people/alice",
+        r#"{"timezone": "America/New_York", "effective_from": "2026-03-01"}"#,
+        &token,
+    );
     assert_eq!(moved.status, 200, "{backend:?}: {:?}", moved.body);
     let report = drained_and_verified(&app.store);
     assert!(report.is_clean(), "{backend:?}: after the zone change: {:?}", report.differences);

@@ -17,6 +17,7 @@ mod ledger;
 mod ledger_guards;
 mod limits;
 mod pages;
+mod person_history;
 mod reports;
 mod responses;
 mod roles;
