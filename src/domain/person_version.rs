@@ -315,7 +315,8 @@ mod tests {
         assert_eq!(team("2026-09-30"), Some("payments"));
         assert_eq!(team("2026-10-01"), Some("platform"));
         assert_eq!(team("1969-01-01"), Some("payments"));
-        assert_eq!(in_force_on(&[] as &[(NaiveDate, &str)], date("2026-10-01"), |(from, _)| *from), None);
+        let none: [(NaiveDate, &str); 0] = [];
+        assert_eq!(in_force_on(&none, date("2026-10-01"), |(from, _)| *from), None);
     }
 
     #[test]
