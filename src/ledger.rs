@@ -32,7 +32,7 @@ use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager}
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::ledger::{Change, LiveEntry, changes, line_terms};
+use crate::domain::ledger::{Change, LiveEntry, changes_in_periods, line_terms};
 use crate::domain::pay::PricedLine;
 use crate::domain::period::PeriodScheme;
 use crate::pricing::{self, StatementError};
@@ -117,6 +117,11 @@ pub(crate) fn ledger_epoch() -> DateTime<Utc> {
 /// (in the zone of the version in force) at or before it (standby is priced per local day), never before the ledger's epoch.
 fn repricing_start(person: &PayHistory, changed: DateTime<Utc>) -> DateTime<Utc> {
     person.day_start_at_or_before(changed.max(ledger_epoch()))
+}
+
+/// Each entry's natural period, by entry id.
+fn natural_periods(entries: &[Entry]) -> BTreeMap<String, String> {
+    entries.iter().map(|entry| (entry.id.clone(), entry.natural_period.clone())).collect()
 }
 
 fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
@@ -310,7 +315,9 @@ fn accrue_person(
                 let (live, revisions_max) = live_entries(&entries);
                 let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
                 let mut postings = Vec::new();
-                for change in changes(&desired, &live, &revisions_max) {
+                let posted_for = natural_periods(&entries);
+                let period_of = |line: &PricedLine| context.scheme.period_of(person.local_date(line.occurred_at)).id;
+                for change in changes_in_periods(&desired, &live, &revisions_max, period_of, &posted_for) {
                     postings.push(match change {
                         Change::Post { line_key, revision, line } => {
                             new_line_entry(context.run_id, line_key, revision, &line, context.actor, context.now)?
@@ -442,7 +449,12 @@ fn post_all(
 ) -> Result<(), StorageError> {
     let mut posting_periods: BTreeMap<String, String> = BTreeMap::new();
     for mut entry in postings {
-        let natural = context.scheme.period_of(person.local_date(entry.occurred_at));
+        // A reversal undoes its entry where that entry belongs, whatever zone is in force now.
+        let natural = entry
+            .reverses
+            .as_ref()
+            .and_then(|_| context.scheme.span_of(&entry.natural_period))
+            .unwrap_or_else(|| context.scheme.period_of(person.local_date(entry.occurred_at)));
         let period = match posting_periods.get(&natural.id) {
             Some(period) => period.clone(),
             None => {
@@ -617,7 +629,9 @@ pub fn verify_with_progress(
                 }
             };
         let (live, revisions_max) = live_entries(&entries);
-        for change in changes(&desired, &live, &revisions_max) {
+        let posted_for = natural_periods(&entries);
+        let period_of = |line: &PricedLine| scheme.period_of(pay_person.local_date(line.occurred_at)).id;
+        for change in changes_in_periods(&desired, &live, &revisions_max, period_of, &posted_for) {
             report.differences.push(match change {
                 Change::Post { line_key, line, .. } => {
                     format!(

@@ -16,6 +16,7 @@ on_both_backends!(
     a_change_inside_a_closed_period_lands_in_the_next_open_one,
     bad_effective_dates_are_refused_naming_the_field,
     a_night_needs_its_minimum_hours_from_the_shift_start,
+    a_reversal_stays_in_the_period_of_the_entry_it_reverses,
 );
 
 /// alice (Europe/London, team payments) on policy `uk` from 2026-01-01, with a March night
@@ -61,6 +62,12 @@ async fn a_zone_change_from_a_date_reprices_from_that_date_only(backend: Backend
         app.patch("/v1/people/alice", json!({"timezone": "America/New_York", "effective_from": "2026-10-01"})).await;
     assert_eq!(moved.status, 200, "{backend:?}: {:?}", moved.body);
     assert_eq!(moved.body["timezone"], "America/New_York", "the people row holds the latest version");
+    {
+        // The version's trigger journals alice from the day before its date, nothing earlier.
+        let mut conn = app.store.conn().unwrap();
+        let marks = paydown::storage::journal::marks(&mut conn, "alice").unwrap().unwrap();
+        assert_eq!(marks.from.to_rfc3339(), "2026-09-30T00:00:00+00:00", "{backend:?}");
+    }
     let run = accrue(&app).await;
     let after = entries(&app).await;
     let new: Vec<&Value> = after.iter().filter(|entry| entry["accrual_run_id"] == run["run_id"]).collect();
@@ -82,7 +89,8 @@ async fn a_zone_change_from_a_date_reprices_from_that_date_only(backend: Backend
         "{backend:?}: {new:?}"
     );
     assert!(
-        new.iter().any(|entry| entry["component"] == "standby" && entry["explanation"].as_str().unwrap().contains("America/New_York")),
+        new.iter().any(|entry| entry["component"] == "standby"
+            && entry["explanation"].as_str().unwrap().contains("America/New_York")),
         "{backend:?}: October's standby in New York's days: {new:?}"
     );
     assert_verified(&app, backend).await;
@@ -109,7 +117,10 @@ async fn a_zone_change_from_a_date_reprices_from_that_date_only(backend: Backend
         .await;
     assert_eq!(hours.status, 200, "{:?}", hours.body);
     assert_eq!(hours.body["timezone"], "America/New_York");
-    assert_eq!(hours.body["working_hours"], json!({"mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00", "thu": "09:00-17:00", "fri": "09:00-17:00"}));
+    assert_eq!(
+        hours.body["working_hours"],
+        json!({"mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00", "thu": "09:00-17:00", "fri": "09:00-17:00"})
+    );
     let versions = app.get("/v1/people/alice/versions").await.body;
     assert_eq!(versions[1]["timezone"], "Europe/London");
     assert_eq!(versions[1]["working_hours"], json!({"mon": "08:00-16:00"}));
@@ -175,7 +186,10 @@ async fn versions_are_listed_within_the_callers_scope(backend: Backend) {
     let bob = json!({"id": "bob", "name": "Bob", "email": "bob@example.com", "payroll_id": "E-1002",
         "timezone": "Europe/Berlin", "currency": "EUR"});
     assert_eq!(app.post("/v1/people", bob).await.status, 201);
-    assert_eq!(app.post("/v1/teams", json!({"id": "search", "name": "Search", "cost_centre": "CC-1"})).await.status, 201);
+    assert_eq!(
+        app.post("/v1/teams", json!({"id": "search", "name": "Search", "cost_centre": "CC-1"})).await.status,
+        201
+    );
     let path = "/v1/people/alice/versions";
     let alice = app.token(Role::Engineer, Some("alice"), &[]);
     let bob = app.token(Role::Engineer, Some("bob"), &[]);
@@ -260,14 +274,13 @@ async fn a_night_needs_its_minimum_hours_from_the_shift_start(backend: Backend) 
     let assignment = json!({"policy": "uk-night", "effective_from": "2026-01-01"});
     assert_eq!(app.post("/v1/people/alice/policy-assignments", assignment).await.status, 201);
     // Mon 12 Jan 18:01–00:00 (5 h 59 min): no night; Tue 13 Jan 17:00–23:30: a night.
-    for (start, end) in [("2026-01-12T18:01:00Z", "2026-01-13T00:00:00Z"), ("2026-01-13T17:00:00Z", "2026-01-13T23:30:00Z")]
+    for (start, end) in
+        [("2026-01-12T18:01:00Z", "2026-01-13T00:00:00Z"), ("2026-01-13T17:00:00Z", "2026-01-13T23:30:00Z")]
     {
         let shift = json!({"person": "alice", "role": "primary", "start": start, "end": end});
         assert_eq!(app.post("/v1/shifts", shift).await.status, 201);
     }
-    let statement = app
-        .get("/v1/people/alice/statement?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z")
-        .await;
+    let statement = app.get("/v1/people/alice/statement?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z").await;
     assert_eq!(statement.status, 200, "{:?}", statement.body);
     let lines = statement.body["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 1, "{backend:?}: {lines:?}");
@@ -285,4 +298,34 @@ async fn a_night_needs_its_minimum_hours_from_the_shift_start(backend: Backend) 
         assert_eq!(reply.status, 400, "{backend:?}: {:?}", reply.body);
         assert_eq!(reply.error_field(), Some(field), "{:?}", reply.body);
     }
+}
+
+/// A page at 02:00Z on 1 November is November's in London but 31 October's in New York:
+/// after a move to New York from October, its old lines are reversed in November (where
+/// they were posted) and the new ones land in October; the ledger still verifies.
+async fn a_reversal_stays_in_the_period_of_the_entry_it_reverses(backend: Backend) {
+    let app = TestApp::new(backend);
+    crate::ledger::march_facts(&app).await;
+    let page = json!({"source": "manual", "external_id": "INC-EDGE", "service": "checkout",
+        "triggered_at": "2026-11-01T02:00:00Z", "acknowledged_at": "2026-11-01T02:01:00Z",
+        "acknowledged_by": "alice", "resolved_at": "2026-11-01T02:30:00Z"});
+    assert_eq!(app.post("/v1/pages", page).await.status, 201);
+    accrue(&app).await;
+    let posted: Vec<Value> =
+        entries(&app).await.into_iter().filter(|entry| entry["natural_period"] == "2026-11").collect();
+    assert!(!posted.is_empty(), "{backend:?}: {:?}", entries(&app).await);
+    let moved =
+        app.patch("/v1/people/alice", json!({"timezone": "America/New_York", "effective_from": "2026-10-01"})).await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let run = accrue(&app).await;
+    let new: Vec<Value> =
+        entries(&app).await.into_iter().filter(|entry| entry["accrual_run_id"] == run["run_id"]).collect();
+    for reversal in new.iter().filter(|entry| entry["kind"] == "reversal") {
+        assert_eq!(reversal["natural_period"], "2026-11", "{backend:?}: {reversal}");
+    }
+    assert!(
+        new.iter().any(|entry| entry["kind"] == "line" && entry["natural_period"] == "2026-10"),
+        "{backend:?}: {new:?}"
+    );
+    assert_verified(&app, backend).await;
 }
