@@ -109,6 +109,9 @@ async fn a_zone_change_from_a_date_reprices_from_that_date_only(backend: Backend
         .map(|version| (version["effective_from"].as_str().unwrap(), version["timezone"].as_str().unwrap()))
         .collect();
     assert_eq!(listed, [("1970-01-01", "Europe/London"), ("2026-10-01", "America/New_York")]);
+    let audit = app.get("/v1/audit?entity=person_version&id=alice@2026-10-01").await;
+    assert_eq!(audit.status, 200, "{:?}", audit.body);
+    assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{backend:?}: the change is audited: {:?}", audit.body);
 
     // A change from a date before a later version changes that stretch only; the people
     // row keeps the latest version.
