@@ -24,6 +24,7 @@
 //! `occurred_at`) while that period is open; after it closed, the earliest open period
 //! after it, as an adjustment that names the original period (`natural_period`).
 
+use crate::domain::person_version::PayHistory;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -31,7 +32,7 @@ use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager}
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::ledger::{Change, LiveEntry, changes, line_terms};
+use crate::domain::ledger::{Change, LiveEntry, changes_in_periods, line_terms};
 use crate::domain::pay::PricedLine;
 use crate::domain::period::PeriodScheme;
 use crate::pricing::{self, StatementError};
@@ -113,10 +114,14 @@ pub(crate) fn ledger_epoch() -> DateTime<Utc> {
 }
 
 /// The instant re-pricing starts for a change at `changed`: the person's local midnight
-/// at or before it (standby is priced per local day), never before the ledger's epoch.
-fn repricing_start(person: &crate::domain::pay::Person, changed: DateTime<Utc>) -> DateTime<Utc> {
-    let calendar = &person.calendar;
-    calendar.day_start(calendar.local(changed.max(ledger_epoch())).date())
+/// (in the zone of the version in force) at or before it (standby is priced per local day), never before the ledger's epoch.
+fn repricing_start(person: &PayHistory, changed: DateTime<Utc>) -> DateTime<Utc> {
+    person.day_start_at_or_before(changed.max(ledger_epoch()))
+}
+
+/// Each entry's natural period, by entry id.
+fn natural_periods(entries: &[Entry]) -> BTreeMap<String, String> {
+    entries.iter().map(|entry| (entry.id.clone(), entry.natural_period.clone())).collect()
 }
 
 fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
@@ -268,7 +273,7 @@ enum Snapshot {
 /// A person priced in one snapshot, with what the ledger holds from the same instant on.
 struct Priced {
     marks: journal::PersonMarks,
-    person: crate::domain::pay::Person,
+    person: PayHistory,
     desired: Vec<PricedLine>,
     entries: Vec<Entry>,
 }
@@ -310,7 +315,9 @@ fn accrue_person(
                 let (live, revisions_max) = live_entries(&entries);
                 let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
                 let mut postings = Vec::new();
-                for change in changes(&desired, &live, &revisions_max) {
+                let posted_for = natural_periods(&entries);
+                let period_of = |line: &PricedLine| context.scheme.period_of(person.local_date(line.occurred_at)).id;
+                for change in changes_in_periods(&desired, &live, &revisions_max, period_of, &posted_for) {
                     postings.push(match change {
                         Change::Post { line_key, revision, line } => {
                             new_line_entry(context.run_id, line_key, revision, &line, context.actor, context.now)?
@@ -347,8 +354,12 @@ fn person_snapshot(conn: &mut AnyConnection, person_id: &str, horizon: DateTime<
         Err(StorageError::Unavailable(problem)) => return Ok(Snapshot::Unpriceable(marks, problem)),
         Err(error) => return Err(error.into()),
     };
-    let person = match pricing::pay_person(&stored) {
+    let person = match pricing::pay_history(conn, &stored) {
         Ok(person) => person,
+        Err(StatementError::Storage(StorageError::Unavailable(problem))) => {
+            return Ok(Snapshot::Unpriceable(marks, problem));
+        }
+        Err(StatementError::Storage(error)) => return Err(error.into()),
         Err(error) => return Ok(Snapshot::Unpriceable(marks, error.to_string())),
     };
     let from = repricing_start(&person, marks.from);
@@ -432,7 +443,7 @@ fn with_person_taken(
 fn post_all(
     conn: &mut AnyConnection,
     context: &Posting<'_>,
-    person: &crate::domain::pay::Person,
+    person: &PayHistory,
     postings: Vec<NewEntry>,
     report: &mut AccrualReport,
 ) -> Result<(), StorageError> {
@@ -440,7 +451,12 @@ fn post_all(
     let posted_before = report.entries_posted();
     let mut postings = postings;
     for entry in &mut postings {
-        let natural = context.scheme.period_of(person.calendar.local(entry.occurred_at).date());
+        // A reversal undoes its entry where that entry belongs, whatever zone is in force now.
+        let natural = entry
+            .reverses
+            .as_ref()
+            .and_then(|_| context.scheme.span_of(&entry.natural_period))
+            .unwrap_or_else(|| context.scheme.period_of(person.local_date(entry.occurred_at)));
         let period = match posting_periods.get(&natural.id) {
             Some(period) => period.clone(),
             None => {
@@ -597,8 +613,9 @@ pub fn verify_with_progress(
             }
             continue;
         };
-        let pay_person = match pricing::pay_person(&person) {
+        let pay_person = match pricing::pay_history(conn, &person) {
             Ok(pay_person) => pay_person,
+            Err(StatementError::Storage(error)) => return Err(error.into()),
             Err(problem) => {
                 report.differences.push(format!("cannot recompute: {problem}"));
                 continue;
@@ -614,7 +631,9 @@ pub fn verify_with_progress(
                 }
             };
         let (live, revisions_max) = live_entries(&entries);
-        for change in changes(&desired, &live, &revisions_max) {
+        let posted_for = natural_periods(&entries);
+        let period_of = |line: &PricedLine| scheme.period_of(pay_person.local_date(line.occurred_at)).id;
+        for change in changes_in_periods(&desired, &live, &revisions_max, period_of, &posted_for) {
             report.differences.push(match change {
                 Change::Post { line_key, line, .. } => {
                     format!(
@@ -667,12 +686,12 @@ fn compare_period_totals(
     desired: &[PricedLine],
     entries: &[Entry],
     scheme: PeriodScheme,
-    pay_person: &crate::domain::pay::Person,
+    pay_person: &PayHistory,
     differences: &mut Vec<String>,
 ) {
     let mut expected: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for line in desired {
-        let period = scheme.period_of(pay_person.calendar.local(line.occurred_at).date()).id;
+        let period = scheme.period_of(pay_person.local_date(line.occurred_at)).id;
         *expected.entry((period, line.currency.code().to_owned())).or_default() += line.amount;
     }
     let mut held: BTreeMap<(String, String), Decimal> = BTreeMap::new();

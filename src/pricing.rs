@@ -14,8 +14,9 @@ use crate::domain::currency::Currency;
 use crate::domain::holidays;
 use crate::domain::pay::{self, Component, PricedLine, PricingError, QuantityUnit};
 use crate::domain::person::WorkingHours;
+use crate::domain::person_version::PayHistory;
 use crate::domain::time_class::{LocalWindow, WorkingCalendar};
-use crate::storage::{AnyConnection, StorageError, facts, people, policies};
+use crate::storage::{AnyConnection, StorageError, facts, people, person_versions, policies};
 
 /// How far before a period pages still matter: escalation counts the trailing 365 days.
 pub const ESCALATION_LOOKBACK_DAYS: i64 = 366;
@@ -61,14 +62,48 @@ pub struct Statement {
     pub unpriced: Vec<String>,
 }
 
-/// The pay engine's view of a stored person.
+/// The pay engine's view of a stored person as they are now (the latest version).
 pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError> {
-    let unpriceable = |problem: String| StatementError::Unpriceable { person: person.id.clone(), problem };
-    let zone = person.timezone.parse().map_err(|_| unpriceable(format!("time zone `{}`", person.timezone)))?;
-    let currency: Currency =
-        person.currency.parse().map_err(|_| unpriceable(format!("currency `{}`", person.currency)))?;
-    let hours =
-        WorkingHours::parse("working_hours", &person.working_hours).map_err(|error| unpriceable(error.to_string()))?;
+    engine_person(
+        &person.id,
+        &person.currency,
+        &person.timezone,
+        &person.working_hours,
+        person.holiday_calendar.as_deref(),
+    )
+}
+
+/// The pay engine's view of a stored person over time: one engine person per version
+/// (`domain::person_version` says which instant each prices).
+pub fn pay_history(conn: &mut AnyConnection, person: &people::Person) -> Result<PayHistory, StatementError> {
+    let mut versions = Vec::new();
+    for version in person_versions::list(conn, &person.id)? {
+        let engine = engine_person(
+            &person.id,
+            &person.currency,
+            &version.timezone,
+            &version.working_hours,
+            version.holiday_calendar.as_deref(),
+        )?;
+        versions.push((version.effective_from, engine));
+    }
+    match PayHistory::new(versions) {
+        Some(history) => Ok(history),
+        None => Ok(PayHistory::single(pay_person(person)?)),
+    }
+}
+
+fn engine_person(
+    id: &str,
+    currency: &str,
+    timezone: &str,
+    working_hours: &BTreeMap<String, String>,
+    holiday_calendar: Option<&str>,
+) -> Result<pay::Person, StatementError> {
+    let unpriceable = |problem: String| StatementError::Unpriceable { person: id.to_owned(), problem };
+    let zone = timezone.parse().map_err(|_| unpriceable(format!("time zone `{timezone}`")))?;
+    let currency: Currency = currency.parse().map_err(|_| unpriceable(format!("currency `{currency}`")))?;
+    let hours = WorkingHours::parse("working_hours", working_hours).map_err(|error| unpriceable(error.to_string()))?;
     let mut calendar = WorkingCalendar::new(zone);
     for (index, weekday) in
         [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun]
@@ -77,12 +112,12 @@ pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError
     {
         calendar.working_hours[index] = hours.on(weekday).map(|(start, end)| LocalWindow::new(start, end));
     }
-    if let Some(name) = &person.holiday_calendar {
+    if let Some(name) = holiday_calendar {
         let dates =
             holidays::calendar(name).ok_or_else(|| unpriceable(format!("unknown holiday calendar `{name}`")))?;
         calendar = calendar.with_holidays(dates.iter().copied());
     }
-    Ok(pay::Person { id: person.id.clone(), currency, calendar })
+    Ok(pay::Person { id: id.to_owned(), currency, calendar })
 }
 
 /// The latest instant the ledger prices callouts and responses up to: facts are refused
@@ -99,9 +134,10 @@ pub fn statement(
     to: DateTime<Utc>,
 ) -> Result<Statement, StatementError> {
     let stored = people::get(conn, person_id)?;
-    let person = pay_person(&stored)?;
+    let history = pay_history(conn, &stored)?;
+    let person = history.current();
     let facts = facts::for_person(conn, person_id, from, to, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
-    let (mut lines, unpriced) = price_assigned(conn, &person, &facts, from, to, to)?;
+    let (mut lines, unpriced) = price_history(conn, &history, &facts, from, to, to)?;
     pay::sort_lines(&mut lines);
     let totals = component_totals(&lines);
     let total_by_currency = pay::totals_by_currency(&lines);
@@ -124,16 +160,39 @@ pub fn statement(
 /// full history's lines that sit at or after it.
 pub fn ledger_lines(
     conn: &mut AnyConnection,
-    person: &pay::Person,
+    history: &PayHistory,
     from: DateTime<Utc>,
     horizon: DateTime<Utc>,
 ) -> Result<Vec<PricedLine>, StatementError> {
     let until = ledger_until();
-    let standby_until = person.calendar.day_start(person.calendar.local(horizon).date()).max(from);
-    let facts = facts::for_person(conn, &person.id, from, until, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
-    let (mut lines, _) = price_assigned(conn, person, &facts, from, until, standby_until)?;
+    let standby_until = history.day_start_at_or_before(horizon).max(from);
+    let facts = facts::for_person(conn, &history.current().id, from, until, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
+    let (mut lines, _) = price_history(conn, history, &facts, from, until, standby_until)?;
     pay::sort_lines(&mut lines);
     Ok(lines)
+}
+
+/// [`price_assigned`] for each of the person's versions over its own part of `[from, to)`.
+fn price_history(
+    conn: &mut AnyConnection,
+    history: &PayHistory,
+    facts: &pay::Facts,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    standby_until: DateTime<Utc>,
+) -> Result<(Vec<PricedLine>, Vec<String>), StatementError> {
+    let mut lines = Vec::new();
+    let mut unpriced: Vec<String> = Vec::new();
+    for (part_from, part_to, person) in history.within(from, to) {
+        let (part_lines, part_unpriced) = price_assigned(conn, person, facts, part_from, part_to, standby_until)?;
+        lines.extend(part_lines);
+        for problem in part_unpriced {
+            if !unpriced.contains(&problem) {
+                unpriced.push(problem);
+            }
+        }
+    }
+    Ok((lines, unpriced))
 }
 
 /// Prices `facts` over `[from, to)` segment by segment of the person's policy

@@ -95,6 +95,39 @@ pub fn changes(desired: &[PricedLine], live: &[LiveEntry], revisions_max: &BTree
     result
 }
 
+/// [`changes`], and a line whose terms are unchanged but whose natural period is no longer
+/// the one its live entry was posted for (a change of the person's zone from an earlier
+/// date moved its local date across a period edge): reversed and posted again, so that
+/// every entry sits in the period of its local date. `period_of` gives a desired line's
+/// natural period, `posted_for` a live entry's (by entry id).
+pub fn changes_in_periods(
+    desired: &[PricedLine],
+    live: &[LiveEntry],
+    revisions_max: &BTreeMap<String, i32>,
+    period_of: impl Fn(&PricedLine) -> String,
+    posted_for: &BTreeMap<String, String>,
+) -> Vec<Change> {
+    let mut result = changes(desired, live, revisions_max);
+    let reversed: BTreeSet<String> = result
+        .iter()
+        .filter_map(|change| match change {
+            Change::Reverse { entry } => Some(entry.line_key.clone()),
+            Change::Post { .. } => None,
+        })
+        .collect();
+    let live_by_key: BTreeMap<&str, &LiveEntry> = live.iter().map(|entry| (entry.line_key.as_str(), entry)).collect();
+    for (key, line) in keyed(desired) {
+        let Some(entry) = live_by_key.get(key.as_str()) else { continue };
+        if reversed.contains(&key) || posted_for.get(&entry.entry_id).is_none_or(|posted| *posted == period_of(line)) {
+            continue;
+        }
+        let next_revision = revisions_max.get(&key).copied().unwrap_or(0) + 1;
+        result.push(Change::Reverse { entry: (*entry).clone() });
+        result.push(Change::Post { line_key: key, revision: next_revision, line: Box::new(line.clone()) });
+    }
+    result
+}
+
 /// Pairs each line with its identity; should the engine ever price two lines with one
 /// identity, the later ones get `#2`, `#3`… so that neither is lost.
 pub fn keyed(lines: &[PricedLine]) -> Vec<(String, &PricedLine)> {
@@ -169,6 +202,27 @@ mod tests {
         assert!(matches!(result.as_slice(), [Change::Reverse { .. }]));
         let result = changes(std::slice::from_ref(&gone), &[], &[(line_key(&gone), 1)].into());
         assert!(matches!(result.as_slice(), [Change::Post { revision: 2, .. }]));
+    }
+
+    #[test]
+    fn a_line_moved_to_another_period_is_reversed_and_reposted() {
+        let moved = line("p1", 5000);
+        let held = vec![live(&moved, 1)];
+        let revisions = [(line_key(&moved), 1)].into();
+        let posted_for: BTreeMap<String, String> = [("e1".to_owned(), "2026-11".to_owned())].into();
+        let same =
+            changes_in_periods(std::slice::from_ref(&moved), &held, &revisions, |_| "2026-11".into(), &posted_for);
+        assert!(same.is_empty());
+        let result =
+            changes_in_periods(std::slice::from_ref(&moved), &held, &revisions, |_| "2026-10".into(), &posted_for);
+        assert_eq!(result.len(), 2);
+        assert!(matches!(&result[0], Change::Reverse { entry } if entry.revision == 1));
+        assert!(matches!(&result[1], Change::Post { revision: 2, .. }));
+        // A changed line is reversed once, whatever its period.
+        let changed = line("p1", 9000);
+        let result =
+            changes_in_periods(std::slice::from_ref(&changed), &held, &revisions, |_| "2026-10".into(), &posted_for);
+        assert_eq!(result.len(), 2);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub const FREE_PAGES_MAX: i64 = 10_000;
 pub const WINDOW_DAYS_MAX: i64 = 3_660;
 /// Most recovery hours granted at least per response (a week).
 pub const RECOVERY_HOURS_MAX: i64 = 168;
+/// Most hours a per-night standby rule may require a shift to cover (a day).
+pub const NIGHT_MINIMUM_HOURS_MAX: i64 = 24;
 /// Largest interruption overhead per responder per page, in minutes (a day).
 pub const OVERHEAD_MINUTES_MAX: Decimal = Decimal::from_parts(1_440, 0, 0, false, 0);
 /// Longest policy id, shift role name and other short names, in characters.

@@ -15,6 +15,7 @@ pub mod page;
 pub mod pay;
 pub mod period;
 pub mod person;
+pub mod person_version;
 pub mod policy;
 pub mod role;
 pub mod scope;

@@ -35,7 +35,9 @@
 //!   towards escalation (default 0: off). Its response time is still paid, once.
 //! - Standby: "the higher rate" between overlapping shifts is the one whose role has the
 //!   higher `role_multipliers` entry (rates otherwise depend only on the day); a per-night
-//!   night needs one shift to cover it, two shifts handing over at 02:00 do not.
+//!   night needs one shift to cover it, two shifts handing over at 02:00 do not. Which
+//!   shift earns a night (a cut-off on the next day, or a minimum of hours from the shift's
+//!   start): [`night`].
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(clippy::float_arithmetic, clippy::as_conversions)]
@@ -762,16 +764,25 @@ pub fn price_standby(
         let (day_start, day_end) = calendar.day_bounds(date);
         let touching: Vec<&ShiftFact> =
             own.iter().filter(|shift| shift.start < day_end && day_start < shift.end).collect();
-        if touching.is_empty() {
+        // A night's window may reach into the next day (a minimum-hours rule whose boundary
+        // is after midnight): shifts of D and D+1 are its candidates.
+        let next_end = date.succ_opt().map(|next| calendar.day_bounds(next).1).unwrap_or(day_end);
+        let near: Vec<&ShiftFact> =
+            own.iter().filter(|shift| shift.start < next_end && day_start < shift.end).collect();
+        let Some(first) = touching.first().or(near.first()) else {
             continue;
-        }
-        let day_fact =
-            FactRef { kind: FactKind::Shift, id: touching.first().map(|shift| shift.id.clone()).unwrap_or_default() };
-        let policy = policy_on(person, policies, date, &day_fact)?;
+        };
+        let day_fact = FactRef { kind: FactKind::Shift, id: first.id.clone() };
+        let policy = match policy_on(person, policies, date, &day_fact) {
+            Ok(policy) => policy,
+            // Only a shift of the next day: that day's own pricing reports the missing policy.
+            Err(_) if touching.is_empty() => continue,
+            Err(error) => return Err(error),
+        };
         match policy.standby.mode {
             StandbyMode::PerNight => {
                 if from <= day_start && day_start < to {
-                    lines.extend(price_night(person, policy, date, &touching)?);
+                    lines.extend(price_night(person, policy, date, &near)?);
                 }
             }
             StandbyMode::PerHour | StandbyMode::PerDay => {
@@ -887,8 +898,8 @@ fn price_standby_day(
     Ok(lines)
 }
 
-/// The night of local date `date`: paid once when a shift runs from that date until at
-/// least the cut-off on the next.
+/// The night of local date `date`: paid once when a shift earns it by the policy's night
+/// rule ([`night::NightRule`]).
 fn price_night(
     person: &Person,
     policy: &PayPolicy,
@@ -897,10 +908,9 @@ fn price_night(
 ) -> Result<Option<PricedLine>, PricingError> {
     let calendar = &person.calendar;
     let standby = &policy.standby;
-    let Some(next) = date.succ_opt() else { return Ok(None) };
-    let (day_start, day_end) = calendar.day_bounds(date);
-    let cutoff = calendar.first_instant_at_or_after(next.and_time(standby.night_cutoff));
-    let Some(index) = best_shift(standby, shifts, |shift| shift.start < day_end && shift.end >= cutoff) else {
+    let day_start = calendar.day_start(date);
+    let rule = night::NightRule::of(standby);
+    let Some(index) = best_shift(standby, shifts, |shift| rule.earns(calendar, date, shift.start, shift.end)) else {
         return Ok(None);
     };
     let Some(shift) = shifts.get(index) else { return Ok(None) };
@@ -931,13 +941,12 @@ fn price_night(
         policy: policy.reference(),
         occurred_at: day_start,
         explanation: format!(
-            "night of {} {} ({} night): standby ({}) on call until at least {} {} at {rate}/night × {multiplier} = {amount}",
+            "night of {} {} ({} night): standby ({}) on call {} at {rate}/night × {multiplier} = {amount}",
             date.format("%a %Y-%m-%d"),
             calendar.zone.name(),
             day_class.as_str(),
             shift.role,
-            next.format("%a"),
-            standby.night_cutoff.format("%H:%M"),
+            rule.describe(date),
         ),
     }))
 }
@@ -1042,6 +1051,8 @@ pub fn totals_by_currency(lines: &[PricedLine]) -> BTreeMap<Currency, Decimal> {
     }
     totals
 }
+
+pub mod night;
 
 #[cfg(test)]
 mod tests;

@@ -78,6 +78,19 @@ impl PeriodScheme {
         }
     }
 
+    /// The period named `id` (as [`PeriodSpan::id`] writes it); `None` when no period of
+    /// this scheme has that id.
+    pub fn span_of(&self, id: &str) -> Option<PeriodSpan> {
+        let parse = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        let first_day = id.get(..10).and_then(parse).or_else(|| parse(&format!("{}-01", id.get(..7)?)))?;
+        let mut span = self.period_of(first_day);
+        // A semi-monthly id names its half: the second half is the period after the first.
+        if span.id != id {
+            span = self.next(&span);
+        }
+        (span.id == id).then_some(span)
+    }
+
     /// The period right after `period`.
     pub fn next(&self, period: &PeriodSpan) -> PeriodSpan {
         self.period_of(period.ends_on)
@@ -147,6 +160,24 @@ mod tests {
         assert_eq!(scheme.period_of(date(2025, 12, 22)).id, "2025-12-22");
         assert!("fortnightly".parse::<PeriodScheme>().is_err());
         assert_eq!(scheme.to_string(), "biweekly:2026-01-05");
+    }
+
+    #[test]
+    fn a_period_is_found_by_its_id() {
+        let biweekly: PeriodScheme = "biweekly:2026-01-05".parse().unwrap();
+        for (scheme, date) in [
+            (PeriodScheme::Monthly, date(2026, 10, 31)),
+            (PeriodScheme::SemiMonthly, date(2026, 2, 3)),
+            (PeriodScheme::SemiMonthly, date(2026, 2, 28)),
+            (biweekly, date(2026, 1, 30)),
+        ] {
+            let span = scheme.period_of(date);
+            assert_eq!(scheme.span_of(&span.id), Some(span));
+        }
+        assert_eq!(PeriodScheme::Monthly.span_of("2026-13"), None);
+        assert_eq!(PeriodScheme::Monthly.span_of("2026-10-H1"), None);
+        assert_eq!(biweekly.span_of("2026-01-06"), None);
+        assert_eq!(PeriodScheme::SemiMonthly.span_of("2026"), None);
     }
 
     proptest! {

@@ -160,8 +160,19 @@ pub struct StandbyRule {
     /// A daily rate is still pro-rated over the whole local day, so a weekday with its eight
     /// working hours excluded pays 16/24 of the rate.
     pub exclude_working_hours: bool,
-    /// Per night: the local time on D+1 until which a shift must run. Default 06:00.
+    /// Per night, the cut-off rule (used while `night_minimum_hours` is unset): the local time
+    /// on D+1 until which a shift must run. Default 06:00.
     pub night_cutoff: NaiveTime,
+    /// Per night, the minimum-hours rule instead of the cut-off: a shift earns the night of D
+    /// when it covers at least this many hours (0 to 24) of the window from `night_boundary`
+    /// on D to `night_boundary` on D+1, counted from its start. Exact rule:
+    /// `domain::pay::night`. Default unset (the cut-off rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub night_minimum_hours: Option<i64>,
+    /// Per night, the local time that ends one night's window and starts the next, for
+    /// `night_minimum_hours`. Default 00:00.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub night_boundary: Option<NaiveTime>,
     /// Per night: the dates whose night is a weekend night. Default Fri, Sat, Sun.
     pub weekend_nights: Vec<Weekday>,
     /// Rate multiplier per shift role (e.g. `secondary = "0.5"`); roles not listed pay × 1.
@@ -188,6 +199,8 @@ impl Default for StandbyRule {
             },
             exclude_working_hours: false,
             night_cutoff: NaiveTime::from_hms_opt(6, 0, 0).unwrap_or(NaiveTime::MIN),
+            night_minimum_hours: None,
+            night_boundary: None,
             weekend_nights: vec![Weekday::Fri, Weekday::Sat, Weekday::Sun],
             role_multipliers: BTreeMap::new(),
         }
@@ -412,6 +425,13 @@ impl PayPolicy {
             limits::check_no_control("standby.role_multipliers", role).map_err(field_error)?;
             check_multiplier(&field, *multiplier).map_err(field_error)?;
         }
+        if let Some(hours) = self.standby.night_minimum_hours {
+            check_range("standby.night_minimum_hours", hours, 0, limits::NIGHT_MINIMUM_HOURS_MAX)
+                .map_err(field_error)?;
+        }
+        if self.standby.night_boundary.is_some() && self.standby.night_minimum_hours.is_none() {
+            return Err(PolicyError::new("standby.night_boundary", "applies only with standby.night_minimum_hours"));
+        }
         if self.standby.weekend_nights.len() > 7 {
             return Err(PolicyError::new("standby.weekend_nights", "lists at most the 7 days of the week"));
         }
@@ -565,7 +585,7 @@ mod tests {
     #[test]
     fn unpriceable_policies_name_their_field() {
         type Break = fn(&mut PayPolicy);
-        let table: [(Break, &str); 13] = [
+        let table: [(Break, &str); 16] = [
             (|p| p.callout_fee.night = dec!(-1), "callout_fee.night"),
             (|p| p.callout_fee.off_hours = dec!(0.001), "callout_fee.off_hours"),
             (|p| p.response_rate_per_hour = dec!(-30), "response_rate_per_hour"),
@@ -584,6 +604,9 @@ mod tests {
                 "standby.role_multipliers.backup",
             ),
             (|p| p.version = 0, "version"),
+            (|p| p.standby.night_minimum_hours = Some(-1), "standby.night_minimum_hours"),
+            (|p| p.standby.night_minimum_hours = Some(25), "standby.night_minimum_hours"),
+            (|p| p.standby.night_boundary = Some(NaiveTime::MIN), "standby.night_boundary"),
         ];
         for (break_it, field) in table {
             let mut broken = policy();
@@ -621,6 +644,14 @@ mod tests {
         let text = toml::to_string(&policy).unwrap();
         let back: PayPolicy = toml::from_str(&text).unwrap();
         assert_eq!(back, policy);
+        policy.standby.night_minimum_hours = Some(6);
+        policy.standby.night_boundary = NaiveTime::from_hms_opt(12, 0, 0);
+        let back: PayPolicy = toml::from_str(&toml::to_string(&policy).unwrap()).unwrap();
+        assert_eq!(back, policy);
+        for hours in [0, 24] {
+            policy.standby.night_minimum_hours = Some(hours);
+            assert_eq!(policy.validate(), Ok(()), "{hours} h");
+        }
 
         let minimal = r#"
             id = "uk-night"

@@ -84,6 +84,7 @@ pub fn rules() -> Vec<Rule> {
         rule!(GET "/v1/people/{id}" => READERS, PathPerson),
         rule!(PATCH "/v1/people/{id}" => &[Admin], Any),
         rule!(GET "/v1/people/{id}/responses" => READERS, PathPerson),
+        rule!(GET "/v1/people/{id}/versions" => READERS, PathPerson),
         rule!(POST "/v1/teams" => &[Admin], Any),
         rule!(GET "/v1/teams" => READERS, Any),
         rule!(GET "/v1/teams/{id}" => READERS, Any),

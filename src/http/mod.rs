@@ -130,6 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(people::read)
             .service(people::update)
             .service(people::responses)
+            .service(people::versions)
             .service(policies::assign)
             .service(policies::assignments)
             .service(policies::statement)

@@ -16,7 +16,7 @@ use super::{
     paths(
         health::healthz, health::readyz, metrics::scrape,
         teams::create, teams::list, teams::read, teams::update,
-        people::create, people::list, people::read, people::update, people::responses,
+        people::create, people::list, people::read, people::update, people::responses, people::versions,
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses, pages::approve, pages::reject, pages::amend, pages::withdraw,

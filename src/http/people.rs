@@ -13,6 +13,7 @@ use crate::domain::currency::Currency;
 use crate::domain::field_error::{FieldError, require_slug, require_text};
 use crate::domain::person::{WorkingHours, parse_timezone};
 use crate::storage::people::{self, NewPerson, Person, PersonChanges};
+use crate::storage::person_versions::{self, PersonVersion};
 use crate::storage::responses::{self as response_store, Response};
 
 /// A person to create.
@@ -61,6 +62,16 @@ pub struct PersonPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub holiday_calendar: Option<Option<String>>,
+    /// The person's own cost centre (`null`: their team's). Versioned.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "CC-200")]
+    pub cost_centre: Option<Option<String>>,
+    /// The local date from which `timezone`, `working_hours`, `holiday_calendar`, `team`,
+    /// `cost_centre` and `loaded_hourly_cost` change (default: the person's today; from
+    /// 1970-01-01, not after today). Pay is re-priced from that date only; a date in a
+    /// closed period posts the difference into the next open period.
+    #[schema(value_type = Option<String>, format = Date, example = "2026-10-01")]
+    pub effective_from: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -161,7 +172,12 @@ impl PersonPatch {
         if let Some(Some(name)) = &self.holiday_calendar {
             check_holiday_calendar(name)?;
         }
+        if let Some(Some(cost_centre)) = &self.cost_centre {
+            require_text("cost_centre", cost_centre, 64)?;
+        }
         Ok(PersonChanges {
+            cost_centre: self.cost_centre,
+            effective_from: self.effective_from,
             timezone: self.timezone.as_deref().map(|name| parse_timezone("timezone", name)).transpose()?,
             currency: self.currency.as_deref().map(parse_currency).transpose()?,
             working_hours: self
@@ -227,6 +243,17 @@ pub async fn update(
     let stamp = actor.stamp();
     let person = with_conn(&state, move |conn| people::update(conn, &id, &changes, &stamp)).await?;
     Ok(HttpResponse::Ok().json(person))
+}
+
+/// A person's versions (zone, working hours, holiday calendar, team, cost centre, loaded
+/// cost), each from a local date until the next, oldest first.
+#[utoipa::path(get, path = "/v1/people/{id}/versions", tag = "people", responses(
+    (status = 200, body = Vec<PersonVersion>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/people/{id}/versions")]
+pub async fn versions(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let found = with_conn(&state, move |conn| person_versions::list(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 /// A person's logged responses, by start time.

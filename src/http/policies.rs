@@ -62,7 +62,7 @@ impl From<StatementError> for ApiError {
 
 /// Stores a new version of a pay policy (a new id starts at any version).
 #[utoipa::path(post, path = "/v1/policies", tag = "policies",
-    request_body(content = Object, description = "A PayPolicy: id, version, effective_from, currency, callout_fee, response_rate_per_hour, response_multiplier, rounding_increment_minutes (1–1440), minimum_billable_minutes (0–1440), callout_cooldown_minutes (0–1440, 0 = off), escalation, recovery, standby. Amounts, rates and multipliers are decimal strings (a JSON number, an exponent or a + is refused naming the field); amounts 0–1000000000, multipliers 0–100 (see domain::limits)"),
+    request_body(content = Object, description = "A PayPolicy: id, version, effective_from, currency, callout_fee, response_rate_per_hour, response_multiplier, rounding_increment_minutes (1–1440), minimum_billable_minutes (0–1440), callout_cooldown_minutes (0–1440, 0 = off), escalation, recovery, standby (mode per_hour/per_day/per_night; per night, night_cutoff, or night_minimum_hours 0–24 with night_boundary, see domain::pay::night). Amounts, rates and multipliers are decimal strings (a JSON number, an exponent or a + is refused naming the field); amounts 0–1000000000, multipliers 0–100 (see domain::limits)"),
     responses((status = 201, body = PolicyVersions), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/policies")]
 pub async fn create(

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod mappings;
 pub mod pages;
 pub mod people;
+pub mod person_versions;
 pub mod policies;
 pub mod report_input;
 pub mod responses;

@@ -108,6 +108,11 @@ pub struct PersonChanges {
     pub loaded_hourly_cost: Option<Option<Decimal>>,
     pub working_hours: Option<WorkingHours>,
     pub holiday_calendar: Option<Option<String>>,
+    /// The person's own cost centre (`Some(None)`: their team's again); versioned only.
+    pub cost_centre: Option<Option<String>>,
+    /// The local date the zone, hours, calendar, team, cost centre and cost change from;
+    /// `None`: the person's today. Checked by `domain::person_version::check_effective_from`.
+    pub effective_from: Option<chrono::NaiveDate>,
 }
 
 #[derive(AsChangeset)]
@@ -178,6 +183,20 @@ pub fn create(conn: &mut AnyConnection, person: &NewPerson, stamp: &super::Stamp
             .map_err(|error| {
                 conflict_on_unique(error, "payroll_id", || "payroll id is already used by another person".to_owned())
             })?;
+        super::person_versions::seed(
+            conn,
+            super::person_versions::VersionRow {
+                person_id: person.id.clone(),
+                effective_from: crate::domain::person_version::EFFECTIVE_FROM_MIN,
+                timezone: person.timezone.name().to_owned(),
+                working_hours: working_hours_json(&person.working_hours),
+                holiday_calendar: person.holiday_calendar.clone(),
+                team_id: person.team.clone(),
+                cost_centre: None,
+                loaded_cost_minor_per_hour: loaded_minor,
+                created_at: to_naive(now),
+            },
+        )?;
         let result = get(conn, &person.id)?;
         super::audit::record(conn, stamp, "create", "person", &person.id, None)?;
         Ok(result)
@@ -219,20 +238,19 @@ pub fn update(
                 .parse()
                 .map_err(|_| StorageError::Unavailable(format!("person `{id}` has a bad currency")))?,
         };
-        // A new currency without a new cost re-expresses the stored cost in the new minor unit.
-        let loaded_hourly_cost = changes.loaded_hourly_cost.unwrap_or(current.loaded_hourly_cost);
-        let loaded_minor =
-            loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", currency, amount)).transpose()?;
+        let latest = apply_version(conn, &current, changes, currency, stamp)?;
+        // The row mirrors the latest version: a change from a past date before a later
+        // version leaves it as it is.
         let changeset = PersonChangeset {
             name: changes.name.clone(),
             email: changes.email.clone(),
             payroll_id: changes.payroll_id.clone(),
-            team_id: changes.team.clone(),
-            timezone: changes.timezone.map(|tz| tz.name().to_owned()),
+            team_id: Some(latest.team_id),
+            timezone: Some(latest.timezone),
             currency: changes.currency.map(|currency| currency.code().to_owned()),
-            loaded_cost_minor_per_hour: Some(loaded_minor),
-            working_hours: changes.working_hours.as_ref().map(working_hours_json),
-            holiday_calendar: changes.holiday_calendar.clone(),
+            loaded_cost_minor_per_hour: Some(latest.loaded_cost_minor_per_hour),
+            working_hours: Some(latest.working_hours),
+            holiday_calendar: Some(latest.holiday_calendar),
             updated_at: to_naive(now),
         };
         diesel::update(people::table.find(id)).set(&changeset).execute(conn).map_err(|error| {
@@ -242,4 +260,71 @@ pub fn update(
         super::audit::record(conn, stamp, "update", "person", id, Some(format!("{changes:?}")))?;
         Ok(result)
     })
+}
+
+/// Writes the versioned part of `changes` (re-expressing every version's cost first when
+/// the currency changes) and returns the latest version.
+fn apply_version(
+    conn: &mut AnyConnection,
+    current: &Person,
+    changes: &PersonChanges,
+    currency: Currency,
+    stamp: &super::Stamp,
+) -> Result<super::person_versions::VersionRow, StorageError> {
+    use super::person_versions::{VersionChanges, VersionRow};
+    let old_currency: Currency = current
+        .currency
+        .parse()
+        .map_err(|_| StorageError::Unavailable(format!("person `{}` has a bad currency", current.id)))?;
+    let current_minor =
+        current.loaded_hourly_cost.map(|amount| to_minor("loaded_hourly_cost", old_currency, amount)).transpose()?;
+    let as_stored = VersionRow {
+        person_id: current.id.clone(),
+        effective_from: crate::domain::person_version::EFFECTIVE_FROM_MIN,
+        timezone: current.timezone.clone(),
+        working_hours: serde_json::to_string(&current.working_hours).unwrap_or_else(|_| "{}".to_owned()),
+        holiday_calendar: current.holiday_calendar.clone(),
+        team_id: current.team.clone(),
+        cost_centre: None,
+        loaded_cost_minor_per_hour: current_minor,
+        created_at: to_naive(current.created_at),
+    };
+    if old_currency != currency {
+        // Seeds a person stored before versions existed, then converts.
+        super::person_versions::apply(
+            conn,
+            as_stored.clone(),
+            as_stored.effective_from,
+            &VersionChanges::default(),
+            stamp.at,
+        )?;
+        super::person_versions::change_currency(conn, &current.id, old_currency, currency)?;
+    }
+    let versioned = VersionChanges {
+        timezone: changes.timezone.map(|tz| tz.name().to_owned()),
+        working_hours: changes.working_hours.as_ref().map(working_hours_json),
+        holiday_calendar: changes.holiday_calendar.clone(),
+        team_id: changes.team.clone(),
+        cost_centre: changes.cost_centre.clone(),
+        loaded_cost_minor_per_hour: changes
+            .loaded_hourly_cost
+            .map(|cost| cost.map(|amount| to_minor("loaded_hourly_cost", currency, amount)).transpose())
+            .transpose()?,
+    };
+    if versioned.is_empty() && changes.effective_from.is_some() {
+        return Err(StorageError::Invalid(FieldError::new(
+            "effective_from",
+            "applies only to timezone, working_hours, holiday_calendar, team, cost_centre and loaded_hourly_cost",
+        )));
+    }
+    let zone: chrono_tz::Tz = current.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let today = stamp.at.with_timezone(&zone).date_naive();
+    let from = changes.effective_from.unwrap_or(today);
+    crate::domain::person_version::check_effective_from("effective_from", from, today)
+        .map_err(StorageError::Invalid)?;
+    let latest = super::person_versions::apply(conn, as_stored, from, &versioned, stamp.at)?;
+    if !versioned.is_empty() {
+        super::audit::record(conn, stamp, "update", "person_version", &format!("{}@{from}", current.id), None)?;
+    }
+    Ok(latest)
 }

@@ -1,5 +1,6 @@
 //! The inputs of the reports, read from the ledger: everything posted in one period,
-//! with the people it pays and their teams' cost centres.
+//! with the people it pays and their teams' cost centres (those of the period: the
+//! person's version in force on its last day).
 
 use diesel::prelude::*;
 
@@ -70,17 +71,29 @@ pub fn payroll_input_for(
         .order(people::id)
         .load(conn)?;
     let paid: std::collections::BTreeSet<&str> = entries.iter().map(|entry| entry.person.as_str()).collect();
+    // Team and cost centre of the time: the person's version in force on the period's last day.
+    let versions = super::person_versions::all(conn)?;
+    let cost_centres: std::collections::BTreeMap<String, String> =
+        teams::table.select((teams::id, teams::cost_centre)).load::<(String, String)>(conn)?.into_iter().collect();
+    let last_day = period.ends_on.pred_opt().unwrap_or(period.ends_on);
     let people = directory
         .into_iter()
         .filter(|(id, ..)| paid.contains(id.as_str()))
-        .map(|(id, name, payroll_id, email, team, currency, cost_centre)| PersonInfo {
-            id,
-            name,
-            payroll_id,
-            email,
-            team,
-            cost_centre,
-            currency,
+        .map(|(id, name, payroll_id, email, team, currency, cost_centre)| {
+            let then = versions.get(&id).and_then(|versions| {
+                crate::domain::person_version::in_force_on(versions, last_day, |version| version.effective_from)
+            });
+            let (team, cost_centre) = match then {
+                Some(version) => (
+                    version.team.clone(),
+                    version
+                        .cost_centre
+                        .clone()
+                        .or_else(|| version.team.as_ref().and_then(|team| cost_centres.get(team).cloned())),
+                ),
+                None => (team, cost_centre),
+            };
+            PersonInfo { id, name, payroll_id, email, team, cost_centre, currency }
         })
         .collect();
     Ok(PayrollInput {

@@ -142,6 +142,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    person_versions (person_id, effective_from) {
+        person_id -> Text,
+        effective_from -> Date,
+        timezone -> Text,
+        working_hours -> Text,
+        holiday_calendar -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        cost_centre -> Nullable<Text>,
+        loaded_cost_minor_per_hour -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(person_versions -> people (person_id));
+diesel::allow_tables_to_appear_in_same_query!(person_versions, people);
+diesel::allow_tables_to_appear_in_same_query!(person_versions, teams);
+
 diesel::joinable!(policy_assignments -> people (person_id));
 diesel::allow_tables_to_appear_in_same_query!(pay_policies, policy_assignments, people);
 

@@ -67,8 +67,13 @@ async fn every_door_reaches_the_ledger(backend: Backend) {
     let posted = entries(&app.store, "alice").len();
     assert_eq!(posted, 5, "{backend:?}: callout, escalation-free response, recovery, two standby days");
 
-    // A person's zone (API): re-priced in the new zone.
-    let moved = server.request("PATCH", "/v1/people/alice", r#"{"timezone": "America/New_York"}"#, &token);
+    // A person's zone (API) from a date: re-priced in the new zone from then on.
+    let moved = server.request(
+        "PATCH",
+        "/v1/people/alice",
+        r#"{"timezone": "America/New_York", "effective_from": "2026-03-01"}"#,
+        &token,
+    );
     assert_eq!(moved.status, 200, "{backend:?}: {:?}", moved.body);
     let report = drained_and_verified(&app.store);
     assert!(report.is_clean(), "{backend:?}: after the zone change: {:?}", report.differences);
@@ -294,7 +299,8 @@ async fn one_person_who_cannot_be_priced_does_not_stop_the_others(backend: Backe
     assert_eq!(app.post("/v1/people", ben).await.status, 201);
     {
         let mut conn = app.store.conn().unwrap();
-        let sql = "UPDATE people SET timezone = 'Mars/Olympus_Mons' WHERE id = 'alice'";
+        // Pricing reads the person's versions (the people row mirrors the latest).
+        let sql = "UPDATE person_versions SET timezone = 'Mars/Olympus_Mons' WHERE person_id = 'alice'";
         match &mut *conn {
             paydown::storage::AnyConnection::Sqlite(c) => c.batch_execute(sql).unwrap(),
             paydown::storage::AnyConnection::Postgresql(c) => c.batch_execute(sql).unwrap(),
@@ -313,8 +319,9 @@ async fn one_person_who_cannot_be_priced_does_not_stop_the_others(backend: Backe
     // The next pass does not retry alice until she changes.
     let idle = app.post("/v1/ledger/accrue", json!({})).await;
     assert_eq!(idle.body["unpriced"], json!([]));
-    // Mended through the API: the person's change journals her again and she is priced.
-    let zone = json!({"timezone": "Europe/London"});
+    // Mended through the API: the person's change (of all her history) journals her again
+    // and she is priced.
+    let zone = json!({"timezone": "Europe/London", "effective_from": "1970-01-01"});
     assert_eq!(app.patch("/v1/people/alice", zone).await.status, 200, "{backend:?}");
     let mended = app.post("/v1/ledger/accrue", json!({})).await;
     assert_eq!(mended.body["unpriced"], json!([]), "{backend:?}: {:?}", mended.body);

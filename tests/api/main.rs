@@ -18,6 +18,7 @@ mod ledger_guards;
 mod limits;
 mod operability;
 mod pages;
+mod person_history;
 mod reports;
 mod responses;
 mod roles;

@@ -1098,3 +1098,51 @@ proptest! {
         prop_assert_eq!(response_minutes(&lines), Decimal::from(union_minutes));
     }
 }
+
+#[test]
+fn a_night_by_minimum_hours_counts_from_the_shift_start() {
+    let mut policy = policy();
+    policy.standby.mode = StandbyMode::PerNight;
+    policy.standby.rates = PerDayClass { weekday: dec!(20.00), weekend: dec!(40.00), holiday: dec!(60.00) };
+    policy.standby.night_minimum_hours = Some(6);
+    // Mon 12 Jan 18:01 → 00:00: 5 h 59 min before midnight, no night (the cut-off rule with a
+    // midnight cut-off would pay it); 17:00 → 23:30 covers 6 h 30 min: a weekday night.
+    for (start, end, expected) in [
+        ("2026-01-12T18:01:00Z", "2026-01-13T00:00:00Z", dec!(0)),
+        ("2026-01-12T17:00:00Z", "2026-01-12T23:30:00Z", dec!(20.00)),
+    ] {
+        let facts = Facts { shifts: vec![shift("s1", "primary", start, end)], ..Facts::default() };
+        assert_eq!(total(&price(&ana(), &facts, policy.clone())), expected, "{start}–{end}");
+    }
+    // Fri 16 Jan 12:00 → Mon 19 Jan 12:00: Fri 12 h (weekend 40) + Sat 24 h (40) + Sun 24 h
+    // (40) + Mon 12 h (weekday 20) = 140.00; weekend nights as in the cut-off rule.
+    let facts = Facts {
+        shifts: vec![shift("s1", "primary", "2026-01-16T12:00:00Z", "2026-01-19T12:00:00Z")],
+        ..Facts::default()
+    };
+    let lines = price(&ana(), &facts, policy.clone());
+    assert_eq!(total(&lines), dec!(140.00));
+    assert_eq!(
+        lines[0].explanation,
+        "night of Fri 2026-01-16 Europe/London (weekend night): standby (primary) on call at least 6 h between Fri 00:00 and Sat 00:00 at 40.00/night × 1 = 40.00"
+    );
+    // A night belongs to the period of its date's start, whatever the boundary: with a noon
+    // boundary the night of Sat 31 Jan (covered Sat 12:00 → Sun 12:00) is January's.
+    policy.standby.night_boundary = Some(chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap());
+    let facts = Facts {
+        shifts: vec![shift("s1", "primary", "2026-01-31T20:00:00Z", "2026-02-01T08:00:00Z")],
+        ..Facts::default()
+    };
+    let january = price_period(
+        &ana(),
+        &facts,
+        &history(policy.clone()),
+        utc("2026-01-01T00:00:00Z"),
+        utc("2026-02-01T00:00:00Z"),
+    )
+    .unwrap();
+    let february =
+        price_period(&ana(), &facts, &history(policy), utc("2026-02-01T00:00:00Z"), utc("2026-03-01T00:00:00Z"))
+            .unwrap();
+    assert_eq!((total(&january), february.len()), (dec!(40.00), 0));
+}
