@@ -10,6 +10,7 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod ledger;
+pub mod pay_run;
 pub mod pricing;
 pub mod reports;
 pub mod rollup;
