@@ -75,6 +75,9 @@ pub struct EntryInfo {
     pub policy_id: String,
     /// The version of that policy.
     pub policy_version: i32,
+    /// A manual adjustment's own earning code, shown instead of the layout's `adjustment` code.
+    #[serde(default)]
+    pub earning_code: Option<String>,
 }
 
 /// Everything a payroll export or an accruals report of one period needs.

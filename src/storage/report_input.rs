@@ -70,6 +70,7 @@ pub fn payroll_input_for(
         .order(people::id)
         .load(conn)?;
     let paid: std::collections::BTreeSet<&str> = entries.iter().map(|entry| entry.person.as_str()).collect();
+    let earning_codes = super::pay_runs::earning_codes(conn, period_id)?;
     let people = directory
         .into_iter()
         .filter(|(id, ..)| paid.contains(id.as_str()))
@@ -94,7 +95,6 @@ pub fn payroll_input_for(
         entries: entries
             .into_iter()
             .map(|entry| EntryInfo {
-                id: entry.id,
                 person: entry.person,
                 component: entry.component,
                 kind: entry.kind,
@@ -109,6 +109,8 @@ pub fn payroll_input_for(
                 fact_id: entry.fact_id,
                 policy_id: entry.policy_id,
                 policy_version: entry.policy_version,
+                earning_code: earning_codes.get(&entry.id).cloned(),
+                id: entry.id,
             })
             .collect(),
     })
