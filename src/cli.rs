@@ -469,6 +469,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 report.unchanged,
                 report.rejected.len()
             );
+            if let Some(pay_from) = report.pay_from {
+                println!(
+                    "{} rows fall before pay_from {pay_from}: kept for reports and health signals, never paid",
+                    report.before_pay_from
+                );
+            }
             for error in report.rejected.iter().take(REJECTED_SHOWN_MAX) {
                 println!("rejected line {}: {}: {}", error.line, error.field, error.message);
             }

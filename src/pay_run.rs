@@ -47,6 +47,7 @@ impl From<diesel::result::Error> for PayRunError {
 /// A period with where its pay run stands.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeriodRun {
+    #[serde(flatten)]
     pub period: Period,
     pub run: RunView,
     /// Entries posted in the period now.

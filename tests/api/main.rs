@@ -17,6 +17,7 @@ mod ledger;
 mod ledger_guards;
 mod limits;
 mod pages;
+mod pay_run;
 mod reports;
 mod responses;
 mod roles;
