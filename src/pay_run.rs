@@ -167,7 +167,7 @@ pub struct AdjustmentRequest {
 }
 
 /// Posts a manual adjustment into an open period: one ledger entry (component and fact
-/// kind `adjustment`, in the person's currency) that accrual never reverses.
+/// kind `manual_adjustment`, in the person's currency) that accrual never reverses.
 pub fn adjust(
     conn: &mut AnyConnection,
     request: &AdjustmentRequest,

@@ -143,7 +143,7 @@ pub enum Component {
     Standby,
     /// A manual adjustment finance posted (a bonus, a deduction, a correction); never
     /// priced by the engine (`domain::pay_run`).
-    Adjustment,
+    ManualAdjustment,
 }
 
 impl Component {
@@ -154,7 +154,7 @@ impl Component {
         Component::Response,
         Component::Recovery,
         Component::Standby,
-        Component::Adjustment,
+        Component::ManualAdjustment,
     ];
 
     /// Parses the ledger's name of a component; `None` for anything else.
@@ -170,7 +170,7 @@ impl Component {
             Component::Response => "response",
             Component::Recovery => "recovery",
             Component::Standby => "standby",
-            Component::Adjustment => "adjustment",
+            Component::ManualAdjustment => "manual_adjustment",
         }
     }
 }

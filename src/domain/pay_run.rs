@@ -51,7 +51,7 @@ pub const LONG_RESPONSE_MINUTES: i64 = 12 * 60;
 pub const DAILY_REST_MINUTES: i64 = 11 * 60;
 
 /// The `fact_kind` (and component) of a manual adjustment's ledger entry.
-pub const ADJUSTMENT_KIND: &str = "adjustment";
+pub const ADJUSTMENT_KIND: &str = "manual_adjustment";
 
 /// Whether a ledger entry is a manual adjustment: the accrual never reverses one (it is no
 /// priced line), and verification does not expect the pay engine to produce it.

@@ -130,12 +130,12 @@ pub struct AdjustmentInput {
     pub amount: String,
     /// Why (required, at most 1,000 characters).
     pub reason: Option<String>,
-    /// The earning code payroll files show (default: the layout's `adjustment` code).
+    /// The earning code payroll files show (default: the layout's `manual_adjustment` code).
     pub earning_code: Option<String>,
 }
 
 /// Adds a one-off line (bonus, deduction, correction) for a person in an open period: a
-/// ledger entry like any other (component `adjustment`), in the payroll files with its
+/// ledger entry like any other (component `manual_adjustment`), in the payroll files with its
 /// earning code and in the person's statement. Accrual never reverses it.
 #[utoipa::path(post, path = "/v1/adjustments", tag = "ledger", request_body = AdjustmentInput, responses(
     (status = 201, body = Adjustment), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]

@@ -977,8 +977,8 @@ mod tests {
         let layout = layout("wide");
         let records = rows(&layout, &fixture::input(true)).unwrap();
         for record in &records[1..] {
-            let columns: Decimal = record[4..8].iter().map(|cell| cell.parse::<Decimal>().unwrap()).sum();
-            assert_eq!(columns, record[8].parse::<Decimal>().unwrap(), "{record:?}");
+            let columns: Decimal = record[4..9].iter().map(|cell| cell.parse::<Decimal>().unwrap()).sum();
+            assert_eq!(columns, record[9].parse::<Decimal>().unwrap(), "{record:?}");
         }
     }
 

@@ -146,7 +146,7 @@ pub struct Adjustment {
     #[schema(value_type = String, example = "-12.34")]
     pub amount: rust_decimal::Decimal,
     pub currency: String,
-    /// The earning code payroll files show for it; absent: the layout's `adjustment` code.
+    /// The earning code payroll files show for it; absent: the layout's `manual_adjustment` code.
     pub earning_code: Option<String>,
     pub reason: String,
     pub created_by: String,

@@ -19,11 +19,14 @@ CREATE TABLE pay_run_steps (
 );
 CREATE INDEX pay_run_steps_period ON pay_run_steps(period_id, id);
 
--- A manual adjustment: its ledger entry (a `line` of component `adjustment`) carries the
--- amount; this row carries what the ledger has no column for.
+-- A manual adjustment: its ledger entry (a `line` of component `manual_adjustment`) carries the
+-- amount; this row carries what the ledger has no column for. `entry_id` has no foreign key:
+-- both rows are written in one transaction, and a reference to `ledger_entries` would let
+-- PostgreSQL refuse a TRUNCATE of the ledger for that reason before its append-only trigger
+-- says why.
 CREATE TABLE adjustments (
     id TEXT PRIMARY KEY NOT NULL,
-    entry_id TEXT NOT NULL UNIQUE REFERENCES ledger_entries(id),
+    entry_id TEXT NOT NULL UNIQUE,
     person_id TEXT NOT NULL REFERENCES people(id),
     period_id TEXT NOT NULL REFERENCES pay_periods(id),
     amount_minor BIGINT NOT NULL,
