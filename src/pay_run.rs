@@ -348,6 +348,16 @@ pub enum Anomaly {
         trailing_periods: Vec<String>,
         entries: Vec<String>,
     },
+    /// The person's pay is above the period cap of a policy that priced it.
+    PayOverCap {
+        person: String,
+        currency: String,
+        amount: Decimal,
+        cap: Decimal,
+        /// The policy versions that priced the person's lines (`id@version`).
+        policies: Vec<String>,
+        entries: Vec<String>,
+    },
     /// A response paid for more than twelve hours.
     LongResponse { person: String, response: String, minutes: Decimal, entries: Vec<String> },
     /// A response claimed but not yet approved: not paid, not in the totals.
@@ -454,6 +464,7 @@ pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError>
         })
         .collect();
     let mut anomalies = trailing_anomalies(conn, &run.period, &lines)?;
+    anomalies.extend(cap_anomalies(conn, &entries)?);
     anomalies.extend(rules::long_responses(&lines).into_iter().map(|found| Anomaly::LongResponse {
         person: found.person,
         response: found.response,
@@ -463,6 +474,49 @@ pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError>
     anomalies.extend(response_anomalies(conn, &run.period, &lines)?);
     let ledger_as_of = journal::horizon(conn)?;
     Ok(Review { run, ledger_as_of, totals, total_by_currency, changes_since_export, anomalies })
+}
+
+/// People paid above the period cap of a policy version that priced their lines.
+fn cap_anomalies(conn: &mut AnyConnection, entries: &[store::Entry]) -> Result<Vec<Anomaly>, StorageError> {
+    let mut by_person: BTreeMap<(&str, &str), (Decimal, Vec<String>, BTreeSet<(String, i32)>)> = BTreeMap::new();
+    for entry in entries {
+        let (sum, ids, versions) = by_person.entry((entry.person.as_str(), entry.currency.as_str())).or_default();
+        *sum = sum.saturating_add(entry.amount);
+        ids.push(entry.id.clone());
+        if !rules::is_manual_adjustment(&entry.fact_kind) {
+            versions.insert((entry.policy_id.clone(), entry.policy_version));
+        }
+    }
+    let mut histories: BTreeMap<String, Option<crate::domain::policy::PolicyHistory>> = BTreeMap::new();
+    let mut found = Vec::new();
+    for ((person, currency), (amount, ids, versions)) in by_person {
+        let mut caps = Vec::new();
+        for (policy, version) in &versions {
+            if !histories.contains_key(policy) {
+                histories.insert(policy.clone(), crate::storage::policies::history(conn, policy)?);
+            }
+            let Some(Some(history)) = histories.get(policy) else { continue };
+            caps.extend(
+                history
+                    .versions()
+                    .iter()
+                    .filter(|known| i64::from(known.version) == i64::from(*version) && known.currency.code() == currency)
+                    .map(|known| known.period_cap),
+            );
+        }
+        let cap = rules::applicable_cap(caps);
+        if let Some(cap) = cap.filter(|_| rules::over_cap(amount, cap)) {
+            found.push(Anomaly::PayOverCap {
+                person: person.to_owned(),
+                currency: currency.to_owned(),
+                amount,
+                cap,
+                policies: versions.iter().map(|(policy, version)| format!("{policy}@{version}")).collect(),
+                entries: ids,
+            });
+        }
+    }
+    Ok(found)
 }
 
 fn trailing_anomalies(

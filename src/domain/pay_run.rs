@@ -348,6 +348,17 @@ pub fn over_trailing_median(pay: Decimal, trailing: &[Decimal]) -> Option<Decima
     (median > Decimal::ZERO && pay > median.checked_mul(TRAILING_MEDIAN_FACTOR)?).then_some(median)
 }
 
+/// The cap that applies to a person's pay in a period priced by several policy versions:
+/// the lowest one set (a cap is a limit finance wants to hear about), none if none is set.
+pub fn applicable_cap(caps: impl IntoIterator<Item = Option<Decimal>>) -> Option<Decimal> {
+    caps.into_iter().flatten().min()
+}
+
+/// Whether a person's pay exceeds the cap.
+pub fn over_cap(pay: Decimal, cap: Option<Decimal>) -> bool {
+    cap.is_some_and(|cap| pay > cap)
+}
+
 /// A ledger entry as the review reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewLine {
@@ -621,6 +632,15 @@ mod tests {
         assert!(!is_payable(&london(), instant, from));
         assert!(is_payable(&london(), instant, None));
         assert_eq!(pay_from_everywhere(from.unwrap()), at("2026-08-31T10:00:00Z"));
+    }
+
+    #[test]
+    fn the_lowest_cap_applies_and_only_more_than_it_is_flagged() {
+        assert_eq!(applicable_cap([None, Some(dec!(500)), Some(dec!(300))]), Some(dec!(300)));
+        assert_eq!(applicable_cap([None, None]), None);
+        assert!(over_cap(dec!(300.01), Some(dec!(300))));
+        assert!(!over_cap(dec!(300), Some(dec!(300))));
+        assert!(!over_cap(dec!(1000000), None));
     }
 
     #[test]

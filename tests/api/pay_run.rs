@@ -161,6 +161,12 @@ async fn an_approval_lapses_when_the_ledger_changes(backend: Backend) {
 async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
     let app = TestApp::new(backend);
     march_facts(&app).await;
+    // From March, the policy caps a person's pay at 500.00 a period (rates unchanged).
+    let capped = json!({"id": "uk", "version": 2, "effective_from": "2026-03-01", "currency": "GBP", "period_cap": "500.00"});
+    assert_eq!(app.post("/v1/policies", capped.clone()).await.status, 201);
+    let mut bad_cap = capped.clone();
+    (bad_cap["version"], bad_cap["effective_from"], bad_cap["period_cap"]) = (json!(3), json!("2026-06-01"), json!("-1"));
+    assert_eq!(app.post("/v1/policies", bad_cap).await.error_field(), Some("period_cap"));
     // Three earlier periods with 40.00 each: alice's trailing median.
     for period in ["2025-12", "2026-01", "2026-02"] {
         let adjustment = json!({"person": "alice", "period": period, "amount": "40.00", "reason": "standby paid by hand"});
@@ -211,6 +217,14 @@ async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
     assert_eq!((median[0]["median"].as_str(), median[0]["amount"].as_str()), (Some("40.00"), Some("990.01")));
     assert_eq!(median[0]["trailing_periods"], json!(["2025-12", "2026-01", "2026-02"]));
     assert_eq!(median[0]["entries"].as_array().unwrap().len(), entries.len());
+
+    let cap = of_kind("pay_over_cap");
+    assert_eq!(cap.len(), 1, "{anomalies:?}");
+    assert_eq!(
+        (cap[0]["cap"].as_str(), cap[0]["amount"].as_str(), cap[0]["policies"].clone()),
+        (Some("500.00"), Some("990.01"), json!(["uk@2"]))
+    );
+    assert_eq!(cap[0]["entries"].as_array().unwrap().len(), entries.len());
 
     let long = of_kind("long_response");
     assert_eq!(long.len(), 1, "{anomalies:?}");
