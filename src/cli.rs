@@ -718,7 +718,10 @@ fn cli_identity(operator: Option<String>) -> crate::domain::pay_run::Identity {
 fn print_review(review: &crate::pay_run::Review) {
     let run = &review.run;
     let state = crate::domain::serde_name(&run.run.state);
-    println!("pay period {} ({} .. {}): {state}, {} entries", run.period.id, run.period.starts_on, run.period.ends_on, run.entries);
+    println!(
+        "pay period {} ({} .. {}): {state}, {} entries",
+        run.period.id, run.period.starts_on, run.period.ends_on, run.entries
+    );
     if let Some(approval) = &run.run.approval {
         let lapsed = if run.run.approval_lapsed {
             format!(" (lapsed: {} entries posted since)", run.run.entries_since_approval)
@@ -731,7 +734,10 @@ fn print_review(review: &crate::pay_run::Review) {
         println!("earlier periods still open: {}", run.earlier_open.join(", "));
     }
     for total in &review.totals {
-        println!("  {}\t{}\t{} {}\t({} entries)", total.person, total.component, total.amount, total.currency, total.entries);
+        println!(
+            "  {}\t{}\t{} {}\t({} entries)",
+            total.person, total.component, total.amount, total.currency, total.entries
+        );
     }
     for (currency, amount) in &review.total_by_currency {
         println!("total {amount} {currency}");

@@ -701,30 +701,6 @@ fn compare_period_totals(
     }
 }
 
-/// Closes a period after posting what it lacks, unless it has not ended yet.
-///
-/// A period ends at local midnight of its last day everywhere, the latest being UTC−12,
-/// so it may close from 12:00 UTC on `ends_on`.
-pub fn close_period(
-    conn: &mut AnyConnection,
-    id: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<store::Period, LedgerError> {
-    // Post what the period lacks first; this also creates the period's row when its
-    // first facts were never accrued.
-    accrue(conn, actor, now)?;
-    let period = store::get_period(conn, id)?;
-    let ends_everywhere = period.ends_on.and_hms_opt(12, 0, 0).map(|at| at.and_utc()).unwrap_or(now);
-    if now < ends_everywhere {
-        return Err(LedgerError::Storage(StorageError::Conflict(crate::domain::field_error::FieldError::new(
-            "id",
-            format!("pay period `{id}` has not ended everywhere yet; it may close from {ends_everywhere}"),
-        ))));
-    }
-    Ok(write_transaction(conn, |conn| store::close_period(conn, id, actor, now))?)
-}
-
 /// A person's statement read from the ledger: what is posted to one pay period (its own
 /// lines, and adjustments naming the period they correct), with the period's status. A
 /// closed period's statement is final and equals the person's lines in that period's

@@ -208,7 +208,12 @@ pub fn adjust(
             line_key: format!("{}|{adjustment_id}", rules::ADJUSTMENT_KIND),
             revision: 1,
             reverses: None,
-            terms: format!("{}|{amount} {}|{}", rules::ADJUSTMENT_KIND, currency.code(), code.as_deref().unwrap_or("-")),
+            terms: format!(
+                "{}|{amount} {}|{}",
+                rules::ADJUSTMENT_KIND,
+                currency.code(),
+                code.as_deref().unwrap_or("-")
+            ),
             component: rules::ADJUSTMENT_KIND.to_owned(),
             quantity: Decimal::ONE,
             unit: "count".to_owned(),
@@ -403,7 +408,8 @@ pub struct Review {
 /// The period's review: totals, changes since the last export, anomalies. Reads only.
 pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError> {
     let run = period_run(conn, id)?;
-    let entries = store::list_entries(conn, &EntryFilter { period: Some(id.to_owned()), limit: i64::MAX, ..Default::default() })?;
+    let entries =
+        store::list_entries(conn, &EntryFilter { period: Some(id.to_owned()), limit: i64::MAX, ..Default::default() })?;
     let mut totals: BTreeMap<(String, String, String), (Decimal, usize)> = BTreeMap::new();
     let mut total_by_currency: BTreeMap<String, Decimal> = BTreeMap::new();
     for entry in &entries {
@@ -416,7 +422,13 @@ pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError>
     }
     let totals = totals
         .into_iter()
-        .map(|((person, component, currency), (amount, entries))| ReviewTotal { person, component, currency, amount, entries })
+        .map(|((person, component, currency), (amount, entries))| ReviewTotal {
+            person,
+            component,
+            currency,
+            amount,
+            entries,
+        })
         .collect();
 
     let last_export = pay_runs::last_export(conn, id)?;
@@ -478,7 +490,9 @@ pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError>
 
 /// People paid above the period cap of a policy version that priced their lines.
 fn cap_anomalies(conn: &mut AnyConnection, entries: &[store::Entry]) -> Result<Vec<Anomaly>, StorageError> {
-    let mut by_person: BTreeMap<(&str, &str), (Decimal, Vec<String>, BTreeSet<(String, i32)>)> = BTreeMap::new();
+    // Per person and currency: the pay, its entries, and the policy versions that priced it.
+    type PersonPay = (Decimal, Vec<String>, BTreeSet<(String, i32)>);
+    let mut by_person: BTreeMap<(&str, &str), PersonPay> = BTreeMap::new();
     for entry in entries {
         let (sum, ids, versions) = by_person.entry((entry.person.as_str(), entry.currency.as_str())).or_default();
         *sum = sum.saturating_add(entry.amount);
@@ -500,7 +514,9 @@ fn cap_anomalies(conn: &mut AnyConnection, entries: &[store::Entry]) -> Result<V
                 history
                     .versions()
                     .iter()
-                    .filter(|known| i64::from(known.version) == i64::from(*version) && known.currency.code() == currency)
+                    .filter(|known| {
+                        i64::from(known.version) == i64::from(*version) && known.currency.code() == currency
+                    })
                     .map(|known| known.period_cap),
             );
         }
@@ -581,7 +597,10 @@ fn response_anomalies(
             let date = calendar.local(at).date();
             period.starts_on <= date && date < period.ends_on
         };
-        for spell in mine.iter().filter(|spell| spell.status == crate::storage::responses::PENDING && in_period(spell.started_at)) {
+        for spell in mine
+            .iter()
+            .filter(|spell| spell.status == crate::storage::responses::PENDING && in_period(spell.started_at))
+        {
             found.push(Anomaly::PendingClaim {
                 person: person_id.clone(),
                 response: spell.id.clone(),
@@ -599,7 +618,11 @@ fn response_anomalies(
             let responses: BTreeSet<&str> = shortfall.work.iter().map(String::as_str).collect();
             let linked: Vec<&ReviewLine> = lines
                 .iter()
-                .filter(|line| line.person == person_id && line.fact_kind == "response" && responses.contains(line.fact_id.as_str()))
+                .filter(|line| {
+                    line.person == person_id
+                        && line.fact_kind == "response"
+                        && responses.contains(line.fact_id.as_str())
+                })
                 .collect();
             let recovery_minutes: Decimal = linked
                 .iter()

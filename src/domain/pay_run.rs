@@ -67,7 +67,11 @@ pub fn is_payable(calendar: &WorkingCalendar, occurred_at: DateTime<Utc>, pay_fr
 }
 
 /// Keeps the payable lines of one person.
-pub fn payable_lines(lines: Vec<PricedLine>, calendar: &WorkingCalendar, pay_from: Option<NaiveDate>) -> Vec<PricedLine> {
+pub fn payable_lines(
+    lines: Vec<PricedLine>,
+    calendar: &WorkingCalendar,
+    pay_from: Option<NaiveDate>,
+) -> Vec<PricedLine> {
     if pay_from.is_none() {
         return lines;
     }
@@ -264,7 +268,9 @@ pub fn check_approve(period: &str, view: &RunView) -> Result<(), Refusal> {
 /// Reopening withdraws an approval, standing or lapsed, before the close.
 pub fn check_reopen(period: &str, view: &RunView) -> Result<(), Refusal> {
     match view.state {
-        RunState::Closed => Err(state_refusal(format!("pay period `{period}` is closed: a closed period never reopens"))),
+        RunState::Closed => {
+            Err(state_refusal(format!("pay period `{period}` is closed: a closed period never reopens")))
+        }
         _ if view.approval.is_none() => Err(state_refusal(format!("pay period `{period}` is not approved"))),
         _ => Ok(()),
     }
@@ -540,12 +546,10 @@ mod tests {
         let lapsed = run_view(false, &steps, 7);
         assert_eq!((lapsed.state, lapsed.approval_lapsed, lapsed.entries_since_approval), (RunState::Open, true, 2));
         let reopened = vec![step(StepKind::Approve, "ann", 5), step(StepKind::Reopen, "ann", 5)];
-        assert_eq!(run_view(false, &reopened, 5), RunView {
-            state: RunState::Open,
-            approval: None,
-            approval_lapsed: false,
-            entries_since_approval: 0
-        });
+        assert_eq!(
+            run_view(false, &reopened, 5),
+            RunView { state: RunState::Open, approval: None, approval_lapsed: false, entries_since_approval: 0 }
+        );
         assert_eq!(run_view(true, &steps, 5).state, RunState::Closed);
         assert_eq!(run_view(false, &[], 0).state, RunState::Open);
     }
@@ -572,7 +576,8 @@ mod tests {
         let ann = Identity { actor: "token:ann".into(), token_id: Some("id-token:ann".into()), person: None };
         assert!(matches!(check_close("2026-11", &approved, &[], true, &ann), Err(Refusal::NotThisUser(_))));
         assert_eq!(check_close("2026-11", &approved, &[], false, &ann), Ok(()));
-        let same_token = Identity { actor: "token:renamed".into(), token_id: Some("id-token:ann".into()), person: None };
+        let same_token =
+            Identity { actor: "token:renamed".into(), token_id: Some("id-token:ann".into()), person: None };
         assert!(same_token.same_user(&ann));
         let a = Identity { actor: "token:a".into(), token_id: Some("1".into()), person: Some("ann".into()) };
         let b = Identity { actor: "token:b".into(), token_id: Some("2".into()), person: Some("ann".into()) };
@@ -616,8 +621,14 @@ mod tests {
 
     #[test]
     fn period_ids_name_periods_of_the_scheme() {
-        assert_eq!(period_span(PeriodScheme::Monthly, "2026-09").map(|span| span.ends_on), NaiveDate::from_ymd_opt(2026, 10, 1));
-        assert_eq!(period_span(PeriodScheme::SemiMonthly, "2026-09-H2").map(|span| span.starts_on), NaiveDate::from_ymd_opt(2026, 9, 16));
+        assert_eq!(
+            period_span(PeriodScheme::Monthly, "2026-09").map(|span| span.ends_on),
+            NaiveDate::from_ymd_opt(2026, 10, 1)
+        );
+        assert_eq!(
+            period_span(PeriodScheme::SemiMonthly, "2026-09-H2").map(|span| span.starts_on),
+            NaiveDate::from_ymd_opt(2026, 9, 16)
+        );
         assert_eq!(period_span(PeriodScheme::Monthly, "2026-13"), None);
         assert_eq!(period_span(PeriodScheme::Monthly, "2026-09-H2"), None);
     }
@@ -686,8 +697,16 @@ mod tests {
     #[test]
     fn a_night_call_that_cuts_the_rest_below_eleven_hours_owes_the_difference() {
         // Tuesday 2026-11-10 in London (GMT): work 09:00–17:00 Monday and Tuesday.
-        let windows = rest_windows(&london(), NaiveDate::from_ymd_opt(2026, 11, 9).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 11).unwrap());
-        let tuesday = windows.iter().find(|window| window.date == NaiveDate::from_ymd_opt(2026, 11, 10).unwrap()).copied().unwrap();
+        let windows = rest_windows(
+            &london(),
+            NaiveDate::from_ymd_opt(2026, 11, 9).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 11).unwrap(),
+        );
+        let tuesday = windows
+            .iter()
+            .find(|window| window.date == NaiveDate::from_ymd_opt(2026, 11, 10).unwrap())
+            .copied()
+            .unwrap();
         assert_eq!((tuesday.from, tuesday.to), (at("2026-11-09T17:00:00Z"), at("2026-11-10T09:00:00Z")));
         // 02:00–03:00: rest 17:00–02:00 (9 h) and 03:00–09:00 (6 h): 2 h owed.
         let call = WorkSpell { id: "r1".into(), start: at("2026-11-10T02:00:00Z"), end: at("2026-11-10T03:00:00Z") };
@@ -705,7 +724,11 @@ mod tests {
         // The clocks went forward on Sunday 2026-03-29: Monday's 09:00 is 08:00 UTC. Sunday
         // is no working day, so Monday's window opens 24 h before its start.
         let days = |from: u32, to: u32| {
-            rest_windows(&london(), NaiveDate::from_ymd_opt(2026, 3, from).unwrap(), NaiveDate::from_ymd_opt(2026, 4, to).unwrap())
+            rest_windows(
+                &london(),
+                NaiveDate::from_ymd_opt(2026, 3, from).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 4, to).unwrap(),
+            )
         };
         let windows = days(28, 1);
         assert_eq!(windows.len(), 2, "Saturday and Sunday lead into no working day");

@@ -30,7 +30,12 @@ fn setting(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, Storag
     Ok(settings::table.find(key).select(settings::value).first(conn).optional()?)
 }
 
-fn put_setting(conn: &mut AnyConnection, key: &str, value: Option<String>, at: DateTime<Utc>) -> Result<(), StorageError> {
+fn put_setting(
+    conn: &mut AnyConnection,
+    key: &str,
+    value: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), StorageError> {
     diesel::delete(settings::table.find(key)).execute(conn)?;
     if let Some(value) = value {
         diesel::insert_into(settings::table)
@@ -93,8 +98,9 @@ pub fn steps(conn: &mut AnyConnection, period: &str) -> Result<Vec<Step>, Storag
         pay_run_steps::table.filter(pay_run_steps::period_id.eq(period)).order(pay_run_steps::id).load(conn)?;
     rows.into_iter()
         .map(|(id, _, step, actor, token_id, person, reason, entries, at)| {
-            let step = StepKind::parse(&step)
-                .ok_or_else(|| StorageError::Unavailable(format!("pay run step `{id}` has an unknown kind `{step}`")))?;
+            let step = StepKind::parse(&step).ok_or_else(|| {
+                StorageError::Unavailable(format!("pay run step `{id}` has an unknown kind `{step}`"))
+            })?;
             Ok(Step { step, by: Identity { actor, token_id, person }, reason, entries, at: from_naive(at) })
         })
         .collect()
@@ -156,7 +162,11 @@ pub struct Adjustment {
 }
 
 /// Records an adjustment's own row (its entry is inserted first, in the same transaction).
-pub fn insert_adjustment(conn: &mut AnyConnection, adjustment: &Adjustment, amount_minor: i64) -> Result<(), StorageError> {
+pub fn insert_adjustment(
+    conn: &mut AnyConnection,
+    adjustment: &Adjustment,
+    amount_minor: i64,
+) -> Result<(), StorageError> {
     diesel::insert_into(adjustments::table)
         .values((
             adjustments::id.eq(&adjustment.id),
@@ -223,7 +233,14 @@ pub fn record_export(
                 payroll_exports::exported_at.eq(to_naive(stamp.at)),
             ))
             .execute(conn)?;
-        super::audit::record(conn, stamp, "export", "pay_period", period, Some(format!("{layout} {format}, {entries} entries")))
+        super::audit::record(
+            conn,
+            stamp,
+            "export",
+            "pay_period",
+            period,
+            Some(format!("{layout} {format}, {entries} entries")),
+        )
     })
 }
 
@@ -320,7 +337,12 @@ pub fn responses_between(
 /// Marks an open period closed (inside the caller's write transaction; the step records
 /// who and why). On PostgreSQL the UPDATE waits for postings that hold the period's row
 /// FOR SHARE, so the entry count read after it is final. Returns whether it was open.
-pub fn close_period_row(conn: &mut AnyConnection, id: &str, actor: &str, at: DateTime<Utc>) -> Result<bool, StorageError> {
+pub fn close_period_row(
+    conn: &mut AnyConnection,
+    id: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StorageError> {
     let updated = diesel::update(pay_periods::table.find(id).filter(pay_periods::status.eq("open")))
         .set((
             pay_periods::status.eq("closed"),

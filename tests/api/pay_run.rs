@@ -93,10 +93,16 @@ async fn periods_close_in_order_once_approved_with_four_eyes(backend: Backend) {
     // Four-eyes off: one finance user approves and closes.
     assert_eq!(app.get("/v1/settings/pay-run").await.body, json!({"pay_from": null, "four_eyes": false}));
     let approved = step(&app, "approve", "2026-03", "agreed with team leads", &first).await;
-    assert_eq!((approved.body["run"]["state"].as_str(), approved.body["entries"].as_i64()), (Some("approved"), Some(5)));
+    assert_eq!(
+        (approved.body["run"]["state"].as_str(), approved.body["entries"].as_i64()),
+        (Some("approved"), Some(5))
+    );
     let closed = step(&app, "close", "2026-03", "sent to payroll", &first).await;
     assert_eq!(closed.status, 200, "{:?}", closed.body);
-    assert_eq!((closed.body["status"].as_str(), closed.body["run"]["state"].as_str()), (Some("closed"), Some("closed")));
+    assert_eq!(
+        (closed.body["status"].as_str(), closed.body["run"]["state"].as_str()),
+        (Some("closed"), Some("closed"))
+    );
     assert_eq!(closed.body["closed_by"], "token:test finance");
 
     // Four-eyes on (an admin's setting): the approver may not close; another finance user may.
@@ -105,7 +111,12 @@ async fn periods_close_in_order_once_approved_with_four_eyes(backend: Backend) {
     let same = step(&app, "close", "2026-04", "sent", &first).await;
     assert_eq!((same.status, same.error_code()), (403, Some("four_eyes")), "{:?}", same.body);
     let other = step(&app, "close", "2026-04", "second pair of eyes", &second).await;
-    assert_eq!((other.status, other.body["closed_by"].as_str()), (200, Some("token:second finance")), "{:?}", other.body);
+    assert_eq!(
+        (other.status, other.body["closed_by"].as_str()),
+        (200, Some("token:second finance")),
+        "{:?}",
+        other.body
+    );
     // May: approved by the second user, closed by the first.
     assert_eq!(step(&app, "approve", "2026-05", "checked", &second).await.status, 200);
     assert_eq!(step(&app, "close", "2026-05", "sent", &first).await.status, 200);
@@ -118,10 +129,13 @@ async fn periods_close_in_order_once_approved_with_four_eyes(backend: Backend) {
         .iter()
         .map(|row| (row["action"].as_str().unwrap(), row["actor"].as_str().unwrap(), row["detail"].as_str().unwrap()))
         .collect();
-    assert_eq!(steps, [
-        ("approve", "token:test finance", "1 entries; reason: checked"),
-        ("close", "token:second finance", "1 entries; reason: second pair of eyes"),
-    ]);
+    assert_eq!(
+        steps,
+        [
+            ("approve", "token:test finance", "1 entries; reason: checked"),
+            ("close", "token:second finance", "1 entries; reason: second pair of eyes"),
+        ]
+    );
     assert_eq!(step(&app, "reopen", "2026-04", "oops", &first).await.status, 409, "a closed period never reopens");
 }
 
@@ -162,14 +176,17 @@ async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
     let app = TestApp::new(backend);
     march_facts(&app).await;
     // From March, the policy caps a person's pay at 500.00 a period (rates unchanged).
-    let capped = json!({"id": "uk", "version": 2, "effective_from": "2026-03-01", "currency": "GBP", "period_cap": "500.00"});
+    let capped =
+        json!({"id": "uk", "version": 2, "effective_from": "2026-03-01", "currency": "GBP", "period_cap": "500.00"});
     assert_eq!(app.post("/v1/policies", capped.clone()).await.status, 201);
     let mut bad_cap = capped.clone();
-    (bad_cap["version"], bad_cap["effective_from"], bad_cap["period_cap"]) = (json!(3), json!("2026-06-01"), json!("-1"));
+    (bad_cap["version"], bad_cap["effective_from"], bad_cap["period_cap"]) =
+        (json!(3), json!("2026-06-01"), json!("-1"));
     assert_eq!(app.post("/v1/policies", bad_cap).await.error_field(), Some("period_cap"));
     // Three earlier periods with 40.00 each: alice's trailing median.
     for period in ["2025-12", "2026-01", "2026-02"] {
-        let adjustment = json!({"person": "alice", "period": period, "amount": "40.00", "reason": "standby paid by hand"});
+        let adjustment =
+            json!({"person": "alice", "period": period, "amount": "40.00", "reason": "standby paid by hand"});
         assert_eq!(finance_post(&app, "/v1/adjustments", adjustment).await.status, 201);
     }
     // Tuesday 10 March 02:00–03:00 GMT, on call: the rest from Monday 17:00 to Tuesday
@@ -180,7 +197,8 @@ async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
     // A page alice was not called for: her response is a claim awaiting approval.
     let claimed = json!({"source": "manual", "external_id": "CLAIM-1", "service": "checkout", "triggered_at": "2026-03-25T12:00:00Z"});
     let claimed_page = app.post("/v1/pages", claimed).await.body["id"].as_str().unwrap().to_owned();
-    let claim = json!({"person": "alice", "started_at": "2026-03-25T12:00:00Z", "duration_minutes": 30, "actionable": true});
+    let claim =
+        json!({"person": "alice", "started_at": "2026-03-25T12:00:00Z", "duration_minutes": 30, "actionable": true});
     let claim = app.post(&format!("/v1/pages/{claimed_page}/responses"), claim).await;
     assert_eq!(claim.body["status"], "pending", "{:?}", claim.body);
     assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
@@ -196,10 +214,17 @@ async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
         .iter()
         .map(|total| {
             assert_eq!((total["person"].as_str(), total["currency"].as_str()), (Some("alice"), Some("GBP")));
-            (total["component"].as_str().unwrap(), total["amount"].as_str().unwrap(), total["entries"].as_u64().unwrap())
+            (
+                total["component"].as_str().unwrap(),
+                total["amount"].as_str().unwrap(),
+                total["entries"].as_u64().unwrap(),
+            )
         })
         .collect();
-    assert_eq!(totals, [("callout", "125.00", 3), ("recovery", "0.00", 3), ("response", "840.00", 3), ("standby", "25.01", 2)]);
+    assert_eq!(
+        totals,
+        [("callout", "125.00", 3), ("recovery", "0.00", 3), ("response", "840.00", 3), ("standby", "25.01", 2)]
+    );
     assert_eq!(review["total_by_currency"], json!({"GBP": "990.01"}));
     let entries = app.get("/v1/ledger?period=2026-03").await.body;
     let entries = entries.as_array().unwrap();
@@ -231,7 +256,9 @@ async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
     assert_eq!(long[0]["minutes"], "780");
     let long_lines = long[0]["entries"].as_array().unwrap();
     assert!(!long_lines.is_empty());
-    assert!(long_lines.iter().all(|id| entries.iter().any(|entry| entry["id"] == *id && entry["component"] == "response")));
+    assert!(
+        long_lines.iter().all(|id| entries.iter().any(|entry| entry["id"] == *id && entry["component"] == "response"))
+    );
 
     let pending = of_kind("pending_claim");
     assert_eq!(pending.len(), 1);
@@ -291,7 +318,12 @@ async fn adjustments_post_once_show_in_files_and_survive_reaccrual(backend: Back
         let mut body = good.clone();
         body[field] = value.clone();
         let refused = finance_post(&app, "/v1/adjustments", body).await;
-        assert_eq!((refused.status, refused.error_field()), (400, Some(wrong)), "{field} = {value}: {:?}", refused.body);
+        assert_eq!(
+            (refused.status, refused.error_field()),
+            (400, Some(wrong)),
+            "{field} = {value}: {:?}",
+            refused.body
+        );
     }
     let engineer = app.token(Role::Engineer, Some("alice"), &[]);
     assert_eq!(app.call_as("POST", "/v1/adjustments", Some(good.clone()), Some(&engineer)).await.status, 403);
@@ -327,8 +359,13 @@ async fn adjustments_post_once_show_in_files_and_survive_reaccrual(backend: Back
     assert!(wide.body.as_str().unwrap().contains(",87.66,222.67,"), "{:?}", wide.body);
 
     // A change to alice's facts re-prices her: the adjustments stay, exactly once each.
-    let patched = app.patch("/v1/people/alice", json!({"working_hours": {"mon": "08:00-16:00", "tue": "08:00-16:00",
-        "wed": "08:00-16:00", "thu": "08:00-16:00", "fri": "08:00-16:00"}})).await;
+    let patched = app
+        .patch(
+            "/v1/people/alice",
+            json!({"working_hours": {"mon": "08:00-16:00", "tue": "08:00-16:00",
+        "wed": "08:00-16:00", "thu": "08:00-16:00", "fri": "08:00-16:00"}}),
+        )
+        .await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     let reaccrued = app.post("/v1/ledger/accrue", json!({})).await.body;
     assert!(reaccrued["people"].as_u64().unwrap() >= 1, "{reaccrued:?}");
@@ -398,7 +435,8 @@ async fn history_before_go_live_is_reported_but_never_paid(backend: Backend) {
     let ledger = ledger.as_array().unwrap();
     assert!(!ledger.is_empty());
     assert!(ledger.iter().all(|entry| entry["occurred_at"].as_str().unwrap() >= "2026-03-21"), "{ledger:?}");
-    let debt = finance_get(&app, "/v1/reports/debt?group_by=service&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z").await;
+    let debt =
+        finance_get(&app, "/v1/reports/debt?group_by=service&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z").await;
     let group = &debt.body["groups"][0];
     assert_eq!(group["pages"].as_u64(), Some(3), "{:?}", debt.body);
     // Each page costs 30 minutes of work and 15 of lost focus at 60.00/h; only the one
@@ -416,7 +454,8 @@ async fn history_before_go_live_is_reported_but_never_paid(backend: Backend) {
     let moved = app.post("/v1/ledger/accrue", json!({})).await.body;
     assert!(moved["lines_posted"].as_u64().unwrap() > 0, "{moved:?}");
     let ledger = app.get("/v1/ledger?person=alice").await.body;
-    let earliest = ledger.as_array().unwrap().iter().map(|entry| entry["occurred_at"].as_str().unwrap().to_owned()).min();
+    let earliest =
+        ledger.as_array().unwrap().iter().map(|entry| entry["occurred_at"].as_str().unwrap().to_owned()).min();
     assert_eq!(earliest.as_deref(), Some("2026-03-10T02:00:00Z"));
     assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]));
 
