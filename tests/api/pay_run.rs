@@ -8,7 +8,7 @@ use paydown::domain::role::Role;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, RunningServer, TestApp};
 use crate::ledger::march_facts;
 use crate::on_both_backends;
 
@@ -18,6 +18,7 @@ on_both_backends!(
     the_review_shows_totals_changes_and_anomalies,
     adjustments_post_once_show_in_files_and_survive_reaccrual,
     history_before_go_live_is_reported_but_never_paid,
+    the_worker_never_reverses_an_adjustment,
 );
 
 /// A page acknowledged by alice (and a response by her, when `minutes` is given).
@@ -471,4 +472,41 @@ async fn history_before_go_live_is_reported_but_never_paid(backend: Backend) {
     let closed = run(&["periods", "close", "2026-03", "--reason", "sent", "--as", "ann"]);
     assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
     assert_eq!(app.get("/v1/periods/2026-03").await.body["closed_by"], "cli:ann");
+}
+
+/// Waits for the server's own worker to price everything the journal holds.
+fn settled(server: &RunningServer, token: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let verified = server.request("GET", "/v1/ledger/verify", "", token).body;
+        if verified["journal_pending"] == 0 && verified["entries"].as_u64() > Some(0) {
+            return verified;
+        }
+        assert!(std::time::Instant::now() < deadline, "the worker did not drain the journal: {verified:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+async fn the_worker_never_reverses_an_adjustment(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    let server = RunningServer::start_with_worker(app.store.clone());
+    let finance = app.finance_token.clone();
+    settled(&server, &finance);
+    let body = json!({"person": "alice", "period": "2026-03", "amount": "-12.34", "reason": "overpaid"}).to_string();
+    let created = server.request("POST", "/v1/adjustments", &body, &finance);
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    // alice moves to Paris: every line of hers is re-priced in the new zone by the worker.
+    let moved =
+        server.request("PATCH", "/v1/people/alice", &json!({"timezone": "Europe/Paris"}).to_string(), &app.admin_token);
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let verified = settled(&server, &finance);
+    let ledger = server.request("GET", "/v1/ledger?person=alice", "", &finance).body;
+    let ledger = ledger.as_array().unwrap();
+    assert!(ledger.iter().any(|entry| entry["kind"] == "reversal"), "the move re-priced alice: {ledger:?}");
+    let manual: Vec<&Value> = ledger.iter().filter(|entry| entry["fact_kind"] == "manual_adjustment").collect();
+    assert_eq!(manual.len(), 1, "{manual:?}");
+    assert_eq!((manual[0]["kind"].as_str(), manual[0]["amount"].as_str()), (Some("line"), Some("-12.34")));
+    assert!(ledger.iter().all(|entry| entry["reverses"] != manual[0]["id"]), "never reversed");
+    assert_eq!(verified["differences"], json!([]), "{verified:?}");
 }
