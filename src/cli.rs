@@ -298,10 +298,47 @@ pub enum TokenAction {
 pub enum PeriodAction {
     /// List the periods and their status.
     List,
-    /// Post what a period lacks, then close it for good.
+    /// The review before approval: totals, changes since the last export, anomalies
+    /// (posts what the ledger lacks first).
+    Review {
+        /// The period, e.g. `2026-10`, as `periods list` shows it.
+        id: String,
+        /// Print the review as JSON (the API's answer).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a period (after posting what it lacks); a later posting lapses the approval.
+    Approve {
+        /// The period, e.g. `2026-10`, as `periods list` shows it.
+        id: String,
+        /// Why, in a sentence: kept in the audit log with the step.
+        #[arg(long)]
+        reason: String,
+        /// Who you are, for the audit log and four-eyes (recorded as `cli:NAME`).
+        #[arg(long = "as")]
+        operator: Option<String>,
+    },
+    /// Withdraw a period's approval before the close.
+    Reopen {
+        /// The period, e.g. `2026-10`, as `periods list` shows it.
+        id: String,
+        /// Why, in a sentence: kept in the audit log with the step.
+        #[arg(long)]
+        reason: String,
+        /// Who you are, for the audit log (recorded as `cli:NAME`).
+        #[arg(long = "as")]
+        operator: Option<String>,
+    },
+    /// Close an approved period for good, once every earlier period is closed.
     Close {
         /// The period, e.g. `2026-10`, as `periods list` shows it.
         id: String,
+        /// Why, in a sentence: kept in the audit log with the step.
+        #[arg(long)]
+        reason: String,
+        /// Who you are, for the audit log and four-eyes (recorded as `cli:NAME`).
+        #[arg(long = "as")]
+        operator: Option<String>,
     },
     /// Set the scheme (`monthly`, `semi-monthly`, `biweekly:YYYY-MM-DD`) before the first period exists.
     Scheme {
@@ -483,6 +520,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 report.unchanged,
                 report.rejected.len()
             );
+            if let Some(pay_from) = report.pay_from {
+                println!(
+                    "{} rows fall before pay_from {pay_from}: kept for reports and health signals, never paid",
+                    report.before_pay_from
+                );
+            }
             for error in report.rejected.iter().take(REJECTED_SHOWN_MAX) {
                 println!("rejected line {}: {}: {}", error.line, error.field, error.message);
             }
@@ -678,9 +721,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         println!("{}\t{} .. {}\t{}", period.id, period.starts_on, period.ends_on, period.status);
                     }
                 }
-                PeriodAction::Close { id } => {
-                    let period = crate::ledger::close_period(&mut conn, &id, CLI_ACTOR, crate::http::now())
+                PeriodAction::Review { id, json } => {
+                    crate::ledger::accrue(&mut conn, CLI_ACTOR, crate::http::now()).context("accruing")?;
+                    let review = crate::pay_run::review(&mut conn, &id).with_context(|| format!("reviewing {id}"))?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&review)?);
+                    } else {
+                        print_review(&review);
+                    }
+                }
+                PeriodAction::Approve { id, reason, operator } => {
+                    let by = cli_identity(operator);
+                    let run = crate::pay_run::approve(&mut conn, &id, &by, Some(&reason), crate::http::now())
+                        .with_context(|| format!("approving pay period {id}"))?;
+                    println!("approved {} ({} entries)", run.period.id, run.entries);
+                }
+                PeriodAction::Reopen { id, reason, operator } => {
+                    let by = cli_identity(operator);
+                    let run = crate::pay_run::reopen(&mut conn, &id, &by, Some(&reason), crate::http::now())
+                        .with_context(|| format!("reopening pay period {id}"))?;
+                    println!("reopened {}: approval withdrawn", run.period.id);
+                }
+                PeriodAction::Close { id, reason, operator } => {
+                    let by = cli_identity(operator);
+                    let run = crate::pay_run::close(&mut conn, &id, &by, Some(&reason), crate::http::now())
                         .with_context(|| format!("closing pay period {id}"))?;
+                    let period = run.period;
                     println!("closed {} ({} .. {})", period.id, period.starts_on, period.ends_on);
                 }
                 PeriodAction::Scheme { scheme } => {
@@ -696,6 +762,54 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// The CLI's operator as the pay run names them: `cli`, or `cli:NAME` with `--as NAME`.
+fn cli_identity(operator: Option<String>) -> crate::domain::pay_run::Identity {
+    let actor = operator.map_or_else(|| CLI_ACTOR.to_owned(), |name| format!("{CLI_ACTOR}:{name}"));
+    crate::domain::pay_run::Identity { actor, token_id: None, person: None }
+}
+
+/// A period's review as text for a terminal.
+fn print_review(review: &crate::pay_run::Review) {
+    let run = &review.run;
+    let state = crate::domain::serde_name(&run.run.state);
+    println!(
+        "pay period {} ({} .. {}): {state}, {} entries",
+        run.period.id, run.period.starts_on, run.period.ends_on, run.entries
+    );
+    if let Some(approval) = &run.run.approval {
+        let lapsed = if run.run.approval_lapsed {
+            format!(" (lapsed: {} entries posted since)", run.run.entries_since_approval)
+        } else {
+            String::new()
+        };
+        println!("approved by {} at {}{lapsed}: {}", approval.by.actor, approval.at, approval.reason);
+    }
+    if !run.earlier_open.is_empty() {
+        println!("earlier periods still open: {}", run.earlier_open.join(", "));
+    }
+    for total in &review.totals {
+        println!(
+            "  {}\t{}\t{} {}\t({} entries)",
+            total.person, total.component, total.amount, total.currency, total.entries
+        );
+    }
+    for (currency, amount) in &review.total_by_currency {
+        println!("total {amount} {currency}");
+    }
+    let changes = &review.changes_since_export;
+    match &changes.last_export {
+        Some(export) => println!(
+            "since the last export ({} {} at {}): {} entries",
+            export.layout, export.format, export.exported_at, changes.count
+        ),
+        None => println!("never exported: all {} entries are new", changes.count),
+    }
+    println!("{} anomalies", review.anomalies.len());
+    for anomaly in &review.anomalies {
+        println!("  {}", serde_json::to_string(anomaly).unwrap_or_default());
     }
 }
 
@@ -751,6 +865,9 @@ fn export_payroll(
     if !to_stdout {
         eprintln!("wrote {} ({} bytes)", path.display(), out.written);
     }
+    let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+    crate::storage::pay_runs::record_export(conn, period, layout, format.extension(), &stamp)
+        .context("recording the export")?;
     Ok(())
 }
 

@@ -30,6 +30,11 @@ pub struct ImportReport {
     pub unchanged: usize,
     pub rejected: Vec<RowError>,
     pub elapsed: Duration,
+    /// The organisation's go-live date, when set.
+    pub pay_from: Option<chrono::NaiveDate>,
+    /// Rows (pages by trigger, shifts by start) before `pay_from` everywhere: kept and
+    /// reported, never paid (`domain::pay_run::is_payable`).
+    pub before_pay_from: u64,
 }
 
 impl ImportReport {
@@ -66,6 +71,7 @@ pub fn import_pages<R: Read + Send>(
         crate::storage::Backend::Sqlite => store.spare_conn(Duration::from_secs(1)),
         crate::storage::Backend::Postgres => None,
     };
+    let pay_from = crate::storage::pay_runs::settings(&mut conn)?.pay_from;
     crate::storage::import::prepare_connection(&mut conn)?;
     let written = std::thread::scope(|scope| {
         // Two batches in flight bound the memory whatever the file's size.
@@ -80,7 +86,7 @@ pub fn import_pages<R: Read + Send>(
             scope.spawn(move || crate::storage::import::checkpoint_after_commits(checkpoint_conn, &commits));
         }
         // The checkpointer stops when `committed` is dropped, as this returns.
-        write_batches(&mut conn, &receiver, stamp, progress, &committed, &written_rows)
+        write_batches(&mut conn, &receiver, stamp, pay_from, progress, &committed, &written_rows)
     });
     // The defaults go back even when the import failed; the import's own error wins.
     let finished = crate::storage::import::finish_connection(&mut conn);
@@ -141,16 +147,19 @@ fn write_batches(
     conn: &mut crate::storage::AnyConnection,
     batches: &Receiver<ParsedBatch>,
     stamp: &Stamp,
+    pay_from: Option<chrono::NaiveDate>,
     progress: &mut dyn FnMut(u64),
     committed: &SyncSender<()>,
     written_rows: &SyncSender<Vec<PageRow>>,
 ) -> Result<ImportReport, ImportError> {
-    let mut report = ImportReport::default();
+    let mut report = ImportReport { pay_from, ..ImportReport::default() };
     let mut written: u64 = 0;
     for batch in batches {
         report.rows = batch.read;
         report.rejected.extend(batch.rejected);
         if !batch.rows.is_empty() {
+            report.before_pay_from +=
+                crate::pay_run::count_before_pay_from(pay_from, batch.rows.iter().map(|row| row.state.triggered_at));
             report.add(import_batch(conn, &batch.rows, stamp)?);
             // Full: a checkpoint is already due, and it will cover this batch too. Gone:
             // the checkpointer stopped, and the writer's own autocheckpoint takes over.
@@ -190,7 +199,8 @@ pub fn import_shifts(
             directory.insert(key_of(person).to_lowercase(), person.id.clone());
         }
     }
-    let mut report = ImportReport::default();
+    let pay_from = crate::storage::pay_runs::settings(&mut conn)?.pay_from;
+    let mut report = ImportReport { pay_from, ..ImportReport::default() };
     let mut batch = Vec::new();
     for row in rows {
         report.rows += 1;
@@ -201,6 +211,7 @@ pub fn import_shifts(
                 continue;
             }
         };
+        report.before_pay_from += crate::pay_run::count_before_pay_from(pay_from, [shift.start]);
         let Some(person) = directory.get(&shift.person_key.to_lowercase()) else {
             report.rejected.push(RowError {
                 line: report.rows + 1,

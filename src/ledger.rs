@@ -134,6 +134,8 @@ fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
     let live = entries
         .iter()
         .filter(|entry| entry.kind == "line" && !reversed.contains(entry.id.as_str()))
+        // A manual adjustment is no priced line: accrual must never reverse it.
+        .filter(|entry| !crate::domain::pay_run::is_manual_adjustment(&entry.fact_kind))
         .map(|entry| LiveEntry {
             entry_id: entry.id.clone(),
             line_key: entry.line_key.clone(),
@@ -159,6 +161,7 @@ pub fn accrue_with_progress(
 ) -> Result<AccrualReport, LedgerError> {
     let horizon = advance_horizon(conn, now)?;
     let scheme = store::scheme(conn)?;
+    let pay_from = crate::storage::pay_runs::settings(conn)?.pay_from;
     let run_id = uuid::Uuid::now_v7().to_string();
     let mut report = AccrualReport { run_id: run_id.clone(), as_of: horizon, ..AccrualReport::default() };
     let mut run_recorded = false;
@@ -174,7 +177,7 @@ pub fn accrue_with_progress(
                 write_transaction(conn, |conn| store::insert_run(conn, &run_id, actor, now))?;
                 run_recorded = true;
             }
-            let context = Posting { scheme, run_id: &run_id, actor, now, horizon };
+            let context = Posting { scheme, run_id: &run_id, actor, now, horizon, pay_from };
             match accrue_person(conn, &person, &context, &mut report)? {
                 PersonOutcome::Done => report.people += 1,
                 PersonOutcome::Unpriced(problem) => {
@@ -250,6 +253,8 @@ struct Posting<'a> {
     actor: &'a str,
     now: DateTime<Utc>,
     horizon: DateTime<Utc>,
+    /// Go-live: lines before it are never posted (`domain::pay_run::is_payable`).
+    pay_from: Option<chrono::NaiveDate>,
 }
 
 enum PersonOutcome {
@@ -285,7 +290,7 @@ fn accrue_person(
     report: &mut AccrualReport,
 ) -> Result<PersonOutcome, LedgerError> {
     with_person_taken(conn, person_id, |conn| {
-        let snapshot = read_snapshot(conn, |conn| person_snapshot(conn, person_id, context.horizon))?;
+        let snapshot = read_snapshot(conn, |conn| person_snapshot(conn, person_id, context.horizon, context.pay_from))?;
         match snapshot {
             Snapshot::Empty => Ok(PersonOutcome::Done),
             Snapshot::Panicked(problem) => {
@@ -343,7 +348,12 @@ fn accrue_person(
 
 /// Reads what pricing one person needs; the pricing itself happens here too, inside the
 /// read snapshot but outside any write lock.
-fn person_snapshot(conn: &mut AnyConnection, person_id: &str, horizon: DateTime<Utc>) -> Result<Snapshot, LedgerError> {
+fn person_snapshot(
+    conn: &mut AnyConnection,
+    person_id: &str,
+    horizon: DateTime<Utc>,
+    pay_from: Option<chrono::NaiveDate>,
+) -> Result<Snapshot, LedgerError> {
     let Some(marks) = journal::marks(conn, person_id)? else {
         return Ok(Snapshot::Empty);
     };
@@ -364,7 +374,7 @@ fn person_snapshot(conn: &mut AnyConnection, person_id: &str, horizon: DateTime<
     };
     let from = repricing_start(&person, marks.from);
     let desired = match pricing::ledger_lines(conn, &person, from, horizon) {
-        Ok(lines) => lines,
+        Ok(lines) => crate::domain::pay_run::payable_lines(lines, |at| person.local_date(at), pay_from),
         Err(StatementError::Storage(error)) => return Err(error.into()),
         Err(error) => return Ok(Snapshot::Unpriceable(marks, format!("{person_id}: {error}"))),
     };
@@ -596,6 +606,7 @@ pub fn verify_with_progress(
     let periods = store::list_periods(conn)?;
     let scheme = store::scheme(conn)?;
     let (journal_pending, _) = journal::backlog(conn)?;
+    let pay_from = crate::storage::pay_runs::settings(conn)?.pay_from;
     let mut report = VerifyReport { as_of, periods: periods.len(), journal_pending, ..VerifyReport::default() };
     let closed_at: BTreeMap<&str, DateTime<Utc>> =
         periods.iter().filter_map(|period| period.closed_at.map(|at| (period.id.as_str(), at))).collect();
@@ -623,7 +634,7 @@ pub fn verify_with_progress(
         };
         let desired =
             match pricing::ledger_lines(conn, &pay_person, repricing_start(&pay_person, ledger_epoch()), as_of) {
-                Ok(lines) => lines,
+                Ok(lines) => crate::domain::pay_run::payable_lines(lines, |at| pay_person.local_date(at), pay_from),
                 Err(StatementError::Storage(error)) => return Err(error.into()),
                 Err(problem) => {
                     report.differences.push(format!("cannot recompute: {}: {problem}", person.id));
@@ -695,7 +706,7 @@ fn compare_period_totals(
         *expected.entry((period, line.currency.code().to_owned())).or_default() += line.amount;
     }
     let mut held: BTreeMap<(String, String), Decimal> = BTreeMap::new();
-    for entry in entries {
+    for entry in entries.iter().filter(|entry| !crate::domain::pay_run::is_manual_adjustment(&entry.fact_kind)) {
         *held.entry((entry.natural_period.clone(), entry.currency.clone())).or_default() += entry.amount;
     }
     let keys: BTreeSet<&(String, String)> = expected.keys().chain(held.keys()).collect();
@@ -709,30 +720,6 @@ fn compare_period_totals(
             ));
         }
     }
-}
-
-/// Closes a period after posting what it lacks, unless it has not ended yet.
-///
-/// A period ends at local midnight of its last day everywhere, the latest being UTC−12,
-/// so it may close from 12:00 UTC on `ends_on`.
-pub fn close_period(
-    conn: &mut AnyConnection,
-    id: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<store::Period, LedgerError> {
-    // Post what the period lacks first; this also creates the period's row when its
-    // first facts were never accrued.
-    accrue(conn, actor, now)?;
-    let period = store::get_period(conn, id)?;
-    let ends_everywhere = period.ends_on.and_hms_opt(12, 0, 0).map(|at| at.and_utc()).unwrap_or(now);
-    if now < ends_everywhere {
-        return Err(LedgerError::Storage(StorageError::Conflict(crate::domain::field_error::FieldError::new(
-            "id",
-            format!("pay period `{id}` has not ended everywhere yet; it may close from {ends_everywhere}"),
-        ))));
-    }
-    Ok(write_transaction(conn, |conn| store::close_period(conn, id, actor, now))?)
 }
 
 /// A person's statement read from the ledger: what is posted to one pay period (its own

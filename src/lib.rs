@@ -12,6 +12,7 @@ pub mod import;
 pub mod ingest;
 pub mod ledger;
 pub mod metrics;
+pub mod pay_run;
 pub mod pricing;
 pub mod reports;
 pub mod rollup;

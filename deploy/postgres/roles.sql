@@ -44,4 +44,5 @@ ALTER DEFAULT PRIVILEGES FOR ROLE paydown_owner IN SCHEMA public
 -- touch the migrations' bookkeeping.
 REVOKE UPDATE, DELETE, TRUNCATE ON ledger_entries, audit_log FROM paydown_app;
 REVOKE DELETE, TRUNCATE ON pay_periods FROM paydown_app;
+REVOKE UPDATE, DELETE, TRUNCATE ON pay_run_steps, adjustments, payroll_exports FROM paydown_app;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON __diesel_schema_migrations FROM paydown_app;

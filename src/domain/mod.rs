@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod limits;
 pub mod page;
 pub mod pay;
+pub mod pay_run;
 pub mod period;
 pub mod person;
 pub mod person_version;

@@ -143,12 +143,21 @@ pub enum Component {
     Recovery,
     /// Being on call.
     Standby,
+    /// A manual adjustment finance posted (a bonus, a deduction, a correction); never
+    /// priced by the engine (`domain::pay_run`).
+    ManualAdjustment,
 }
 
 impl Component {
     /// Every component, in the order rows appear in every report.
-    pub const ALL: [Component; 5] =
-        [Component::Callout, Component::Escalation, Component::Response, Component::Recovery, Component::Standby];
+    pub const ALL: [Component; 6] = [
+        Component::Callout,
+        Component::Escalation,
+        Component::Response,
+        Component::Recovery,
+        Component::Standby,
+        Component::ManualAdjustment,
+    ];
 
     /// Parses the ledger's name of a component; `None` for anything else.
     pub fn parse(text: &str) -> Option<Component> {
@@ -163,6 +172,7 @@ impl Component {
             Component::Response => "response",
             Component::Recovery => "recovery",
             Component::Standby => "standby",
+            Component::ManualAdjustment => "manual_adjustment",
         }
     }
 }

@@ -278,6 +278,11 @@ pub struct PayPolicy {
     /// person earns no second callout fee (nor escalation). 0 (the default) turns it off.
     #[serde(default)]
     pub callout_cooldown_minutes: i64,
+    /// The most one person should be paid under this version in one pay period, all
+    /// components, in `currency`. Pricing never cuts pay at it: the pay run's review flags a
+    /// person above it for finance (`domain::pay_run`). Absent: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_decimal_string")]
+    pub period_cap: Option<Decimal>,
     /// Escalation of out-of-hours callout fees.
     #[serde(default)]
     pub escalation: EscalationRule,
@@ -287,6 +292,26 @@ pub struct PayPolicy {
     /// Standby pay.
     #[serde(default)]
     pub standby: StandbyRule,
+}
+
+/// serde adapter: an optional `Decimal` as an optional decimal string (`limits::decimal_string`).
+mod optional_decimal_string {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Decimal>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => crate::domain::limits::decimal_string::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Text(#[serde(with = "crate::domain::limits::decimal_string")] Decimal);
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Decimal>, D::Error> {
+        Ok(Option::<Text>::deserialize(deserializer)?.map(|text| text.0))
+    }
 }
 
 /// A policy that cannot be priced, or a set of versions that cannot be ordered.
@@ -324,6 +349,7 @@ impl PayPolicy {
             rounding_increment_minutes: default_increment(),
             minimum_billable_minutes: default_minimum(),
             callout_cooldown_minutes: 0,
+            period_cap: None,
             escalation: EscalationRule::default(),
             recovery: RecoveryRule::default(),
             standby: StandbyRule::default(),
@@ -354,6 +380,15 @@ impl PayPolicy {
             // A fee is paid as is, so it must be expressible in the currency.
             if self.currency.round(fee) != fee {
                 return Err(PolicyError::new(field, format!("{fee} has more decimal places than {}", self.currency)));
+            }
+        }
+        if let Some(cap) = self.period_cap {
+            check_amount("period_cap", cap).map_err(field_error)?;
+            if cap <= Decimal::ZERO || self.currency.round(cap) != cap {
+                return Err(PolicyError::new(
+                    "period_cap",
+                    format!("must be more than 0, in whole minor units of {}", self.currency),
+                ));
             }
         }
         check_amount("response_rate_per_hour", self.response_rate_per_hour).map_err(field_error)?;

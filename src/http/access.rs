@@ -106,7 +106,16 @@ pub fn rules() -> Vec<Rule> {
         rule!(GET "/v1/ledger/verify" => &[Finance], Any),
         rule!(GET "/v1/periods" => &[Manager, Finance], Any),
         rule!(GET "/v1/periods/{id}" => &[Finance], Any),
+        // The pay run (issue 18): review, approve, reopen, close; manual adjustments.
+        rule!(GET "/v1/periods/{id}/review" => &[Finance], Any),
+        rule!(POST "/v1/periods/{id}/approve" => &[Finance], Any),
+        rule!(POST "/v1/periods/{id}/reopen" => &[Finance], Any),
         rule!(POST "/v1/periods/{id}/close" => &[Finance], Any),
+        rule!(POST "/v1/adjustments" => &[Finance], Any),
+        // Go-live and four-eyes: finance reads them; only an admin changes the controls
+        // finance works under.
+        rule!(GET "/v1/settings/pay-run" => &[Finance, Admin], Any),
+        rule!(PUT "/v1/settings/pay-run" => &[Admin], Any),
         rule!(GET "/v1/audit" => &[Finance, Admin], Any),
         // Reports.
         rule!(GET "/v1/reports/payroll" => &[Finance], Any),

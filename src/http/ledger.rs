@@ -1,4 +1,5 @@
-//! `/v1/ledger` and `/v1/periods`: accrual, entries, verification, closing periods.
+//! `/v1/ledger` and `/v1/periods`: accrual, entries, verification, periods (the pay run
+//! steps, closing included, are `http::periods`).
 
 use actix_web::{HttpResponse, get, post, web};
 use rust_decimal::Decimal;
@@ -100,22 +101,6 @@ pub async fn read_period(state: web::Data<AppState>, id: web::Path<String>) -> R
     })
     .await?;
     Ok(HttpResponse::Ok().json(summary))
-}
-
-/// Posts what the period lacks, then freezes it: nothing is ever posted into it again,
-/// and it cannot be reopened. Later changes land in the next open period as adjustments.
-#[utoipa::path(post, path = "/v1/periods/{id}/close", tag = "ledger", responses(
-    (status = 200, body = Period), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[post("/periods/{id}/close")]
-pub async fn close(
-    state: web::Data<AppState>,
-    actor: super::access::Actor,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let stamp = actor.stamp();
-    let period = with_conn(&state, move |conn| ledger::close_period(conn, &id, &stamp.actor, stamp.at)).await?;
-    Ok(HttpResponse::Ok().json(period))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

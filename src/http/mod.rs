@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 mod pages;
 mod people;
+mod periods;
 mod policies;
 mod reports;
 mod services;
@@ -149,7 +150,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(ledger::list_entries)
             .service(ledger::list_periods)
             .service(ledger::read_period)
-            .service(ledger::close)
+            .service(periods::review)
+            .service(periods::approve)
+            .service(periods::reopen)
+            .service(periods::close)
+            .service(periods::adjust)
+            .service(periods::read_settings)
+            .service(periods::replace_settings)
             .service(ledger::audit)
             .service(pages::record)
             .service(pages::list)

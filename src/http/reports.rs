@@ -53,6 +53,7 @@ fn file_response(format: Format, name: &str, bytes: Vec<u8>) -> HttpResponse {
 #[get("/reports/payroll")]
 pub async fn payroll(
     state: web::Data<AppState>,
+    actor: super::access::Actor,
     request: HttpRequest,
     query: web::Query<PayrollQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -60,7 +61,15 @@ pub async fn payroll(
     let format = format_of(&request, query.format.as_deref())?;
     let layout = query.layout.unwrap_or_else(|| "long".to_owned());
     export::layout(&state.reports_dir, &layout).map_err(|message| ApiError::invalid("layout", message))?;
-    stream_payroll(&state, layout, query.period, format).await
+    let response = stream_payroll(&state, layout.clone(), query.period.clone(), format).await?;
+    // Recorded once the file is on its way: the period review's "changes since the last
+    // export" are measured from it.
+    let (stamp, period) = (actor.stamp(), query.period);
+    with_conn(&state, move |conn| {
+        crate::storage::pay_runs::record_export(conn, &period, &layout, format.extension(), &stamp)
+    })
+    .await?;
+    Ok(response)
 }
 
 /// What finance books: per cost centre, component and currency, with a control total

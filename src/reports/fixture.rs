@@ -44,6 +44,7 @@ pub fn entry(
     natural_period: &str,
 ) -> EntryInfo {
     EntryInfo {
+        earning_code: None,
         id: id.into(),
         person: person.into(),
         component: component.into(),

@@ -49,7 +49,7 @@ pub struct EntryInfo {
     pub id: String,
     /// The `PersonInfo::id` the entry pays.
     pub person: String,
-    /// `callout`, `escalation`, `response`, `recovery` or `standby`.
+    /// `callout`, `escalation`, `response`, `recovery`, `standby` or `manual_adjustment`.
     pub component: String,
     /// `line` or `reversal`.
     pub kind: String,
@@ -75,6 +75,9 @@ pub struct EntryInfo {
     pub policy_id: String,
     /// The version of that policy.
     pub policy_version: i32,
+    /// A manual adjustment's own earning code, shown instead of the layout's `manual_adjustment` code.
+    #[serde(default)]
+    pub earning_code: Option<String>,
 }
 
 /// Everything a payroll export or an accruals report of one period needs.

@@ -379,6 +379,7 @@ struct EarningCodesFile {
     response: Option<String>,
     recovery: Option<String>,
     standby: Option<String>,
+    manual_adjustment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -475,6 +476,7 @@ pub fn load_layout(toml_text: &str) -> Result<Layout, LayoutError> {
         (Component::Response, codes.response),
         (Component::Recovery, codes.recovery),
         (Component::Standby, codes.standby),
+        (Component::ManualAdjustment, codes.manual_adjustment),
     ] {
         if let Some(code) = code {
             if code.trim().is_empty() {

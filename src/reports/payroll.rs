@@ -156,6 +156,8 @@ struct LongKey<'a> {
     currency: Currency,
     adjustment: bool,
     natural_period: &'a str,
+    /// A manual adjustment's own earning code (else the layout's).
+    earning_code: Option<&'a str>,
 }
 
 /// Row identity of the wide shape.
@@ -212,7 +214,7 @@ fn check_entry<'a>(
 ) -> Result<LedgerEntry<'a>, ExportError> {
     let checked = check_ledger_entry(people, entry)?;
     let (component, unit) = (checked.component, checked.unit);
-    if layout.earning_code(component).is_none() {
+    if layout.earning_code(component).is_none() && entry.earning_code.is_none() {
         return Err(ExportError::MissingEarningCode { layout: layout.name.clone(), component });
     }
     if layout.is_hours_component(component) {
@@ -334,6 +336,7 @@ fn long_rows(layout: &Layout, input: &PayrollInput, columns: &[Column]) -> Resul
             currency: checked.currency,
             adjustment,
             natural_period: &checked.entry.natural_period,
+            earning_code: checked.entry.earning_code.as_deref(),
         };
         let (_, sums) = groups.entry(key).or_insert_with(|| (checked.person, Sums::default()));
         sums.add(checked.entry, checked.unit, adjustment)?;
@@ -353,7 +356,7 @@ fn long_rows(layout: &Layout, input: &PayrollInput, columns: &[Column]) -> Resul
             row.push(match column.field {
                 SourceField::Component => Cell::Text(key.component.as_str().to_owned()),
                 SourceField::EarningCode => {
-                    Cell::Text(layout.earning_code(key.component).unwrap_or_default().to_owned())
+                    Cell::Text(key.earning_code.or(layout.earning_code(key.component)).unwrap_or_default().to_owned())
                 }
                 SourceField::Hours => hours(),
                 SourceField::Amount if hours_component => Cell::Empty,
@@ -974,8 +977,8 @@ mod tests {
         let layout = layout("wide");
         let records = rows(&layout, &fixture::input(true)).unwrap();
         for record in &records[1..] {
-            let columns: Decimal = record[4..8].iter().map(|cell| cell.parse::<Decimal>().unwrap()).sum();
-            assert_eq!(columns, record[8].parse::<Decimal>().unwrap(), "{record:?}");
+            let columns: Decimal = record[4..9].iter().map(|cell| cell.parse::<Decimal>().unwrap()).sum();
+            assert_eq!(columns, record[9].parse::<Decimal>().unwrap(), "{record:?}");
         }
     }
 

@@ -21,6 +21,7 @@ pub mod journal;
 pub mod ledger;
 pub mod mappings;
 pub mod pages;
+pub mod pay_runs;
 pub mod people;
 pub mod person_versions;
 pub mod policies;

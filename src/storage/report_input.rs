@@ -76,6 +76,7 @@ pub fn payroll_input_for(
     let cost_centres: std::collections::BTreeMap<String, String> =
         teams::table.select((teams::id, teams::cost_centre)).load::<(String, String)>(conn)?.into_iter().collect();
     let last_day = period.ends_on.pred_opt().unwrap_or(period.ends_on);
+    let earning_codes = super::pay_runs::earning_codes(conn, period_id)?;
     let people = directory
         .into_iter()
         .filter(|(id, ..)| paid.contains(id.as_str()))
@@ -107,7 +108,6 @@ pub fn payroll_input_for(
         entries: entries
             .into_iter()
             .map(|entry| EntryInfo {
-                id: entry.id,
                 person: entry.person,
                 component: entry.component,
                 kind: entry.kind,
@@ -122,6 +122,8 @@ pub fn payroll_input_for(
                 fact_id: entry.fact_id,
                 policy_id: entry.policy_id,
                 policy_version: entry.policy_version,
+                earning_code: earning_codes.get(&entry.id).cloned(),
+                id: entry.id,
             })
             .collect(),
     })

@@ -377,3 +377,45 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    pay_run_steps (id) {
+        id -> Text,
+        period_id -> Text,
+        step -> Text,
+        actor -> Text,
+        token_id -> Nullable<Text>,
+        person_id -> Nullable<Text>,
+        reason -> Text,
+        entries -> BigInt,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    adjustments (id) {
+        id -> Text,
+        entry_id -> Text,
+        person_id -> Text,
+        period_id -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        earning_code -> Nullable<Text>,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payroll_exports (id) {
+        id -> Text,
+        period_id -> Text,
+        layout -> Text,
+        format -> Text,
+        actor -> Text,
+        entries -> BigInt,
+        last_entry_id -> Nullable<Text>,
+        exported_at -> Timestamp,
+    }
+}

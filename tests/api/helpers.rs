@@ -250,6 +250,17 @@ impl TestApp {
         .await
     }
 
+    /// The pay run's two steps as the finance token (four-eyes is off by default):
+    /// approve, then close. Answers the first refusal, else the close.
+    pub async fn approve_and_close(&self, period: &str) -> Reply {
+        let approved =
+            self.post(&format!("/v1/periods/{period}/approve"), serde_json::json!({"reason": "reviewed"})).await;
+        if approved.status != 200 {
+            return approved;
+        }
+        self.post(&format!("/v1/periods/{period}/close"), serde_json::json!({"reason": "payroll sent"})).await
+    }
+
     /// A team `payments`, a person `alice` in Europe/London, and a service `checkout`.
     pub async fn seed_basics(&self) {
         assert_eq!(

@@ -224,7 +224,7 @@ async fn a_january_change_reprices_a_year_ahead_and_nothing_before(backend: Back
 async fn a_closed_periods_statement_is_final_and_equals_its_payroll_lines(backend: Backend) {
     let app = TestApp::new(backend);
     let page_id = crate::ledger::march_facts(&app).await;
-    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    assert_eq!(app.approve_and_close("2026-03").await.status, 200);
     let response =
         json!({"person": "alice", "started_at": "2026-03-07T04:00:00Z", "duration_minutes": 15, "actionable": true});
     assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
@@ -486,7 +486,7 @@ fn readyz_says_when_the_worker_keeps_failing() {
 async fn an_amendment_after_the_close_lands_as_an_adjustment(backend: Backend) {
     let app = TestApp::new(backend);
     let page_id = crate::ledger::march_facts(&app).await;
-    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    assert_eq!(app.approve_and_close("2026-03").await.status, 200);
     let (count_at_close, total_at_close) = ledger_sum(&app, "period=2026-03").await;
     let responses = app.get(&format!("/v1/pages/{page_id}/responses")).await.body;
     let response_id = responses[0]["id"].as_str().unwrap().to_owned();

@@ -103,7 +103,7 @@ async fn a_late_response_lands_in_its_open_period(backend: Backend) {
 async fn a_change_to_a_closed_period_lands_in_the_next_open_one(backend: Backend) {
     let app = TestApp::new(backend);
     let page_id = march_facts(&app).await;
-    let closed = app.post("/v1/periods/2026-03/close", json!({})).await;
+    let closed = app.approve_and_close("2026-03").await;
     assert_eq!(closed.status, 200, "{:?}", closed.body);
     assert_eq!(closed.body["status"], "closed");
     let (count_at_close, total_at_close) = ledger_total(&app, "period=2026-03").await;
@@ -131,19 +131,22 @@ async fn a_change_to_a_closed_period_lands_in_the_next_open_one(backend: Backend
     let page_history = app.get(&format!("/v1/audit?entity=page&id={page_id}")).await.body;
     assert_eq!(page_history[0]["action"], "create");
     assert_eq!(page_history[0]["actor"], "token:test admin via manual");
-    let closes = app.get("/v1/audit?entity=pay_period&id=2026-03").await.body;
-    assert_eq!(
-        (closes[0]["action"].as_str(), closes[0]["actor"].as_str()),
-        (Some("close"), Some("token:test finance"))
-    );
+    let steps = app.get("/v1/audit?entity=pay_period&id=2026-03").await.body;
+    let steps: Vec<(&str, &str)> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| (step["action"].as_str().unwrap(), step["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, [("approve", "token:test finance"), ("close", "token:test finance")]);
     let responses = app.get("/v1/audit?entity=response").await.body;
     assert_eq!(responses.as_array().unwrap().len(), 2);
     let accruals = app.get("/v1/audit?entity=accrual_run").await.body;
     assert!(accruals.as_array().unwrap().iter().any(|run| run["detail"].as_str().unwrap().starts_with("2 lines")));
 
-    let again = app.post("/v1/periods/2026-03/close", json!({})).await;
+    let again = app.post("/v1/periods/2026-03/close", json!({"reason": "again"})).await;
     assert_eq!((again.status, again.error_code()), (409, Some("conflict")));
-    let unended = app.post("/v1/periods/2099-01/close", json!({})).await;
+    let unended = app.post("/v1/periods/2099-01/close", json!({"reason": "early"})).await;
     assert_eq!(unended.status, 404);
 }
 
@@ -180,7 +183,7 @@ async fn a_policy_correction_reverses_and_reposts(backend: Backend) {
 async fn the_database_refuses_to_change_entries_or_reopen_periods(backend: Backend) {
     let app = TestApp::new(backend);
     march_facts(&app).await;
-    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    assert_eq!(app.approve_and_close("2026-03").await.status, 200);
     let mut conn = app.store.conn().unwrap();
     let mut refused = |sql: &str| {
         let result = conn.batch_execute(sql);

@@ -28,7 +28,7 @@ const ENTRY_COLUMNS: &str = "accrual_run_id, person_id, period_id, natural_perio
 async fn no_statement_rewrites_the_ledger_periods_or_audit_log(backend: Backend) {
     let app = TestApp::new(backend);
     march_facts(&app).await;
-    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    assert_eq!(app.approve_and_close("2026-03").await.status, 200);
     let before = snapshot(&app).await;
     assert_eq!(before["period"]["status"], "closed");
     assert_eq!(before["verify"], json!([]));

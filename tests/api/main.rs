@@ -19,6 +19,7 @@ mod limits;
 mod operability;
 mod pages;
 mod person_history;
+mod pay_run;
 mod reports;
 mod responses;
 mod roles;

@@ -35,7 +35,7 @@ async fn payroll_exports_are_exact_reproducible_and_safe(backend: Backend) {
     // A name a spreadsheet would run as a formula, with a comma and a quote for good measure.
     let name = "=HYPERLINK(\"http://evil.example\",\"Alice, Jr.\")";
     assert_eq!(app.patch("/v1/people/alice", json!({"name": name})).await.status, 200);
-    assert_eq!(app.post("/v1/periods/2026-03/close", json!({})).await.status, 200);
+    assert_eq!(app.approve_and_close("2026-03").await.status, 200);
 
     let (status, disposition, csv) = raw(&app, "/v1/reports/payroll?period=2026-03&layout=long", "text/csv").await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&csv));

@@ -74,7 +74,8 @@ async fn the_application_role_cannot_switch_triggers_off_or_touch_the_ledger() {
         for (method, path, body, token, expected) in [
             ("POST", "/v1/pages", page, &app.admin_token, 201),
             ("POST", "/v1/ledger/accrue", json!({}), &app.finance_token, 200),
-            ("POST", "/v1/periods/2026-03/close", json!({}), &app.finance_token, 200),
+            ("POST", "/v1/periods/2026-03/approve", json!({"reason": "reviewed"}), &app.finance_token, 200),
+            ("POST", "/v1/periods/2026-03/close", json!({"reason": "sent"}), &app.finance_token, 200),
         ] {
             let response = actix_web::test::call_service(&service, call(method, path, body, token)).await;
             let status = response.status().as_u16();

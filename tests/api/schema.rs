@@ -66,6 +66,18 @@ fn read_every_table(store: &Store) {
         .unwrap();
     schema::page_deliveries::table.select(schema::page_deliveries::payload).load::<String>(conn).unwrap();
     schema::sync_cursors::table.select(schema::sync_cursors::position).load::<String>(conn).unwrap();
+    schema::pay_run_steps::table
+        .select((schema::pay_run_steps::token_id, schema::pay_run_steps::entries, schema::pay_run_steps::at))
+        .load::<(Option<String>, i64, chrono::NaiveDateTime)>(conn)
+        .unwrap();
+    schema::adjustments::table
+        .select((schema::adjustments::amount_minor, schema::adjustments::earning_code))
+        .load::<(i64, Option<String>)>(conn)
+        .unwrap();
+    schema::payroll_exports::table
+        .select((schema::payroll_exports::entries, schema::payroll_exports::last_entry_id))
+        .load::<(i64, Option<String>)>(conn)
+        .unwrap();
     schema::responses::table.select(schema::responses::actionable).load::<bool>(conn).unwrap();
 }
 
