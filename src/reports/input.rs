@@ -75,6 +75,15 @@ pub struct EntryInfo {
     pub policy_id: String,
     /// The version of that policy.
     pub policy_version: i32,
+    /// The person's time class at the work's start (`business`, `off_hours`, `night`,
+    /// `weekend`, `holiday`), for callouts, responses and recovery; `None` otherwise.
+    #[serde(default)]
+    pub time_class: Option<String>,
+    /// The day class of a standby day (`weekday`, `weekend`, `holiday`); `None` otherwise.
+    #[serde(default)]
+    pub day_class: Option<String>,
+    /// When the entry was posted to the ledger.
+    pub posted_at: DateTime<Utc>,
 }
 
 /// Everything a payroll export or an accruals report of one period needs.

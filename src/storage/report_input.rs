@@ -56,6 +56,15 @@ pub fn payroll_input_for(
             entries
         }
     };
+    input_from_entries(conn, period, entries)
+}
+
+/// A payroll input of `period` holding exactly `entries`, with the people they pay.
+pub fn input_from_entries(
+    conn: &mut AnyConnection,
+    period: ledger::Period,
+    entries: Vec<ledger::Entry>,
+) -> Result<PayrollInput, StorageError> {
     let directory: Vec<DirectoryRow> = people::table
         .left_join(teams::table)
         .select((
@@ -109,7 +118,21 @@ pub fn payroll_input_for(
                 fact_id: entry.fact_id,
                 policy_id: entry.policy_id,
                 policy_version: entry.policy_version,
+                time_class: entry.time_class,
+                day_class: entry.day_class,
+                posted_at: entry.posted_at,
             })
             .collect(),
     })
+}
+
+/// The changes file's input: the period's entries posted since its last payroll export (all
+/// of them when it was never exported), and that export.
+pub fn changes_input(
+    conn: &mut AnyConnection,
+    period_id: &str,
+) -> Result<(Option<super::exports::ExportRecord>, PayrollInput), StorageError> {
+    let period = ledger::get_period(conn, period_id)?;
+    let (last, entries) = super::exports::entries_since_last_export(conn, period_id)?;
+    Ok((last, input_from_entries(conn, period, entries)?))
 }

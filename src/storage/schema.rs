@@ -359,3 +359,44 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    exchange_rates (id) {
+        id -> Text,
+        currency -> Text,
+        to_currency -> Text,
+        rate -> Text,
+        effective_from -> Date,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reporting_settings (id) {
+        id -> Text,
+        reporting_currency -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payroll_exports (id) {
+        id -> Text,
+        period_id -> Text,
+        layout -> Text,
+        format -> Text,
+        entry_count -> BigInt,
+        entries_sha256 -> Text,
+        exported_by -> Text,
+        exported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payroll_export_entries (export_id, entry_id) {
+        export_id -> Text,
+        entry_id -> Text,
+    }
+}
