@@ -16,11 +16,12 @@ use super::terms::Component;
 use crate::domain::time_class::TimeClass;
 
 /// The shipped layouts, compiled in so exports work with no files on disk.
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 5] = [
     ("long", include_str!("../../reports/payroll/long.toml")),
     ("wide", include_str!("../../reports/payroll/wide.toml")),
     ("adp_like", include_str!("../../reports/payroll/adp_like.toml")),
     ("eu_semicolon", include_str!("../../reports/payroll/eu_semicolon.toml")),
+    ("detailed", include_str!("../../reports/payroll/detailed.toml")),
 ];
 
 /// The shipped layouts as `(name, TOML text)`, in a fixed order.

@@ -1034,11 +1034,83 @@ mod tests {
                             );
                         }
                         Data::Empty => assert_eq!(expected, "", "{name} {position:?}"),
+                        // Dates are date cells; the CSV writes them in the layout's date format.
+                        Data::DateTime(date) => {
+                            let day = crate::reports::xlsx::testing::day(&date);
+                            assert_eq!(day.format(&layout.date_format).to_string(), *expected, "{name} {position:?}");
+                        }
                         other => panic!("{name} {position:?}: unexpected cell {other:?}"),
                     }
                 }
             }
         }
+    }
+
+    /// Issue #18: dates were text, and there was no frozen header, filter, widths, summary or
+    /// policy sheet.
+    #[test]
+    fn xlsx_has_date_cells_a_frozen_filtered_header_a_summary_and_the_policies() {
+        let layout = layout("detailed");
+        let input = fixture::input(true);
+        let bytes = write_xlsx(&layout, &input).unwrap();
+        let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(workbook.sheet_names(), vec![XLSX_SHEET, XLSX_SUMMARY_SHEET, XLSX_POLICIES_SHEET]);
+
+        let detail = workbook.worksheet_range(XLSX_SHEET).unwrap();
+        let column = |header: &str| detail.rows().next().unwrap().iter().position(|cell| cell == &Data::String(header.into())).unwrap();
+        for row in detail.rows().skip(1) {
+            for (header, expected) in [("period_start", "2026-10-01"), ("period_end", "2026-10-31"), ("pay_date", "2026-11-25")] {
+                let Data::DateTime(date) = &row[column(header)] else { panic!("{header} is a date cell: {row:?}") };
+                assert_eq!(crate::reports::xlsx::testing::day(date).to_string(), expected);
+            }
+        }
+        let xml = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet1.xml");
+        assert!(xml.contains("state=\"frozen\""), "{xml}");
+        assert!(xml.contains("<autoFilter ref=\"A1:T6\"/>"), "{xml}");
+        assert!(xml.contains("<col min=\"2\" max=\"2\" width=\"30"), "{xml}");
+
+        let summary = workbook.worksheet_range(XLSX_SUMMARY_SHEET).unwrap();
+        assert_eq!(summary.rows().next().unwrap().len(), SUMMARY_HEADERS.len());
+        for code in ["EUR", "GBP", "JPY"] {
+            let amount = |row: &[Data]| match &row[3] {
+                Data::Float(value) => format!("{value}").parse::<Decimal>().unwrap(),
+                other => panic!("amount is a number: {other:?}"),
+            };
+            let of_currency: Vec<&[Data]> =
+                summary.rows().skip(1).filter(|row| row[2] == Data::String(code.into())).collect();
+            let (totals, people): (Vec<&[Data]>, Vec<&[Data]>) =
+                of_currency.into_iter().partition(|row| row[0] == Data::String(SUMMARY_TOTAL.into()));
+            assert_eq!(totals.len(), 1, "{code}: one control total");
+            let people_sum: Decimal = people.iter().map(|row| amount(row)).sum();
+            let ledger: Decimal = input.entries.iter().filter(|entry| entry.currency == code).map(|entry| entry.amount).sum();
+            assert_eq!(amount(totals[0]), people_sum, "{code}: the control total is the sum of the lines");
+            assert_eq!(people_sum, ledger, "{code}: and of the ledger");
+        }
+        let summary_xml = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet2.xml");
+        assert!(summary_xml.contains("tabSelected=\"1\""), "Excel opens on the summary: {summary_xml}");
+
+        let policies = workbook.worksheet_range(XLSX_POLICIES_SHEET).unwrap();
+        let rows: Vec<&[Data]> = policies.rows().collect();
+        assert_eq!(rows[1][0], Data::String("uk-standard".into()));
+        assert_eq!(rows[1][1], Data::Float(3.0));
+        assert_eq!(rows[1][2], Data::Float(16.0));
+    }
+
+    #[test]
+    fn detailed_layout_has_hours_by_class_callouts_and_the_pay_date() {
+        let layout = layout("detailed");
+        let records = rows(&layout, &fixture::input(true)).unwrap();
+        let header = &records[0];
+        let zoe = records.iter().find(|record| record[0] == "E-1001").unwrap();
+        let cell = |name: &str| zoe[header.iter().position(|known| known == name).unwrap()].as_str();
+        // Zoë: 90 response minutes at night, 7 off hours; two callouts and a reversed one.
+        assert_eq!(cell("hours_night"), "1.50");
+        assert_eq!(cell("hours_off_hours"), "0.12");
+        assert_eq!(cell("hours_business"), "0.00");
+        assert_eq!(cell("callouts"), "1");
+        assert_eq!(cell("pay_date"), "2026-11-25");
+        let kenji = records.iter().find(|record| record[0] == "E-1002").unwrap();
+        assert_eq!(kenji[header.iter().position(|known| known == "hours_weekend").unwrap()], "0.75");
     }
 
     #[test]

@@ -177,15 +177,24 @@ pub(crate) mod testing {
         archive.remove(name).unwrap_or_else(|| panic!("no part {name} in the workbook"))
     }
 
+    /// The calendar day of a date cell as calamine reads it (Excel's serial: days since 1899-12-30).
+    pub fn day(cell: &calamine::ExcelDateTime) -> chrono::NaiveDate {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("a date");
+        let days = cell.as_f64().floor();
+        assert!((0.0..3_000_000.0).contains(&days), "a date serial: {days}");
+        epoch + chrono::Duration::days(format!("{days}").parse::<i64>().expect("whole days"))
+    }
+
     /// Every text part of a zip.
     fn zip_entries(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("an XLSX is a zip");
         let mut parts = std::collections::BTreeMap::new();
         for index in 0..archive.len() {
             let mut file = archive.by_index(index).expect("a zip entry");
+            let name = file.name().expect("a part's name").into_owned();
             let mut text = String::new();
             if file.read_to_string(&mut text).is_ok() {
-                parts.insert(file.name().to_owned(), text);
+                parts.insert(name, text);
             }
         }
         parts
