@@ -178,3 +178,72 @@ pub fn file_name(input: &PayrollInput, extension: &str) -> String {
         .collect();
     format!("changes-{period}{provisional}.{extension}")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::reports::fixture;
+
+    /// Three entries posted after an export: a late callout, its reversal, a JPY response.
+    fn changed() -> PayrollInput {
+        let mut input = fixture::input(false);
+        input.entries = vec![input.entries[1].clone(), input.entries[12].clone(), input.entries[9].clone()];
+        for (index, entry) in input.entries.iter_mut().enumerate() {
+            entry.posted_at = Utc.with_ymd_and_hms(2026, 10, 20, 9, 0, u32::try_from(index).unwrap()).unwrap();
+        }
+        input.people[0].name = "=cmd|' /C calc'!A0".into();
+        input
+    }
+
+    fn since() -> SinceExport {
+        SinceExport {
+            exported_at: Utc.with_ymd_and_hms(2026, 10, 15, 8, 30, 0).unwrap(),
+            layout: "long".into(),
+            entries_sha256: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn changes_csv_matches_its_snapshot() {
+        let csv = write_csv(&changed(), Some(&since())).unwrap();
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/changes.csv");
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &csv).unwrap();
+        }
+        assert_eq!(String::from_utf8(csv).unwrap(), std::fs::read_to_string(&path).unwrap());
+    }
+
+    #[test]
+    fn changes_list_entries_in_posting_order_with_net_totals_and_neutralised_text() {
+        let text = String::from_utf8(write_csv(&changed(), Some(&since())).unwrap()).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").filter(|line| !line.is_empty()).collect();
+        assert_eq!(lines[0], HEADERS.join(","));
+        assert!(lines[1].contains(",e02,") && lines[2].contains(",e13,") && lines[3].contains(",e10,"), "{text}");
+        assert!(lines[1].contains(",'=cmd|' /C calc'!A0,"), "{text}");
+        assert!(lines.contains(&"2026-10,PROVISIONAL,2026-10-15T08:30:00Z,TOTAL,,,,,,,,2,entries,0.00,EUR,"), "{text}");
+        let never = String::from_utf8(write_csv(&changed(), None).unwrap()).unwrap();
+        assert!(never.lines().nth(1).unwrap().starts_with("2026-10,PROVISIONAL,,e02,"), "{never}");
+        assert_eq!(file_name(&changed(), "csv"), "changes-2026-10-PROVISIONAL.csv");
+    }
+
+    #[test]
+    fn changes_xlsx_has_date_time_cells_and_text_cells() {
+        let bytes = write_xlsx(&changed(), Some(&since())).unwrap();
+        let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(workbook.sheet_names(), vec![SHEET.to_owned()]);
+        let range = workbook.worksheet_range(SHEET).unwrap();
+        let first = range.rows().nth(1).unwrap();
+        assert!(matches!(first[4], Data::DateTime(_)), "posted_at: {:?}", first[4]);
+        assert!(matches!(first[10], Data::DateTime(_)), "occurred_at: {:?}", first[10]);
+        assert_eq!(first[6], Data::String("=cmd|' /C calc'!A0".into()), "a string, never a formula");
+        let formulas = workbook.worksheet_formula(SHEET).unwrap();
+        assert!(formulas.used_cells().all(|(_, _, formula)| formula.is_empty()));
+        let xml = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet1.xml");
+        assert!(xml.contains("state=\"frozen\"") && xml.contains("<autoFilter ref=\"A1:P6\"/>"), "{xml}");
+    }
+}
