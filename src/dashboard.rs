@@ -547,6 +547,80 @@ pub fn monthly_by_team_direct(
     Ok(result)
 }
 
+/// The monthly chart in the reporting currency, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct ReportingMonthly {
+    /// One chart in the reporting currency: each team's month is converted at the rate in force
+    /// on the range's last day (rounded once per team, month and currency), then the team's
+    /// converted figures are added. `None` without a reporting currency.
+    pub chart: Option<MonthlyCost>,
+    /// The rates used, one per converted currency.
+    pub rates_used: Vec<RateUsed>,
+    /// Currencies left out for want of a rate (their charts stay in their own currency).
+    pub notes: Vec<String>,
+}
+
+/// Converts the per-currency monthly charts into one in the reporting currency (pure). Teams of
+/// a currency without a rate in force on `on` are left out of it, with a note; they are never
+/// added to figures of another currency.
+pub fn monthly_in_reporting(
+    monthly: &[MonthlyCost],
+    reporting_currency: Option<Currency>,
+    rates: &[ExchangeRate],
+    on: NaiveDate,
+) -> ReportingMonthly {
+    let Some(target) = reporting_currency else {
+        return ReportingMonthly { chart: None, rates_used: Vec::new(), notes: Vec::new() };
+    };
+    let months: Vec<String> = monthly.first().map(|cost| cost.months.clone()).unwrap_or_default();
+    let mut teams: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+    let mut used: BTreeMap<Currency, RateUsed> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for cost in monthly {
+        let Ok(from) = cost.currency.parse::<Currency>() else { continue };
+        let Some(probe) = currency::convert(Decimal::ZERO, from, target, rates, on) else {
+            notes.push(format!(
+                "no exchange rate from {from} to {target} is in force on {on}: the {from} chart is left out of the {target} one"
+            ));
+            continue;
+        };
+        if let Some(effective_from) = probe.rate_effective_from {
+            used.insert(from, RateUsed { currency: from, to_currency: target, rate: probe.rate, effective_from });
+        }
+        for series in &cost.series {
+            let values = teams.entry(series.name.clone()).or_insert_with(|| vec![Decimal::ZERO; months.len()]);
+            for (slot, value) in values.iter_mut().zip(&series.values) {
+                let converted = currency::convert(*value, from, target, rates, on).map_or(Decimal::ZERO, |c| c.amount);
+                *slot = slot.checked_add(converted).unwrap_or(*slot);
+            }
+        }
+    }
+    // Teams ordered as the per-currency charts order them: total descending, then name.
+    let mut order: Vec<(String, Vec<Decimal>)> = teams.into_iter().collect();
+    order.sort_by(|a, b| {
+        let total = |values: &[Decimal]| values.iter().copied().sum::<Decimal>();
+        total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.cmp(&b.0))
+    });
+    let series =
+        order.into_iter().map(|(name, values)| crate::reports::charts::Series { name, values }).collect::<Vec<_>>();
+    ReportingMonthly {
+        chart: Some(MonthlyCost { currency: target.code().to_owned(), months, series }),
+        rates_used: used.into_values().collect(),
+        notes,
+    }
+}
+
+/// The monthly chart of `[from, to)` in the reporting currency (see [`monthly_in_reporting`]),
+/// from the per-currency charts of [`monthly_by_team`].
+pub fn monthly_by_team_in_reporting(
+    conn: &mut AnyConnection,
+    monthly: &[MonthlyCost],
+    to: DateTime<Utc>,
+) -> Result<ReportingMonthly, StorageError> {
+    let conversion = crate::storage::exchange_rates::conversion(conn)?;
+    Ok(monthly_in_reporting(monthly, conversion.reporting_currency, &conversion.rates, rates_day(to)))
+}
+
 /// Every `YYYY-MM` the range `[from, to)` touches (the monthly chart's columns).
 fn months_of(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
     let mut months = Vec::new();
@@ -888,6 +962,29 @@ mod tests {
             convert_debt_lines(vec![line("a", "USD", dec!(1)), line("b", "USD", dec!(2))], None, &[], day("2026-10-31"));
         assert!(single.iter().all(|line| line.ranked), "one currency ranks as it is");
         assert!(reporting.notes.is_empty());
+    }
+
+    #[test]
+    fn the_monthly_chart_converts_each_team_and_leaves_out_a_currency_without_a_rate() {
+        let months = vec!["2026-09".to_owned(), "2026-10".to_owned()];
+        let series = |name: &str, values: [Decimal; 2]| crate::reports::charts::Series { name: name.into(), values: values.to_vec() };
+        let monthly = vec![
+            MonthlyCost { currency: "INR".into(), months: months.clone(), series: vec![series("search", [dec!(10000.00), dec!(676282.49)])] },
+            MonthlyCost { currency: "GBP".into(), months: months.clone(), series: vec![series("search", [dec!(1), dec!(2)])] },
+            MonthlyCost { currency: "USD".into(), months: months.clone(), series: vec![series("payments", [dec!(24302.17), dec!(0)]), series("search", [dec!(5.00), dec!(0)])] },
+        ];
+        let rates = [ExchangeRate { currency: "INR".parse().unwrap(), to: usd(), rate: dec!(0.012), effective_from: day("2026-01-01") }];
+        let converted = monthly_in_reporting(&monthly, Some(usd()), &rates, day("2026-10-31"));
+        let chart = converted.chart.unwrap();
+        assert_eq!(chart.currency, "USD");
+        assert_eq!(chart.series[0].name, "payments");
+        assert_eq!(chart.series[1].name, "search");
+        // 10,000.00 INR → 120.00 USD, plus 5.00 USD; 676,282.49 INR → 8,115.39 USD. GBP has no rate.
+        assert_eq!(chart.series[1].values, vec![dec!(125.00), dec!(8115.39)]);
+        assert_eq!(converted.rates_used.len(), 1);
+        assert_eq!(converted.notes.len(), 1);
+        assert!(converted.notes[0].contains("GBP"), "{:?}", converted.notes);
+        assert!(monthly_in_reporting(&monthly, None, &rates, day("2026-10-31")).chart.is_none());
     }
 
     #[test]
