@@ -633,10 +633,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             if let Some(currency) = overview.reporting.currency {
-                println!(
-                    "\nranked in {currency} at the rates in force on {}:",
-                    overview.reporting.rates_on
-                );
+                println!("\nranked in {currency} at the rates in force on {}:", overview.reporting.rates_on);
                 for line in overview.groups.iter().filter(|line| line.ranked) {
                     if let Some(figure) = &line.reporting {
                         let rate = match figure.rate_effective_from {
@@ -716,15 +713,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
             let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
-            let field = |error: crate::domain::field_error::FieldError| anyhow::anyhow!("--{}: {}", error.field, error.message);
+            let field =
+                |error: crate::domain::field_error::FieldError| anyhow::anyhow!("--{}: {}", error.field, error.message);
             match action {
                 RatesAction::Set { currency, to, rate, from } => {
-                    let input = crate::http::RateInput {
-                        currency,
-                        to_currency: to,
-                        rate,
-                        effective_from: from,
-                    };
+                    let input = crate::http::RateInput { currency, to_currency: to, rate, effective_from: from };
                     let reporting = exchange_rates::reporting(&mut conn)?.reporting_currency;
                     let rate = crate::http::parse_rate(&input, reporting).map_err(|error| {
                         let flag = match error.field.as_str() {

@@ -916,13 +916,21 @@ mod tests {
 
     #[test]
     fn the_rate_decides_the_ranking_not_the_digits() {
-        let rates = [ExchangeRate { currency: "INR".parse().unwrap(), to: usd(), rate: dec!(0.012), effective_from: day("2026-01-01") }];
+        let rates = [ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd(),
+            rate: dec!(0.012),
+            effective_from: day("2026-01-01"),
+        }];
         let (lines, reporting) = convert_debt_lines(finding(), Some(usd()), &rates, day("2026-10-31"));
         let keys: Vec<&str> = lines.iter().map(|line| line.group.key.as_str()).collect();
         assert_eq!(keys, ["pod-crashloop", "index-lag"]);
         assert!(lines.iter().all(|line| line.ranked));
         let inr = lines[1].reporting.as_ref().unwrap();
-        assert_eq!((inr.total, inr.rate, inr.rate_effective_from), (dec!(8115.39), dec!(0.012), Some(day("2026-01-01"))));
+        assert_eq!(
+            (inr.total, inr.rate, inr.rate_effective_from),
+            (dec!(8115.39), dec!(0.012), Some(day("2026-01-01")))
+        );
         assert_eq!(lines[0].reporting.as_ref().unwrap().rate, Decimal::ONE, "USD is already USD");
         assert_eq!(reporting.total, Some(dec!(32417.56)), "24,302.17 + 8,115.39");
         assert_eq!(reporting.rates_used.len(), 1);
@@ -938,14 +946,26 @@ mod tests {
         assert_eq!(lines[1].group.key, "index-lag");
         assert!(!lines[1].ranked && lines[1].reporting.is_none(), "the INR line keeps its own currency");
         assert_eq!(reporting.total, Some(dec!(24302.17)), "never summed with INR");
-        assert_eq!(reporting.unconverted, vec![UnconvertedTotal { currency: "INR".parse().unwrap(), total: dec!(676282.49), groups: 1 }]);
+        assert_eq!(
+            reporting.unconverted,
+            vec![UnconvertedTotal { currency: "INR".parse().unwrap(), total: dec!(676282.49), groups: 1 }]
+        );
         assert_eq!(reporting.notes.len(), 1);
-        assert!(reporting.notes[0].contains("INR") && reporting.notes[0].contains("2026-10-31"), "{}", reporting.notes[0]);
+        assert!(
+            reporting.notes[0].contains("INR") && reporting.notes[0].contains("2026-10-31"),
+            "{}",
+            reporting.notes[0]
+        );
     }
 
     #[test]
     fn a_rate_not_yet_in_force_is_not_used() {
-        let rates = [ExchangeRate { currency: "INR".parse().unwrap(), to: usd(), rate: dec!(0.012), effective_from: day("2026-11-01") }];
+        let rates = [ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd(),
+            rate: dec!(0.012),
+            effective_from: day("2026-11-01"),
+        }];
         let (lines, reporting) = convert_debt_lines(finding(), Some(usd()), &rates, day("2026-10-31"));
         assert!(!lines[1].ranked);
         assert_eq!(reporting.total, Some(dec!(24302.17)));
@@ -958,8 +978,12 @@ mod tests {
         assert_eq!(reporting.total, None);
         assert_eq!(reporting.unconverted.len(), 2);
         assert_eq!(reporting.notes.len(), 1);
-        let (single, reporting) =
-            convert_debt_lines(vec![line("a", "USD", dec!(1)), line("b", "USD", dec!(2))], None, &[], day("2026-10-31"));
+        let (single, reporting) = convert_debt_lines(
+            vec![line("a", "USD", dec!(1)), line("b", "USD", dec!(2))],
+            None,
+            &[],
+            day("2026-10-31"),
+        );
         assert!(single.iter().all(|line| line.ranked), "one currency ranks as it is");
         assert!(reporting.notes.is_empty());
     }
@@ -967,13 +991,33 @@ mod tests {
     #[test]
     fn the_monthly_chart_converts_each_team_and_leaves_out_a_currency_without_a_rate() {
         let months = vec!["2026-09".to_owned(), "2026-10".to_owned()];
-        let series = |name: &str, values: [Decimal; 2]| crate::reports::charts::Series { name: name.into(), values: values.to_vec() };
+        let series = |name: &str, values: [Decimal; 2]| crate::reports::charts::Series {
+            name: name.into(),
+            values: values.to_vec(),
+        };
         let monthly = vec![
-            MonthlyCost { currency: "INR".into(), months: months.clone(), series: vec![series("search", [dec!(10000.00), dec!(676282.49)])] },
-            MonthlyCost { currency: "GBP".into(), months: months.clone(), series: vec![series("search", [dec!(1), dec!(2)])] },
-            MonthlyCost { currency: "USD".into(), months: months.clone(), series: vec![series("payments", [dec!(24302.17), dec!(0)]), series("search", [dec!(5.00), dec!(0)])] },
+            MonthlyCost {
+                currency: "INR".into(),
+                months: months.clone(),
+                series: vec![series("search", [dec!(10000.00), dec!(676282.49)])],
+            },
+            MonthlyCost {
+                currency: "GBP".into(),
+                months: months.clone(),
+                series: vec![series("search", [dec!(1), dec!(2)])],
+            },
+            MonthlyCost {
+                currency: "USD".into(),
+                months: months.clone(),
+                series: vec![series("payments", [dec!(24302.17), dec!(0)]), series("search", [dec!(5.00), dec!(0)])],
+            },
         ];
-        let rates = [ExchangeRate { currency: "INR".parse().unwrap(), to: usd(), rate: dec!(0.012), effective_from: day("2026-01-01") }];
+        let rates = [ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd(),
+            rate: dec!(0.012),
+            effective_from: day("2026-01-01"),
+        }];
         let converted = monthly_in_reporting(&monthly, Some(usd()), &rates, day("2026-10-31"));
         let chart = converted.chart.unwrap();
         assert_eq!(chart.currency, "USD");

@@ -213,7 +213,12 @@ pub fn check_rate(currency: Currency, to: Currency, rate: Decimal) -> Result<Dec
 /// The rate in force on `on` for `currency` → `to`: the one with the latest `effective_from` on
 /// or before `on`; of several with that date, the last in `rates` (callers pass them in the
 /// order they were recorded, so a correction wins).
-pub fn rate_on(rates: &[ExchangeRate], currency: Currency, to: Currency, on: chrono::NaiveDate) -> Option<ExchangeRate> {
+pub fn rate_on(
+    rates: &[ExchangeRate],
+    currency: Currency,
+    to: Currency,
+    on: chrono::NaiveDate,
+) -> Option<ExchangeRate> {
     rates
         .iter()
         .filter(|rate| rate.currency == currency && rate.to == to && rate.effective_from <= on)
@@ -321,11 +326,29 @@ mod tests {
         assert_eq!(converted.amount.to_string(), "8115.39");
         assert_eq!(converted.rate, dec!(0.012));
         assert_eq!(converted.rate_effective_from, Some(day("2026-01-01")));
-        let half = convert(dec!(0.125), code("EUR"), code("USD"), &[rate("EUR", "USD", dec!(1), "2026-01-01")], day("2026-01-01"));
+        let half = convert(
+            dec!(0.125),
+            code("EUR"),
+            code("USD"),
+            &[rate("EUR", "USD", dec!(1), "2026-01-01")],
+            day("2026-01-01"),
+        );
         assert_eq!(half.unwrap().amount, dec!(0.13));
-        let negative = convert(dec!(-0.125), code("EUR"), code("USD"), &[rate("EUR", "USD", dec!(1), "2026-01-01")], day("2026-01-01"));
+        let negative = convert(
+            dec!(-0.125),
+            code("EUR"),
+            code("USD"),
+            &[rate("EUR", "USD", dec!(1), "2026-01-01")],
+            day("2026-01-01"),
+        );
         assert_eq!(negative.unwrap().amount, dec!(-0.13));
-        let yen = convert(dec!(10.00), code("USD"), code("JPY"), &[rate("USD", "JPY", dec!(150.55), "2026-01-01")], day("2026-06-01"));
+        let yen = convert(
+            dec!(10.00),
+            code("USD"),
+            code("JPY"),
+            &[rate("USD", "JPY", dec!(150.55), "2026-01-01")],
+            day("2026-06-01"),
+        );
         assert_eq!(yen.unwrap().amount.to_string(), "1506", "JPY has no minor unit");
     }
 

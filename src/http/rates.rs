@@ -36,9 +36,9 @@ pub fn parse_rate(input: &RateInput, reporting: Option<currency::Currency>) -> R
     let from = parse_currency("currency", &input.currency)?;
     let to = match input.to_currency.as_deref() {
         Some(code) => parse_currency("to_currency", code)?,
-        None => reporting.ok_or_else(|| {
-            FieldError::new("to_currency", "required while no reporting currency is set")
-        })?,
+        None => {
+            reporting.ok_or_else(|| FieldError::new("to_currency", "required while no reporting currency is set"))?
+        }
     };
     let rate = crate::domain::limits::parse_decimal("rate", &input.rate)?;
     let rate = currency::check_rate(from, to, rate).map_err(|error| {

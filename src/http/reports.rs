@@ -227,15 +227,8 @@ async fn stream_payroll(
             let mut out = export::stream_payroll(&layout, format, inputs, out)?;
             std::io::Write::flush(&mut out).map_err(|error| internal(&error))?;
             // Recorded once the whole file was handed over: the changes file counts from it.
-            crate::storage::exports::record_export(
-                &mut conn,
-                &period,
-                &layout,
-                format.extension(),
-                &exported,
-                &stamp,
-            )
-            .map_err(StreamFailure::Storage)?;
+            crate::storage::exports::record_export(&mut conn, &period, &layout, format.extension(), &exported, &stamp)
+                .map_err(StreamFailure::Storage)?;
             Ok(())
         })();
         if let Err(failure) = result {

@@ -351,7 +351,10 @@ mod tests {
         }
         assert_eq!(eur_total, Some(eur_rows), "the control total is the sum of its rows");
         let sheet = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet1.xml");
-        assert!(sheet.contains("<pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/>"), "{sheet}");
+        assert!(
+            sheet.contains("<pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/>"),
+            "{sheet}"
+        );
         assert!(sheet.contains("<autoFilter ref=\"A1:H"), "{sheet}");
         assert!(sheet.contains("<cols>"), "column widths: {sheet}");
         assert_eq!(write_xlsx(&input).unwrap(), bytes, "the same data gives the same bytes");

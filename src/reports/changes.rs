@@ -58,11 +58,8 @@ fn rfc3339(instant: DateTime<Utc>) -> String {
 /// The file's rows as typed cells, with whether each is a total row.
 fn rows(input: &PayrollInput, since: Option<&SinceExport>) -> Result<Vec<(Vec<XCell>, bool)>, ExportError> {
     let people = people_by_id(&input.people);
-    let mut checked = input
-        .entries
-        .iter()
-        .map(|entry| check_ledger_entry(&people, entry))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut checked =
+        input.entries.iter().map(|entry| check_ledger_entry(&people, entry)).collect::<Result<Vec<_>, _>>()?;
     checked.sort_by(|a, b| (a.entry.posted_at, &a.entry.id).cmp(&(b.entry.posted_at, &b.entry.id)));
     let period = &input.period;
     let since_cell = || since.map_or(XCell::Empty, |since| XCell::DateTime(since.exported_at));
@@ -154,7 +151,8 @@ pub fn write_csv(input: &PayrollInput, since: Option<&SinceExport>) -> Result<Ve
 
 /// The changes as an XLSX workbook with one sheet, `changes`.
 pub fn write_xlsx(input: &PayrollInput, since: Option<&SinceExport>) -> Result<Vec<u8>, ExportError> {
-    let xlsx_error = |error: rust_xlsxwriter::XlsxError| ExportError::Write { format: "XLSX", message: error.to_string() };
+    let xlsx_error =
+        |error: rust_xlsxwriter::XlsxError| ExportError::Write { format: "XLSX", message: error.to_string() };
     let mut workbook = super::xlsx::workbook(input.period.starts_on).map_err(xlsx_error)?;
     super::xlsx::table_sheet(
         &mut workbook,
@@ -170,12 +168,8 @@ pub fn write_xlsx(input: &PayrollInput, since: Option<&SinceExport>) -> Result<V
 /// The changes file's name, e.g. `changes-2026-10-PROVISIONAL.csv`.
 pub fn file_name(input: &PayrollInput, extension: &str) -> String {
     let provisional = if input.period.closed { "" } else { "-PROVISIONAL" };
-    let period: String = input
-        .period
-        .id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-        .collect();
+    let period: String =
+        input.period.id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     format!("changes-{period}{provisional}.{extension}")
 }
 

@@ -545,7 +545,10 @@ pub fn load_layout(toml_text: &str) -> Result<Layout, LayoutError> {
         None => None,
         Some(PayDateFile { day_of_month: Some(day), months_after_period_end, days_after_period_end: None }) => {
             if !(1..=31).contains(&day) {
-                return Err(invalid("pay_date.day_of_month", "must be 1 to 31 (a day the month lacks is its last day)"));
+                return Err(invalid(
+                    "pay_date.day_of_month",
+                    "must be 1 to 31 (a day the month lacks is its last day)",
+                ));
             }
             let months_after = months_after_period_end.unwrap_or(0);
             if months_after > PAY_DATE_MONTHS_AFTER_MAX {

@@ -701,7 +701,8 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
         let worksheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
         if first && self.layout.header {
             let headers: Vec<&str> = table.headers.iter().map(String::as_str).collect();
-            let widths: Vec<usize> = columns(self.layout, period).iter().map(|column| column_width(column.field)).collect();
+            let widths: Vec<usize> =
+                columns(self.layout, period).iter().map(|column| column_width(column.field)).collect();
             super::xlsx::header(worksheet, &headers, &widths).map_err(xlsx_error)?;
             self.columns_written = headers.len();
             self.next_row += 1;
@@ -1057,9 +1058,13 @@ mod tests {
         assert_eq!(workbook.sheet_names(), vec![XLSX_SHEET, XLSX_SUMMARY_SHEET, XLSX_POLICIES_SHEET]);
 
         let detail = workbook.worksheet_range(XLSX_SHEET).unwrap();
-        let column = |header: &str| detail.rows().next().unwrap().iter().position(|cell| cell == &Data::String(header.into())).unwrap();
+        let column = |header: &str| {
+            detail.rows().next().unwrap().iter().position(|cell| cell == &Data::String(header.into())).unwrap()
+        };
         for row in detail.rows().skip(1) {
-            for (header, expected) in [("period_start", "2026-10-01"), ("period_end", "2026-10-31"), ("pay_date", "2026-11-25")] {
+            for (header, expected) in
+                [("period_start", "2026-10-01"), ("period_end", "2026-10-31"), ("pay_date", "2026-11-25")]
+            {
                 let Data::DateTime(date) = &row[column(header)] else { panic!("{header} is a date cell: {row:?}") };
                 assert_eq!(crate::reports::xlsx::testing::day(date).to_string(), expected);
             }
@@ -1082,7 +1087,8 @@ mod tests {
                 of_currency.into_iter().partition(|row| row[0] == Data::String(SUMMARY_TOTAL.into()));
             assert_eq!(totals.len(), 1, "{code}: one control total");
             let people_sum: Decimal = people.iter().map(|row| amount(row)).sum();
-            let ledger: Decimal = input.entries.iter().filter(|entry| entry.currency == code).map(|entry| entry.amount).sum();
+            let ledger: Decimal =
+                input.entries.iter().filter(|entry| entry.currency == code).map(|entry| entry.amount).sum();
             assert_eq!(amount(totals[0]), people_sum, "{code}: the control total is the sum of the lines");
             assert_eq!(people_sum, ledger, "{code}: and of the ledger");
         }

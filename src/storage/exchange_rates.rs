@@ -56,7 +56,9 @@ impl StoredRate {
 
 type RateRow = (String, String, String, String, NaiveDate, String, NaiveDateTime);
 
-fn from_row((id, currency, to_currency, rate, effective_from, recorded_by, recorded_at): RateRow) -> Option<StoredRate> {
+fn from_row(
+    (id, currency, to_currency, rate, effective_from, recorded_by, recorded_at): RateRow,
+) -> Option<StoredRate> {
     Some(StoredRate {
         id,
         currency: currency.parse().ok()?,

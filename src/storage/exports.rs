@@ -60,7 +60,9 @@ pub fn entries_hash(ids: &[String]) -> String {
 
 type ExportRow = (String, String, String, String, i64, String, String, NaiveDateTime);
 
-fn from_row((id, period, layout, format, entry_count, entries_sha256, exported_by, exported_at): ExportRow) -> ExportRecord {
+fn from_row(
+    (id, period, layout, format, entry_count, entries_sha256, exported_by, exported_at): ExportRow,
+) -> ExportRecord {
     ExportRecord {
         id,
         period,
@@ -110,10 +112,14 @@ pub fn record_export(
         for chunk in unique.chunks(IDS_PER_INSERT) {
             let rows: Vec<_> = chunk
                 .iter()
-                .map(|entry| (payroll_export_entries::export_id.eq(&record.id), payroll_export_entries::entry_id.eq(*entry)))
+                .map(|entry| {
+                    (payroll_export_entries::export_id.eq(&record.id), payroll_export_entries::entry_id.eq(*entry))
+                })
                 .collect();
             // A multi-row insert is written per backend: diesel's `MultiConnection` has no batch insert.
-            crate::with_backend!(conn, |c| diesel::insert_into(payroll_export_entries::table).values(&rows).execute(c))?;
+            crate::with_backend!(conn, |c| diesel::insert_into(payroll_export_entries::table)
+                .values(&rows)
+                .execute(c))?;
         }
         super::audit::record(
             conn,
@@ -121,7 +127,10 @@ pub fn record_export(
             "export",
             "pay_period",
             period,
-            Some(format!("{} {} entries {} ({})", record.layout, record.format, record.entry_count, record.entries_sha256)),
+            Some(format!(
+                "{} {} entries {} ({})",
+                record.layout, record.format, record.entry_count, record.entries_sha256
+            )),
         )?;
         Ok::<_, StorageError>(())
     })?;
@@ -169,8 +178,7 @@ pub fn entries_since_last_export(
         Some(record) => exported_entry_ids(conn, &record.id)?,
         None => HashSet::new(),
     };
-    let filter =
-        super::ledger::EntryFilter { period: Some(period.to_owned()), limit: i64::MAX, ..Default::default() };
+    let filter = super::ledger::EntryFilter { period: Some(period.to_owned()), limit: i64::MAX, ..Default::default() };
     let entries =
         super::ledger::list_entries(conn, &filter)?.into_iter().filter(|entry| !exported.contains(&entry.id)).collect();
     Ok((last, entries))

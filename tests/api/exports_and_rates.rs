@@ -59,7 +59,10 @@ async fn accruals_honour_xlsx_in_the_cli_and_the_api(backend: Backend) {
     let dir = std::env::temp_dir().join(format!("paydown-accruals-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("acc.xlsx");
-    let output = cli(&app, &["export", "accruals", "--period", "2026-03", "--format", "xlsx", "--output", path.to_str().unwrap()]);
+    let output = cli(
+        &app,
+        &["export", "accruals", "--period", "2026-03", "--format", "xlsx", "--output", path.to_str().unwrap()],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let file = std::fs::read(&path).unwrap();
     assert_eq!(&file[..2], b"PK", "an XLSX is a zip, not CSV text");
@@ -109,7 +112,13 @@ async fn changes_list_what_was_posted_since_the_last_export(backend: Backend) {
     };
     assert_eq!((record.layout.as_str(), record.format.as_str(), record.entry_count), ("long", "csv", 5));
     assert!(record.exported_by.starts_with("token:") || !record.exported_by.is_empty(), "{record:?}");
-    let entry_ids: Vec<String> = app.get("/v1/ledger?period=2026-03").await.body.as_array().unwrap().iter()
+    let entry_ids: Vec<String> = app
+        .get("/v1/ledger?period=2026-03")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
         .map(|entry| entry["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(record.entries_sha256, paydown::storage::exports::entries_hash(&entry_ids));
@@ -151,7 +160,8 @@ async fn changes_list_what_was_posted_since_the_last_export(backend: Backend) {
     // Finance only; JSON is refused naming the field; an unknown period is 404.
     let manager = app.token(Role::Manager, None, &["payments"]);
     assert_eq!(app.call_as("GET", "/v1/reports/changes?period=2026-03", None, Some(&manager)).await.status, 403);
-    let refused = app.call_as("GET", "/v1/reports/changes?period=2026-03&format=json", None, Some(&app.finance_token)).await;
+    let refused =
+        app.call_as("GET", "/v1/reports/changes?period=2026-03&format=json", None, Some(&app.finance_token)).await;
     assert_eq!((refused.status, refused.error_field()), (400, Some("format")));
     assert_eq!(fetch(&app, "/v1/reports/changes?period=1999-01", "text/csv").await.0, 404);
 }
@@ -160,18 +170,22 @@ async fn exchange_rates_are_kept_by_finance_and_bounded(backend: Backend) {
     let app = TestApp::new(backend);
     app.seed_basics().await;
     let finance = app.finance_token.clone();
-    let rate = |body: serde_json::Value| async { app.call_as("POST", "/v1/exchange-rates", Some(body), Some(&finance)).await };
+    let rate =
+        |body: serde_json::Value| async { app.call_as("POST", "/v1/exchange-rates", Some(body), Some(&finance)).await };
 
     // Without a reporting currency, a rate must say what it converts into.
     let refused = rate(json!({"currency": "INR", "rate": "0.012", "effective_from": "2026-01-01"})).await;
     assert_eq!((refused.status, refused.error_field()), (400, Some("to_currency")));
-    let set = app.call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "USD"})), Some(&finance)).await;
+    let set = app
+        .call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "USD"})), Some(&finance))
+        .await;
     assert_eq!((set.status, set.body["reporting_currency"].as_str()), (200, Some("USD")), "{:?}", set.body);
 
     let created = rate(json!({"currency": "INR", "rate": "0.012", "effective_from": "2026-01-01"})).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     assert_eq!((created.body["to_currency"].as_str(), created.body["rate"].as_str()), (Some("USD"), Some("0.012")));
-    let created = rate(json!({"currency": "EUR", "to_currency": "USD", "rate": "1.08", "effective_from": "2026-10-01"})).await;
+    let created =
+        rate(json!({"currency": "EUR", "to_currency": "USD", "rate": "1.08", "effective_from": "2026-10-01"})).await;
     assert_eq!(created.status, 201);
 
     for (body, field) in [
@@ -194,7 +208,11 @@ async fn exchange_rates_are_kept_by_finance_and_bounded(backend: Backend) {
 
     let listed = app.call_as("GET", "/v1/exchange-rates", None, Some(&finance)).await;
     assert_eq!(listed.status, 200);
-    let pairs: Vec<(String, String)> = listed.body.as_array().unwrap().iter()
+    let pairs: Vec<(String, String)> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
         .map(|rate| (rate["currency"].as_str().unwrap().to_owned(), rate["rate"].as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(pairs, [("INR".to_owned(), "0.012".to_owned()), ("EUR".to_owned(), "1.08".to_owned())]);
@@ -207,10 +225,19 @@ async fn exchange_rates_are_kept_by_finance_and_bounded(backend: Backend) {
     assert_eq!(app.call_as("GET", "/v1/exchange-rates", None, Some(&engineer)).await.status, 403);
     assert_eq!(app.call_as("GET", "/v1/settings/reporting-currency", None, Some(&manager)).await.status, 200);
     assert_eq!(
-        app.call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "EUR"})), Some(&manager)).await.status,
+        app.call_as(
+            "PUT",
+            "/v1/settings/reporting-currency",
+            Some(json!({"reporting_currency": "EUR"})),
+            Some(&manager)
+        )
+        .await
+        .status,
         403
     );
-    let refused = app.call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "usd"})), Some(&finance)).await;
+    let refused = app
+        .call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "usd"})), Some(&finance))
+        .await;
     assert_eq!((refused.status, refused.error_field()), (400, Some("reporting_currency")));
     assert_eq!(app.call_as("POST", "/v1/exchange-rates", Some(body), Some(&app.admin_token)).await.status, 201);
 
@@ -236,9 +263,14 @@ async fn exchange_rates_are_kept_by_finance_and_bounded(backend: Backend) {
 async fn debt_is_ranked_in_the_reporting_currency_and_never_mixed(backend: Backend) {
     let app = TestApp::new(backend);
     let finance = app.finance_token.clone();
-    assert_eq!(app.post("/v1/teams", json!({"id": "search", "name": "Search", "cost_centre": "CC-4300"})).await.status, 201);
+    assert_eq!(
+        app.post("/v1/teams", json!({"id": "search", "name": "Search", "cost_centre": "CC-4300"})).await.status,
+        201
+    );
     assert_eq!(app.post("/v1/services", json!({"id": "index", "name": "Index", "team": "search"})).await.status, 201);
-    for (id, currency, cost, zone) in [("ravi", "INR", "20000.00", "Asia/Kolkata"), ("bob", "USD", "1000.00", "America/New_York")] {
+    for (id, currency, cost, zone) in
+        [("ravi", "INR", "20000.00", "Asia/Kolkata"), ("bob", "USD", "1000.00", "America/New_York")]
+    {
         let person = json!({"id": id, "name": id, "email": format!("{id}@example.com"), "payroll_id": id,
             "team": "search", "timezone": zone, "currency": currency, "loaded_hourly_cost": cost});
         assert_eq!(app.post("/v1/people", person).await.status, 201);
@@ -255,21 +287,27 @@ async fn debt_is_ranked_in_the_reporting_currency_and_never_mixed(backend: Backe
     let path = "/v1/reports/debt?group_by=alert_key&from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z";
     let report = || async { app.call_as("GET", path, None, Some(&finance)).await.body };
     let keys = |body: &serde_json::Value| -> Vec<(String, bool)> {
-        body["groups"].as_array().unwrap().iter()
+        body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
             .map(|group| (group["key"].as_str().unwrap().to_owned(), group["ranked"].as_bool().unwrap()))
             .collect()
     };
 
     // No reporting currency: the two are not ranked against each other, and a note says so.
     let body = report().await;
-    let totals: Vec<&str> = body["groups"].as_array().unwrap().iter().map(|group| group["total"].as_str().unwrap()).collect();
+    let totals: Vec<&str> =
+        body["groups"].as_array().unwrap().iter().map(|group| group["total"].as_str().unwrap()).collect();
     assert_eq!(totals, ["25000.00", "1250.00"], "{body}");
     assert!(keys(&body).iter().all(|(_, ranked)| !ranked), "{body}");
     assert!(body["reporting"]["notes"][0].as_str().unwrap().contains("no reporting currency"), "{body}");
     assert_eq!(body["reporting"]["total"], serde_json::Value::Null);
 
     // USD without an INR rate: the INR alert is left out of the ranking and the total.
-    let set = app.call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "USD"})), Some(&finance)).await;
+    let set = app
+        .call_as("PUT", "/v1/settings/reporting-currency", Some(json!({"reporting_currency": "USD"})), Some(&finance))
+        .await;
     assert_eq!(set.status, 200);
     let body = report().await;
     assert_eq!(keys(&body), [("pod-crashloop".to_owned(), true), ("index-lag".to_owned(), false)], "{body}");
@@ -289,7 +327,10 @@ async fn debt_is_ranked_in_the_reporting_currency_and_never_mixed(backend: Backe
     let body = report().await;
     assert_eq!(keys(&body), [("pod-crashloop".to_owned(), true), ("index-lag".to_owned(), true)], "{body}");
     let inr = &body["groups"][1]["reporting"];
-    assert_eq!((inr["total"].as_str(), inr["rate"].as_str(), inr["rate_effective_from"].as_str()), (Some("300.00"), Some("0.012"), Some("2026-01-01")));
+    assert_eq!(
+        (inr["total"].as_str(), inr["rate"].as_str(), inr["rate_effective_from"].as_str()),
+        (Some("300.00"), Some("0.012"), Some("2026-01-01"))
+    );
     assert_eq!(body["groups"][1]["total"], "25000.00", "the group keeps its own figure beside the converted one");
     assert_eq!(body["reporting"]["total"], "1550.00");
     assert_eq!(body["reporting"]["rates_used"][0]["rate"], "0.012");
@@ -305,7 +346,8 @@ async fn debt_is_ranked_in_the_reporting_currency_and_never_mixed(backend: Backe
     assert!(ranked.contains("300.00 USD") && ranked.contains("at 0.012 USD/INR from 2026-01-01"), "{text}");
 
     // The dashboard's top ten follows the ranking.
-    let page = app.call_as("GET", "/dashboard?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z", None, Some(&finance)).await;
+    let page =
+        app.call_as("GET", "/dashboard?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z", None, Some(&finance)).await;
     assert_eq!(page.status, 200);
     let html = page.body.as_str().unwrap();
     assert!(html.contains("Most expensive alerts (USD)"), "{html}");
