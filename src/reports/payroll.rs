@@ -1095,6 +1095,18 @@ mod tests {
         let summary_xml = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet2.xml");
         assert!(summary_xml.contains("tabSelected=\"1\""), "Excel opens on the summary: {summary_xml}");
 
+        // A hostile name stays a plain string on every sheet, never a formula.
+        for sheet in [XLSX_SHEET, XLSX_SUMMARY_SHEET, XLSX_POLICIES_SHEET] {
+            let formulas = workbook.worksheet_formula(sheet).unwrap();
+            assert!(formulas.used_cells().all(|(_, _, formula)| formula.is_empty()), "{sheet}");
+        }
+        assert!(
+            summary.rows().any(|row| row[1] == Data::String("=HYPERLINK(\"http://x.test\",\"pay\")".into())),
+            "the summary keeps the name as text"
+        );
+        let styles = crate::reports::xlsx::testing::part(&bytes, "xl/styles.xml");
+        assert!(styles.contains("quotePrefix=\"1\""), "formula-like text gets the quote prefix: {styles}");
+
         let policies = workbook.worksheet_range(XLSX_POLICIES_SHEET).unwrap();
         let rows: Vec<&[Data]> = policies.rows().collect();
         assert_eq!(rows[1][0], Data::String("uk-standard".into()));

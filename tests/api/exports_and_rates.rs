@@ -252,6 +252,15 @@ async fn exchange_rates_are_kept_by_finance_and_bounded(backend: Backend) {
     assert!(listed.contains("JPY  USD") && listed.contains("0.0067") && listed.contains("INR  USD"), "{listed}");
     let output = cli(&app, &["rates", "reporting-currency"]);
     assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), "USD");
+    // The new routes are in the API document, with their schemas.
+    let document = app.get("/openapi.json").await.body;
+    for path in ["/v1/exchange-rates", "/v1/settings/reporting-currency", "/v1/reports/changes", "/v1/reports/accruals"]
+    {
+        assert!(document["paths"][path].is_object(), "{path} is documented");
+    }
+    for schema in ["StoredRate", "RateInput", "ReportingSettings", "ReportingInput"] {
+        assert!(document["components"]["schemas"][schema].is_object(), "{schema} is in the document");
+    }
     let audit = app.call_as("GET", "/v1/audit?entity=exchange_rate", None, Some(&finance)).await;
     assert_eq!(audit.body.as_array().map(Vec::len), Some(4), "{:?}", audit.body);
 }
