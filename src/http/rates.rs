@@ -45,15 +45,13 @@ pub fn parse_rate(input: &RateInput, reporting: Option<currency::Currency>) -> R
         let field = if matches!(error, currency::RateError::SameCurrency) { "to_currency" } else { "rate" };
         FieldError::new(field, error.to_string())
     })?;
-    let effective_from = input
-        .effective_from
-        .parse::<chrono::NaiveDate>()
-        .ok()
-        .filter(|day| {
-            let year = chrono::Datelike::year(day);
-            (1970..2100).contains(&year)
-        })
-        .ok_or_else(|| FieldError::new("effective_from", "expected a date YYYY-MM-DD between 1970 and 2099"))?;
+    // The same window as every instant paydown accepts (`domain::limits`).
+    let (first, last) =
+        (crate::domain::limits::instant_min().date_naive(), crate::domain::limits::instant_max().date_naive());
+    let effective_from =
+        input.effective_from.parse::<chrono::NaiveDate>().ok().filter(|day| (first..last).contains(day)).ok_or_else(
+            || FieldError::new("effective_from", format!("expected a date YYYY-MM-DD from {first} to before {last}")),
+        )?;
     Ok(ExchangeRate { currency: from, to, rate, effective_from })
 }
 

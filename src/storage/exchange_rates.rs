@@ -109,9 +109,16 @@ pub fn record(conn: &mut AnyConnection, rate: &ExchangeRate, stamp: &Stamp) -> R
     Ok(stored)
 }
 
-/// Every recorded rate, optionally only those into `to`, in the order they were recorded
-/// (the order `domain::currency::rate_on` expects).
+/// The latest `RATES_LISTED_MAX` recorded rates, optionally only those into `to`, in the order
+/// they were recorded.
 pub fn list(conn: &mut AnyConnection, to: Option<Currency>) -> Result<Vec<StoredRate>, StorageError> {
+    let mut rates = load(conn, to, Some(RATES_LISTED_MAX))?;
+    rates.reverse();
+    Ok(rates)
+}
+
+/// Newest first; every rate when `limit` is `None`.
+fn load(conn: &mut AnyConnection, to: Option<Currency>, limit: Option<i64>) -> Result<Vec<StoredRate>, StorageError> {
     let mut query = exchange_rates::table
         .select((
             exchange_rates::id,
@@ -122,11 +129,13 @@ pub fn list(conn: &mut AnyConnection, to: Option<Currency>) -> Result<Vec<Stored
             exchange_rates::recorded_by,
             exchange_rates::recorded_at,
         ))
-        .order((exchange_rates::recorded_at.asc(), exchange_rates::id.asc()))
-        .limit(RATES_LISTED_MAX)
+        .order((exchange_rates::recorded_at.desc(), exchange_rates::id.desc()))
         .into_boxed();
     if let Some(to) = to {
         query = query.filter(exchange_rates::to_currency.eq(to.code()));
+    }
+    if let Some(limit) = limit {
+        query = query.limit(limit);
     }
     let rows: Vec<RateRow> = query.load(conn)?;
     Ok(rows.into_iter().filter_map(from_row).collect())
@@ -199,7 +208,10 @@ pub struct Conversion {
 /// Reads the reporting currency and the rates into it.
 pub fn conversion(conn: &mut AnyConnection) -> Result<Conversion, StorageError> {
     let Some(currency) = reporting(conn)?.reporting_currency else { return Ok(Conversion::default()) };
-    let rates = list(conn, Some(currency))?.iter().map(StoredRate::exchange_rate).collect();
+    // Every rate into the currency (not the listing's cap), oldest first as `rate_on` expects.
+    let mut stored = load(conn, Some(currency), None)?;
+    stored.reverse();
+    let rates = stored.iter().map(StoredRate::exchange_rate).collect();
     Ok(Conversion { reporting_currency: Some(currency), rates })
 }
 
