@@ -124,6 +124,14 @@ pub enum Command {
         #[command(subcommand)]
         tool: SyncTool,
     },
+    /// Exchange rates for management figures (debt report, dashboard) and the reporting
+    /// currency they are converted into. Payroll never converts.
+    Rates {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        action: RatesAction,
+    },
     /// Pay periods: list, close, or set the scheme of a new ledger.
     Periods {
         #[command(flatten)]
@@ -233,13 +241,51 @@ pub enum ExportWhat {
         /// The pay period, e.g. `2026-10` (see `paydown periods list`).
         #[arg(long)]
         period: String,
-        /// csv or json.
+        /// csv, xlsx or json.
         #[arg(long, default_value = "csv")]
         format: String,
         /// Where to write; `-` for standard output; the report's own file name when omitted.
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
+    /// The ledger entries posted to a period since its last payroll export (all of them when it
+    /// was never exported), with a net total per currency.
+    Changes {
+        #[arg(long)]
+        period: String,
+        /// csv or xlsx.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RatesAction {
+    /// Record an exchange rate: from `--from` on, one `--currency` is worth `--rate` `--to`.
+    Set {
+        /// ISO 4217 code converted from, e.g. INR.
+        #[arg(long)]
+        currency: String,
+        /// ISO 4217 code converted into; default: the reporting currency.
+        #[arg(long)]
+        to: Option<String>,
+        /// Units of `--to` per unit of `--currency`, e.g. 0.012.
+        #[arg(long)]
+        rate: String,
+        /// The first day the rate applies to (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+    },
+    /// List the recorded rates, in the order recorded.
+    List {
+        /// Only rates into this currency.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Show the reporting currency, or set it when a code is given.
+    ReportingCurrency { currency: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -588,8 +634,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         crate::reports::export::Format::parse(&format).context("--format: csv, xlsx or json")?;
                     return export_payroll(&mut conn, &period, &layout, format, output);
                 }
+                ExportWhat::Changes { period, format, output } => {
+                    let format = crate::reports::export::Format::parse(&format)
+                        .filter(|format| *format != crate::reports::export::Format::Json)
+                        .context("--format: csv or xlsx")?;
+                    let (last, input) = crate::storage::report_input::changes_input(&mut conn, &period)?;
+                    match &last {
+                        Some(last) => eprintln!(
+                            "{} entries posted since the export of {} ({} by {})",
+                            input.entries.len(),
+                            last.exported_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            last.layout,
+                            last.exported_by
+                        ),
+                        None => eprintln!("{period} was never exported: every entry is listed"),
+                    }
+                    let since = last.as_ref().map(crate::storage::exports::ExportRecord::since);
+                    let (name, bytes) = crate::reports::export::changes_file(format, &input, since.as_ref())
+                        .map_err(anyhow::Error::msg)?;
+                    (name, bytes, output)
+                }
                 ExportWhat::Accruals { period, format, output } => {
-                    let format = crate::reports::export::Format::parse(&format).context("--format: csv or json")?;
+                    let format =
+                        crate::reports::export::Format::parse(&format).context("--format: csv, xlsx or json")?;
                     let input = crate::storage::report_input::payroll_input(&mut conn, &period)?;
                     let (name, bytes) =
                         crate::reports::export::accruals_file(format, &input).map_err(anyhow::Error::msg)?;
@@ -653,6 +720,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     line.annualised.map(|amount| amount.to_string()).unwrap_or_default()
                 );
             }
+            if let Some(currency) = overview.reporting.currency {
+                println!("\nranked in {currency} at the rates in force on {}:", overview.reporting.rates_on);
+                for line in overview.groups.iter().filter(|line| line.ranked) {
+                    if let Some(figure) = &line.reporting {
+                        let rate = match figure.rate_effective_from {
+                            Some(from) => format!("at {} {currency}/{} from {from}", figure.rate, line.group.currency),
+                            None => String::new(),
+                        };
+                        println!(
+                            "{:<28} {:>14} {currency}  {:>14} {} {rate}",
+                            line.group.key.chars().take(28).collect::<String>(),
+                            figure.total,
+                            line.group.total,
+                            line.group.currency
+                        );
+                    }
+                }
+                if let Some(total) = overview.reporting.total {
+                    println!("{:<28} {:>14} {currency}", "total", total);
+                }
+            }
+            for note in &overview.reporting.notes {
+                println!("note: {note}");
+            }
             for line in overview.groups.iter().take(10) {
                 println!("{}", line.summary);
             }
@@ -707,6 +798,60 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 TokenAction::Revoke { id } => {
                     let token = crate::storage::tokens::revoke(&mut conn, &id, &stamp).context("revoking the token")?;
                     println!("revoked `{}` ({})", token.name, token.id);
+                }
+            }
+            Ok(())
+        }
+        Command::Rates { database, action } => {
+            use crate::storage::exchange_rates;
+            let store = open(&database.database_url)?;
+            let mut conn = store.conn()?;
+            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+            let field =
+                |error: crate::domain::field_error::FieldError| anyhow::anyhow!("--{}: {}", error.field, error.message);
+            match action {
+                RatesAction::Set { currency, to, rate, from } => {
+                    let input = crate::http::RateInput { currency, to_currency: to, rate, effective_from: from };
+                    let reporting = exchange_rates::reporting(&mut conn)?.reporting_currency;
+                    let rate = crate::http::parse_rate(&input, reporting).map_err(|error| {
+                        let flag = match error.field.as_str() {
+                            "to_currency" => "to",
+                            "effective_from" => "from",
+                            other => other,
+                        };
+                        anyhow::anyhow!("--{flag}: {}", error.message)
+                    })?;
+                    let stored = exchange_rates::record(&mut conn, &rate, &stamp)?;
+                    println!(
+                        "1 {} = {} {} from {} (recorded {})",
+                        stored.currency, stored.rate, stored.to_currency, stored.effective_from, stored.id
+                    );
+                }
+                RatesAction::List { to } => {
+                    let to = to.map(|code| exchange_rates::parse_currency("to", &code)).transpose().map_err(field)?;
+                    println!("{:<4} {:<4} {:>18} {:<10}  recorded", "from", "to", "rate", "effective");
+                    for rate in exchange_rates::list(&mut conn, to)? {
+                        println!(
+                            "{:<4} {:<4} {:>18} {:<10}  {} by {}",
+                            rate.currency.code(),
+                            rate.to_currency.code(),
+                            rate.rate,
+                            rate.effective_from,
+                            rate.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            rate.recorded_by
+                        );
+                    }
+                }
+                RatesAction::ReportingCurrency { currency: None } => {
+                    match exchange_rates::reporting(&mut conn)?.reporting_currency {
+                        Some(currency) => println!("{currency}"),
+                        None => println!("no reporting currency is set"),
+                    }
+                }
+                RatesAction::ReportingCurrency { currency: Some(code) } => {
+                    let currency = exchange_rates::parse_currency("currency", &code).map_err(field)?;
+                    exchange_rates::set_reporting(&mut conn, currency, &stamp)?;
+                    println!("reporting currency: {currency}");
                 }
             }
             Ok(())
@@ -844,8 +989,12 @@ fn export_payroll(
         slices.push(Vec::new());
     }
     let bar = progress_bar(Some(u64::try_from(people.len()).unwrap_or(u64::MAX)), EXPORT_PROGRESS);
+    let mut exported: Vec<String> = Vec::new();
     let inputs = slices.iter().map(|slice| {
         let input = report_input::payroll_input_for(conn, period, Some(slice)).map_err(|error| error.to_string());
+        if let Ok(input) = &input {
+            exported.extend(input.entries.iter().map(|entry| entry.id.clone()));
+        }
         bar.inc(u64::try_from(slice.len()).unwrap_or(0));
         if bar.position() == bar.length().unwrap_or(0) && format == export::Format::Xlsx {
             bar.set_message("zipping the workbook");
@@ -865,8 +1014,9 @@ fn export_payroll(
     if !to_stdout {
         eprintln!("wrote {} ({} bytes)", path.display(), out.written);
     }
+    // The changes file counts from this export.
     let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
-    crate::storage::pay_runs::record_export(conn, period, layout, format.extension(), &stamp)
+    crate::storage::exports::record_export(conn, period, layout, format.extension(), &exported, &stamp)
         .context("recording the export")?;
     Ok(())
 }

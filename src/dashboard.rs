@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::currency::Currency;
+use crate::domain::currency::{self, Currency, ExchangeRate};
 use crate::domain::debt::{self, CostRates, DebtGroup, DebtPage, DebtPaid, DebtWork, GroupBy};
 use crate::domain::health::{self, PersonLoad, ResponseGroupBy, ResponseTimes, RotationHealth, Violation};
 use crate::domain::scope::Reach;
@@ -32,6 +32,65 @@ pub struct DebtLine {
     pub annualised: Option<Decimal>,
     /// The total of the previous range of the same length, for the trend.
     pub previous_total: Decimal,
+    /// The group's figures in the reporting currency, with the rate used; `None` when no
+    /// reporting currency is set or no rate into it is in force for the group's currency.
+    pub reporting: Option<ReportingFigure>,
+    /// Whether the line takes part in the ranking across currencies (the order of `groups`).
+    /// A line without a reporting figure is listed after the ranked ones, in its own currency.
+    pub ranked: bool,
+}
+
+/// A debt line's figures converted into the reporting currency (`domain::currency::convert`:
+/// the exact total times the rate, rounded once to the reporting currency's minor unit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportingFigure {
+    /// The reporting currency.
+    pub currency: Currency,
+    /// `total` converted.
+    pub total: Decimal,
+    /// `previous_total` converted at the same rate, so the trend shows the debt's change and
+    /// not the exchange rate's.
+    pub previous_total: Decimal,
+    /// Units of the reporting currency per unit of the group's currency (1 when the same).
+    pub rate: Decimal,
+    /// When that rate took effect; `None` when the group is already in the reporting currency.
+    pub rate_effective_from: Option<NaiveDate>,
+}
+
+/// A rate a report converted with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateUsed {
+    pub currency: Currency,
+    pub to_currency: Currency,
+    pub rate: Decimal,
+    pub effective_from: NaiveDate,
+}
+
+/// The sum of the debt lines left in their own currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnconvertedTotal {
+    pub currency: Currency,
+    pub total: Decimal,
+    /// How many lines it sums.
+    pub groups: usize,
+}
+
+/// How a report's figures were brought into one currency, or why some were not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reporting {
+    /// The organisation's reporting currency; `None` until finance sets one.
+    pub currency: Option<Currency>,
+    /// The day whose rates were used: the last day of the range.
+    pub rates_on: NaiveDate,
+    /// The sum of the ranked lines in the reporting currency (`None` without one). Lines
+    /// without a rate are never added to it.
+    pub total: Option<Decimal>,
+    /// Every rate used, one per converted currency.
+    pub rates_used: Vec<RateUsed>,
+    /// Per currency left unconverted: the sum of its lines, in that currency.
+    pub unconverted: Vec<UnconvertedTotal>,
+    /// What a reader must know: currencies without a rate, or no reporting currency.
+    pub notes: Vec<String>,
 }
 
 /// The debt report of a range.
@@ -45,6 +104,8 @@ pub struct DebtOverview {
     pub groups: Vec<DebtLine>,
     /// Responders without a loaded hourly cost: their time is not costed.
     pub missing_rates: Vec<String>,
+    /// The figures in the reporting currency: rates used, totals, what was left out and why.
+    pub reporting: Reporting,
 }
 
 /// The health signals of a range.
@@ -217,9 +278,124 @@ fn debt_lines(
                 annualised: debt::annualised(group.currency, group.total, days),
                 previous_total,
                 group,
+                reporting: None,
+                ranked: true,
             }
         })
         .collect()
+}
+
+/// The last day a range `[from, to)` covers: the day whose exchange rates convert it.
+pub fn rates_day(to: DateTime<Utc>) -> NaiveDate {
+    (to - chrono::Duration::microseconds(1)).date_naive()
+}
+
+/// Converts the debt lines into the reporting currency and ranks them (pure).
+///
+/// - With a reporting currency: a line whose currency has a rate in force on `on` (or is the
+///   reporting currency) gets its `reporting` figure and is ranked by it, largest first
+///   (ties by key, then currency). A line without a rate keeps its own currency, is not
+///   ranked (`ranked = false`), comes after the ranked lines (by currency, then its own total)
+///   and is summed only with lines of its own currency (`unconverted`), with a note.
+/// - Without one: lines of a single currency are ranked as they are; lines in several
+///   currencies are ordered within each currency and not ranked against each other, with a note.
+pub fn convert_debt_lines(
+    mut lines: Vec<DebtLine>,
+    reporting_currency: Option<Currency>,
+    rates: &[ExchangeRate],
+    on: NaiveDate,
+) -> (Vec<DebtLine>, Reporting) {
+    let by_currency_then_total = |a: &DebtLine, b: &DebtLine| {
+        a.group
+            .currency
+            .cmp(&b.group.currency)
+            .then_with(|| b.group.total.cmp(&a.group.total))
+            .then_with(|| a.group.key.cmp(&b.group.key))
+    };
+    let mut reporting = Reporting {
+        currency: reporting_currency,
+        rates_on: on,
+        total: None,
+        rates_used: Vec::new(),
+        unconverted: Vec::new(),
+        notes: Vec::new(),
+    };
+    let Some(target) = reporting_currency else {
+        let currencies: std::collections::BTreeSet<Currency> = lines.iter().map(|line| line.group.currency).collect();
+        if currencies.len() > 1 {
+            lines.sort_by(by_currency_then_total);
+            for line in &mut lines {
+                line.ranked = false;
+            }
+            reporting.notes.push(format!(
+                "no reporting currency is set: figures in {} are ordered within their own currency and not ranked or summed across currencies (finance sets one with PUT /v1/settings/reporting-currency or `paydown rates reporting-currency`)",
+                currencies.iter().map(|currency| currency.code()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for currency in currencies {
+            let of_currency: Vec<&DebtLine> = lines.iter().filter(|line| line.group.currency == currency).collect();
+            let total = of_currency.iter().try_fold(Decimal::ZERO, |sum, line| sum.checked_add(line.group.total));
+            if let Some(total) = total {
+                reporting.unconverted.push(UnconvertedTotal { currency, total, groups: of_currency.len() });
+            }
+        }
+        return (lines, reporting);
+    };
+    let mut used: BTreeMap<Currency, RateUsed> = BTreeMap::new();
+    for line in &mut lines {
+        let from = line.group.currency;
+        let total = currency::convert(line.group.total, from, target, rates, on);
+        let previous = currency::convert(line.previous_total, from, target, rates, on);
+        if let (Some(total), Some(previous)) = (total, previous) {
+            if let Some(effective_from) = total.rate_effective_from {
+                used.insert(from, RateUsed { currency: from, to_currency: target, rate: total.rate, effective_from });
+            }
+            line.reporting = Some(ReportingFigure {
+                currency: target,
+                total: total.amount,
+                previous_total: previous.amount,
+                rate: total.rate,
+                rate_effective_from: total.rate_effective_from,
+            });
+            line.ranked = true;
+        } else {
+            line.reporting = None;
+            line.ranked = false;
+        }
+    }
+    lines.sort_by(|a, b| match (&a.reporting, &b.reporting) {
+        (Some(x), Some(y)) => y
+            .total
+            .cmp(&x.total)
+            .then_with(|| a.group.key.cmp(&b.group.key))
+            .then_with(|| a.group.currency.cmp(&b.group.currency)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => by_currency_then_total(a, b),
+    });
+    reporting.total = lines
+        .iter()
+        .filter_map(|line| line.reporting.as_ref())
+        .try_fold(Decimal::ZERO, |sum, figure| sum.checked_add(figure.total));
+    let mut unconverted: BTreeMap<Currency, UnconvertedTotal> = BTreeMap::new();
+    for line in lines.iter().filter(|line| line.reporting.is_none()) {
+        let entry = unconverted.entry(line.group.currency).or_insert(UnconvertedTotal {
+            currency: line.group.currency,
+            total: Decimal::ZERO,
+            groups: 0,
+        });
+        entry.total = entry.total.checked_add(line.group.total).unwrap_or(entry.total);
+        entry.groups += 1;
+    }
+    for missing in unconverted.values() {
+        reporting.notes.push(format!(
+            "no exchange rate from {} to {target} is in force on {on}: {} group(s) totalling {} {} are shown in {}, left out of the ranking and of the {target} total",
+            missing.currency, missing.groups, missing.total, missing.currency, missing.currency
+        ));
+    }
+    reporting.unconverted = unconverted.into_values().collect();
+    reporting.rates_used = used.into_values().collect();
+    (lines, reporting)
 }
 
 fn range_label(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
@@ -250,11 +426,17 @@ pub fn debt_direct(
     let before = keep(model(&source::load_pages(conn, from - length, from)?, &prepared));
     let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &prepared.rates);
     let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
-    let lines = debt_lines(groups, &previous, from, to);
+    let conversion = crate::storage::exchange_rates::conversion(conn)?;
+    let (lines, reporting) = convert_debt_lines(
+        debt_lines(groups, &previous, from, to),
+        conversion.reporting_currency,
+        &conversion.rates,
+        rates_day(to),
+    );
     let mut missing: Vec<String> = report.missing_rates.iter().map(|missing| missing.person.clone()).collect();
     missing.sort();
     missing.dedup();
-    Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing })
+    Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing, reporting })
 }
 
 /// The health signals computed directly from every page: the reference for [`health`].
@@ -365,6 +547,80 @@ pub fn monthly_by_team_direct(
     Ok(result)
 }
 
+/// The monthly chart in the reporting currency, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct ReportingMonthly {
+    /// One chart in the reporting currency: each team's month is converted at the rate in force
+    /// on the range's last day (rounded once per team, month and currency), then the team's
+    /// converted figures are added. `None` without a reporting currency.
+    pub chart: Option<MonthlyCost>,
+    /// The rates used, one per converted currency.
+    pub rates_used: Vec<RateUsed>,
+    /// Currencies left out for want of a rate (their charts stay in their own currency).
+    pub notes: Vec<String>,
+}
+
+/// Converts the per-currency monthly charts into one in the reporting currency (pure). Teams of
+/// a currency without a rate in force on `on` are left out of it, with a note; they are never
+/// added to figures of another currency.
+pub fn monthly_in_reporting(
+    monthly: &[MonthlyCost],
+    reporting_currency: Option<Currency>,
+    rates: &[ExchangeRate],
+    on: NaiveDate,
+) -> ReportingMonthly {
+    let Some(target) = reporting_currency else {
+        return ReportingMonthly { chart: None, rates_used: Vec::new(), notes: Vec::new() };
+    };
+    let months: Vec<String> = monthly.first().map(|cost| cost.months.clone()).unwrap_or_default();
+    let mut teams: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+    let mut used: BTreeMap<Currency, RateUsed> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for cost in monthly {
+        let Ok(from) = cost.currency.parse::<Currency>() else { continue };
+        let Some(probe) = currency::convert(Decimal::ZERO, from, target, rates, on) else {
+            notes.push(format!(
+                "no exchange rate from {from} to {target} is in force on {on}: the {from} chart is left out of the {target} one"
+            ));
+            continue;
+        };
+        if let Some(effective_from) = probe.rate_effective_from {
+            used.insert(from, RateUsed { currency: from, to_currency: target, rate: probe.rate, effective_from });
+        }
+        for series in &cost.series {
+            let values = teams.entry(series.name.clone()).or_insert_with(|| vec![Decimal::ZERO; months.len()]);
+            for (slot, value) in values.iter_mut().zip(&series.values) {
+                let converted = currency::convert(*value, from, target, rates, on).map_or(Decimal::ZERO, |c| c.amount);
+                *slot = slot.checked_add(converted).unwrap_or(*slot);
+            }
+        }
+    }
+    // Teams ordered as the per-currency charts order them: total descending, then name.
+    let mut order: Vec<(String, Vec<Decimal>)> = teams.into_iter().collect();
+    order.sort_by(|a, b| {
+        let total = |values: &[Decimal]| values.iter().copied().sum::<Decimal>();
+        total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.cmp(&b.0))
+    });
+    let series =
+        order.into_iter().map(|(name, values)| crate::reports::charts::Series { name, values }).collect::<Vec<_>>();
+    ReportingMonthly {
+        chart: Some(MonthlyCost { currency: target.code().to_owned(), months, series }),
+        rates_used: used.into_values().collect(),
+        notes,
+    }
+}
+
+/// The monthly chart of `[from, to)` in the reporting currency (see [`monthly_in_reporting`]),
+/// from the per-currency charts of [`monthly_by_team`].
+pub fn monthly_by_team_in_reporting(
+    conn: &mut AnyConnection,
+    monthly: &[MonthlyCost],
+    to: DateTime<Utc>,
+) -> Result<ReportingMonthly, StorageError> {
+    let conversion = crate::storage::exchange_rates::conversion(conn)?;
+    Ok(monthly_in_reporting(monthly, conversion.reporting_currency, &conversion.rates, rates_day(to)))
+}
+
 /// Every `YYYY-MM` the range `[from, to)` touches (the monthly chart's columns).
 fn months_of(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
     let mut months = Vec::new();
@@ -449,7 +705,13 @@ pub fn debt(
     let mut reader = Reader::new(conn, &[(from - length, to)])?;
     let groups = rollup_groups(&mut reader, from, to, group_by, teams)?;
     let previous = rollup_groups(&mut reader, from - length, from, group_by, teams)?;
-    let lines = debt_lines(groups, &previous, from, to);
+    let conversion = crate::storage::exchange_rates::conversion(reader.conn())?;
+    let (lines, reporting) = convert_debt_lines(
+        debt_lines(groups, &previous, from, to),
+        conversion.reporting_currency,
+        &conversion.rates,
+        rates_day(to),
+    );
     let missing: Vec<String> = reader
         .missing_rates(from, to)?
         .into_iter()
@@ -458,7 +720,7 @@ pub fn debt(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing })
+    Ok(DebtOverview { from, to, group_by, groups: lines, missing_rates: missing, reporting })
 }
 
 /// The health signals of `[from, to)`; the out-of-hours bar counts the year up to `to`.
@@ -605,4 +867,174 @@ pub fn monthly_by_team(
         result.push(MonthlyCost { currency: currency.code().to_owned(), months: months.clone(), series });
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn line(key: &str, currency: &str, total: Decimal) -> DebtLine {
+        DebtLine {
+            group: DebtGroup {
+                group_by: GroupBy::AlertKey,
+                key: key.to_owned(),
+                currency: currency.parse().unwrap(),
+                pages: 1,
+                night_pages: 0,
+                out_of_hours_pages: 0,
+                non_actionable_pages: 0,
+                answered_pages: 0,
+                total,
+                paid: total,
+                responder_time: Decimal::ZERO,
+                interruption_overhead: Decimal::ZERO,
+                recovery: Decimal::ZERO,
+            },
+            summary: String::new(),
+            annualised: None,
+            previous_total: total,
+            reporting: None,
+            ranked: true,
+        }
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn usd() -> Currency {
+        "USD".parse().unwrap()
+    }
+
+    /// Issue #18's finding: the debt report ranked `index-lag 676,282.49 INR` above
+    /// `pod-crashloop 24,302.17 USD`. With a rate of 0.012 the INR alert is 8,115.39 USD.
+    fn finding() -> Vec<DebtLine> {
+        vec![line("index-lag", "INR", dec!(676282.49)), line("pod-crashloop", "USD", dec!(24302.17))]
+    }
+
+    #[test]
+    fn the_rate_decides_the_ranking_not_the_digits() {
+        let rates = [ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd(),
+            rate: dec!(0.012),
+            effective_from: day("2026-01-01"),
+        }];
+        let (lines, reporting) = convert_debt_lines(finding(), Some(usd()), &rates, day("2026-10-31"));
+        let keys: Vec<&str> = lines.iter().map(|line| line.group.key.as_str()).collect();
+        assert_eq!(keys, ["pod-crashloop", "index-lag"]);
+        assert!(lines.iter().all(|line| line.ranked));
+        let inr = lines[1].reporting.as_ref().unwrap();
+        assert_eq!(
+            (inr.total, inr.rate, inr.rate_effective_from),
+            (dec!(8115.39), dec!(0.012), Some(day("2026-01-01")))
+        );
+        assert_eq!(lines[0].reporting.as_ref().unwrap().rate, Decimal::ONE, "USD is already USD");
+        assert_eq!(reporting.total, Some(dec!(32417.56)), "24,302.17 + 8,115.39");
+        assert_eq!(reporting.rates_used.len(), 1);
+        assert!(reporting.notes.is_empty(), "{:?}", reporting.notes);
+        assert!(reporting.unconverted.is_empty());
+    }
+
+    #[test]
+    fn without_a_rate_a_figure_is_left_out_of_the_ranking_and_the_total_with_a_note() {
+        let (lines, reporting) = convert_debt_lines(finding(), Some(usd()), &[], day("2026-10-31"));
+        assert_eq!(lines[0].group.key, "pod-crashloop");
+        assert!(lines[0].ranked);
+        assert_eq!(lines[1].group.key, "index-lag");
+        assert!(!lines[1].ranked && lines[1].reporting.is_none(), "the INR line keeps its own currency");
+        assert_eq!(reporting.total, Some(dec!(24302.17)), "never summed with INR");
+        assert_eq!(
+            reporting.unconverted,
+            vec![UnconvertedTotal { currency: "INR".parse().unwrap(), total: dec!(676282.49), groups: 1 }]
+        );
+        assert_eq!(reporting.notes.len(), 1);
+        assert!(
+            reporting.notes[0].contains("INR") && reporting.notes[0].contains("2026-10-31"),
+            "{}",
+            reporting.notes[0]
+        );
+    }
+
+    #[test]
+    fn a_rate_not_yet_in_force_is_not_used() {
+        let rates = [ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd(),
+            rate: dec!(0.012),
+            effective_from: day("2026-11-01"),
+        }];
+        let (lines, reporting) = convert_debt_lines(finding(), Some(usd()), &rates, day("2026-10-31"));
+        assert!(!lines[1].ranked);
+        assert_eq!(reporting.total, Some(dec!(24302.17)));
+    }
+
+    #[test]
+    fn without_a_reporting_currency_currencies_are_not_ranked_against_each_other() {
+        let (lines, reporting) = convert_debt_lines(finding(), None, &[], day("2026-10-31"));
+        assert!(lines.iter().all(|line| !line.ranked && line.reporting.is_none()));
+        assert_eq!(reporting.total, None);
+        assert_eq!(reporting.unconverted.len(), 2);
+        assert_eq!(reporting.notes.len(), 1);
+        let (single, reporting) = convert_debt_lines(
+            vec![line("a", "USD", dec!(1)), line("b", "USD", dec!(2))],
+            None,
+            &[],
+            day("2026-10-31"),
+        );
+        assert!(single.iter().all(|line| line.ranked), "one currency ranks as it is");
+        assert!(reporting.notes.is_empty());
+    }
+
+    #[test]
+    fn the_monthly_chart_converts_each_team_and_leaves_out_a_currency_without_a_rate() {
+        let months = vec!["2026-09".to_owned(), "2026-10".to_owned()];
+        let series = |name: &str, values: [Decimal; 2]| crate::reports::charts::Series {
+            name: name.into(),
+            values: values.to_vec(),
+        };
+        let monthly = vec![
+            MonthlyCost {
+                currency: "INR".into(),
+                months: months.clone(),
+                series: vec![series("search", [dec!(10000.00), dec!(676282.49)])],
+            },
+            MonthlyCost {
+                currency: "GBP".into(),
+                months: months.clone(),
+                series: vec![series("search", [dec!(1), dec!(2)])],
+            },
+            MonthlyCost {
+                currency: "USD".into(),
+                months: months.clone(),
+                series: vec![series("payments", [dec!(24302.17), dec!(0)]), series("search", [dec!(5.00), dec!(0)])],
+            },
+        ];
+        let rates = [ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd(),
+            rate: dec!(0.012),
+            effective_from: day("2026-01-01"),
+        }];
+        let converted = monthly_in_reporting(&monthly, Some(usd()), &rates, day("2026-10-31"));
+        let chart = converted.chart.unwrap();
+        assert_eq!(chart.currency, "USD");
+        assert_eq!(chart.series[0].name, "payments");
+        assert_eq!(chart.series[1].name, "search");
+        // 10,000.00 INR → 120.00 USD, plus 5.00 USD; 676,282.49 INR → 8,115.39 USD. GBP has no rate.
+        assert_eq!(chart.series[1].values, vec![dec!(125.00), dec!(8115.39)]);
+        assert_eq!(converted.rates_used.len(), 1);
+        assert_eq!(converted.notes.len(), 1);
+        assert!(converted.notes[0].contains("GBP"), "{:?}", converted.notes);
+        assert!(monthly_in_reporting(&monthly, None, &rates, day("2026-10-31")).chart.is_none());
+    }
+
+    #[test]
+    fn the_rates_day_is_the_last_day_the_range_covers() {
+        let midnight = "2026-11-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(rates_day(midnight), day("2026-10-31"));
+        assert_eq!(rates_day(midnight + chrono::Duration::hours(1)), day("2026-11-01"));
+    }
 }

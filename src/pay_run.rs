@@ -16,7 +16,7 @@ use crate::domain::field_error::FieldError;
 use crate::domain::pay_run::{self as rules, Identity, Refusal, ReviewLine, RunView, Step, StepKind, WorkSpell};
 use crate::ledger::{self, LedgerError};
 use crate::storage::ledger::{self as store, EntryFilter, NewEntry, Period};
-use crate::storage::pay_runs::{self, Adjustment, Export, PayRunSettings};
+use crate::storage::pay_runs::{self, Adjustment, PayRunSettings};
 use crate::storage::{AnyConnection, StorageError, journal, people, write_transaction};
 
 /// Why a pay run step failed.
@@ -327,7 +327,7 @@ pub struct ChangedEntry {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChangesSinceExport {
     /// The last export; absent when the period was never exported (everything is new).
-    pub last_export: Option<Export>,
+    pub last_export: Option<crate::storage::exports::ExportRecord>,
     /// How many entries were posted after it.
     pub count: usize,
     /// Per currency, their sum.
@@ -431,11 +431,10 @@ pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError>
         })
         .collect();
 
-    let last_export = pay_runs::last_export(conn, id)?;
-    // Entry ids are time-ordered (UUIDv7): those after the last one exported are new.
-    let last_exported = last_export.as_ref().and_then(|export| export.last_entry_id.clone());
-    let changed: Vec<&store::Entry> =
-        entries.iter().filter(|entry| last_exported.as_deref().is_none_or(|last| entry.id.as_str() > last)).collect();
+    // What the last export held is kept entry by entry (`storage::exports`): any entry
+    // it did not hold is a change, whatever order concurrent writers committed in.
+    let (last_export, changed) = crate::storage::exports::entries_since_last_export(conn, id)?;
+    let changed: Vec<&store::Entry> = changed.iter().collect();
     let mut changed_totals: BTreeMap<String, Decimal> = BTreeMap::new();
     for entry in &changed {
         let sum = changed_totals.entry(entry.currency.clone()).or_default();

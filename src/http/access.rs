@@ -120,6 +120,11 @@ pub fn rules() -> Vec<Rule> {
         // Reports.
         rule!(GET "/v1/reports/payroll" => &[Finance], Any),
         rule!(GET "/v1/reports/accruals" => &[Finance], Any),
+        rule!(GET "/v1/reports/changes" => &[Finance], Any),
+        rule!(GET "/v1/exchange-rates" => &[Finance, Admin], Any),
+        rule!(POST "/v1/exchange-rates" => &[Finance, Admin], Any),
+        rule!(GET "/v1/settings/reporting-currency" => &[Manager, Finance, Admin], Any),
+        rule!(PUT "/v1/settings/reporting-currency" => &[Finance, Admin], Any),
         rule!(GET "/v1/reports/debt" => &[Manager, Finance], Any),
         rule!(GET "/v1/reports/health" => &[Manager, Finance], Any),
         rule!(GET "/dashboard" => &[Manager, Finance], Any),

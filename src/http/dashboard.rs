@@ -153,18 +153,25 @@ fn render(by_alert: &DebtOverview, monthly: &[dashboard::MonthlyCost], signals: 
         ));
     }
     html.push_str("</section><section id=\"top-alerts\"><h2>The 10 most expensive alerts</h2>");
-    let top: Vec<_> = by_alert.groups.iter().take(10).collect();
+    // Only ranked lines compete for the top ten: a figure without a rate into the reporting
+    // currency is never compared with one in another currency (the notes say which).
+    let top: Vec<_> = by_alert.groups.iter().filter(|line| line.ranked).take(10).collect();
     for line in &top {
         html.push_str(&format!("<p class=\"sentence\">{}</p>", escape(&line.summary)));
     }
     if let Some(first) = top.first() {
-        let currency = first.group.currency;
+        let currency = first.reporting.as_ref().map_or(first.group.currency, |figure| figure.currency);
         let bars: Vec<(String, Decimal)> = top
             .iter()
-            .filter(|line| line.group.currency == currency)
-            .map(|line| (line.group.key.clone(), line.group.total))
+            .filter_map(|line| match &line.reporting {
+                Some(figure) => Some((line.group.key.clone(), figure.total)),
+                None => (line.group.currency == currency).then(|| (line.group.key.clone(), line.group.total)),
+            })
             .collect();
         html.push_str(&bar_chart(&format!("Most expensive alerts ({})", currency.code()), &bars, currency.code()));
+    }
+    for note in &by_alert.reporting.notes {
+        html.push_str(&format!("<p class=\"note\">{}</p>", escape(note)));
     }
     html.push_str(
         "</section><section id=\"out-of-hours\"><h2>Out-of-hours pages per person, last 365 days (bar: 3)</h2>",

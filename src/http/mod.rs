@@ -17,6 +17,9 @@ mod pages;
 mod people;
 mod periods;
 mod policies;
+mod rates;
+
+pub use rates::{RateInput, parse_rate};
 mod reports;
 mod services;
 mod settings;
@@ -176,6 +179,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(mappings::create)
             .service(reports::payroll)
             .service(reports::accruals)
+            .service(reports::changes)
+            .service(rates::list)
+            .service(rates::create)
+            .service(rates::read_reporting)
+            .service(rates::set_reporting)
             .service(dashboard::debt_report)
             .service(dashboard::health_report)
             .service(settings::read)

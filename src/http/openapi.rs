@@ -6,8 +6,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dashboard, error, health, ledger, mappings, metrics, pages, people, periods, policies, reports, services, settings,
-    shifts,
+    dashboard, error, health, ledger, mappings, metrics, pages, people, periods, policies, rates, reports, services,
+    settings, shifts,
     teams, tokens, webhooks,
 };
 
@@ -22,7 +22,7 @@ use super::{
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses, pages::approve, pages::reject, pages::amend, pages::withdraw,
         ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::audit,
-        periods::review, periods::approve, periods::reopen, periods::close, periods::adjust, periods::read_settings, periods::replace_settings, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, dashboard::debt_report, dashboard::health_report, dashboard::page, settings::read, settings::replace,
+        periods::review, periods::approve, periods::reopen, periods::close, periods::adjust, periods::read_settings, periods::replace_settings, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, reports::changes, rates::list, rates::create, rates::read_reporting, rates::set_reporting, dashboard::debt_report, dashboard::health_report, dashboard::page, settings::read, settings::replace,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
@@ -38,7 +38,7 @@ use super::{
         (name = "policies", description = "Versioned pay policies and their assignment to people"),
         (name = "statements", description = "Priced lines of a person, with explanations"),
         (name = "ledger", description = "Append-only ledger entries, accrual, verification and pay periods"),
-        (name = "reports", description = "Payroll exports (layouts as data) and accruals by cost centre"),
+        (name = "reports", description = "Payroll exports (layouts as data), accruals by cost centre, changes since the last export, exchange rates for management figures"),
         (name = "tokens", description = "API tokens and their roles (admin)"),
         (name = "webhooks", description = "Deliveries from PagerDuty, Alertmanager, Opsgenie and Grafana OnCall, authenticated by signature"),
         (name = "health", description = "Probes"),

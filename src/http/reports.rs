@@ -24,7 +24,15 @@ pub struct PayrollQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AccrualsQuery {
     pub period: String,
-    /// `csv` or `json`; overrides `Accept`.
+    /// `csv`, `xlsx` or `json`; overrides `Accept`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ChangesQuery {
+    /// The pay period, e.g. `2026-10`.
+    pub period: String,
+    /// `csv` or `xlsx`; overrides `Accept`.
     pub format: Option<String>,
 }
 
@@ -52,8 +60,8 @@ fn file_response(format: Format, name: &str, bytes: Vec<u8>) -> HttpResponse {
     (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/reports/payroll")]
 pub async fn payroll(
-    state: web::Data<AppState>,
     actor: super::access::Actor,
+    state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<PayrollQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -61,21 +69,14 @@ pub async fn payroll(
     let format = format_of(&request, query.format.as_deref())?;
     let layout = query.layout.unwrap_or_else(|| "long".to_owned());
     export::layout(&state.reports_dir, &layout).map_err(|message| ApiError::invalid("layout", message))?;
-    let response = stream_payroll(&state, layout.clone(), query.period.clone(), format).await?;
-    // Recorded once the file is on its way: the period review's "changes since the last
-    // export" are measured from it.
-    let (stamp, period) = (actor.stamp(), query.period);
-    with_conn(&state, move |conn| {
-        crate::storage::pay_runs::record_export(conn, &period, &layout, format.extension(), &stamp)
-    })
-    .await?;
-    Ok(response)
+    stream_payroll(&state, layout, query.period, format, actor.stamp()).await
 }
 
 /// What finance books: per cost centre, component and currency, with a control total
 /// per currency that equals the sum of the period's ledger entries.
 #[utoipa::path(get, path = "/v1/reports/accruals", tag = "reports", params(AccrualsQuery), responses(
-    (status = 200, description = "CSV or JSON"), (status = 404, body = ErrorBody)))]
+    (status = 200, description = "CSV, XLSX or JSON, as `Accept` or `?format=` asks"),
+    (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/reports/accruals")]
 pub async fn accruals(
     state: web::Data<AppState>,
@@ -88,7 +89,38 @@ pub async fn accruals(
     let input = with_conn(&state, move |conn| report_input::payroll_input(conn, &period)).await?;
     let (name, bytes) = export::accruals_file(format, &input)
         .map_err(|message| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message))?;
-    Ok(file_response(if format == Format::Json { Format::Json } else { Format::Csv }, &name, bytes))
+    Ok(file_response(format, &name, bytes))
+}
+
+/// The ledger entries posted to a period since its last payroll export (every entry when it
+/// was never exported), one row each with a net total per currency: what payroll must apply
+/// on top of the file it already has.
+#[utoipa::path(get, path = "/v1/reports/changes", tag = "reports", params(ChangesQuery), responses(
+    (status = 200, description = "CSV or XLSX, as `Accept` or `?format=` asks; `X-Paydown-Since-Export` names the export counted from"),
+    (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/reports/changes")]
+pub async fn changes(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<ChangesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let format = format_of(&request, query.format.as_deref())?;
+    if format == Format::Json {
+        return Err(ApiError::invalid("format", "the changes file is csv or xlsx"));
+    }
+    let period = query.period;
+    let (last, input) = with_conn(&state, move |conn| report_input::changes_input(conn, &period)).await?;
+    let since = last.as_ref().map(crate::storage::exports::ExportRecord::since);
+    let (name, bytes) = export::changes_file(format, &input, since.as_ref())
+        .map_err(|message| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message))?;
+    let mut response = file_response(format, &name, bytes);
+    if let Some(last) = last
+        && let Ok(value) = header::HeaderValue::from_str(&last.id)
+    {
+        response.headers_mut().insert(header::HeaderName::from_static("x-paydown-since-export"), value);
+    }
+    Ok(response)
 }
 
 /// Slices of a streamed export waiting to be sent; a slow client holds the producer back.
@@ -159,6 +191,7 @@ async fn stream_payroll(
     layout: String,
     period: String,
     format: Format,
+    stamp: crate::storage::Stamp,
 ) -> Result<HttpResponse, ApiError> {
     let (people, info) = {
         let period = period.clone();
@@ -184,12 +217,20 @@ async fn stream_payroll(
             if slices.is_empty() {
                 slices.push(Vec::new());
             }
+            let mut exported: Vec<String> = Vec::new();
             let inputs = slices.iter().map(|slice| {
-                report_input::payroll_input_for(&mut conn, &period, Some(slice)).map_err(StreamFailure::Storage)
+                let input =
+                    report_input::payroll_input_for(&mut conn, &period, Some(slice)).map_err(StreamFailure::Storage)?;
+                exported.extend(input.entries.iter().map(|entry| entry.id.clone()));
+                Ok::<_, StreamFailure>(input)
             });
             let out = ChunkSender { sender, buffer: Vec::with_capacity(STREAM_CHUNK_BYTES) };
             let mut out = export::stream_payroll(&reports_dir, &layout, format, inputs, out)?;
-            std::io::Write::flush(&mut out).map_err(|error| internal(&error))
+            std::io::Write::flush(&mut out).map_err(|error| internal(&error))?;
+            // Recorded once the whole file was handed over: the changes file counts from it.
+            crate::storage::exports::record_export(&mut conn, &period, &layout, format.extension(), &exported, &stamp)
+                .map_err(StreamFailure::Storage)?;
+            Ok(())
         })();
         if let Err(failure) = result {
             if !matches!(failure, StreamFailure::Unexportable(_)) {

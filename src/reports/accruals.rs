@@ -219,6 +219,59 @@ pub fn write_csv(input: &PayrollInput) -> Result<Vec<u8>, AccrualsError> {
     Ok(out)
 }
 
+/// The sheet name of the XLSX accruals.
+pub const XLSX_SHEET: &str = "accruals";
+
+/// The accruals as an XLSX workbook: one sheet, `accruals`, with the CSV's columns and rows;
+/// amounts, hours and counts are number cells, the `TOTAL` rows bold; header frozen and
+/// filtered; the creation time is the period's first day, so the bytes depend on the data only.
+pub fn write_xlsx(input: &PayrollInput) -> Result<Vec<u8>, AccrualsError> {
+    use super::xlsx::XCell;
+    let report = accruals(input)?;
+    let xlsx_error = |error: rust_xlsxwriter::XlsxError| {
+        AccrualsError::Entry(ExportError::Write { format: "XLSX", message: error.to_string() })
+    };
+    let decimals = |code: &str| code.parse::<Currency>().map_or(2, Currency::minor_unit_exponent);
+    let count = |value: usize| XCell::Number(Decimal::from(value), 0);
+    let mut rows = Vec::with_capacity(report.rows.len() + report.totals.len());
+    for row in &report.rows {
+        rows.push((
+            vec![
+                XCell::Text(report.period.clone()),
+                XCell::Text(report.status.to_owned()),
+                XCell::Text(row.cost_centre.clone()),
+                XCell::Text(row.component.as_str().to_owned()),
+                XCell::Text(row.currency.clone()),
+                XCell::Number(row.amount, decimals(&row.currency)),
+                row.hours.map_or(XCell::Empty, |hours| XCell::Number(hours, 2)),
+                count(row.entry_count),
+            ],
+            false,
+        ));
+    }
+    for total in &report.totals {
+        rows.push((
+            vec![
+                XCell::Text(report.period.clone()),
+                XCell::Text(report.status.to_owned()),
+                XCell::Text(TOTAL.to_owned()),
+                XCell::Empty,
+                XCell::Text(total.currency.clone()),
+                XCell::Number(total.amount, decimals(&total.currency)),
+                XCell::Empty,
+                count(total.entry_count),
+            ],
+            true,
+        ));
+    }
+    let mut headers = CSV_HEADERS.to_vec();
+    headers.push("entry_count");
+    let mut workbook = super::xlsx::workbook(input.period.starts_on).map_err(xlsx_error)?;
+    super::xlsx::table_sheet(&mut workbook, XLSX_SHEET, &headers, &[9, 12, 14, 11, 8, 14, 8, 11], &rows)
+        .map_err(xlsx_error)?;
+    workbook.save_to_buffer().map_err(xlsx_error)
+}
+
 /// The accruals as JSON: `{period, status, rows, totals}`, amounts as exact decimal strings.
 pub fn write_json(input: &PayrollInput) -> Result<Vec<u8>, AccrualsError> {
     let report = accruals(input)?;
@@ -267,6 +320,44 @@ mod tests {
         assert_eq!(lines[0], "period,status,cost_centre,component,currency,amount,hours,entry_count");
         assert!(lines.contains(&"2026-10,PROVISIONAL,TOTAL,,JPY,11375,,2"), "{text}");
         assert!(lines.contains(&"2026-10,PROVISIONAL,CC-100,response,EUR,72.75,1.62,2"), "{text}");
+    }
+
+    /// Issue #18: `--format xlsx` wrote CSV. The XLSX is a workbook whose rows are the CSV's,
+    /// with number cells, a frozen and filtered header, and totals equal to the rows' sums.
+    #[test]
+    fn xlsx_is_a_workbook_with_the_csv_rows() {
+        use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+        let input = fixture::input(true);
+        let bytes = write_xlsx(&input).unwrap();
+        assert!(bytes.starts_with(b"PK"), "a zip, not CSV text");
+        let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(workbook.sheet_names(), vec![XLSX_SHEET.to_owned()]);
+        let range = workbook.worksheet_range(XLSX_SHEET).unwrap();
+        let csv_text = String::from_utf8(write_csv(&input).unwrap()).unwrap();
+        let csv_rows: Vec<&str> = csv_text.split("\r\n").filter(|line| !line.is_empty()).collect();
+        assert_eq!(range.height(), csv_rows.len());
+        let mut eur_rows = Decimal::ZERO;
+        let mut eur_total = None;
+        for row in range.rows().skip(1) {
+            let Data::Float(amount) = row[5] else { panic!("amount is a number cell: {row:?}") };
+            let amount: Decimal = format!("{amount}").parse().unwrap();
+            if row[4] == Data::String("EUR".into()) {
+                if row[2] == Data::String(TOTAL.into()) {
+                    eur_total = Some(amount);
+                } else {
+                    eur_rows += amount;
+                }
+            }
+        }
+        assert_eq!(eur_total, Some(eur_rows), "the control total is the sum of its rows");
+        let sheet = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet1.xml");
+        assert!(
+            sheet.contains("<pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/>"),
+            "{sheet}"
+        );
+        assert!(sheet.contains("<autoFilter ref=\"A1:H"), "{sheet}");
+        assert!(sheet.contains("<cols>"), "column widths: {sheet}");
+        assert_eq!(write_xlsx(&input).unwrap(), bytes, "the same data gives the same bytes");
     }
 
     #[test]

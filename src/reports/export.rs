@@ -91,16 +91,31 @@ pub fn payroll_file(
     Ok((payroll::file_name(&layout, &input.period, format.extension()), bytes))
 }
 
-/// The accruals by cost centre: (file name, bytes); CSV or JSON.
+/// The accruals by cost centre: (file name, bytes); CSV, XLSX or JSON, as asked.
 pub fn accruals_file(format: Format, input: &PayrollInput) -> Result<(String, Vec<u8>), String> {
     let bytes = match format {
+        Format::Csv => accruals::write_csv(input),
+        Format::Xlsx => accruals::write_xlsx(input),
         Format::Json => accruals::write_json(input),
-        _ => accruals::write_csv(input),
     }
     .map_err(|error| error.to_string())?;
     let status = if input.period.closed { "" } else { "-PROVISIONAL" };
-    let extension = if format == Format::Json { "json" } else { "csv" };
-    Ok((format!("accruals-{}{status}.{extension}", input.period.id), bytes))
+    Ok((format!("accruals-{}{status}.{}", input.period.id, format.extension()), bytes))
+}
+
+/// The changes since the period's last payroll export: (file name, bytes); CSV or XLSX.
+pub fn changes_file(
+    format: Format,
+    input: &PayrollInput,
+    since: Option<&super::changes::SinceExport>,
+) -> Result<(String, Vec<u8>), String> {
+    let bytes = match format {
+        Format::Csv => super::changes::write_csv(input, since),
+        Format::Xlsx => super::changes::write_xlsx(input, since),
+        Format::Json => return Err("the changes file is CSV or XLSX".to_owned()),
+    }
+    .map_err(|error| error.to_string())?;
+    Ok((super::changes::file_name(input, format.extension()), bytes))
 }
 
 /// People per slice of a streamed payroll export: bounds memory to a slice's entries.

@@ -60,10 +60,25 @@ pub fn entry(
         fact_id: format!("page-{id}"),
         policy_id: "uk-standard".into(),
         policy_version: 3,
+        time_class: match component {
+            "response" | "callout" | "escalation" => Some("night".into()),
+            "recovery" => Some("night".into()),
+            _ => None,
+        },
+        day_class: (component == "standby").then(|| "weekday".into()),
+        posted_at: Utc.with_ymd_and_hms(2026, 10, 3, 2, 30, 0).unwrap(),
     }
 }
 
 pub fn input(closed: bool) -> PayrollInput {
+    let mut input = input_of(closed);
+    // Responses in several time classes, for the hours by class.
+    input.entries[4].time_class = Some("off_hours".into());
+    input.entries[9].time_class = Some("weekend".into());
+    input
+}
+
+fn input_of(closed: bool) -> PayrollInput {
     let p = "2026-10";
     PayrollInput {
         period: period(closed),

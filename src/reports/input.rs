@@ -78,6 +78,15 @@ pub struct EntryInfo {
     /// A manual adjustment's own earning code, shown instead of the layout's `manual_adjustment` code.
     #[serde(default)]
     pub earning_code: Option<String>,
+    /// The person's time class at the work's start (`business`, `off_hours`, `night`,
+    /// `weekend`, `holiday`), for callouts, responses and recovery; `None` otherwise.
+    #[serde(default)]
+    pub time_class: Option<String>,
+    /// The day class of a standby day (`weekday`, `weekend`, `holiday`); `None` otherwise.
+    #[serde(default)]
+    pub day_class: Option<String>,
+    /// When the entry was posted to the ledger.
+    pub posted_at: DateTime<Utc>,
 }
 
 /// Everything a payroll export or an accruals report of one period needs.

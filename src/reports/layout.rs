@@ -13,13 +13,15 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
 use super::terms::Component;
+use crate::domain::time_class::TimeClass;
 
 /// The shipped layouts, compiled in so exports work with no files on disk.
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 5] = [
     ("long", include_str!("../../reports/payroll/long.toml")),
     ("wide", include_str!("../../reports/payroll/wide.toml")),
     ("adp_like", include_str!("../../reports/payroll/adp_like.toml")),
     ("eu_semicolon", include_str!("../../reports/payroll/eu_semicolon.toml")),
+    ("detailed", include_str!("../../reports/payroll/detailed.toml")),
 ];
 
 /// The shipped layouts as `(name, TOML text)`, in a fixed order.
@@ -116,6 +118,13 @@ pub enum SourceField {
     TotalAmount,
     /// `adjustment_amount` (wide): the part of `total_amount` that corrects earlier periods.
     AdjustmentAmount,
+    /// `class_hours:<class>`: hours of response work that started in that time class
+    /// (`business`, `off_hours`, `night`, `weekend`, `holiday`), as the pay engine classed it.
+    ClassHours(TimeClass),
+    /// `callout_count`: callouts paid, net of reversals.
+    CalloutCount,
+    /// `pay_date`: the day the period is paid, by the layout's `[pay_date]` rule.
+    PayDate,
 }
 
 impl SourceField {
@@ -126,6 +135,9 @@ impl SourceField {
         }
         if let Some(component) = text.strip_prefix("hours:") {
             return Component::parse(component).map(SourceField::ComponentHours);
+        }
+        if let Some(class) = text.strip_prefix("class_hours:") {
+            return TimeClass::ALL.into_iter().find(|known| known.as_str() == class).map(SourceField::ClassHours);
         }
         Some(match text {
             "payroll_id" => SourceField::PayrollId,
@@ -151,6 +163,8 @@ impl SourceField {
             "original_period" => SourceField::OriginalPeriod,
             "total_amount" => SourceField::TotalAmount,
             "adjustment_amount" => SourceField::AdjustmentAmount,
+            "callout_count" => SourceField::CalloutCount,
+            "pay_date" => SourceField::PayDate,
             _ => return None,
         })
     }
@@ -160,7 +174,7 @@ impl SourceField {
         use SourceField::*;
         match self {
             PayrollId | PersonId | Name | Email | Team | CostCentre | Currency | Period | PeriodStart | PeriodEnd
-            | Status | EntryCount => true,
+            | Status | EntryCount | ClassHours(_) | CalloutCount | PayDate => true,
             Component | EarningCode | Hours | Amount | Value | Quantity | Unit | Adjustment | OriginalPeriod => {
                 shape == Shape::Long
             }
@@ -298,6 +312,38 @@ impl NumberFormat {
     }
 }
 
+/// When a period is paid, as a layout says (`[pay_date]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayDateRule {
+    /// `day_of_month = D`, `months_after_period_end = M` (default 0): day D of the month M
+    /// months after the one holding the period's last day; a day the month lacks (31 in
+    /// November) is its last day.
+    DayOfMonth { day: u32, months_after: u32 },
+    /// `days_after_period_end = N`: N days after the period's last day (0: that day).
+    DaysAfterEnd(u32),
+}
+
+/// Most months or days a pay date may lie after its period's end.
+pub const PAY_DATE_MONTHS_AFTER_MAX: u32 = 12;
+/// Most days a pay date may lie after its period's end.
+pub const PAY_DATE_DAYS_AFTER_MAX: u32 = 366;
+
+impl PayDateRule {
+    /// The pay date of a period whose last day is `last_day`; `None` only past the calendar's end.
+    pub fn pay_date(self, last_day: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+        use chrono::Datelike;
+        match self {
+            PayDateRule::DaysAfterEnd(days) => last_day.checked_add_days(chrono::Days::new(u64::from(days))),
+            PayDateRule::DayOfMonth { day, months_after } => {
+                let first = last_day.with_day(1)?.checked_add_months(chrono::Months::new(months_after))?;
+                let next_month = first.checked_add_months(chrono::Months::new(1))?;
+                let days_in_month = next_month.pred_opt()?.day();
+                first.with_day(day.min(days_in_month))
+            }
+        }
+    }
+}
+
 /// A validated payroll layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
@@ -323,6 +369,8 @@ pub struct Layout {
     pub hours_components: Vec<Component>,
     /// The columns in order.
     pub columns: Vec<Column>,
+    /// When the period is paid, for a `pay_date` column.
+    pub pay_date: Option<PayDateRule>,
 }
 
 impl Layout {
@@ -359,6 +407,15 @@ struct LayoutFile {
     #[serde(default)]
     hours_components: Vec<Component>,
     columns: Vec<ColumnFile>,
+    pay_date: Option<PayDateFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayDateFile {
+    day_of_month: Option<u32>,
+    months_after_period_end: Option<u32>,
+    days_after_period_end: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -486,6 +543,44 @@ pub fn load_layout(toml_text: &str) -> Result<Layout, LayoutError> {
         }
     }
 
+    let pay_date = match file.pay_date {
+        None => None,
+        Some(PayDateFile { day_of_month: Some(day), months_after_period_end, days_after_period_end: None }) => {
+            if !(1..=31).contains(&day) {
+                return Err(invalid(
+                    "pay_date.day_of_month",
+                    "must be 1 to 31 (a day the month lacks is its last day)",
+                ));
+            }
+            let months_after = months_after_period_end.unwrap_or(0);
+            if months_after > PAY_DATE_MONTHS_AFTER_MAX {
+                return Err(invalid(
+                    "pay_date.months_after_period_end",
+                    format!("must be at most {PAY_DATE_MONTHS_AFTER_MAX}"),
+                ));
+            }
+            Some(PayDateRule::DayOfMonth { day, months_after })
+        }
+        Some(PayDateFile { day_of_month: None, months_after_period_end: None, days_after_period_end: Some(days) }) => {
+            if days > PAY_DATE_DAYS_AFTER_MAX {
+                return Err(invalid(
+                    "pay_date.days_after_period_end",
+                    format!("must be at most {PAY_DATE_DAYS_AFTER_MAX}"),
+                ));
+            }
+            Some(PayDateRule::DaysAfterEnd(days))
+        }
+        Some(_) => {
+            return Err(invalid(
+                "pay_date",
+                "set either day_of_month (with an optional months_after_period_end) or days_after_period_end",
+            ));
+        }
+    };
+    if pay_date.is_none() && columns.iter().any(|column| column.field == SourceField::PayDate) {
+        return Err(invalid("pay_date", "a `pay_date` column needs a [pay_date] rule"));
+    }
+
     let mut hours_components = file.hours_components;
     hours_components.sort();
     hours_components.dedup();
@@ -507,6 +602,7 @@ pub fn load_layout(toml_text: &str) -> Result<Layout, LayoutError> {
         earning_codes,
         hours_components,
         columns,
+        pay_date,
     })
 }
 
@@ -594,6 +690,50 @@ field = "payroll_id"
         ] {
             let error = load_layout(&MINIMAL.replace(from, to)).unwrap_err().to_string();
             assert!(error.contains(key), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn pay_dates_follow_the_rule() {
+        let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+        let twenty_fifth = PayDateRule::DayOfMonth { day: 25, months_after: 0 };
+        assert_eq!(twenty_fifth.pay_date(day("2026-10-31")), Some(day("2026-10-25")));
+        let thirty_first_next = PayDateRule::DayOfMonth { day: 31, months_after: 1 };
+        assert_eq!(thirty_first_next.pay_date(day("2026-10-31")), Some(day("2026-11-30")), "November has 30 days");
+        assert_eq!(thirty_first_next.pay_date(day("2027-01-31")), Some(day("2027-02-28")));
+        assert_eq!(thirty_first_next.pay_date(day("2026-12-31")), Some(day("2027-01-31")), "across the year");
+        assert_eq!(PayDateRule::DaysAfterEnd(5).pay_date(day("2026-10-31")), Some(day("2026-11-05")));
+        assert_eq!(PayDateRule::DaysAfterEnd(0).pay_date(day("2026-10-31")), Some(day("2026-10-31")));
+    }
+
+    #[test]
+    fn pay_date_rules_are_checked() {
+        let with_column = MINIMAL.replace("field = \"payroll_id\"", "field = \"pay_date\"");
+        let error = load_layout(&with_column).unwrap_err().to_string();
+        assert!(error.contains("pay_date"), "{error}");
+        for (rule, key) in [
+            ("[pay_date]\nday_of_month = 0\n", "pay_date.day_of_month"),
+            ("[pay_date]\nday_of_month = 25\nmonths_after_period_end = 13\n", "pay_date.months_after_period_end"),
+            ("[pay_date]\ndays_after_period_end = 400\n", "pay_date.days_after_period_end"),
+            ("[pay_date]\nday_of_month = 25\ndays_after_period_end = 4\n", "pay_date"),
+        ] {
+            let text = with_column.replace("[number]", &format!("{rule}[number]"));
+            let error = load_layout(&text).unwrap_err().to_string();
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        let text = with_column.replace("[number]", "[pay_date]\nday_of_month = 25\n[number]");
+        assert_eq!(load_layout(&text).unwrap().pay_date, Some(PayDateRule::DayOfMonth { day: 25, months_after: 0 }));
+    }
+
+    #[test]
+    fn class_hours_and_callout_counts_parse_in_both_shapes() {
+        assert_eq!(SourceField::parse("class_hours:night"), Some(SourceField::ClassHours(TimeClass::Night)));
+        assert_eq!(SourceField::parse("class_hours:off_hours"), Some(SourceField::ClassHours(TimeClass::OffHours)));
+        assert_eq!(SourceField::parse("class_hours:nights"), None);
+        for shape in [Shape::Long, Shape::Wide] {
+            assert!(SourceField::ClassHours(TimeClass::Holiday).fits(shape));
+            assert!(SourceField::CalloutCount.fits(shape));
+            assert!(SourceField::PayDate.fits(shape));
         }
     }
 

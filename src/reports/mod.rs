@@ -8,6 +8,7 @@
 //! HTTP, no clock, so a closed period's files are reproducible byte for byte.
 
 pub mod accruals;
+pub mod changes;
 pub mod charts;
 pub mod export;
 pub mod input;
@@ -16,6 +17,7 @@ pub mod payroll;
 pub mod statement_csv;
 pub mod statement_html;
 pub mod terms;
+pub mod xlsx;
 
 #[cfg(test)]
 mod fixture;

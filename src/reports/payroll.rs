@@ -26,7 +26,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Workbook, XlsxError};
 
 pub use super::export::Format as FileFormat;
 use super::input::{EntryInfo, PayrollInput, PeriodInfo, PersonInfo};
@@ -34,6 +34,7 @@ use super::layout::{Column, Layout, PrecisionError, Shape, SourceField};
 use super::neutralise_cell;
 use super::terms::{Component, Unit, minutes_to_hours};
 use crate::domain::currency::Currency;
+use crate::domain::time_class::TimeClass;
 
 /// The cost centre written for a person whose team has none.
 pub const UNASSIGNED: &str = "UNASSIGNED";
@@ -100,6 +101,9 @@ pub enum Cell {
     /// A number: `text` as the layout formats it, `value` the same number exactly (already
     /// at the written scale), `decimals` the scale shown in XLSX (`None`: as many as needed).
     Number { text: String, value: Decimal, decimals: Option<u32> },
+    /// A calendar date: `text` as the layout's `date_format` writes it (CSV, JSON), `date` for
+    /// the XLSX date cell.
+    Date { text: String, date: NaiveDate },
     /// No value.
     Empty,
 }
@@ -124,10 +128,22 @@ struct Sums {
     unit: Option<String>,
     mixed_units: bool,
     entry_count: usize,
+    // Response minutes per time class at the work's start, in `TimeClass::ALL` order.
+    class_minutes: [Decimal; 5],
+    callouts: Decimal,
 }
 
 impl Sums {
     fn add(&mut self, entry: &EntryInfo, unit: Unit, adjustment: bool) -> Result<(), ExportError> {
+        if entry.component == Component::Response.as_str()
+            && let (Some(minutes), Some(class)) = (unit.minutes(entry.quantity), entry.time_class.as_deref())
+            && let Some(index) = TimeClass::ALL.iter().position(|known| known.as_str() == class)
+        {
+            self.class_minutes[index] = self.class_minutes[index].checked_add(minutes).ok_or(ExportError::Overflow)?;
+        }
+        if entry.component == Component::Callout.as_str() {
+            self.callouts = self.callouts.checked_add(entry.quantity).ok_or(ExportError::Overflow)?;
+        }
         self.amount = self.amount.checked_add(entry.amount).ok_or(ExportError::Overflow)?;
         if adjustment {
             self.adjustment_amount = self.adjustment_amount.checked_add(entry.amount).ok_or(ExportError::Overflow)?;
@@ -295,12 +311,14 @@ impl RowContext<'_> {
         if write!(text, "{}", date.format(&self.layout.date_format)).is_err() {
             text = date.format("%Y-%m-%d").to_string();
         }
-        Cell::Text(text)
+        Cell::Date { text, date }
     }
 
     /// The fields every shape has; `None` for shape-specific ones.
-    fn common(&self, field: SourceField, entry_count: usize) -> Option<Cell> {
+    fn common(&self, field: SourceField, sums: &Sums) -> Option<Cell> {
         let person = self.person;
+        let entry_count = sums.entry_count;
+        let last_day = self.period.ends_on.pred_opt().unwrap_or(self.period.ends_on);
         Some(match field {
             SourceField::PayrollId => Cell::Text(person.payroll_id.clone()),
             SourceField::PersonId => Cell::Text(person.id.clone()),
@@ -312,9 +330,22 @@ impl RowContext<'_> {
             SourceField::Period => Cell::Text(self.period.id.clone()),
             SourceField::PeriodStart => self.date(self.period.starts_on),
             // `ends_on` is exclusive; payroll systems expect the last day that is included.
-            SourceField::PeriodEnd => self.date(self.period.ends_on.pred_opt().unwrap_or(self.period.ends_on)),
+            SourceField::PeriodEnd => self.date(last_day),
             SourceField::Status => Cell::Text(status(self.period).to_owned()),
             SourceField::EntryCount => self.count(entry_count),
+            SourceField::ClassHours(class) => {
+                let index = TimeClass::ALL.iter().position(|known| *known == class).unwrap_or_default();
+                self.hours(sums.class_minutes[index])
+            }
+            SourceField::CalloutCount => {
+                let value = sums.callouts.normalize();
+                Cell::Number { text: self.layout.number.hours_exact(value), value, decimals: Some(0) }
+            }
+            // `load_layout` refuses a `pay_date` column without a rule.
+            SourceField::PayDate => match self.layout.pay_date.and_then(|rule| rule.pay_date(last_day)) {
+                Some(date) => self.date(date),
+                None => Cell::Empty,
+            },
             _ => return None,
         })
     }
@@ -348,7 +379,7 @@ fn long_rows(layout: &Layout, input: &PayrollInput, columns: &[Column]) -> Resul
         let hours_component = layout.is_hours_component(key.component);
         let mut row = Vec::with_capacity(columns.len());
         for column in columns {
-            if let Some(cell) = context.common(column.field, sums.entry_count) {
+            if let Some(cell) = context.common(column.field, &sums) {
                 row.push(cell);
                 continue;
             }
@@ -419,7 +450,7 @@ fn wide_rows(layout: &Layout, input: &PayrollInput, columns: &[Column]) -> Resul
         let context = RowContext { layout, period: &input.period, person, currency: key.currency };
         let mut row = Vec::with_capacity(columns.len());
         for column in columns {
-            if let Some(cell) = context.common(column.field, total.entry_count) {
+            if let Some(cell) = context.common(column.field, &total) {
                 row.push(cell);
                 continue;
             }
@@ -457,6 +488,7 @@ fn csv_text<'a>(layout: &Layout, cell: &'a Cell) -> std::borrow::Cow<'a, str> {
         Cell::Text(text) => neutralise_cell(text),
         Cell::Number { text, .. } if layout.number.is_plain_number(text) => std::borrow::Cow::Borrowed(text),
         Cell::Number { text, .. } => neutralise_cell(text),
+        Cell::Date { text, .. } => neutralise_cell(text),
         Cell::Empty => std::borrow::Cow::Borrowed(""),
     }
 }
@@ -473,8 +505,33 @@ fn io_error(format: &'static str) -> impl Fn(std::io::Error) -> ExportError {
     move |error| ExportError::Write { format, message: error.to_string() }
 }
 
-/// The name of the single worksheet of an XLSX export.
+/// The name of the XLSX export's first sheet: the layout's rows (the detail), as the CSV has them.
 pub const XLSX_SHEET: &str = "payroll";
+/// The sheet of per-person totals and control totals per currency.
+pub const XLSX_SUMMARY_SHEET: &str = "summary";
+/// The sheet of the pay policy versions that priced the period's entries.
+pub const XLSX_POLICIES_SHEET: &str = "policies";
+/// The `payroll_id` of the summary's control total rows.
+pub const SUMMARY_TOTAL: &str = "TOTAL";
+/// The summary sheet's columns.
+pub const SUMMARY_HEADERS: [&str; 7] = ["payroll_id", "name", "currency", "amount", "entry_count", "period", "status"];
+/// The policy sheet's columns.
+pub const POLICIES_HEADERS: [&str; 3] = ["policy", "version", "entry_count"];
+
+/// A column's width in characters by what it holds (the header's length may widen it).
+fn column_width(field: SourceField) -> usize {
+    match field {
+        SourceField::Name | SourceField::Email => 30,
+        SourceField::PeriodStart | SourceField::PeriodEnd | SourceField::PayDate => 12,
+        SourceField::Amount
+        | SourceField::Value
+        | SourceField::ComponentAmount(_)
+        | SourceField::TotalAmount
+        | SourceField::AdjustmentAmount => 14,
+        SourceField::Team | SourceField::CostCentre | SourceField::PersonId => 16,
+        _ => 10,
+    }
+}
 
 /// The export as RFC 4180 CSV: UTF-8 (with a BOM if the layout asks), CRLF line ends,
 /// quotes only where needed, the layout's delimiter.
@@ -525,6 +582,12 @@ pub struct PayrollWriter<'a, W: Write + Send> {
     workbook: Option<Workbook>,
     next_row: u32,
     rows_written: usize,
+    // XLSX only: the period, the layout sheet's width, and what the summary sheets show.
+    period: Option<PeriodInfo>,
+    columns_written: usize,
+    summary: BTreeMap<(String, String, Currency), (String, Decimal, usize)>,
+    controls: BTreeMap<Currency, (Decimal, usize)>,
+    policies: BTreeMap<(String, i32), usize>,
 }
 
 impl<'a, W: Write + Send> PayrollWriter<'a, W> {
@@ -538,6 +601,11 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
             workbook: None,
             next_row: 0,
             rows_written: 0,
+            period: None,
+            columns_written: 0,
+            summary: BTreeMap::new(),
+            controls: BTreeMap::new(),
+            policies: BTreeMap::new(),
         }
     }
 
@@ -549,7 +617,10 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
         self.started = true;
         match self.format {
             FileFormat::Csv => self.csv(&table, first),
-            FileFormat::Xlsx => self.xlsx(&table, first, &input.period),
+            FileFormat::Xlsx => {
+                self.tally(input)?;
+                self.xlsx(&table, first, &input.period)
+            }
             FileFormat::Json => self.json(&table, first, &input.period),
         }
     }
@@ -566,6 +637,7 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
                 self.out.write_all(end).map_err(io_error("JSON"))?;
             }
             FileFormat::Xlsx => {
+                self.xlsx_summary()?;
                 if let Some(mut workbook) = self.workbook.take() {
                     workbook.save_to_writer(&mut self.out).map_err(xlsx_error)?;
                 }
@@ -617,38 +689,25 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
 
     fn xlsx(&mut self, table: &Table, first: bool, period: &PeriodInfo) -> Result<(), ExportError> {
         if first {
-            let mut workbook = Workbook::new();
-            let start = period.starts_on;
-            let created = ExcelDateTime::from_ymd(
-                u16::try_from(chrono::Datelike::year(&start)).map_err(|_| ExportError::Overflow)?,
-                u8::try_from(chrono::Datelike::month(&start)).map_err(|_| ExportError::Overflow)?,
-                u8::try_from(chrono::Datelike::day(&start)).map_err(|_| ExportError::Overflow)?,
-            )
-            .map_err(xlsx_error)?;
-            workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
+            let mut workbook = super::xlsx::workbook(period.starts_on).map_err(xlsx_error)?;
             workbook
                 .add_worksheet_with_constant_memory()
                 .map_err(xlsx_error)?
                 .set_name(XLSX_SHEET)
                 .map_err(xlsx_error)?;
             self.workbook = Some(workbook);
+            self.period = Some(period.clone());
         }
         let Some(workbook) = self.workbook.as_mut() else {
             return Err(ExportError::Write { format: "XLSX", message: "the workbook is gone".to_owned() });
         };
         let worksheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
-        let quoted = Format::new().set_quote_prefix();
         if first && self.layout.header {
-            let header_format = Format::new().set_bold();
-            for (column_index, header) in table.headers.iter().enumerate() {
-                let column = u16::try_from(column_index).map_err(|_| ExportError::Overflow)?;
-                let format = if neutralise_cell(header) != header.as_str() {
-                    header_format.clone().set_quote_prefix()
-                } else {
-                    header_format.clone()
-                };
-                worksheet.write_string_with_format(self.next_row, column, header, &format).map_err(xlsx_error)?;
-            }
+            let headers: Vec<&str> = table.headers.iter().map(String::as_str).collect();
+            let widths: Vec<usize> =
+                columns(self.layout, period).iter().map(|column| column_width(column.field)).collect();
+            super::xlsx::header(worksheet, &headers, &widths).map_err(xlsx_error)?;
+            self.columns_written = headers.len();
             self.next_row += 1;
         }
         for row in &table.rows {
@@ -656,24 +715,118 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
                 let column = u16::try_from(column_index).map_err(|_| ExportError::Overflow)?;
                 let row_index = self.next_row;
                 match cell {
-                    Cell::Text(text) if text.is_empty() => {}
-                    Cell::Text(text) if neutralise_cell(text) != text.as_str() => {
-                        worksheet.write_string_with_format(row_index, column, text, &quoted).map_err(xlsx_error)?;
-                    }
-                    Cell::Text(text) => {
-                        worksheet.write_string(row_index, column, text).map_err(xlsx_error)?;
-                    }
-                    Cell::Number { value, decimals, .. } => {
-                        // f64 only here, at the last step, because XLSX stores numbers as doubles.
-                        let number: f64 = value.to_string().parse().map_err(|_| ExportError::Overflow)?;
-                        let format = Format::new().set_num_format(self.layout.number.xlsx_code(*decimals));
-                        worksheet.write_number_with_format(row_index, column, number, &format).map_err(xlsx_error)?;
-                    }
-                    Cell::Empty => {}
+                    Cell::Text(text) => super::xlsx::write_text(worksheet, row_index, column, text, false),
+                    Cell::Number { value, decimals, .. } => super::xlsx::write_number(
+                        worksheet,
+                        row_index,
+                        column,
+                        *value,
+                        &self.layout.number.xlsx_code(*decimals),
+                        false,
+                    ),
+                    Cell::Date { date, .. } => super::xlsx::write_date(worksheet, row_index, column, *date),
+                    Cell::Empty => Ok(()),
                 }
+                .map_err(xlsx_error)?;
             }
             self.next_row = self.next_row.checked_add(1).ok_or(ExportError::Overflow)?;
         }
+        Ok(())
+    }
+
+    /// Adds what the summary and policy sheets need from one slice's entries.
+    fn tally(&mut self, input: &PayrollInput) -> Result<(), ExportError> {
+        let people = people_by_id(&input.people);
+        for entry in &input.entries {
+            let checked = check_ledger_entry(&people, entry)?;
+            let person = checked.person;
+            let line = self
+                .summary
+                .entry((person.payroll_id.clone(), person.id.clone(), checked.currency))
+                .or_insert_with(|| (person.name.clone(), Decimal::ZERO, 0));
+            line.1 = line.1.checked_add(entry.amount).ok_or(ExportError::Overflow)?;
+            line.2 += 1;
+            let control = self.controls.entry(checked.currency).or_default();
+            control.0 = control.0.checked_add(entry.amount).ok_or(ExportError::Overflow)?;
+            control.1 += 1;
+            *self.policies.entry((entry.policy_id.clone(), entry.policy_version)).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// The summary sheet (a row per person and currency, then a control total per currency
+    /// summed from the entries themselves) and the sheet of policy versions used. The summary
+    /// is the sheet Excel opens on; the layout's sheet stays first for imports that read it.
+    fn xlsx_summary(&mut self) -> Result<(), ExportError> {
+        use super::xlsx::XCell;
+        let Some(workbook) = self.workbook.as_mut() else { return Ok(()) };
+        let period = self.period.clone().ok_or(ExportError::Overflow)?;
+        if self.layout.header && self.columns_written > 0 {
+            let sheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
+            super::xlsx::filter(sheet, self.next_row.saturating_sub(1), self.columns_written).map_err(xlsx_error)?;
+        }
+        let state = status(&period).to_owned();
+        let amount = |currency: Currency, value: Decimal| XCell::Number(value, currency.minor_unit_exponent());
+        let mut rows = Vec::with_capacity(self.summary.len() + self.controls.len());
+        let mut person_sums: BTreeMap<Currency, Decimal> = BTreeMap::new();
+        for ((payroll_id, _, currency), (name, total, entries)) in &self.summary {
+            let sum = person_sums.entry(*currency).or_default();
+            *sum = sum.checked_add(*total).ok_or(ExportError::Overflow)?;
+            rows.push((
+                vec![
+                    XCell::Text(payroll_id.clone()),
+                    XCell::Text(name.clone()),
+                    XCell::Text(currency.code().to_owned()),
+                    amount(*currency, *total),
+                    XCell::Number(Decimal::from(*entries), 0),
+                    XCell::Text(period.id.clone()),
+                    XCell::Text(state.clone()),
+                ],
+                false,
+            ));
+        }
+        for (currency, (total, entries)) in &self.controls {
+            // The control total is summed from the entries, apart from the per-person rows: if
+            // the two ever disagree the file is refused rather than handed to payroll.
+            if person_sums.get(currency) != Some(total) {
+                return Err(ExportError::Write {
+                    format: "XLSX",
+                    message: format!("the {currency} control total does not equal the sum of the people's totals"),
+                });
+            }
+            rows.push((
+                vec![
+                    XCell::Text(SUMMARY_TOTAL.to_owned()),
+                    XCell::Empty,
+                    XCell::Text(currency.code().to_owned()),
+                    amount(*currency, *total),
+                    XCell::Number(Decimal::from(*entries), 0),
+                    XCell::Text(period.id.clone()),
+                    XCell::Text(state.clone()),
+                ],
+                true,
+            ));
+        }
+        super::xlsx::table_sheet(workbook, XLSX_SUMMARY_SHEET, &SUMMARY_HEADERS, &[12, 30, 8, 14, 11, 9, 12], &rows)
+            .map_err(xlsx_error)?;
+        let policies: Vec<(Vec<XCell>, bool)> = self
+            .policies
+            .iter()
+            .map(|((policy, version), entries)| {
+                (
+                    vec![
+                        XCell::Text(policy.clone()),
+                        XCell::Number(Decimal::from(*version), 0),
+                        XCell::Number(Decimal::from(*entries), 0),
+                    ],
+                    false,
+                )
+            })
+            .collect();
+        super::xlsx::table_sheet(workbook, XLSX_POLICIES_SHEET, &POLICIES_HEADERS, &[24, 9, 11], &policies)
+            .map_err(xlsx_error)?;
+        let summary = workbook.worksheet_from_name(XLSX_SUMMARY_SHEET).map_err(xlsx_error)?;
+        summary.set_active(true);
         Ok(())
     }
 
@@ -692,7 +845,7 @@ impl<'a, W: Write + Send> PayrollWriter<'a, W> {
             let cells: Vec<Option<String>> = row
                 .iter()
                 .map(|cell| match cell {
-                    Cell::Text(text) => Some(text.clone()),
+                    Cell::Text(text) | Cell::Date { text, .. } => Some(text.clone()),
                     Cell::Number { value, .. } => Some(value.to_string()),
                     Cell::Empty => None,
                 })
@@ -885,11 +1038,100 @@ mod tests {
                             );
                         }
                         Data::Empty => assert_eq!(expected, "", "{name} {position:?}"),
+                        // Dates are date cells; the CSV writes them in the layout's date format.
+                        Data::DateTime(date) => {
+                            let day = crate::reports::xlsx::testing::day(&date);
+                            assert_eq!(day.format(&layout.date_format).to_string(), *expected, "{name} {position:?}");
+                        }
                         other => panic!("{name} {position:?}: unexpected cell {other:?}"),
                     }
                 }
             }
         }
+    }
+
+    /// Issue #18: dates were text, and there was no frozen header, filter, widths, summary or
+    /// policy sheet.
+    #[test]
+    fn xlsx_has_date_cells_a_frozen_filtered_header_a_summary_and_the_policies() {
+        let layout = layout("detailed");
+        let input = fixture::input(true);
+        let bytes = write_xlsx(&layout, &input).unwrap();
+        let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(workbook.sheet_names(), vec![XLSX_SHEET, XLSX_SUMMARY_SHEET, XLSX_POLICIES_SHEET]);
+
+        let detail = workbook.worksheet_range(XLSX_SHEET).unwrap();
+        let column = |header: &str| {
+            detail.rows().next().unwrap().iter().position(|cell| cell == &Data::String(header.into())).unwrap()
+        };
+        for row in detail.rows().skip(1) {
+            for (header, expected) in
+                [("period_start", "2026-10-01"), ("period_end", "2026-10-31"), ("pay_date", "2026-11-25")]
+            {
+                let Data::DateTime(date) = &row[column(header)] else { panic!("{header} is a date cell: {row:?}") };
+                assert_eq!(crate::reports::xlsx::testing::day(date).to_string(), expected);
+            }
+        }
+        let xml = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet1.xml");
+        assert!(xml.contains("state=\"frozen\""), "{xml}");
+        assert!(xml.contains("<autoFilter ref=\"A1:T6\"/>"), "{xml}");
+        assert!(xml.contains("<col min=\"2\" max=\"2\" width=\"30"), "{xml}");
+
+        let summary = workbook.worksheet_range(XLSX_SUMMARY_SHEET).unwrap();
+        assert_eq!(summary.rows().next().unwrap().len(), SUMMARY_HEADERS.len());
+        for code in ["EUR", "GBP", "JPY"] {
+            let amount = |row: &[Data]| match &row[3] {
+                Data::Float(value) => format!("{value}").parse::<Decimal>().unwrap(),
+                other => panic!("amount is a number: {other:?}"),
+            };
+            let of_currency: Vec<&[Data]> =
+                summary.rows().skip(1).filter(|row| row[2] == Data::String(code.into())).collect();
+            let (totals, people): (Vec<&[Data]>, Vec<&[Data]>) =
+                of_currency.into_iter().partition(|row| row[0] == Data::String(SUMMARY_TOTAL.into()));
+            assert_eq!(totals.len(), 1, "{code}: one control total");
+            let people_sum: Decimal = people.iter().map(|row| amount(row)).sum();
+            let ledger: Decimal =
+                input.entries.iter().filter(|entry| entry.currency == code).map(|entry| entry.amount).sum();
+            assert_eq!(amount(totals[0]), people_sum, "{code}: the control total is the sum of the lines");
+            assert_eq!(people_sum, ledger, "{code}: and of the ledger");
+        }
+        let summary_xml = crate::reports::xlsx::testing::part(&bytes, "xl/worksheets/sheet2.xml");
+        assert!(summary_xml.contains("tabSelected=\"1\""), "Excel opens on the summary: {summary_xml}");
+
+        // A hostile name stays a plain string on every sheet, never a formula.
+        for sheet in [XLSX_SHEET, XLSX_SUMMARY_SHEET, XLSX_POLICIES_SHEET] {
+            let formulas = workbook.worksheet_formula(sheet).unwrap();
+            assert!(formulas.used_cells().all(|(_, _, formula)| formula.is_empty()), "{sheet}");
+        }
+        assert!(
+            summary.rows().any(|row| row[1] == Data::String("=HYPERLINK(\"http://x.test\",\"pay\")".into())),
+            "the summary keeps the name as text"
+        );
+        let styles = crate::reports::xlsx::testing::part(&bytes, "xl/styles.xml");
+        assert!(styles.contains("quotePrefix=\"1\""), "formula-like text gets the quote prefix: {styles}");
+
+        let policies = workbook.worksheet_range(XLSX_POLICIES_SHEET).unwrap();
+        let rows: Vec<&[Data]> = policies.rows().collect();
+        assert_eq!(rows[1][0], Data::String("uk-standard".into()));
+        assert_eq!(rows[1][1], Data::Float(3.0));
+        assert_eq!(rows[1][2], Data::Float(16.0));
+    }
+
+    #[test]
+    fn detailed_layout_has_hours_by_class_callouts_and_the_pay_date() {
+        let layout = layout("detailed");
+        let records = rows(&layout, &fixture::input(true)).unwrap();
+        let header = &records[0];
+        let zoe = records.iter().find(|record| record[0] == "E-1001").unwrap();
+        let cell = |name: &str| zoe[header.iter().position(|known| known == name).unwrap()].as_str();
+        // Zoë: 90 response minutes at night, 7 off hours; two callouts and a reversed one.
+        assert_eq!(cell("hours_night"), "1.50");
+        assert_eq!(cell("hours_off_hours"), "0.12");
+        assert_eq!(cell("hours_business"), "0.00");
+        assert_eq!(cell("callouts"), "1");
+        assert_eq!(cell("pay_date"), "2026-11-25");
+        let kenji = records.iter().find(|record| record[0] == "E-1002").unwrap();
+        assert_eq!(kenji[header.iter().position(|known| known == "hours_weekend").unwrap()], "0.75");
     }
 
     #[test]

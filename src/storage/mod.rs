@@ -15,6 +15,8 @@ pub mod audit;
 mod connection;
 pub mod cost_settings;
 pub mod dashboard;
+pub mod exchange_rates;
+pub mod exports;
 pub mod facts;
 pub mod import;
 pub mod journal;

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::{adjustments, ledger_entries, pay_periods, pay_run_steps, payroll_exports, responses, settings};
+use super::schema::{adjustments, ledger_entries, pay_periods, pay_run_steps, responses, settings};
 use super::{AnyConnection, StorageError};
 use crate::domain::pay_run::{Identity, Step, StepKind};
 use crate::domain::timestamp::{from_naive, to_naive};
@@ -191,75 +191,6 @@ pub fn earning_codes(conn: &mut AnyConnection, period: &str) -> Result<BTreeMap<
         .select((adjustments::entry_id, adjustments::earning_code))
         .load(conn)?;
     Ok(rows.into_iter().filter_map(|(entry, code)| code.map(|code| (entry, code))).collect())
-}
-
-/// A payroll export of a period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Export {
-    pub layout: String,
-    pub format: String,
-    pub actor: String,
-    /// Entries in the period when it was exported.
-    pub entries: i64,
-    pub last_entry_id: Option<String>,
-    #[serde(with = "crate::domain::timestamp::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub exported_at: DateTime<Utc>,
-}
-
-/// Records that a period's payroll file was produced now, with the last entry it held.
-pub fn record_export(
-    conn: &mut AnyConnection,
-    period: &str,
-    layout: &str,
-    format: &str,
-    stamp: &super::Stamp,
-) -> Result<(), StorageError> {
-    super::write_transaction(conn, |conn| {
-        let entries = entry_count(conn, period)?;
-        let last: Option<String> = ledger_entries::table
-            .filter(ledger_entries::period_id.eq(period))
-            .select(diesel::dsl::max(ledger_entries::id))
-            .first(conn)?;
-        diesel::insert_into(payroll_exports::table)
-            .values((
-                payroll_exports::id.eq(uuid::Uuid::now_v7().to_string()),
-                payroll_exports::period_id.eq(period),
-                payroll_exports::layout.eq(layout),
-                payroll_exports::format.eq(format),
-                payroll_exports::actor.eq(&stamp.actor),
-                payroll_exports::entries.eq(entries),
-                payroll_exports::last_entry_id.eq(&last),
-                payroll_exports::exported_at.eq(to_naive(stamp.at)),
-            ))
-            .execute(conn)?;
-        super::audit::record(
-            conn,
-            stamp,
-            "export",
-            "pay_period",
-            period,
-            Some(format!("{layout} {format}, {entries} entries")),
-        )
-    })
-}
-
-/// The latest payroll export of a period, if any.
-pub fn last_export(conn: &mut AnyConnection, period: &str) -> Result<Option<Export>, StorageError> {
-    type Row = (String, String, String, String, String, i64, Option<String>, NaiveDateTime);
-    let row: Option<Row> = payroll_exports::table
-        .filter(payroll_exports::period_id.eq(period))
-        .order(payroll_exports::id.desc())
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(_, _, layout, format, actor, entries, last_entry_id, at)| Export {
-        layout,
-        format,
-        actor,
-        entries,
-        last_entry_id,
-        exported_at: from_naive(at),
-    }))
 }
 
 /// Per person, period and currency, the sum of the entries posted in `periods` (minor units).

@@ -57,6 +57,15 @@ pub fn payroll_input_for(
             entries
         }
     };
+    input_from_entries(conn, period, entries)
+}
+
+/// A payroll input of `period` holding exactly `entries`, with the people they pay.
+pub fn input_from_entries(
+    conn: &mut AnyConnection,
+    period: ledger::Period,
+    entries: Vec<ledger::Entry>,
+) -> Result<PayrollInput, StorageError> {
     let directory: Vec<DirectoryRow> = people::table
         .left_join(teams::table)
         .select((
@@ -76,7 +85,7 @@ pub fn payroll_input_for(
     let cost_centres: std::collections::BTreeMap<String, String> =
         teams::table.select((teams::id, teams::cost_centre)).load::<(String, String)>(conn)?.into_iter().collect();
     let last_day = period.ends_on.pred_opt().unwrap_or(period.ends_on);
-    let earning_codes = super::pay_runs::earning_codes(conn, period_id)?;
+    let earning_codes = super::pay_runs::earning_codes(conn, &period.id)?;
     let people = directory
         .into_iter()
         .filter(|(id, ..)| paid.contains(id.as_str()))
@@ -124,7 +133,21 @@ pub fn payroll_input_for(
                 policy_version: entry.policy_version,
                 earning_code: earning_codes.get(&entry.id).cloned(),
                 id: entry.id,
+                time_class: entry.time_class,
+                day_class: entry.day_class,
+                posted_at: entry.posted_at,
             })
             .collect(),
     })
+}
+
+/// The changes file's input: the period's entries posted since its last payroll export (all
+/// of them when it was never exported), and that export.
+pub fn changes_input(
+    conn: &mut AnyConnection,
+    period_id: &str,
+) -> Result<(Option<super::exports::ExportRecord>, PayrollInput), StorageError> {
+    let period = ledger::get_period(conn, period_id)?;
+    let (last, entries) = super::exports::entries_since_last_export(conn, period_id)?;
+    Ok((last, input_from_entries(conn, period, entries)?))
 }

@@ -393,6 +393,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    exchange_rates (id) {
+        id -> Text,
+        currency -> Text,
+        to_currency -> Text,
+        rate -> Text,
+        effective_from -> Date,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     adjustments (id) {
         id -> Text,
         entry_id -> Text,
@@ -408,14 +420,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    reporting_settings (id) {
+        id -> Text,
+        reporting_currency -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     payroll_exports (id) {
         id -> Text,
         period_id -> Text,
         layout -> Text,
         format -> Text,
-        actor -> Text,
-        entries -> BigInt,
-        last_entry_id -> Nullable<Text>,
+        entry_count -> BigInt,
+        entries_sha256 -> Text,
+        exported_by -> Text,
         exported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payroll_export_entries (export_id, entry_id) {
+        export_id -> Text,
+        entry_id -> Text,
     }
 }

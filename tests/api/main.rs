@@ -10,6 +10,7 @@ mod cli;
 mod dashboard;
 mod demo;
 mod directory;
+mod exports_and_rates;
 mod health;
 mod import;
 mod journal;

@@ -293,7 +293,7 @@ async fn the_review_shows_totals_changes_and_anomalies(backend: Backend) {
     let review = app.get("/v1/periods/2026-03/review").await.body;
     let changes = &review["changes_since_export"];
     assert_eq!(changes["last_export"]["layout"], "long");
-    assert_eq!(changes["last_export"]["entries"].as_u64(), Some(entries.len() as u64));
+    assert_eq!(changes["last_export"]["entry_count"].as_u64(), Some(entries.len() as u64));
     assert_eq!(changes["count"].as_i64(), late["lines_posted"].as_i64());
     let new_total: Decimal = changes["entries"].as_array().unwrap().iter().map(|entry| decimal(&entry["amount"])).sum();
     assert_eq!(decimal(&changes["total_by_currency"]["GBP"]), new_total);

@@ -75,8 +75,8 @@ fn read_every_table(store: &Store) {
         .load::<(i64, Option<String>)>(conn)
         .unwrap();
     schema::payroll_exports::table
-        .select((schema::payroll_exports::entries, schema::payroll_exports::last_entry_id))
-        .load::<(i64, Option<String>)>(conn)
+        .select((schema::payroll_exports::entry_count, schema::payroll_exports::entries_sha256))
+        .load::<(i64, String)>(conn)
         .unwrap();
     schema::responses::table.select(schema::responses::actionable).load::<bool>(conn).unwrap();
 }

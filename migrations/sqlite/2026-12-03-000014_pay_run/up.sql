@@ -38,18 +38,7 @@ CREATE TABLE adjustments (
 );
 CREATE INDEX adjustments_period ON adjustments(period_id);
 
--- Every payroll export of a period, with the last entry it held.
-CREATE TABLE payroll_exports (
-    id TEXT PRIMARY KEY NOT NULL,
-    period_id TEXT NOT NULL REFERENCES pay_periods(id),
-    layout TEXT NOT NULL,
-    format TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    entries BIGINT NOT NULL,
-    last_entry_id TEXT,
-    exported_at TIMESTAMP NOT NULL
-);
-CREATE INDEX payroll_exports_period ON payroll_exports(period_id, id);
+-- Payroll exports are recorded by migration 000015 (`payroll_exports`, entry by entry).
 
 CREATE TRIGGER pay_run_steps_append_only_update BEFORE UPDATE ON pay_run_steps
 BEGIN
