@@ -16,4 +16,5 @@ pub mod rollup;
 pub mod server;
 pub mod storage;
 pub mod sync;
+pub mod web;
 pub mod worker;

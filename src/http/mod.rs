@@ -21,6 +21,7 @@ mod settings;
 mod shifts;
 mod teams;
 mod tokens;
+pub mod html;
 mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -86,8 +87,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(health::healthz)
     .service(health::readyz)
     .service(openapi::openapi_json)
+    .service(html::docs)
     .service(openapi::swagger_ui())
-    .service(dashboard::page)
+    .service(html::stylesheet)
+    .service(html::home_page)
+    .service(html::respond)
+    .service(html::amend)
+    .service(html::withdraw)
+    .service(html::dashboard)
+    .service(html::alert)
+    .service(html::periods_page)
+    .service(html::payroll)
+    .service(html::accruals)
     .service(dashboard::login_form)
     .service(dashboard::login)
     .service(dashboard::logout)
