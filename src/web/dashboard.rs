@@ -324,7 +324,12 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
         let _ = write!(
             out,
             "<div class=\"chart\">{}</div>",
-            bar_chart(&format!("Most expensive alerts, cost in {}", currency.code()), &bars, currency.code())
+            bar_chart(
+                &format!("Most expensive alerts, cost in {}", currency.code()),
+                &bars,
+                currency.code(),
+                &format!("cost ({})", currency.code())
+            )
         );
     }
     money_table(&mut out, "Most expensive alerts", "Alert", &top, controls, true);
@@ -364,7 +369,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     } else {
         let bars: Vec<(String, Decimal)> =
             over.iter().map(|load| (load.person.clone(), Decimal::from(load.out_of_hours))).collect();
-        let _ = write!(out, "<div class=\"chart\">{}</div>", bar_chart("Out-of-hours pages per person, last 365 days", &bars, "pages"));
+        let _ = write!(out, "<div class=\"chart\">{}</div>", bar_chart("Out-of-hours pages per person, last 365 days", &bars, "", "out-of-hours pages"));
         out.push_str(
             "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\" class=\"n\">Out of hours</th>\
              <th scope=\"col\" class=\"n\">At night</th></tr></thead><tbody>",
