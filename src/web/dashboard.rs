@@ -244,7 +244,7 @@ fn money_table_rows(out: &mut String, lines: &[crate::dashboard::DebtLine], cont
 fn money_table(out: &mut String, caption: &str, first: &str, lines: &[crate::dashboard::DebtLine], controls: &Controls, link: bool) {
     let _ = write!(
         out,
-        "<div class=\"table-wrap\"><table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"n\">Pages</th>\
+        "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"n\">Pages</th>\
          <th scope=\"col\" class=\"n\">At night</th><th scope=\"col\" class=\"n\">Not actionable</th><th scope=\"col\" class=\"n\">Cost</th>\
          <th scope=\"col\" class=\"n\">Previous range</th></tr></thead><tbody>",
         escape(caption),
@@ -337,7 +337,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
 
     out.push_str(
         "<section id=\"noisy-alerts\" aria-labelledby=\"noisy-title\"><h2 id=\"noisy-title\">The noisiest alerts</h2>\
-         <div class=\"table-wrap\"><table><caption>Alerts whose pages most often needed nobody</caption><thead><tr><th scope=\"col\">Alert</th>\
+         <div class=\"table-wrap\" tabindex=\"0\"><table><caption>Alerts whose pages most often needed nobody</caption><thead><tr><th scope=\"col\">Alert</th>\
          <th scope=\"col\" class=\"n\">Pages</th><th scope=\"col\" class=\"n\">Answered</th><th scope=\"col\" class=\"n\">Not actionable</th></tr></thead><tbody>",
     );
     for noisy in dashboard.signals.noisy_alerts.iter().take(TOP_ALERTS) {
@@ -371,7 +371,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
             over.iter().map(|load| (load.person.clone(), Decimal::from(load.out_of_hours))).collect();
         let _ = write!(out, "<div class=\"chart\">{}</div>", bar_chart("Out-of-hours pages per person, last 365 days", &bars, "", "out-of-hours pages"));
         out.push_str(
-            "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\" class=\"n\">Out of hours</th>\
+            "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\" class=\"n\">Out of hours</th>\
              <th scope=\"col\" class=\"n\">At night</th></tr></thead><tbody>",
         );
         for load in &over {
@@ -394,7 +394,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
         out.push_str("<p>Nobody was on call the night after a night they were woken.</p>");
     } else {
         out.push_str(
-            "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Woken the night of</th>\
+            "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Woken the night of</th>\
              <th scope=\"col\">On call again the night of</th></tr></thead><tbody>",
         );
         for violation in &dashboard.signals.on_call_after_bad_night {
@@ -413,7 +413,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     let _ = write!(
         out,
         "<section id=\"rotations\" aria-labelledby=\"rota-title\"><h2 id=\"rota-title\">Rota sizes</h2><p>Healthy: {} to {} people.</p>\
-         <div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Team</th><th scope=\"col\" class=\"n\">People</th><th scope=\"col\">Verdict</th></tr></thead><tbody>",
+         <div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Team</th><th scope=\"col\" class=\"n\">People</th><th scope=\"col\">Verdict</th></tr></thead><tbody>",
         crate::domain::health::ROTATION_MIN,
         crate::domain::health::ROTATION_MAX
     );
@@ -437,7 +437,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
             out.push_str("<p>Every paged service has an owning team.</p>");
         } else {
             out.push_str(
-                "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Service</th><th scope=\"col\" class=\"n\">Pages</th></tr></thead><tbody>",
+                "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Service</th><th scope=\"col\" class=\"n\">Pages</th></tr></thead><tbody>",
             );
             for service in &dashboard.signals.unowned {
                 let _ = write!(
@@ -461,7 +461,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     ] {
         let _ = write!(
             out,
-            "<div class=\"table-wrap\"><table><caption>{caption}</caption><thead><tr><th scope=\"col\">{}</th>\
+            "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>{caption}</caption><thead><tr><th scope=\"col\">{}</th>\
              <th scope=\"col\" class=\"n\">Pages</th><th scope=\"col\" class=\"n\">Ack p50</th><th scope=\"col\" class=\"n\">Ack p90</th>\
              <th scope=\"col\" class=\"n\">Ack p99</th><th scope=\"col\" class=\"n\">Resolve p50</th><th scope=\"col\" class=\"n\">Resolve p90</th>\
              <th scope=\"col\" class=\"n\">Resolve p99</th></tr></thead><tbody>",
@@ -540,7 +540,7 @@ pub fn render_alert(alert: &str, controls: &Controls, cost: &[crate::dashboard::
     let mut woke: Vec<_> = woke.into_iter().collect();
     woke.sort_by(|a, b| b.1.1.cmp(&a.1.1).then_with(|| b.1.0.cmp(&a.1.0)).then_with(|| a.0.cmp(&b.0)));
     out.push_str(
-        "<section aria-labelledby=\"woke-title\"><h2 id=\"woke-title\">Who it woke</h2><div class=\"table-wrap\"><table><thead><tr>\
+        "<section aria-labelledby=\"woke-title\"><h2 id=\"woke-title\">Who it woke</h2><div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr>\
          <th scope=\"col\">Person</th><th scope=\"col\" class=\"n\">Pages acknowledged</th><th scope=\"col\" class=\"n\">At night</th></tr></thead><tbody>",
     );
     for (person, (pages, nights)) in &woke {
@@ -555,7 +555,7 @@ pub fn render_alert(alert: &str, controls: &Controls, cost: &[crate::dashboard::
     out.push_str("</tbody></table></div></section>");
     let _ = write!(
         out,
-        "<section aria-labelledby=\"alert-pages-title\"><h2 id=\"alert-pages-title\">Its pages ({})</h2><div class=\"table-wrap\"><table><thead><tr>\
+        "<section aria-labelledby=\"alert-pages-title\"><h2 id=\"alert-pages-title\">Its pages ({})</h2><div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr>\
          <th scope=\"col\">Triggered (UTC)</th><th scope=\"col\">Page</th><th scope=\"col\">Service</th><th scope=\"col\">Acknowledged by</th>\
          <th scope=\"col\" class=\"n\">Minutes to resolve</th></tr></thead><tbody>",
         pages.len()

@@ -319,7 +319,7 @@ fn responses_section(out: &mut String, home: &Home) {
         return;
     }
     out.push_str(
-        "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Started</th><th scope=\"col\">Page</th>\
+        "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Started</th><th scope=\"col\">Page</th>\
          <th scope=\"col\" class=\"n\">Minutes</th><th scope=\"col\">State</th><th scope=\"col\">Decision</th></tr></thead><tbody>",
     );
     for response in &home.responses {
@@ -381,7 +381,7 @@ fn statement_section(out: &mut String, home: &Home) {
     }
     let _ = write!(
         out,
-        "<div class=\"table-wrap\"><table><caption>Every line and why it was paid (times in {})</caption><thead><tr>\
+        "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>Every line and why it was paid (times in {})</caption><thead><tr>\
          <th scope=\"col\">When</th><th scope=\"col\">Component</th><th scope=\"col\" class=\"n\">Quantity</th>\
          <th scope=\"col\" class=\"n\">Amount</th><th scope=\"col\">Explanation</th></tr></thead><tbody>",
         escape(home.zone.name())
@@ -419,7 +419,7 @@ fn load_section(out: &mut String, home: &Home) {
         out,
         "<section aria-labelledby=\"load-title\"><h2 id=\"load-title\">Your out-of-hours pages, last 365 days</h2>\
          <p>Being woken two or three times a year is reasonable; more is not.</p>\
-         <div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Pages you acknowledged</th><th scope=\"col\" class=\"n\">Count</th>\
+         <div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Pages you acknowledged</th><th scope=\"col\" class=\"n\">Count</th>\
          <th scope=\"col\" class=\"n\">Bar a year</th></tr></thead><tbody>\
          <tr><td>Out of hours</td><td class=\"n\">{}</td><td class=\"n\">{bar}</td></tr>\
          <tr><td>At night</td><td class=\"n\">{}</td><td class=\"n\"></td></tr></tbody></table></div><p>{verdict}</p></section>",

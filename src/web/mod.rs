@@ -22,7 +22,8 @@ use crate::domain::role::Role;
 /// Where the shared stylesheet is served (public: the sign-in page uses it too).
 pub const STYLESHEET_PATH: &str = "/assets/paydown.css";
 
-/// The one stylesheet of every page. Colours keep a contrast of at least 4.5:1 on white
+/// The one stylesheet of every page. A wide table scrolls inside its own box (focusable, so
+/// a keyboard can scroll it) rather than the page sideways. Colours keep a contrast of at least 4.5:1 on white
 /// (WCAG AA); focus is a thick outline; tables of numbers right-align both the numbers
 /// and their headers; print drops navigation and forms.
 pub const STYLESHEET: &str = r#":root{--ink:#1a1a1a;--muted:#4d4d4d;--line:#c4c4c4;--accent:#0b4f8a;--bad:#9b0000;--ok:#1d6b2f;--panel:#f2f5f8}
@@ -46,7 +47,7 @@ table{border-collapse:collapse;width:100%;font-size:.95rem;margin:.5rem 0}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{font-weight:600;background:var(--panel)}
-th.n,td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}td.n{white-space:nowrap}
 .headline{background:var(--panel);border-left:5px solid var(--accent);padding:.75rem 1rem;margin:0 0 1rem}
 .headline .figure{display:block;font-size:2.25rem;font-weight:700;line-height:1.2}
 .headline p{margin:.35rem 0}

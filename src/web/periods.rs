@@ -26,7 +26,7 @@ pub fn render(periods: &[Period], pay_run: Option<&str>) -> String {
         return out;
     }
     out.push_str(
-        "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Period</th><th scope=\"col\">Days</th><th scope=\"col\">State</th>\
+        "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Period</th><th scope=\"col\">Days</th><th scope=\"col\">State</th>\
          <th scope=\"col\">Payroll files</th><th scope=\"col\">Accruals</th></tr></thead><tbody>",
     );
     for period in periods.iter().rev() {
