@@ -112,7 +112,13 @@ fn over_tls(request: &HttpRequest) -> bool {
     request.connection_info().scheme() == "https"
 }
 
-pub(super) fn cookie<'a>(request: &HttpRequest, name: &'a str, value: String, max_age: i64, path: &'a str) -> Cookie<'a> {
+pub(super) fn cookie<'a>(
+    request: &HttpRequest,
+    name: &'a str,
+    value: String,
+    max_age: i64,
+    path: &'a str,
+) -> Cookie<'a> {
     Cookie::build(name, value)
         .path(path)
         .http_only(true)

@@ -104,7 +104,8 @@ impl Session {
 
     /// Refuses a form without this session's anti-forgery value or sent from another site.
     fn check_form(&self, request: &HttpRequest, sent: &str) -> Result<(), PageError> {
-        let matches = !self.csrf.is_empty() && super::dashboard::constant_time_eq(self.csrf.as_bytes(), sent.as_bytes());
+        let matches =
+            !self.csrf.is_empty() && super::dashboard::constant_time_eq(self.csrf.as_bytes(), sent.as_bytes());
         if matches && super::access::same_origin(request) {
             return Ok(());
         }
@@ -413,7 +414,8 @@ async fn after_form(state: &AppState, person: String, at: DateTime<Utc>, done: &
     })
     .await
     .ok();
-    let period = period.map(|period| format!("&period={}", pages::dashboard::url_component(&period))).unwrap_or_default();
+    let period =
+        period.map(|period| format!("&period={}", pages::dashboard::url_component(&period))).unwrap_or_default();
     format!("/?done={done}{period}#page-{}", pages::dashboard::url_component(page_id))
 }
 
@@ -585,11 +587,7 @@ async fn controls(
     let reach = super::access::reach(state, &session.caller).await?;
     let teams: Vec<String> = match reach.team_list() {
         Some(teams) => teams,
-        None => with_conn(state, crate::storage::teams::list)
-            .await?
-            .into_iter()
-            .map(|team| team.id)
-            .collect(),
+        None => with_conn(state, crate::storage::teams::list).await?.into_iter().map(|team| team.id).collect(),
     };
     let team = query.team.filter(|team| !team.is_empty());
     let reach = match &team {
@@ -597,8 +595,10 @@ async fn controls(
         Some(team) if !teams.contains(team) => {
             return Err(match reach {
                 Reach::Everyone => ApiError::invalid("team", format!("no team `{team}`")),
-                Reach::Within { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "that team is not one of yours")
-                    .with_field("team"),
+                Reach::Within { .. } => {
+                    ApiError::new(StatusCode::FORBIDDEN, "forbidden", "that team is not one of yours")
+                        .with_field("team")
+                }
             });
         }
         Some(team) => {
@@ -684,11 +684,8 @@ pub async fn alert(
             .into_iter()
             .filter(|page| reach.sees_team(page.owning_team.as_deref()))
             .map(|page| {
-                let night = page
-                    .acknowledged_by
-                    .as_ref()
-                    .and_then(|person| calendars.get(person))
-                    .is_some_and(|calendar| {
+                let night =
+                    page.acknowledged_by.as_ref().and_then(|person| calendars.get(person)).is_some_and(|calendar| {
                         calendar.classes_at(page.triggered_at).contains(crate::domain::time_class::TimeClass::Night)
                     });
                 pages::dashboard::AlertPage {
@@ -716,8 +713,7 @@ pub async fn alert(
 /// `/periods`: the pay periods, their state and their files.
 #[get("/periods")]
 pub async fn periods_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, PageError> {
-    let periods =
-        with_conn(&state, crate::storage::ledger::list_periods).await.map_err(|error| session.fail(error))?;
+    let periods = with_conn(&state, crate::storage::ledger::list_periods).await.map_err(|error| session.fail(error))?;
     Ok(session.page(StatusCode::OK, "Pay periods", "/periods", &pages::periods::render(&periods, None)))
 }
 

@@ -9,6 +9,7 @@ mod dashboard;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod html;
 mod ledger;
 mod mappings;
 pub mod openapi;
@@ -21,7 +22,6 @@ mod settings;
 mod shifts;
 mod teams;
 mod tokens;
-pub mod html;
 mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, web};

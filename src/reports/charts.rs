@@ -277,7 +277,8 @@ pub fn stacked_monthly(title: &str, months: &[String], series: &[Series], unit: 
     let slot = Decimal::from(right - PLOT_LEFT) / Decimal::from(columns);
     let column_width = slot * Decimal::new(7, 1);
     let plot_width = right - PLOT_LEFT;
-    let label_every = usize::try_from(((MONTH_LABEL_WIDTH * columns + plot_width - 1) / plot_width).max(1)).unwrap_or(1);
+    let label_every =
+        usize::try_from(((MONTH_LABEL_WIDTH * columns + plot_width - 1) / plot_width).max(1)).unwrap_or(1);
     for ((index, month), total) in (0_i64..).zip(months).zip(&totals) {
         let x = Decimal::from(PLOT_LEFT) + slot * Decimal::from(index) + (slot - column_width) / Decimal::TWO;
         let _ = write!(out, "<g><title>{}: {}</title>", escape(month), escape(&with_unit(*total, unit)));
@@ -380,8 +381,12 @@ mod tests {
 
     #[test]
     fn bar_chart_scales_with_decimals() {
-        let svg =
-            bar_chart("Cost by team", &bars(&[("db", dec!(41200)), ("web", dec!(10300.5)), ("ops", dec!(0))]), "EUR", "cost (EUR)");
+        let svg = bar_chart(
+            "Cost by team",
+            &bars(&[("db", dec!(41200)), ("web", dec!(10300.5)), ("ops", dec!(0))]),
+            "EUR",
+            "cost (EUR)",
+        );
         assert_well_formed(&svg);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 420 "));
         assert!(svg.contains(r#"role="img""#) && svg.contains("<title>Cost by team</title>"));
@@ -402,7 +407,8 @@ mod tests {
 
     #[test]
     fn labels_are_escaped() {
-        let svg = bar_chart("<script>alert(1)</script> & co", &bars(&[("<script>x</script>", dec!(1))]), "\"u\"", "<a>");
+        let svg =
+            bar_chart("<script>alert(1)</script> & co", &bars(&[("<script>x</script>", dec!(1))]), "\"u\"", "<a>");
         assert_well_formed(&svg);
         assert!(!svg.contains("<script"));
         assert!(svg.contains("&lt;script&gt;x&lt;/script&gt;"));

@@ -397,7 +397,12 @@ pub fn called_for(
     let mut found: std::collections::BTreeMap<String, (Page, Called)> = std::collections::BTreeMap::new();
     let acknowledged = list(
         conn,
-        &PageFilter { acknowledged_by: Some(person.to_owned()), triggered_from: Some(since), limit, ..Default::default() },
+        &PageFilter {
+            acknowledged_by: Some(person.to_owned()),
+            triggered_from: Some(since),
+            limit,
+            ..Default::default()
+        },
     )?;
     for page in acknowledged {
         found.insert(page.id.clone(), (page, Called::Acknowledged));

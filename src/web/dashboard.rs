@@ -196,12 +196,8 @@ fn controls_form(out: &mut String, dashboard: &Dashboard<'_>) {
     out.push_str("</select></div><div><label for=\"group_by\">Break cost down by</label><select id=\"group_by\" name=\"group_by\">");
     for group_by in [GroupBy::AlertKey, GroupBy::Service, GroupBy::Team, GroupBy::Month] {
         let mark = if controls.group_by == group_by { " selected" } else { "" };
-        let _ = write!(
-            out,
-            "<option value=\"{}\"{mark}>{}</option>",
-            group_by_word(group_by),
-            group_by_label(group_by)
-        );
+        let _ =
+            write!(out, "<option value=\"{}\"{mark}>{}</option>", group_by_word(group_by), group_by_label(group_by));
     }
     out.push_str("</select></div><div><button type=\"submit\">Show</button></div></form>");
     let team = controls.team.as_ref().map(|team| format!("&team={}", url_component(team))).unwrap_or_default();
@@ -241,7 +237,14 @@ fn money_table_rows(out: &mut String, lines: &[crate::dashboard::DebtLine], cont
     }
 }
 
-fn money_table(out: &mut String, caption: &str, first: &str, lines: &[crate::dashboard::DebtLine], controls: &Controls, link: bool) {
+fn money_table(
+    out: &mut String,
+    caption: &str,
+    first: &str,
+    lines: &[crate::dashboard::DebtLine],
+    controls: &Controls,
+    link: bool,
+) {
     let _ = write!(
         out,
         "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"n\">Pages</th>\
@@ -282,15 +285,31 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     }
     out.push_str("</section>");
 
-    out.push_str("<section id=\"cost-by-team\" aria-labelledby=\"cost-title\"><h2 id=\"cost-title\">Cost by team and month</h2>");
+    out.push_str(
+        "<section id=\"cost-by-team\" aria-labelledby=\"cost-title\"><h2 id=\"cost-title\">Cost by team and month</h2>",
+    );
+    out.push_str("<div class=\"charts\">");
     for cost in dashboard.monthly {
         let _ = write!(
             out,
             "<div class=\"chart\">{}</div>",
-            stacked_monthly(&format!("Cost by team and month ({})", cost.currency), &cost.months, &cost.series, &cost.currency)
+            stacked_monthly(
+                &format!("Cost by team and month ({})", cost.currency),
+                &cost.months,
+                &cost.series,
+                &cost.currency
+            )
         );
     }
-    money_table(&mut out, "Cost by team, this range and the previous one", "Team", &dashboard.by_team.groups, controls, false);
+    out.push_str("</div>");
+    money_table(
+        &mut out,
+        "Cost by team, this range and the previous one",
+        "Team",
+        &dashboard.by_team.groups,
+        controls,
+        false,
+    );
     if dashboard.controls.group_by != GroupBy::Team {
         let label = group_by_label(controls.group_by);
         money_table(
@@ -313,8 +332,9 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
 
     out.push_str("<section id=\"top-alerts\" aria-labelledby=\"alerts-title\"><h2 id=\"alerts-title\">The most expensive alerts</h2>");
     let top: Vec<_> = dashboard.by_alert.groups.iter().take(TOP_ALERTS).cloned().collect();
-    let mut currencies: Vec<_> = top.iter().map(|line| line.group.currency).collect();
-    currencies.dedup();
+    // One chart per currency (amounts of different currencies share no axis).
+    let currencies: std::collections::BTreeSet<_> = top.iter().map(|line| line.group.currency).collect();
+    out.push_str("<div class=\"charts\">");
     for currency in currencies {
         let bars: Vec<(String, Decimal)> = top
             .iter()
@@ -332,6 +352,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
             )
         );
     }
+    out.push_str("</div>");
     money_table(&mut out, "Most expensive alerts", "Alert", &top, controls, true);
     out.push_str("</section>");
 
@@ -369,7 +390,11 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     } else {
         let bars: Vec<(String, Decimal)> =
             over.iter().map(|load| (load.person.clone(), Decimal::from(load.out_of_hours))).collect();
-        let _ = write!(out, "<div class=\"chart\">{}</div>", bar_chart("Out-of-hours pages per person, last 365 days", &bars, "", "out-of-hours pages"));
+        let _ = write!(
+            out,
+            "<div class=\"chart\">{}</div>",
+            bar_chart("Out-of-hours pages per person, last 365 days", &bars, "", "out-of-hours pages")
+        );
         out.push_str(
             "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\" class=\"n\">Out of hours</th>\
              <th scope=\"col\" class=\"n\">At night</th></tr></thead><tbody>",
@@ -455,10 +480,9 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     out.push_str(
         "<section id=\"response-times\" aria-labelledby=\"times-title\"><h2 id=\"times-title\">Time to acknowledge and resolve (minutes)</h2>",
     );
-    for (caption, times) in [
-        ("By lane", &dashboard.signals.response_times_by_lane),
-        ("By team", &dashboard.signals.response_times_by_team),
-    ] {
+    for (caption, times) in
+        [("By lane", &dashboard.signals.response_times_by_lane), ("By team", &dashboard.signals.response_times_by_team)]
+    {
         let _ = write!(
             out,
             "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>{caption}</caption><thead><tr><th scope=\"col\">{}</th>\
@@ -510,7 +534,12 @@ pub struct AlertPage {
 }
 
 /// The page of one alert: its cost, who it woke, its pages.
-pub fn render_alert(alert: &str, controls: &Controls, cost: &[crate::dashboard::DebtLine], pages: &[AlertPage]) -> String {
+pub fn render_alert(
+    alert: &str,
+    controls: &Controls,
+    cost: &[crate::dashboard::DebtLine],
+    pages: &[AlertPage],
+) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

@@ -115,7 +115,15 @@ fn values_for<'a>(
 }
 
 /// A labelled input with its error beside it when the refused field is this one.
-fn field(out: &mut String, form: &str, name: &str, label: &str, input: &str, value: &str, problem: Option<&FormProblem>) {
+fn field(
+    out: &mut String,
+    form: &str,
+    name: &str,
+    label: &str,
+    input: &str,
+    value: &str,
+    problem: Option<&FormProblem>,
+) {
     let id = format!("{form}-{name}");
     let error = problem.filter(|problem| problem.field.as_deref() == Some(name));
     let _ = write!(out, "<label for=\"{id}\">{}</label>", escape(label));
@@ -142,7 +150,8 @@ fn field(out: &mut String, form: &str, name: &str, label: &str, input: &str, val
 /// The yes/no question of whether the page needed a human.
 fn actionable(out: &mut String, form: &str, value: &str, problem: Option<&FormProblem>) {
     let error = problem.filter(|problem| problem.field.as_deref() == Some("actionable"));
-    let described = if error.is_some() { format!(" aria-describedby=\"{form}-actionable-error\"") } else { String::new() };
+    let described =
+        if error.is_some() { format!(" aria-describedby=\"{form}-actionable-error\"") } else { String::new() };
     let _ = write!(out, "<fieldset{described}><legend>Did it need you (actionable)?</legend>");
     if let Some(error) = error {
         let _ =
@@ -372,8 +381,11 @@ fn statement_section(out: &mut String, home: &Home) {
         let _ = write!(out, "<p><strong>Total: {}</strong></p>", escape(&money(currency, *total)));
     }
     if statement.pending_claims > 0 {
-        let _ =
-            write!(out, "<p>{} pending claim(s) are not in these figures until approved.</p>", statement.pending_claims);
+        let _ = write!(
+            out,
+            "<p>{} pending claim(s) are not in these figures until approved.</p>",
+            statement.pending_claims
+        );
     }
     if statement.lines.is_empty() {
         out.push_str("</section>");
@@ -449,6 +461,10 @@ pub fn render(home: &Home) -> String {
     if let Some(notice) = home.notice.as_deref().and_then(notice_text) {
         let _ = write!(out, "<p class=\"notice\" role=\"status\">{notice}</p>");
     }
+    out.push_str(
+        "<nav aria-label=\"On this page\" class=\"quick no-print\"><a href=\"#pages-title\">Pages</a><a href=\"#statement-title\">Statement</a>\
+         <a href=\"#claims-title\">Responses and claims</a><a href=\"#load-title\">Out-of-hours load</a></nav>",
+    );
     pages_section(&mut out, home);
     statement_section(&mut out, home);
     responses_section(&mut out, home);

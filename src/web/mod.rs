@@ -71,7 +71,8 @@ button.secondary{background:#fff;color:var(--accent)}
 details{margin:.5rem 0}summary{cursor:pointer;color:var(--accent);font-weight:600}
 .tag{display:inline-block;padding:0 .45rem;border-radius:3px;font-size:.85rem;background:#e4e4e4;color:#1a1a1a;margin-right:.25rem}
 .tag.night{background:#1f2a44;color:#fff}.tag.bad{background:#9b0000;color:#fff}.tag.ok{background:#1d6b2f;color:#fff}
-.chart{margin:.5rem 0 1rem}.chart svg{display:block;width:100%;max-width:44rem;height:auto}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,26rem),1fr));gap:.5rem 1.5rem;margin:.5rem 0 1rem}
+.chart svg{display:block;width:100%;max-width:36rem;height:auto}
 .quick a{margin-right:.75rem}
 @media (max-width:40rem){main{padding:.5rem .75rem}.headline .figure{font-size:1.75rem}h1{font-size:1.35rem}}
 @media print{header.site nav,header.site form,form,.skip,.no-print{display:none}main{max-width:none;padding:0}a{color:inherit;text-decoration:none}section,.card,tr{break-inside:avoid}h2,h3{break-after:avoid}thead{display:table-header-group}.headline{border:1px solid #000}}
@@ -172,7 +173,11 @@ pub fn problem_page(title: &str, viewer: Option<&Viewer<'_>>, message: &str, fie
         title,
         viewer,
         "",
-        &format!("<h1>{}</h1><p class=\"problem\" role=\"alert\">{}{field}</p>{way_on}", escape(title), escape(message)),
+        &format!(
+            "<h1>{}</h1><p class=\"problem\" role=\"alert\">{}{field}</p>{way_on}",
+            escape(title),
+            escape(message)
+        ),
     )
 }
 

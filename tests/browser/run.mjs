@@ -82,6 +82,7 @@ async function shoot(page, name) {
     await page.setViewportSize({ width, height: 900 });
     const file = path.join(ARTIFACTS, `${name}-${width}.png`);
     await page.screenshot({ path: file, fullPage: true });
+    await page.screenshot({ path: file.replace('.png', '-top.png') });
     if (width === 390) {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(overflow <= 1, `${name}: fits a 390 px screen (overflow ${overflow} px)`);
