@@ -144,7 +144,7 @@ pub struct PageError {
     title: String,
     message: String,
     field: Option<String>,
-    viewer: Option<OwnedViewer>,
+    viewer: Option<Box<OwnedViewer>>,
 }
 
 impl PageError {
@@ -155,7 +155,7 @@ impl PageError {
         field: Option<String>,
         viewer: Option<OwnedViewer>,
     ) -> PageError {
-        PageError { status, title: title.to_owned(), message: message.to_owned(), field, viewer }
+        PageError { status, title: title.to_owned(), message: message.to_owned(), field, viewer: viewer.map(Box::new) }
     }
 }
 
