@@ -46,7 +46,7 @@ a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,te
 table{border-collapse:collapse;width:100%;font-size:.95rem;margin:.5rem 0}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-weight:600;background:var(--panel)}
+th{font-weight:600}thead th{background:var(--panel)}
 th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}td.n{white-space:nowrap}
 .headline{background:var(--panel);border-left:5px solid var(--accent);padding:.75rem 1rem;margin:0 0 1rem}
 .headline .figure{display:block;font-size:2.25rem;font-weight:700;line-height:1.2}

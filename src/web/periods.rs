@@ -42,17 +42,21 @@ pub fn render(periods: &[Period], pay_run: Option<&str>) -> String {
         let id = escape(&period.id);
         let mut files = String::new();
         for (layout, what) in LAYOUTS {
-            for format in ["csv", "xlsx"] {
+            let _ = write!(files, "<span class=\"muted\">{layout} ({what}):</span> ");
+            for (index, format) in ["csv", "xlsx"].into_iter().enumerate() {
+                let separator = if index > 0 { " · " } else { "" };
                 let _ = write!(
                     files,
-                    "<a href=\"/periods/{id}/payroll?layout={layout}&amp;format={format}\" download>{layout} {} <span class=\"muted\">({what})</span></a><br>",
+                    "{separator}<a href=\"/periods/{id}/payroll?layout={layout}&amp;format={format}\" aria-label=\"{id} payroll, {layout} layout, {}\" download>{}</a>",
+                    format.to_uppercase(),
                     format.to_uppercase()
                 );
             }
+            files.push_str("<br>");
         }
         let _ = write!(
             out,
-            "<tr><th scope=\"row\">{id}</th><td>{} to {}</td><td>{state}</td><td>{files}</td><td><a href=\"/periods/{id}/accruals?format=csv\" download>CSV</a></td></tr>",
+            "<tr><th scope=\"row\">{id}</th><td>{} to {}</td><td>{state}</td><td>{files}</td><td><a href=\"/periods/{id}/accruals?format=csv\" aria-label=\"{id} accruals, CSV\" download>CSV</a></td></tr>",
             period.starts_on,
             period.ends_on.pred_opt().unwrap_or(period.ends_on)
         );
