@@ -869,6 +869,19 @@ pub fn monthly_by_team(
     Ok(result)
 }
 
+/// One person's out-of-hours and night pages over the trailing year to `to`, as the
+/// dashboard's out-of-hours bar counts them (the engineer's own page shows the same figures
+/// their manager sees). Read from the rollup.
+pub fn person_load(conn: &mut AnyConnection, person: &str, to: DateTime<Utc>) -> Result<(u64, u64), StorageError> {
+    let year_start = to - chrono::Duration::days(i64::from(health::DEFAULT_WINDOW_DAYS));
+    let mut reader = Reader::new(conn, &[(year_start, to)])?;
+    let count = |value: i64| u64::try_from(value).unwrap_or_default();
+    Ok(reader
+        .people(year_start, to)?
+        .get(person)
+        .map_or((0, 0), |(_, out_of_hours, night)| (count(*out_of_hours), count(*night))))
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;

@@ -20,4 +20,5 @@ pub mod secret;
 pub mod server;
 pub mod storage;
 pub mod sync;
+pub mod web;
 pub mod worker;

@@ -11,6 +11,7 @@ pub mod histogram;
 pub mod holidays;
 pub mod ledger;
 pub mod limits;
+pub mod local_time;
 pub mod page;
 pub mod pay;
 pub mod pay_run;

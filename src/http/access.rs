@@ -127,7 +127,6 @@ pub fn rules() -> Vec<Rule> {
         rule!(PUT "/v1/settings/reporting-currency" => &[Finance, Admin], Any),
         rule!(GET "/v1/reports/debt" => &[Manager, Finance], Any),
         rule!(GET "/v1/reports/health" => &[Manager, Finance], Any),
-        rule!(GET "/dashboard" => &[Manager, Finance], Any),
         rule!(GET "/v1/settings/cost" => &[Manager, Finance, Admin], Any),
         rule!(PUT "/v1/settings/cost" => &[Finance, Admin], Any),
         // Tokens.
@@ -142,15 +141,44 @@ pub fn rules() -> Vec<Rule> {
     ]
 }
 
-/// Paths anyone may call: probes, the API document and its viewer.
-pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/{tail}*", "/login", "/logout"];
+/// The HTML pages (`http::web`) and who may open them: the only paths the session cookie
+/// authenticates. The JSON API takes the `Authorization` header only, so a page on another
+/// site cannot ride a signed-in browser into it. Forms here also carry an anti-forgery value
+/// (`http::html::Session::csrf`) and are checked for their origin.
+pub fn page_rules() -> Vec<Rule> {
+    vec![
+        rule!(GET "/" => READERS, Any),
+        rule!(POST "/pages/{id}/respond" => &[Engineer], Any),
+        rule!(POST "/responses/{id}/amend" => &[Engineer], Any),
+        rule!(POST "/responses/{id}/withdraw" => &[Engineer], Any),
+        rule!(GET "/dashboard" => &[Manager, Finance, Admin], Any),
+        rule!(GET "/dashboard/alerts/{key}" => &[Manager, Finance, Admin], Any),
+        rule!(GET "/periods" => &[Finance], Any),
+        rule!(GET "/periods/{id}/payroll" => &[Finance], Any),
+        rule!(GET "/periods/{id}/accruals" => &[Finance], Any),
+    ]
+}
+
+/// Paths anyone may call: probes, the API document and its viewer, sign-in and the stylesheet.
+pub const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    "/docs/{tail}*",
+    "/login",
+    "/logout",
+    crate::web::STYLESHEET_PATH,
+];
 
 /// The cookie a browser carries its token in after `/login` (HttpOnly, SameSite=Strict,
 /// `Secure` over TLS, expiring).
 pub const TOKEN_COOKIE: &str = "paydown_token";
-/// The HTML pages, the only paths the cookie authenticates: the JSON API takes the
-/// `Authorization` header only, so a page on another site cannot ride a signed-in browser.
-pub const COOKIE_PATHS: &[&str] = &["/dashboard"];
+
+/// Whether a path is one of the HTML pages (`page_rules`).
+pub fn is_page(path: &str) -> bool {
+    compiled().iter().any(|compiled| compiled.page && compiled.def.is_match(path))
+}
 
 /// Whether a request that changes something comes from this site's own pages: its `Origin`
 /// (or, without one, its `Referer`), when the browser sends one, names this host.
@@ -170,12 +198,16 @@ pub const WEBHOOKS: &str = "/v1/webhooks/{source}";
 struct CompiledRule {
     rule: Rule,
     def: ResourceDef,
+    /// An HTML page's rule: the session cookie may authenticate it.
+    page: bool,
 }
 
 fn compiled() -> &'static [CompiledRule] {
     static RULES: OnceLock<Vec<CompiledRule>> = OnceLock::new();
     RULES.get_or_init(|| {
-        rules().into_iter().map(|rule| CompiledRule { def: ResourceDef::new(rule.pattern), rule }).collect()
+        let api = rules().into_iter().map(|rule| (rule, false));
+        let pages = page_rules().into_iter().map(|rule| (rule, true));
+        api.chain(pages).map(|(rule, page)| CompiledRule { def: ResourceDef::new(rule.pattern), rule, page }).collect()
     })
 }
 
@@ -206,6 +238,10 @@ pub async fn authorize(
             request.extensions_mut().insert(caller);
             next.call(request).await.map(ServiceResponse::map_into_boxed_body)
         }
+        Err(error) if is_page(&path) => {
+            let response = super::html::refused_page(request.request(), &error);
+            Ok(request.into_response(response))
+        }
         Err(error) => {
             let mut response = error.error_response();
             if error.status == StatusCode::UNAUTHORIZED {
@@ -231,7 +267,7 @@ async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError>
     let state = request
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no state"))?;
-    let page = COOKIE_PATHS.contains(&path);
+    let page = found.page;
     let from_cookie = || {
         let safe = matches!(*request.method(), Method::GET | Method::HEAD);
         (page && (safe || same_origin(request.request())))

@@ -9,6 +9,7 @@ mod dashboard;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod html;
 mod ledger;
 mod mappings;
 pub mod metrics;
@@ -118,8 +119,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(health::readyz)
     .service(metrics::scrape)
     .service(openapi::openapi_json)
+    .service(html::docs)
     .service(openapi::swagger_ui())
-    .service(dashboard::page)
+    .service(html::stylesheet)
+    .service(html::home_page)
+    .service(html::respond)
+    .service(html::amend)
+    .service(html::withdraw)
+    .service(html::dashboard)
+    .service(html::alert)
+    .service(html::periods_page)
+    .service(html::payroll)
+    .service(html::accruals)
     .service(dashboard::login_form)
     .service(dashboard::login)
     .service(dashboard::logout)

@@ -113,7 +113,7 @@ impl PageInput {
 }
 
 impl ResponseInput {
-    fn validate(self, page_id: String, caller_person: Option<&str>) -> Result<NewResponse, FieldError> {
+    pub(crate) fn validate(self, page_id: String, caller_person: Option<&str>) -> Result<NewResponse, FieldError> {
         let person = match (self.person, caller_person) {
             (Some(person), _) => person,
             (None, Some(own)) => own.to_owned(),
@@ -393,7 +393,7 @@ pub struct AmendInput {
     pub reason: String,
 }
 
-fn check_reason(reason: &str) -> Result<(), ApiError> {
+pub(super) fn check_reason(reason: &str) -> Result<(), ApiError> {
     if reason.trim().is_empty() {
         return Err(ApiError::invalid("reason", "must say why"));
     }

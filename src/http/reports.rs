@@ -66,10 +66,22 @@ pub async fn payroll(
     query: web::Query<PayrollQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let format = format_of(&request, query.format.as_deref())?;
-    let layout = query.layout.unwrap_or_else(|| "long".to_owned());
+    payroll_file(&state, &request, query.period, query.layout, query.format, actor.stamp()).await
+}
+
+/// A period's payroll file (the API's and finance's page's downloads).
+pub(super) async fn payroll_file(
+    state: &AppState,
+    request: &HttpRequest,
+    period: String,
+    layout: Option<String>,
+    format: Option<String>,
+    stamp: crate::storage::Stamp,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(request, format.as_deref())?;
+    let layout = layout.unwrap_or_else(|| "long".to_owned());
     export::layout(&state.reports_dir, &layout).map_err(|message| ApiError::invalid("layout", message))?;
-    stream_payroll(&state, layout, query.period, format, actor.stamp()).await
+    stream_payroll(state, layout, period, format, stamp).await
 }
 
 /// What finance books: per cost centre, component and currency, with a control total
@@ -84,9 +96,18 @@ pub async fn accruals(
     query: web::Query<AccrualsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let format = format_of(&request, query.format.as_deref())?;
-    let period = query.period;
-    let input = with_conn(&state, move |conn| report_input::payroll_input(conn, &period)).await?;
+    accruals_file(&state, &request, query.period, query.format).await
+}
+
+/// A period's accruals file (the API's and finance's page's downloads).
+pub(super) async fn accruals_file(
+    state: &AppState,
+    request: &HttpRequest,
+    period: String,
+    format: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(request, format.as_deref())?;
+    let input = with_conn(state, move |conn| report_input::payroll_input(conn, &period)).await?;
     let (name, bytes) = export::accruals_file(format, &input)
         .map_err(|message| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "unexportable", message))?;
     Ok(file_response(format, &name, bytes))

@@ -368,3 +368,78 @@ pub fn list(conn: &mut AnyConnection, filter: &PageFilter) -> Result<Vec<Page>, 
         .load::<PageWithTeam>(conn)?;
     Ok(rows.into_iter().map(|(row, team)| page_from(row, team)).collect())
 }
+
+/// Why a page is one of a person's (their own page lists it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Called {
+    /// They acknowledged it.
+    Acknowledged,
+    /// They logged a response on it.
+    Responded,
+    /// They were on call for its team (or it was un-owned) when it triggered.
+    OnCall,
+}
+
+/// Shifts of a person read per call, the most a year of weekly rotations needs.
+const OWN_SHIFTS_MAX: i64 = 400;
+
+/// The pages a person was called for or worked on, triggered at or after `since`, newest
+/// first, at most `limit`: those they acknowledged, those they responded to, and those of
+/// their team (or no team) triggered while they were on call, as `responses::record`
+/// decides who was called.
+pub fn called_for(
+    conn: &mut AnyConnection,
+    person: &str,
+    team: Option<&str>,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Page, Called)>, StorageError> {
+    let mut found: std::collections::BTreeMap<String, (Page, Called)> = std::collections::BTreeMap::new();
+    let acknowledged = list(
+        conn,
+        &PageFilter {
+            acknowledged_by: Some(person.to_owned()),
+            triggered_from: Some(since),
+            limit,
+            ..Default::default()
+        },
+    )?;
+    for page in acknowledged {
+        found.insert(page.id.clone(), (page, Called::Acknowledged));
+    }
+    let responded: Vec<String> = super::schema::responses::table
+        .filter(super::schema::responses::person_id.eq(person))
+        .filter(super::schema::responses::started_at.ge(to_naive(since)))
+        .select(super::schema::responses::page_id)
+        .distinct()
+        .limit(limit)
+        .load(conn)?;
+    for id in responded {
+        if !found.contains_key(&id)
+            && let Some(page) = find(conn, &id)?
+        {
+            found.insert(id, (page, Called::Responded));
+        }
+    }
+    for shift in super::shifts::list(conn, Some(person), Some(since), None, OWN_SHIFTS_MAX)? {
+        let during = list(
+            conn,
+            &PageFilter {
+                triggered_from: Some(shift.start.max(since)),
+                triggered_to: Some(shift.end),
+                limit,
+                ..Default::default()
+            },
+        )?;
+        for page in during {
+            let theirs = page.owning_team.is_none() || page.owning_team.as_deref() == team;
+            if theirs && !found.contains_key(&page.id) {
+                found.insert(page.id.clone(), (page, Called::OnCall));
+            }
+        }
+    }
+    let mut pages: Vec<(Page, Called)> = found.into_values().collect();
+    pages.sort_by(|a, b| b.0.triggered_at.cmp(&a.0.triggered_at).then_with(|| b.0.id.cmp(&a.0.id)));
+    pages.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(pages)
+}

@@ -145,7 +145,7 @@ async fn every_status_answered_before_the_handler_is_documented(backend: Backend
     // (method, documented path, request path, token, the status it answers)
     let cases: [(&str, &str, &str, Option<&str>, u16); 6] = [
         ("get", "/v1/reports/accruals", "/v1/reports/accruals", finance, 400),
-        ("get", "/dashboard", "/dashboard?to=null", finance, 400),
+        ("get", "/v1/reports/debt", "/v1/reports/debt?to=null", finance, 400),
         ("get", "/v1/people", "/v1/people?team=", None, 401),
         ("get", "/v1/mappings", "/v1/mappings", Some("pdt_not_a_token"), 401),
         ("get", "/v1/people/{id}/statement", "/v1/people/alice/statement", admin, 403),

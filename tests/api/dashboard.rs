@@ -157,7 +157,7 @@ async fn the_dashboard_renders_in_headless_chromium() {
         for element in [
             "Cost by team and month",
             "most expensive alerts",
-            "Out-of-hours pages per person",
+            "out-of-hours bar",
             "Time to acknowledge and resolve",
             "<svg",
         ] {

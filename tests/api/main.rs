@@ -31,4 +31,5 @@ mod shifts;
 mod slow_clients;
 mod statements;
 mod sync;
+mod web_pages;
 mod webhooks;

@@ -111,17 +111,25 @@ async fn login_is_for_pages_and_forms_only(backend: Backend) {
     let (status, cookies, _) = exchange(&app, proxied).await;
     assert_eq!(status, 303);
     assert!(cookies.iter().any(|cookie| cookie.starts_with("paydown_token=pdt_") && cookie.contains("Secure")));
+    // Each role lands on its own page.
     let manager = app.token(Role::Manager, None, &["payments"]);
-    assert_eq!(exchange(&app, login(&manager, &csrf)).await.0, 303);
-
-    // Tokens of roles without pages, a wrong token, and forged forms get the form back as HTML.
     let engineer = app.token(Role::Engineer, Some("alice"), &[]);
-    let ingest = app.token(Role::Ingest, None, &[]);
-    for (token, expected) in [(&app.admin_token, 403), (&engineer, 403), (&ingest, 403), (&"pdt_wrong".to_owned(), 401)]
+    for (token, landing) in
+        [(&manager, "/dashboard"), (&engineer, "/"), (&app.finance_token, "/periods"), (&app.admin_token, "/dashboard")]
     {
+        let service = test::init_service(paydown::http::app(paydown::http::AppState::new(app.store.clone()))).await;
+        let response = test::call_service(&service, login(token, &csrf).to_request()).await;
+        assert_eq!(response.status().as_u16(), 303);
+        assert_eq!(response.headers().get("location").unwrap(), landing);
+    }
+
+    // A token of a role without pages, a wrong token, and forged forms get the form back as HTML.
+    let ingest = app.token(Role::Ingest, None, &[]);
+    for (token, expected) in [(&ingest, 403), (&"pdt_wrong".to_owned(), 401)] {
         let (status, cookies, body) = exchange(&app, login(token, &csrf)).await;
         assert_eq!(status, expected, "{body}");
         assert!(body.starts_with("<!doctype html>") && body.contains("<form"), "{body}");
+        assert!(body.contains("role=\"alert\""), "what went wrong is said in the page: {body}");
         assert!(!cookies.iter().any(|cookie| cookie.starts_with("paydown_token=")), "{cookies:?}");
     }
     let no_csrf = TestRequest::post()
