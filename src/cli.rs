@@ -251,11 +251,13 @@ pub enum ExportWhat {
     /// The ledger entries posted to a period since its last payroll export (all of them when it
     /// was never exported), with a net total per currency.
     Changes {
+        /// The pay period, e.g. `2026-10` (see `paydown periods list`).
         #[arg(long)]
         period: String,
         /// csv or xlsx.
         #[arg(long, default_value = "csv")]
         format: String,
+        /// Where to write; `-` for standard output; the report's own file name when omitted.
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
@@ -285,7 +287,10 @@ pub enum RatesAction {
         to: Option<String>,
     },
     /// Show the reporting currency, or set it when a code is given.
-    ReportingCurrency { currency: Option<String> },
+    ReportingCurrency {
+        /// The ISO 4217 code to set (e.g. `USD`); without it, prints the current one.
+        currency: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,8 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     dashboard, error, health, ledger, mappings, metrics, pages, people, periods, policies, rates, reports, services,
-    settings, shifts,
-    teams, tokens, webhooks,
+    settings, shifts, teams, tokens, webhooks,
 };
 
 #[derive(OpenApi)]

@@ -154,6 +154,70 @@ pub fn headline_totals(totals: &[CurrencyTotal], days: i64, range: &str) -> Stri
     out
 }
 
+/// The reporting currency's total of a grouped report: the converted lines only (a line
+/// without a rate keeps its own currency and is never added in). `None` without a reporting
+/// currency or when no line converted.
+pub fn reporting_total(overview: &DebtOverview) -> Option<CurrencyTotal> {
+    let currency = overview.reporting.currency?;
+    let converted: Vec<&crate::dashboard::ReportingFigure> =
+        overview.groups.iter().filter_map(|line| line.reporting.as_ref()).collect();
+    if converted.is_empty() {
+        return None;
+    }
+    let current = converted.iter().fold(Decimal::ZERO, |sum, figure| sum.saturating_add(figure.total));
+    let previous = converted.iter().fold(Decimal::ZERO, |sum, figure| sum.saturating_add(figure.previous_total));
+    Some(CurrencyTotal { currency: currency.code().to_owned(), current, previous })
+}
+
+/// The headline of a grouped report: one figure in the reporting currency when one is set
+/// (with the rates used, and each currency left unconverted on its own), else one per currency.
+pub fn headline(overview: &DebtOverview, days: i64, range: &str) -> String {
+    let per_currency = totals_by_currency(overview);
+    let Some(total) = reporting_total(overview) else {
+        let mut out = headline_totals(&per_currency, days, range);
+        for note in &overview.reporting.notes {
+            let _ = write!(out, "<p class=\"note\">{}</p>", escape(note));
+        }
+        return out;
+    };
+    let mut out = headline_totals(std::slice::from_ref(&total), days, range);
+    let rates: Vec<String> = overview
+        .reporting
+        .rates_used
+        .iter()
+        .map(|rate| {
+            format!(
+                "1 {} = {} {} from {}",
+                rate.currency.code(),
+                rate.rate,
+                rate.to_currency.code(),
+                rate.effective_from
+            )
+        })
+        .collect();
+    if !rates.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"note\">Converted into {} at the rates in force on {}: {}.</p>",
+            escape(&total.currency),
+            overview.reporting.rates_on,
+            escape(&rates.join("; "))
+        );
+    }
+    let unconverted: Vec<CurrencyTotal> = per_currency
+        .into_iter()
+        .filter(|each| overview.reporting.unconverted.iter().any(|left| left.currency.code() == each.currency))
+        .collect();
+    if !unconverted.is_empty() {
+        out.push_str("<p>Not in that total, for want of a rate:</p>");
+        out.push_str(&headline_totals(&unconverted, days, range));
+    }
+    for note in &overview.reporting.notes {
+        let _ = write!(out, "<p class=\"note\">{}</p>", escape(note));
+    }
+    out
+}
+
 fn rotation_words(status: RotationStatus) -> &'static str {
     match status {
         RotationStatus::TooSmall => "too small: on call too often",
@@ -270,7 +334,7 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
     controls_form(&mut out, dashboard);
 
     out.push_str("<section class=\"headline\" aria-label=\"Summary\">");
-    out.push_str(&headline_totals(&totals_by_currency(dashboard.by_team), controls.days(), &escape(&range)));
+    out.push_str(&headline(dashboard.by_team, controls.days(), &escape(&range)));
     match dashboard.by_alert.groups.first() {
         Some(top) => {
             let _ = write!(
@@ -332,11 +396,34 @@ pub fn render(dashboard: &Dashboard<'_>) -> String {
 
     out.push_str("<section id=\"top-alerts\" aria-labelledby=\"alerts-title\"><h2 id=\"alerts-title\">The most expensive alerts</h2>");
     let top: Vec<_> = dashboard.by_alert.groups.iter().take(TOP_ALERTS).cloned().collect();
-    // One chart per currency (amounts of different currencies share no axis).
-    let currencies: std::collections::BTreeSet<_> = top.iter().map(|line| line.group.currency).collect();
     out.push_str("<div class=\"charts\">");
+    // With a reporting currency, the ranked alerts share one axis in it (the debt report
+    // ranks them by their converted totals); the others keep a chart per own currency
+    // (amounts of different currencies share no axis).
+    let mut own_currency: Vec<&crate::dashboard::DebtLine> = top.iter().collect();
+    if let Some(reporting) = dashboard.by_alert.reporting.currency {
+        let converted: Vec<(String, Decimal)> = top
+            .iter()
+            .filter(|line| line.ranked)
+            .filter_map(|line| line.reporting.as_ref().map(|figure| (line.group.key.clone(), figure.total)))
+            .collect();
+        if !converted.is_empty() {
+            own_currency.retain(|line| !line.ranked || line.reporting.is_none());
+            let _ = write!(
+                out,
+                "<div class=\"chart\">{}</div>",
+                bar_chart(
+                    &format!("Most expensive alerts ({})", reporting.code()),
+                    &converted,
+                    reporting.code(),
+                    &format!("cost ({}, converted)", reporting.code())
+                )
+            );
+        }
+    }
+    let currencies: std::collections::BTreeSet<_> = own_currency.iter().map(|line| line.group.currency).collect();
     for currency in currencies {
-        let bars: Vec<(String, Decimal)> = top
+        let bars: Vec<(String, Decimal)> = own_currency
             .iter()
             .filter(|line| line.group.currency == currency)
             .map(|line| (line.group.key.clone(), line.group.total))
@@ -630,6 +717,67 @@ mod tests {
         assert!(html.contains("up 20 % on the previous 90 days (1,000 EUR)"), "{html}");
         assert!(html.contains("296 GBP") && html.contains("with no cost in the previous 90 days"), "{html}");
         assert!(!html.contains("1,496"), "never summed across currencies");
+    }
+
+    fn team_line(key: &str, currency: &str, total: Decimal, previous: Decimal) -> crate::dashboard::DebtLine {
+        crate::dashboard::DebtLine {
+            group: crate::domain::debt::DebtGroup {
+                group_by: GroupBy::Team,
+                key: key.to_owned(),
+                currency: currency.parse().unwrap(),
+                pages: 1,
+                night_pages: 0,
+                out_of_hours_pages: 0,
+                non_actionable_pages: 0,
+                answered_pages: 0,
+                total,
+                paid: total,
+                responder_time: Decimal::ZERO,
+                interruption_overhead: Decimal::ZERO,
+                recovery: Decimal::ZERO,
+            },
+            summary: String::new(),
+            annualised: None,
+            previous_total: previous,
+            reporting: None,
+            ranked: true,
+        }
+    }
+
+    /// With a reporting currency the headline is one figure: the converted lines summed,
+    /// the rate shown, and a currency without a rate kept apart, never added in.
+    #[test]
+    fn the_headline_leads_with_the_reporting_currency_and_keeps_the_unconverted_apart() {
+        let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+        let usd: crate::domain::currency::Currency = "USD".parse().unwrap();
+        let rates = [crate::domain::currency::ExchangeRate {
+            currency: "INR".parse().unwrap(),
+            to: usd,
+            rate: dec!(0.012),
+            effective_from: day("2026-01-01"),
+        }];
+        let lines = vec![
+            team_line("search", "INR", dec!(676282.49), dec!(500000)),
+            team_line("payments", "USD", dec!(24302.17), dec!(20000)),
+            team_line("platform", "GBP", dec!(100), dec!(0)),
+        ];
+        let (groups, reporting) = crate::dashboard::convert_debt_lines(lines, Some(usd), &rates, day("2026-03-31"));
+        let overview = DebtOverview {
+            from: "2026-01-01T00:00:00Z".parse().unwrap(),
+            to: "2026-04-01T00:00:00Z".parse().unwrap(),
+            group_by: GroupBy::Team,
+            groups,
+            missing_rates: Vec::new(),
+            reporting,
+        };
+        let html = headline(&overview, 90, "from 2026-01-01 to 2026-04-01");
+        // 676,282.49 INR × 0.012 = 8,115.39 USD; + 24,302.17 USD = 32,417.56 USD.
+        assert!(html.contains("<span class=\"figure\">32,417.56 USD</span>"), "{html}");
+        assert!(html.contains("1 INR = 0.012 USD from 2026-01-01"), "{html}");
+        assert!(html.contains("100 GBP") || html.contains("100.00 GBP"), "{html}");
+        assert!(html.contains("for want of a rate"), "{html}");
+        // 500,000 INR → 6,000.00 USD; + 20,000 = 26,000 before: up 25 %.
+        assert!(html.contains("up 25 %"), "{html}");
     }
 
     #[test]

@@ -496,9 +496,14 @@ async fn the_worker_never_reverses_an_adjustment(backend: Backend) {
     let body = json!({"person": "alice", "period": "2026-03", "amount": "-12.34", "reason": "overpaid"}).to_string();
     let created = server.request("POST", "/v1/adjustments", &body, &finance);
     assert_eq!(created.status, 201, "{:?}", created.body);
-    // alice moves to Paris: every line of hers is re-priced in the new zone by the worker.
-    let moved =
-        server.request("PATCH", "/v1/people/alice", &json!({"timezone": "Europe/Paris"}).to_string(), &app.admin_token);
+    // alice moves to Paris, for all her history: every line of hers is re-priced in the new
+    // zone by the worker (a move from today on would re-price nothing of March).
+    let moved = server.request(
+        "PATCH",
+        "/v1/people/alice",
+        &json!({"timezone": "Europe/Paris", "effective_from": "1970-01-01"}).to_string(),
+        &app.admin_token,
+    );
     assert_eq!(moved.status, 200, "{:?}", moved.body);
     let verified = settled(&server, &finance);
     let ledger = server.request("GET", "/v1/ledger?person=alice", "", &finance).body;

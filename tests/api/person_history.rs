@@ -215,7 +215,7 @@ async fn versions_are_listed_within_the_callers_scope(backend: Backend) {
 async fn a_change_inside_a_closed_period_lands_in_the_next_open_one(backend: Backend) {
     let app = TestApp::new(backend);
     crate::ledger::march_facts(&app).await;
-    let closed = app.post("/v1/periods/2026-03/close", json!({})).await;
+    let closed = app.approve_and_close("2026-03").await;
     assert_eq!(closed.status, 200, "{:?}", closed.body);
     let march_total = app.get("/v1/periods/2026-03").await.body["totals"].clone();
     // Moving to Tokyo from 1 March: the 02:14 London page is 11:14 in Tokyo, business hours.
