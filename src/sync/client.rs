@@ -46,6 +46,8 @@ pub enum ClientError {
     GaveUp { path: String, attempts: u32, last: String },
     #[error("{path}: the answer is not JSON: {message}")]
     NotJson { path: String, message: String },
+    #[error("a next-page link leads off the API's host, not followed: {link}")]
+    ForeignLink { link: String },
 }
 
 /// Counts of what the client did, for the run's report.
@@ -85,6 +87,22 @@ impl ApiClient {
     /// `GET base + path ? query`, retried as the policy says, read as JSON.
     pub fn get(&mut self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
+        self.get_url(&url, path, query)
+    }
+
+    /// `GET` of a next-page link an answer gave (Opsgenie's `paging.next`, Grafana OnCall's
+    /// `next`). Only a link under the API's own base is followed: the key is never sent to
+    /// another host, whatever an answer says.
+    pub fn get_link(&mut self, link: &str) -> Result<Value, ClientError> {
+        let path = link.strip_prefix(self.base.as_str()).filter(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+        let Some(path) = path else {
+            return Err(ClientError::ForeignLink { link: link.chars().take(200).collect() });
+        };
+        let path = path.split('?').next().unwrap_or_default().to_owned();
+        self.get_url(link, &path, &[])
+    }
+
+    fn get_url(&mut self, url: &str, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
         let mut backoff = self.policy.backoff_base;
         let mut last = String::new();
         for attempt in 1..=self.policy.attempts_max.max(1) {
@@ -92,7 +110,7 @@ impl ApiClient {
                 self.stats.retries += 1;
             }
             self.stats.requests += 1;
-            let mut request = self.agent.get(&url);
+            let mut request = self.agent.get(url);
             for (name, value) in &self.headers {
                 request = request.header(name.as_str(), value.as_str());
             }
@@ -106,7 +124,9 @@ impl ApiClient {
                     let rate_wait = header("retry-after")
                         .and_then(|text| retry_after(&text))
                         .or_else(|| header("ratelimit-reset").and_then(|text| seconds(&text)))
-                        .or_else(|| header("x-ratelimit-reset").and_then(|text| seconds(&text)));
+                        .or_else(|| header("x-ratelimit-reset").and_then(|text| seconds(&text)))
+                        // Opsgenie: the length of the throttling period.
+                        .or_else(|| header("x-ratelimit-period-in-sec").and_then(|text| seconds(&text)));
                     let body = response.body_mut().with_config().limit(RESPONSE_BYTES_MAX).read_to_string();
                     match status {
                         200..=299 => {
