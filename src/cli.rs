@@ -898,9 +898,13 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
         }
     }
     tracing::info!(server.address = %address, "paydown listening");
+    let state = crate::http::AppState::with_ingest(store, ingest);
+    let scheduled = crate::sync::scheduled::spawn(state.store.clone(), state.ingest.clone(), state.sync_jobs.clone());
+    if scheduled > 0 {
+        println!("scheduled syncs: {scheduled} (GET /v1/sync/status)");
+    }
     actix_web::rt::System::new().block_on(async move {
-        let server =
-            crate::server::build_with_accrual(crate::http::AppState::with_ingest(store, ingest), listener, workers)?;
+        let server = crate::server::build_with_accrual(state, listener, workers)?;
         server.await
     })?;
     println!("paydown stopped");

@@ -19,6 +19,7 @@ mod reports;
 mod services;
 mod settings;
 mod shifts;
+mod sync;
 mod teams;
 mod tokens;
 mod webhooks;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub ingest: std::sync::Arc<crate::ingest::config::IngestConfig>,
     /// The accrual worker's health and wake-up signal (running only in `paydown serve`).
     pub worker: std::sync::Arc<crate::worker::Worker>,
+    /// The scheduled syncs' last runs (running only in `paydown serve`).
+    pub sync_jobs: std::sync::Arc<crate::sync::scheduled::SyncJobs>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             store,
             ingest: std::sync::Arc::new(ingest),
             worker: std::sync::Arc::new(crate::worker::Worker::default()),
+            sync_jobs: std::sync::Arc::new(crate::sync::scheduled::SyncJobs::default()),
         }
     }
 
@@ -136,6 +140,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(tokens::revoke)
             .service(webhooks::receive)
             .service(mappings::unmatched)
+            .service(sync::status)
             .service(mappings::list)
             .service(mappings::create)
             .service(reports::payroll)

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, settings, shifts, teams,
+    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, settings, shifts, sync, teams,
     tokens, webhooks,
 };
 
@@ -20,7 +20,7 @@ use super::{
         services::create, services::list, services::read, services::update,
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses, pages::approve, pages::reject, pages::amend, pages::withdraw,
-        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, dashboard::debt_report, dashboard::health_report, dashboard::page, settings::read, settings::replace,
+        ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::close, ledger::audit, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, sync::status, reports::payroll, reports::accruals, dashboard::debt_report, dashboard::health_report, dashboard::page, settings::read, settings::replace,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
