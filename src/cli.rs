@@ -492,8 +492,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 None => crate::ingest::config::IngestConfig::default(),
             };
             let settings = config.sync.get(tool.key()).cloned().unwrap_or_default();
-            let (token, api_url) =
-                crate::sync::credentials(tool, token, api_url, &settings).map_err(|message| anyhow::anyhow!(message))?;
+            let (token, api_url) = crate::sync::credentials(tool, token, api_url, &settings)
+                .map_err(|message| anyhow::anyhow!(message))?;
             let spec = crate::sync::RunSpec {
                 tool,
                 token,

@@ -6,8 +6,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, settings, shifts, sync, teams,
-    tokens, webhooks,
+    dashboard, error, health, ledger, mappings, pages, people, policies, reports, services, settings, shifts, sync,
+    teams, tokens, webhooks,
 };
 
 #[derive(OpenApi)]

@@ -173,7 +173,8 @@ mod tests {
 
     fn directory() -> (BTreeMap<String, User>, BTreeMap<String, String>) {
         let user: User =
-            record(&json!({"id": "UVMX6YI9VY9PV", "email": "Admin@localhost", "username": "admin"}), "users[0]").unwrap();
+            record(&json!({"id": "UVMX6YI9VY9PV", "email": "Admin@localhost", "username": "admin"}), "users[0]")
+                .unwrap();
         (
             [(user.id.clone(), user)].into(),
             [("CZ7URAT4V3QF2".to_owned(), "Main Integration - Webhook".to_owned())].into(),
@@ -184,7 +185,8 @@ mod tests {
     fn an_alert_group_maps_and_folds_like_its_webhook() {
         let group: AlertGroup = record(&listed(), "results[0]").unwrap();
         let (users, integrations) = directory();
-        let synced = alert_group_delivery(&group, &users, &integrations, &SourceMapping::default(), "results[0]").unwrap();
+        let synced =
+            alert_group_delivery(&group, &users, &integrations, &SourceMapping::default(), "results[0]").unwrap();
         let Outcome::Deliveries(webhook) =
             crate::ingest::grafana_oncall::map(RESOLVE.as_bytes(), &SourceMapping::default()).unwrap()
         else {
@@ -206,8 +208,9 @@ mod tests {
     #[test]
     fn an_unknown_user_and_integration_keep_their_ids() {
         let group: AlertGroup = record(&listed(), "results[0]").unwrap();
-        let delivery =
-            alert_group_delivery(&group, &BTreeMap::new(), &BTreeMap::new(), &SourceMapping::default(), "r").unwrap().delivery;
+        let delivery = alert_group_delivery(&group, &BTreeMap::new(), &BTreeMap::new(), &SourceMapping::default(), "r")
+            .unwrap()
+            .delivery;
         assert_eq!(delivery.acknowledged_by.as_deref(), Some("grafana_oncall:UVMX6YI9VY9PV"));
         assert_eq!(delivery.service_key, "CZ7URAT4V3QF2");
     }
@@ -221,7 +224,8 @@ mod tests {
         group["acknowledged_at"] = "2023-04-19T20:00:00Z".into();
         let group: AlertGroup = record(&group, "results[1]").unwrap();
         let (users, integrations) = directory();
-        let error = alert_group_delivery(&group, &users, &integrations, &SourceMapping::default(), "results[1]").unwrap_err();
+        let error =
+            alert_group_delivery(&group, &users, &integrations, &SourceMapping::default(), "results[1]").unwrap_err();
         assert_eq!(error.field, "results[1].acknowledged_at");
         let shift: FinalShift = record(
             &json!({"user_pk": "UC2CHRT5SD34X", "user_email": "alice@example.com", "user_username": "alice",
@@ -229,6 +233,9 @@ mod tests {
             "results[0]",
         )
         .unwrap();
-        assert_eq!(shift.external_id("SBM7DV7BKFUYU"), "SBM7DV7BKFUYU/UC2CHRT5SD34X/2023-01-02T09:00:00Z/2023-01-02T17:00:00Z");
+        assert_eq!(
+            shift.external_id("SBM7DV7BKFUYU"),
+            "SBM7DV7BKFUYU/UC2CHRT5SD34X/2023-01-02T09:00:00Z/2023-01-02T17:00:00Z"
+        );
     }
 }

@@ -211,14 +211,16 @@ pub fn alert_delivery(
         }
     });
     let report = alert.report.clone().unwrap_or_default();
-    let after_creation =
-        |millis: Option<i64>| millis.filter(|millis| *millis >= 0).map(|millis| alert.created_at + Duration::milliseconds(millis));
+    let after_creation = |millis: Option<i64>| {
+        millis.filter(|millis| *millis >= 0).map(|millis| alert.created_at + Duration::milliseconds(millis))
+    };
     let from_log = log
         .iter()
         .filter(|entry| entry.action() == LogAction::Acknowledged)
         .min_by_key(|entry| entry.created_at)
         .map(|entry| (entry.created_at, person(entry.owner.as_deref(), mapping)));
-    let from_report = after_creation(report.ack_time).map(|at| (at, person(report.acknowledged_by.as_deref(), mapping)));
+    let from_report =
+        after_creation(report.ack_time).map(|at| (at, person(report.acknowledged_by.as_deref(), mapping)));
     let acknowledgement = match (from_log, from_report) {
         (Some(log), Some(report)) => Some(if report.0 < log.0 { report } else { log }),
         (log, report) => log.or(report),
@@ -257,7 +259,12 @@ pub fn alert_delivery(
     })?;
     let count = |action: LogAction| log.iter().filter(|entry| entry.action() == action).count();
     Ok(SyncedAlert {
-        delivery: MappedDelivery { source: SOURCE, external_id: alert.id.clone(), delivery, event: "rest:alert".to_owned() },
+        delivery: MappedDelivery {
+            source: SOURCE,
+            external_id: alert.id.clone(),
+            delivery,
+            event: "rest:alert".to_owned(),
+        },
         reassignments: count(LogAction::Reassigned) + count(LogAction::Unacknowledged),
         escalations: count(LogAction::Escalated),
     })
@@ -290,8 +297,11 @@ mod tests {
     }
 
     fn log(text: &str, owner: &str, when: &str) -> AlertLog {
-        read(&json!({"log": text, "type": "alertAction", "owner": owner, "createdAt": when,
-            "offset": "1420452224764_1420452224764002000"}), "logs[0]")
+        read(
+            &json!({"log": text, "type": "alertAction", "owner": owner, "createdAt": when,
+            "offset": "1420452224764_1420452224764002000"}),
+            "logs[0]",
+        )
         .unwrap()
     }
 
@@ -302,7 +312,11 @@ mod tests {
             log("Alert acknowledged via Web", "fili@ifountain.com", "2015-01-05T10:03:44.764Z"),
             log("Alert is escalated to [ops_team_escalation]", "System", "2015-01-05T10:03:20Z"),
             log("Alert closed via Web", "Fili@ifountain.com", "2015-01-05T10:06:14.669Z"),
-            log("Sent [email] notification to fili@ifountain.com: Alert acknowledged", "System", "2015-01-05T10:03:30Z"),
+            log(
+                "Sent [email] notification to fili@ifountain.com: Alert acknowledged",
+                "System",
+                "2015-01-05T10:03:30Z",
+            ),
         ];
         let synced = alert_delivery(&alert, &logs, &SourceMapping::default(), "alerts[0]").unwrap();
         let mapped = &synced.delivery;
@@ -320,7 +334,10 @@ mod tests {
     #[test]
     fn without_logs_the_report_says_when() {
         let alert: Alert = read(&listed(), "alerts[0]").unwrap();
-        let mapping = SourceMapping { people: [("fili@ifountain.com".to_owned(), "fili".to_owned())].into(), ..Default::default() };
+        let mapping = SourceMapping {
+            people: [("fili@ifountain.com".to_owned(), "fili".to_owned())].into(),
+            ..Default::default()
+        };
         let delivery = alert_delivery(&alert, &[], &mapping, "alerts[0]").unwrap().delivery.delivery;
         assert_eq!(delivery.acknowledged_at, Some(at("2015-01-05T10:03:44.764Z")), "createdAt + 33,660 ms");
         assert_eq!(delivery.acknowledged_by.as_deref(), Some("fili"));

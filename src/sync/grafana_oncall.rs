@@ -58,7 +58,13 @@ pub struct Options {
 
 impl Options {
     pub fn new(token: impl Into<String>, api_url: impl Into<String>) -> Options {
-        Options { token: token.into(), api_url: api_url.into(), since: None, until: None, retry: RetryPolicy::default() }
+        Options {
+            token: token.into(),
+            api_url: api_url.into(),
+            since: None,
+            until: None,
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -263,7 +269,9 @@ pub fn run(
                     Err(error) => report.skipped.push(skipped(path, error.to_string())),
                 }
             }
-            Err(error @ ClientError::Status { status: 404, .. }) => report.skipped.push(skipped(path, error.to_string())),
+            Err(error @ ClientError::Status { status: 404, .. }) => {
+                report.skipped.push(skipped(path, error.to_string()))
+            }
             Err(error) => return Err(error.into()),
         }
     }

@@ -164,7 +164,9 @@ pub fn spawn(store: Store, config: Arc<IngestConfig>, jobs: Arc<SyncJobs>) -> us
         });
         match spawned {
             Ok(_) => started += 1,
-            Err(error) => tracing::warn!(sync.tool = tool.key(), error.cause = %error, "the scheduled sync could not start"),
+            Err(error) => {
+                tracing::warn!(sync.tool = tool.key(), error.cause = %error, "the scheduled sync could not start")
+            }
         }
     }
     started

@@ -27,4 +27,5 @@ mod shifts;
 mod slow_clients;
 mod statements;
 mod sync;
+mod sync_tools;
 mod webhooks;
