@@ -275,10 +275,11 @@ pub fn run(
             Err(error) => return Err(error.into()),
         }
     }
+    let mut batch = super::PageBatch::default();
     for (done, (at, group)) in groups.iter().enumerate() {
         let record = format!("{at} ({})", group.id);
         match grafana_oncall_rest::alert_group_delivery(group, &users, &integrations, mapping, at) {
-            Ok(mapped) => super::record_page(&mut conn, mapped, &record, &stamp, &mut report)?,
+            Ok(mapped) => batch.push(&mut conn, mapped, &record, &stamp, &mut report)?,
             Err(error) => report.skipped.push(skipped(record, error.to_string())),
         }
         if (done as u64 + 1).is_multiple_of(PROGRESS_EVERY) {
@@ -286,6 +287,7 @@ pub fn run(
         }
     }
 
+    batch.flush(&mut conn, &stamp, &mut report)?;
     let position = format_rfc3339(&until);
     sync::set_cursor(&mut conn, SOURCE, CURSOR_ALERT_GROUPS, &position, now)?;
     sync::set_cursor(&mut conn, SOURCE, CURSOR_SCHEDULES, &position, now)?;

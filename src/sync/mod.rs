@@ -269,32 +269,6 @@ pub fn record_schedule(
     Ok(())
 }
 
-/// Records one synced page delivery (`at` names the record), folding it with the page's
-/// webhook deliveries; a delivery the page already keeps is not stored again.
-pub fn record_page(
-    conn: &mut AnyConnection,
-    mapped: MappedDelivery,
-    at: &str,
-    stamp: &Stamp,
-    report: &mut SyncReport,
-) -> Result<(), SyncError> {
-    let state = match PageState::from_delivery(mapped.delivery) {
-        Ok(state) => state,
-        Err(error) => {
-            report.skipped.push(skipped(at, format!("{}: {}", error.field, error.message)));
-            return Ok(());
-        }
-    };
-    match sync_store::record_page(conn, mapped.source, &mapped.external_id, &state, stamp) {
-        Ok((synced, _)) => report.pages.add(synced),
-        Err(StorageError::Invalid(error)) => {
-            report.skipped.push(skipped(at, format!("{}: {}", error.field, error.message)));
-        }
-        Err(error) => return Err(error.into()),
-    }
-    Ok(())
-}
-
 /// `alerts[3] (0f2c…)` when the record has a readable id.
 pub fn label(at: &str, value: &serde_json::Value) -> String {
     match value["id"].as_str() {
@@ -430,4 +404,73 @@ pub fn credentials(
             )
         })?;
     Ok((token, api_url))
+}
+
+/// Synced pages recorded per transaction: a page of API results or a few, written as an
+/// import batch (`storage::import::import_batch`: new pages inserted in bulk, known ones
+/// folded with their webhook deliveries, a delivery already kept not stored again).
+pub const PAGE_BATCH_ROWS: usize = 500;
+
+/// Synced page deliveries waiting to be written, with where each was read.
+#[derive(Default)]
+pub struct PageBatch {
+    rows: Vec<(String, crate::storage::import::PageRow)>,
+}
+
+impl PageBatch {
+    /// Adds a delivery read at `at`; writes the batch once it is full. A delivery the page
+    /// rules refuse is skipped and reported.
+    pub fn push(
+        &mut self,
+        conn: &mut AnyConnection,
+        mapped: MappedDelivery,
+        at: &str,
+        stamp: &Stamp,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let state = match PageState::from_delivery(mapped.delivery) {
+            Ok(state) => state,
+            Err(error) => {
+                report.skipped.push(skipped(at, format!("{}: {}", error.field, error.message)));
+                return Ok(());
+            }
+        };
+        let row = crate::storage::import::PageRow::new(mapped.source.to_owned(), mapped.external_id, state)?;
+        self.rows.push((at.to_owned(), row));
+        if self.rows.len() >= PAGE_BATCH_ROWS {
+            self.flush(conn, stamp, report)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is waiting in one transaction. Should the database refuse a record, the
+    /// batch is written again one record at a time, so only that one is skipped.
+    pub fn flush(&mut self, conn: &mut AnyConnection, stamp: &Stamp, report: &mut SyncReport) -> Result<(), SyncError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let batch: Vec<crate::storage::import::PageRow> = rows.iter().map(|(_, row)| row.clone()).collect();
+        match crate::storage::import::import_batch(conn, &batch, stamp) {
+            Ok(outcome) => {
+                report.pages.created += outcome.created as u64;
+                report.pages.updated += outcome.updated as u64;
+                report.pages.unchanged += outcome.unchanged as u64;
+                Ok(())
+            }
+            Err(StorageError::Invalid(_)) => {
+                for (at, row) in rows {
+                    match sync_store::record_page(conn, &row.source, &row.external_id, &row.state, stamp) {
+                        Ok((synced, _)) => report.pages.add(synced),
+                        Err(StorageError::Invalid(error)) => {
+                            report.skipped.push(skipped(at, format!("{}: {}", error.field, error.message)));
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
 }

@@ -246,6 +246,7 @@ pub fn run(
             progress(&report);
         }
     })?;
+    let mut batch = super::PageBatch::default();
     for (done, (at, alert)) in alerts.iter().enumerate() {
         let path = format!("/v2/alerts/{}/logs", alert.id);
         let mut logs: Vec<AlertLog> = Vec::new();
@@ -271,7 +272,7 @@ pub fn run(
             Ok(synced) => {
                 report.reassignments += synced.reassignments as u64;
                 report.escalations += synced.escalations as u64;
-                super::record_page(&mut conn, synced.delivery, &record, &stamp, &mut report)?;
+                batch.push(&mut conn, synced.delivery, &record, &stamp, &mut report)?;
             }
             Err(error) => report.skipped.push(skipped(record, error.to_string())),
         }
@@ -280,6 +281,7 @@ pub fn run(
         }
     }
 
+    batch.flush(&mut conn, &stamp, &mut report)?;
     let position = format_rfc3339(&until);
     sync::set_cursor(&mut conn, SOURCE, CURSOR_ALERTS, &position, now)?;
     sync::set_cursor(&mut conn, SOURCE, CURSOR_SCHEDULES, &position, now)?;
