@@ -238,6 +238,22 @@ mod tests {
     }
 
     #[test]
+    fn a_next_page_link_off_the_api_host_is_not_followed() {
+        let mut client = ApiClient::new("http://127.0.0.1:9/oncall/", Vec::new(), RetryPolicy::default());
+        for link in [
+            "https://elsewhere.example/api/v1/users/?page=2",
+            "http://127.0.0.1:90/oncall/api",
+            "http://127.0.0.1:9/oncallx",
+        ] {
+            match client.get_link(link) {
+                Err(ClientError::ForeignLink { link: refused }) => assert_eq!(refused, link),
+                other => panic!("{link}: expected a refusal, got {other:?}"),
+            }
+        }
+        assert_eq!(client.stats.requests, 0, "nothing was sent");
+    }
+
+    #[test]
     fn a_vendor_error_body_gives_its_message() {
         assert_eq!(error_message(r#"{"error": {"message": "Invalid Token", "code": 2002}}"#), "Invalid Token");
         assert_eq!(error_message("plain"), "plain");
