@@ -12,13 +12,17 @@
 //!    overrides and forwarding resolved by Opsgenie) whose recipient is a user become
 //!    primary shifts of source `opsgenie`, keyed by schedule, user, start and end. A synced
 //!    shift of the schedule in the window that is no longer in the timeline is deleted.
-//! 3. `GET /v2/alerts?query=updatedAt>=… AND createdAt<…` (every page, oldest first): the
-//!    alerts that changed in the window, older ones closed in it included, each with its log
-//!    (`GET /v2/alerts/{id}/logs`, every page). Each becomes one delivery of page
+//! 3. `GET /v2/alerts?query=createdAt >= … AND createdAt < …` (every page, oldest first):
+//!    the alerts created in the window. The alert search has no field for "changed since"
+//!    (its documented time fields are `createdAt`, `lastOccurredAt` and `snoozedUntil`), so
+//!    the alerts created earlier that paydown still holds open are read one by one
+//!    (`GET /v2/alerts/{id}`, at most [`OPEN_ALERTS_MAX`]): their acknowledgement or close
+//!    is not missed, even when the webhook that said so was. Each alert is read with its
+//!    log (`GET /v2/alerts/{id}/logs`, every page) and becomes one delivery of page
 //!    `(opsgenie, <alert id>)`, the webhook's key (`ingest::opsgenie_rest`).
 //!
 //! The window and the cursor work as for PagerDuty (`sync::pagerduty`): a second run asks
-//! only for alerts updated since the first got to.
+//! only for alerts created since the first got to, and for the ones still open.
 
 use std::collections::BTreeSet;
 
@@ -40,6 +44,8 @@ pub const TOKEN_ENV: &str = "PAYDOWN_OPSGENIE_TOKEN";
 pub const PAGE_LIMIT: u32 = 100;
 /// Days of one timeline request.
 pub const TIMELINE_DAYS_MAX: i64 = 30;
+/// Open pages from before the window read again per run.
+pub const OPEN_ALERTS_MAX: i64 = 1_000;
 
 const CURSOR_ALERTS: &str = "alerts";
 const CURSOR_SCHEDULES: &str = "schedules";
@@ -228,9 +234,10 @@ pub fn run(
         progress(&report);
     }
 
-    // 3. Alerts changed in the window, with their logs → pages.
+    // 3. Alerts created in the window and the ones paydown holds open from before, with
+    //    their logs → pages.
     let query = [
-        ("query", format!("updatedAt>={} AND createdAt<{}", since.timestamp_millis(), until.timestamp_millis())),
+        ("query", format!("createdAt >= {} AND createdAt < {}", since.timestamp_millis(), until.timestamp_millis())),
         ("sort", "createdAt".to_owned()),
         ("order", "asc".to_owned()),
     ];
@@ -246,6 +253,26 @@ pub fn run(
             progress(&report);
         }
     })?;
+    let listed: BTreeSet<String> = alerts.iter().map(|(_, alert)| alert.id.clone()).collect();
+    for id in sync::open_pages(&mut conn, SOURCE, since, OPEN_ALERTS_MAX)? {
+        if listed.contains(&id) {
+            continue;
+        }
+        let path = format!("/v2/alerts/{id}");
+        match client.get(&path, &[("identifierType", "id".to_owned())]) {
+            Ok(value) => {
+                report.fetched("alerts", 1);
+                match opsgenie_rest::read::<Alert>(&value["data"], &path) {
+                    Ok(alert) => alerts.push((path, alert)),
+                    Err(error) => report.skipped.push(skipped(path, error.to_string())),
+                }
+            }
+            Err(error @ ClientError::Status { status: 404, .. }) => {
+                report.skipped.push(skipped(path, error.to_string()))
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
     let mut batch = super::PageBatch::default();
     for (done, (at, alert)) in alerts.iter().enumerate() {
         let path = format!("/v2/alerts/{}/logs", alert.id);
