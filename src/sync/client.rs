@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// Largest response body read.
 pub const RESPONSE_BYTES_MAX: u64 = 50 * 1024 * 1024;
-/// One request, connection to last byte.
+/// Each phase of one request: connecting, sending it, the answer's head, its body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How hard to try.
@@ -71,7 +71,14 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(base: &str, headers: Vec<(String, String)>, policy: RetryPolicy) -> ApiClient {
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            // Per phase, not global: with a global timeout ureq resolves the host on a new
+            // thread for every request, pooled connection or not (about a tenth of a
+            // second each on a loaded machine, longer than the request itself). The name
+            // is resolved by the system resolver, with its own time limits.
+            .timeout_connect(Some(REQUEST_TIMEOUT))
+            .timeout_send_request(Some(REQUEST_TIMEOUT))
+            .timeout_recv_response(Some(REQUEST_TIMEOUT))
+            .timeout_recv_body(Some(REQUEST_TIMEOUT))
             .http_status_as_error(false)
             .user_agent(concat!("paydown/", env!("CARGO_PKG_VERSION")))
             .build();
