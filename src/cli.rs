@@ -199,24 +199,48 @@ pub enum ImportWhat {
 #[derive(Debug, Subcommand)]
 pub enum SyncTool {
     /// PagerDuty (REST API v2): users → people by email, schedules' final entries → shifts,
-    /// incidents and their log entries → pages.
-    Pagerduty {
-        /// A read-only REST API key; else `[sync.pagerduty] token` of the ingest configuration.
-        #[arg(long, env = crate::sync::pagerduty::TOKEN_ENV, hide_env_values = true)]
-        token: Option<String>,
-        /// Default: `[sync.pagerduty] api_url`, else PagerDuty's public REST endpoint.
-        #[arg(long)]
-        api_url: Option<String>,
-        /// Start of the window (RFC 3339); default: where the last run got to, else 30 days ago.
-        #[arg(long)]
-        since: Option<String>,
-        /// End of the window (RFC 3339); default: now.
-        #[arg(long)]
-        until: Option<String>,
-        /// TOML ingest configuration whose `[mapping]` maps people and services (as `serve`).
-        #[arg(long, env = "PAYDOWN_INGEST_CONFIG", value_name = "FILE")]
-        ingest_config: Option<std::path::PathBuf>,
-    },
+    /// incidents and their log entries → pages. Key: --token, PAYDOWN_PAGERDUTY_TOKEN or
+    /// `[sync.pagerduty]` of the ingest configuration.
+    Pagerduty(SyncArgs),
+    /// Opsgenie / Jira Service Management Operations (REST API v2): users → people by email,
+    /// schedules' final timelines → shifts, alerts and their logs → pages. Key: --token,
+    /// PAYDOWN_OPSGENIE_TOKEN or `[sync.opsgenie]`.
+    Opsgenie(SyncArgs),
+    /// Grafana OnCall (HTTP API v1): users → people by email, schedules' final shifts →
+    /// shifts, alert groups → pages. Needs --api-url (the stack's OnCall API URL). Key:
+    /// --token, PAYDOWN_GRAFANA_ONCALL_TOKEN or `[sync.grafana_oncall]`.
+    GrafanaOncall(SyncArgs),
+}
+
+impl SyncTool {
+    fn split(self) -> (crate::sync::Tool, SyncArgs) {
+        match self {
+            SyncTool::Pagerduty(args) => (crate::sync::Tool::Pagerduty, args),
+            SyncTool::Opsgenie(args) => (crate::sync::Tool::Opsgenie, args),
+            SyncTool::GrafanaOncall(args) => (crate::sync::Tool::GrafanaOncall, args),
+        }
+    }
+}
+
+/// What every `paydown sync <tool>` takes.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// A read-only API key; else the tool's environment variable, else `[sync.<tool>] token`
+    /// (or `token_env`) of the ingest configuration.
+    #[arg(long, hide_env_values = true)]
+    token: Option<String>,
+    /// Default: `[sync.<tool>] api_url`, else the tool's public endpoint.
+    #[arg(long)]
+    api_url: Option<String>,
+    /// Start of the window (RFC 3339); default: where the last run got to, else 30 days ago.
+    #[arg(long)]
+    since: Option<String>,
+    /// End of the window (RFC 3339); default: now.
+    #[arg(long)]
+    until: Option<String>,
+    /// TOML ingest configuration whose `[mapping]` maps people and services (as `serve`).
+    #[arg(long, env = "PAYDOWN_INGEST_CONFIG", value_name = "FILE")]
+    ingest_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -588,7 +612,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Sync { database, tool: SyncTool::Pagerduty { token, api_url, since, until, ingest_config } } => {
+        Command::Sync { database, tool } => {
+            let (tool, SyncArgs { token, api_url, since, until, ingest_config }) = tool.split();
             let store = open(&database.database_url)?;
             store.migrate().context("applying migrations")?;
             let instant = |text: Option<String>, flag: &str| -> anyhow::Result<_> {
@@ -605,24 +630,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => crate::ingest::config::IngestConfig::default(),
             };
-            let settings = config.sync.get("pagerduty").cloned().unwrap_or_default();
-            let token = token.or_else(|| settings.token.map(|token| token.expose().to_owned())).context(
-                "a PagerDuty REST API key is needed: --token, PAYDOWN_PAGERDUTY_TOKEN or [sync.pagerduty] token in the ingest configuration",
-            )?;
-            let mapping = config.mapping;
-            let mut options = crate::sync::pagerduty::Options::new(token);
-            options.api_url =
-                api_url.or(settings.api_url).unwrap_or_else(|| crate::sync::pagerduty::DEFAULT_API_URL.to_owned());
-            options.since = instant(since, "since")?;
-            options.until = instant(until, "until")?;
+            let settings = config.sync.get(tool.key()).cloned().unwrap_or_default();
+            let (token, api_url) = crate::sync::credentials(tool, token, api_url, &settings)
+                .map_err(|message| anyhow::anyhow!(message))?;
+            let spec = crate::sync::RunSpec {
+                tool,
+                token,
+                api_url,
+                since: instant(since, "since")?,
+                until: instant(until, "until")?,
+                retry: crate::sync::client::RetryPolicy::default(),
+            };
             let bar = progress_bar(None, SYNC_PROGRESS);
             let mut tick = |report: &crate::sync::SyncReport| {
                 let fetched: Vec<String> =
                     report.fetched.iter().map(|(kind, count)| format!("{count} {kind}")).collect();
-                bar.set_message(format!("fetched {}", fetched.join(", ")));
+                bar.set_message(format!(
+                    "fetched {}; pages {} created, {} updated; {} skipped",
+                    fetched.join(", "),
+                    report.pages.created,
+                    report.pages.updated,
+                    report.skipped.len()
+                ));
             };
-            let report = crate::sync::pagerduty::run(&store, &mapping, &options, crate::http::now(), &mut tick)
-                .context("syncing from PagerDuty")?;
+            let report = crate::sync::run(&store, &config.mapping, &spec, crate::http::now(), &mut tick)
+                .with_context(|| format!("syncing from {}", tool.display_name()))?;
             bar.finish_and_clear();
             print_sync_report(&report);
             if !report.skipped.is_empty() {
@@ -1216,6 +1248,10 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
     }
     tracing::info!(server.address = %address, "paydown listening");
     let state = crate::http::AppState::from_config(store, &config);
+    let scheduled = crate::sync::scheduled::spawn(state.store.clone(), state.ingest.clone(), state.sync_jobs.clone());
+    if scheduled > 0 {
+        println!("scheduled syncs: {scheduled} (GET /v1/sync/status)");
+    }
     actix_web::rt::System::new().block_on(async move {
         let server = crate::server::build_with_accrual(state.clone(), listener, workers)?;
         match metrics_listener {

@@ -76,6 +76,7 @@ pub fn rules() -> Vec<Rule> {
         rule!(POST "/v1/shifts/batch" => &[Admin, Ingest], Any),
         rule!(GET "/v1/shifts" => READERS, Any),
         rule!(GET "/v1/unmatched" => &[Manager, Finance, Admin], Any),
+        rule!(GET "/v1/sync/status" => &[Finance, Admin], Any),
         rule!(GET "/v1/mappings" => &[Admin], Any),
         rule!(POST "/v1/mappings" => &[Admin], Any),
         // The directory.

@@ -45,5 +45,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         "status": "ready",
         "database": backend.to_string(),
         "accrual": {"worker": state.worker.is_running(), "journal_pending": pending},
+        // Detail only: a paging tool being down does not make paydown unready.
+        "sync": state.sync_jobs.statuses().iter().map(|job| json!({
+            "tool": job.tool,
+            "runs": job.runs,
+            "failures": job.failures,
+            "last_outcome": job.last_run.as_ref().map(|run| run.outcome.clone()),
+            "last_finished_at": job.last_run.as_ref().map(|run| crate::domain::timestamp::format_rfc3339(&run.finished_at)),
+        })).collect::<Vec<_>>(),
     })))
 }

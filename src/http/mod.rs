@@ -25,6 +25,7 @@ mod reports;
 mod services;
 mod settings;
 mod shifts;
+mod sync;
 mod teams;
 mod tokens;
 mod webhooks;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Where finance's payroll layouts are (`reports_dir` of the configuration).
     pub reports_dir: std::sync::Arc<std::path::Path>,
+    /// The scheduled syncs' last runs (running only in `paydown serve`).
+    pub sync_jobs: std::sync::Arc<crate::sync::scheduled::SyncJobs>,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             metrics: std::sync::Arc::new(crate::metrics::Metrics::new(worker.clone())),
             worker,
             reports_dir: std::sync::Arc::from(reports_dir),
+            sync_jobs: std::sync::Arc::new(crate::sync::scheduled::SyncJobs::default()),
         }
     }
 
@@ -186,6 +190,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(tokens::revoke)
             .service(webhooks::receive)
             .service(mappings::unmatched)
+            .service(sync::status)
             .service(mappings::list)
             .service(mappings::create)
             .service(reports::payroll)

@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     dashboard, error, health, ledger, mappings, metrics, pages, people, periods, policies, rates, reports, services,
-    settings, shifts, teams, tokens, webhooks,
+    settings, shifts, sync, teams, tokens, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -21,7 +21,7 @@ use super::{
         shifts::create, shifts::create_batch, shifts::list,
         pages::record, pages::list, pages::read, pages::record_response, pages::responses, pages::approve, pages::reject, pages::amend, pages::withdraw,
         ledger::accrue, ledger::list_entries, ledger::verify, ledger::list_periods, ledger::read_period, ledger::audit,
-        periods::review, periods::approve, periods::reopen, periods::close, periods::adjust, periods::read_settings, periods::replace_settings, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, reports::payroll, reports::accruals, reports::changes, rates::list, rates::create, rates::read_reporting, rates::set_reporting, dashboard::debt_report, dashboard::health_report, settings::read, settings::replace,
+        periods::review, periods::approve, periods::reopen, periods::close, periods::adjust, periods::read_settings, periods::replace_settings, tokens::create, tokens::list, tokens::revoke, webhooks::receive, mappings::unmatched, mappings::list, mappings::create, sync::status, reports::payroll, reports::accruals, reports::changes, rates::list, rates::create, rates::read_reporting, rates::set_reporting, dashboard::debt_report, dashboard::health_report, settings::read, settings::replace,
         policies::create, policies::list, policies::read, policies::assign, policies::assignments, policies::statement,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),

@@ -18,6 +18,10 @@
 //! [sync.pagerduty]                     # `paydown sync pagerduty` without --token
 //! token = "<read-only REST API key>"
 //!
+//! [sync.opsgenie]                      # also `grafana_oncall` (which needs api_url)
+//! token_env = "OPSGENIE_API_KEY"       # the key read from this variable instead
+//! interval_seconds = 300               # `paydown serve` syncs every 5 minutes
+//!
 //! [mapping]                            # see `SourceMapping`
 //! people = { "PXPGF42" = "alice", "bob@example.com" = "bob" }
 //! services = { "PIJ90N7" = "checkout" }
@@ -55,8 +59,29 @@ pub struct IngestConfig {
 pub struct SyncSettings {
     /// A read-only REST API key (protect this file like any credential).
     pub token: Option<Secret>,
+    /// The environment variable holding the key (kept out of this file).
+    pub token_env: Option<String>,
     /// Another API host than the tool's public one.
     pub api_url: Option<String>,
+    /// When set, `paydown serve` runs this sync in the background every so many seconds.
+    pub interval_seconds: Option<u64>,
+}
+
+/// The tools `paydown sync` reads, as `[sync.<tool>]` names them.
+pub const SYNC_TOOLS: [&str; 3] = ["pagerduty", "opsgenie", "grafana_oncall"];
+/// The shortest interval of a scheduled sync: the tools' rate limits are per minute.
+pub const SYNC_INTERVAL_SECONDS_MIN: u64 = 60;
+/// The longest: a week.
+pub const SYNC_INTERVAL_SECONDS_MAX: u64 = 7 * 24 * 3_600;
+
+impl SyncSettings {
+    /// The key: `token`, else the variable `token_env` names.
+    pub fn key(&self) -> Option<String> {
+        self.token
+            .as_ref()
+            .map(|token| token.expose().to_owned())
+            .or_else(|| self.token_env.as_ref().and_then(|name| std::env::var(name).ok()))
+    }
 }
 
 impl Default for IngestConfig {
@@ -97,8 +122,17 @@ impl IngestConfig {
                 }
             }
         }
-        if let Some(tool) = config.sync.keys().find(|tool| tool.as_str() != "pagerduty") {
-            return Err(format!("unknown sync tool `{tool}`: expected pagerduty"));
+        for (tool, settings) in &config.sync {
+            if !SYNC_TOOLS.contains(&tool.as_str()) {
+                return Err(format!("unknown sync tool `{tool}`: expected one of {}", SYNC_TOOLS.join(", ")));
+            }
+            if let Some(seconds) = settings.interval_seconds
+                && !(SYNC_INTERVAL_SECONDS_MIN..=SYNC_INTERVAL_SECONDS_MAX).contains(&seconds)
+            {
+                return Err(format!(
+                    "sync.{tool}.interval_seconds: {seconds} is outside {SYNC_INTERVAL_SECONDS_MIN}..={SYNC_INTERVAL_SECONDS_MAX}"
+                ));
+            }
         }
         Ok(config)
     }
@@ -133,5 +167,14 @@ people = { "PXPGF42" = "alice" }
         assert_eq!(config.sync["pagerduty"].token.as_ref().map(Secret::expose), Some("k"));
         assert!(IngestConfig::parse("[sync.pagerdooty]\ntoken = \"k\"").unwrap_err().contains("pagerdooty"));
         assert!(IngestConfig::parse("[sync.pagerduty]\ntokn = \"k\"").unwrap_err().contains("tokn"));
+        let config = IngestConfig::parse(
+            "[sync.opsgenie]\ntoken_env = \"PAYDOWN_TEST_UNSET_VARIABLE\"\ninterval_seconds = 300\n[sync.grafana_oncall]\ntoken = \"g\"\napi_url = \"http://127.0.0.1:9\"",
+        )
+        .unwrap();
+        assert_eq!(config.sync["opsgenie"].interval_seconds, Some(300));
+        assert_eq!(config.sync["opsgenie"].key(), None, "the variable is not set");
+        assert_eq!(config.sync["grafana_oncall"].key().as_deref(), Some("g"));
+        let too_often = IngestConfig::parse("[sync.opsgenie]\ninterval_seconds = 5").unwrap_err();
+        assert!(too_often.contains("sync.opsgenie.interval_seconds"), "{too_often}");
     }
 }

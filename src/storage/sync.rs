@@ -156,3 +156,22 @@ pub fn retire_shifts(
         Ok(retired)
     })
 }
+
+/// The external ids of `source`'s pages triggered before `before` and not resolved yet, at
+/// most `limit`, oldest first: what a sync that lists only recent records asks about one by
+/// one, so their acknowledgement or resolve is not missed.
+pub fn open_pages(
+    conn: &mut AnyConnection,
+    source: &str,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, StorageError> {
+    Ok(pages_table::table
+        .filter(pages_table::source.eq(source))
+        .filter(pages_table::resolved_at.is_null())
+        .filter(pages_table::triggered_at.lt(to_naive(before)))
+        .order(pages_table::triggered_at.asc())
+        .limit(limit)
+        .select(pages_table::external_id)
+        .load(conn)?)
+}

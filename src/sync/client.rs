@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// Largest response body read.
 pub const RESPONSE_BYTES_MAX: u64 = 50 * 1024 * 1024;
-/// One request, connection to last byte.
+/// Each phase of one request: connecting, sending it, the answer's head, its body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How hard to try.
@@ -46,6 +46,8 @@ pub enum ClientError {
     GaveUp { path: String, attempts: u32, last: String },
     #[error("{path}: the answer is not JSON: {message}")]
     NotJson { path: String, message: String },
+    #[error("a next-page link leads off the API's host, not followed: {link}")]
+    ForeignLink { link: String },
 }
 
 /// Counts of what the client did, for the run's report.
@@ -69,7 +71,14 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(base: &str, headers: Vec<(String, String)>, policy: RetryPolicy) -> ApiClient {
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            // Per phase, not global: with a global timeout ureq resolves the host on a new
+            // thread for every request, pooled connection or not (about a tenth of a
+            // second each on a loaded machine, longer than the request itself). The name
+            // is resolved by the system resolver, with its own time limits.
+            .timeout_connect(Some(REQUEST_TIMEOUT))
+            .timeout_send_request(Some(REQUEST_TIMEOUT))
+            .timeout_recv_response(Some(REQUEST_TIMEOUT))
+            .timeout_recv_body(Some(REQUEST_TIMEOUT))
             .http_status_as_error(false)
             .user_agent(concat!("paydown/", env!("CARGO_PKG_VERSION")))
             .build();
@@ -85,6 +94,22 @@ impl ApiClient {
     /// `GET base + path ? query`, retried as the policy says, read as JSON.
     pub fn get(&mut self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
+        self.get_url(&url, path, query)
+    }
+
+    /// `GET` of a next-page link an answer gave (Opsgenie's `paging.next`, Grafana OnCall's
+    /// `next`). Only a link under the API's own base is followed: the key is never sent to
+    /// another host, whatever an answer says.
+    pub fn get_link(&mut self, link: &str) -> Result<Value, ClientError> {
+        let path = link.strip_prefix(self.base.as_str()).filter(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+        let Some(path) = path else {
+            return Err(ClientError::ForeignLink { link: link.chars().take(200).collect() });
+        };
+        let path = path.split('?').next().unwrap_or_default().to_owned();
+        self.get_url(link, &path, &[])
+    }
+
+    fn get_url(&mut self, url: &str, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
         let mut backoff = self.policy.backoff_base;
         let mut last = String::new();
         for attempt in 1..=self.policy.attempts_max.max(1) {
@@ -92,7 +117,7 @@ impl ApiClient {
                 self.stats.retries += 1;
             }
             self.stats.requests += 1;
-            let mut request = self.agent.get(&url);
+            let mut request = self.agent.get(url);
             for (name, value) in &self.headers {
                 request = request.header(name.as_str(), value.as_str());
             }
@@ -106,7 +131,9 @@ impl ApiClient {
                     let rate_wait = header("retry-after")
                         .and_then(|text| retry_after(&text))
                         .or_else(|| header("ratelimit-reset").and_then(|text| seconds(&text)))
-                        .or_else(|| header("x-ratelimit-reset").and_then(|text| seconds(&text)));
+                        .or_else(|| header("x-ratelimit-reset").and_then(|text| seconds(&text)))
+                        // Opsgenie: the length of the throttling period.
+                        .or_else(|| header("x-ratelimit-period-in-sec").and_then(|text| seconds(&text)));
                     let body = response.body_mut().with_config().limit(RESPONSE_BYTES_MAX).read_to_string();
                     match status {
                         200..=299 => {
@@ -215,6 +242,22 @@ mod tests {
         assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO), "a past date: at once");
         assert_eq!(retry_after("soon"), None);
         assert_eq!(seconds("-1"), None);
+    }
+
+    #[test]
+    fn a_next_page_link_off_the_api_host_is_not_followed() {
+        let mut client = ApiClient::new("http://127.0.0.1:9/oncall/", Vec::new(), RetryPolicy::default());
+        for link in [
+            "https://elsewhere.example/api/v1/users/?page=2",
+            "http://127.0.0.1:90/oncall/api",
+            "http://127.0.0.1:9/oncallx",
+        ] {
+            match client.get_link(link) {
+                Err(ClientError::ForeignLink { link: refused }) => assert_eq!(refused, link),
+                other => panic!("{link}: expected a refusal, got {other:?}"),
+            }
+        }
+        assert_eq!(client.stats.requests, 0, "nothing was sent");
     }
 
     #[test]

@@ -29,7 +29,6 @@ use serde_json::Value;
 
 use super::client::{ApiClient, ClientError, RetryPolicy};
 use super::{Skipped, SyncError, SyncReport};
-use crate::domain::page::PageState;
 use crate::domain::shift::{ShiftRole, check_interval};
 use crate::domain::timestamp::{format_rfc3339, parse_rfc3339};
 use crate::ingest::SourceMapping;
@@ -305,6 +304,7 @@ pub fn run(
             Err(error) => return Err(error.into()),
         }
     }
+    let mut batch = super::PageBatch::default();
     let mut done = 0_u64;
     for (id, (at, incident)) in &incidents {
         let log: Vec<&LogEntry> = entries.get(id).map(|list| list.iter().collect()).unwrap_or_default();
@@ -317,26 +317,13 @@ pub fn run(
         };
         report.reassignments += synced.reassignments as u64;
         report.escalations += synced.escalations as u64;
-        let mapped = synced.delivery;
-        let state = match PageState::from_delivery(mapped.delivery) {
-            Ok(state) => state,
-            Err(error) => {
-                report.skipped.push(skipped(format!("{at} ({id})"), format!("{}: {}", error.field, error.message)));
-                continue;
-            }
-        };
-        match sync::record_page(&mut conn, mapped.source, &mapped.external_id, &state, &stamp) {
-            Ok((synced, _)) => report.pages.add(synced),
-            Err(StorageError::Invalid(error)) => {
-                report.skipped.push(skipped(format!("{at} ({id})"), format!("{}: {}", error.field, error.message)));
-            }
-            Err(error) => return Err(error.into()),
-        }
+        batch.push(&mut conn, synced.delivery, &format!("{at} ({id})"), &stamp, &mut report)?;
         done += 1;
         if done.is_multiple_of(PROGRESS_EVERY) {
             progress(&report);
         }
     }
+    batch.flush(&mut conn, &stamp, &mut report)?;
 
     let position = format_rfc3339(&until);
     sync::set_cursor(&mut conn, SOURCE, CURSOR_INCIDENTS, &position, now)?;

@@ -26,6 +26,7 @@ async fn probes_answer_and_the_api_document_is_served(backend: Backend) {
         "/v1/shifts/batch",
         "/healthz",
         "/readyz",
+        "/v1/sync/status",
     ] {
         assert!(document.body["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }

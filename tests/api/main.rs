@@ -31,5 +31,6 @@ mod shifts;
 mod slow_clients;
 mod statements;
 mod sync;
+mod sync_tools;
 mod web_pages;
 mod webhooks;
