@@ -155,6 +155,7 @@ pub fn page_rules() -> Vec<Rule> {
         rule!(GET "/dashboard" => &[Manager, Finance, Admin], Any),
         rule!(GET "/dashboard/alerts/{key}" => &[Manager, Finance, Admin], Any),
         rule!(GET "/periods" => &[Finance], Any),
+        rule!(POST "/periods/{id}/step" => &[Finance], Any),
         rule!(GET "/periods/{id}/payroll" => &[Finance], Any),
         rule!(GET "/periods/{id}/accruals" => &[Finance], Any),
     ]

@@ -712,9 +712,98 @@ pub async fn alert(
 
 /// `/periods`: the pay periods, their state and their files.
 #[get("/periods")]
-pub async fn periods_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, PageError> {
-    let periods = with_conn(&state, crate::storage::ledger::list_periods).await.map_err(|error| session.fail(error))?;
-    Ok(session.page(StatusCode::OK, "Pay periods", "/periods", &pages::periods::render(&periods, None)))
+pub async fn periods_page(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<PeriodsQuery>,
+) -> Result<HttpResponse, PageError> {
+    let PeriodsQuery { period, done } = query.into_inner();
+    let read = with_conn(&state, move |conn| {
+        let periods = crate::storage::ledger::list_periods(conn)?;
+        // The pay run shown: the one asked for, else the earliest period not yet closed.
+        let shown = period.or_else(|| periods.iter().find(|period| period.is_open()).map(|period| period.id.clone()));
+        let review = match shown {
+            Some(id) => Some(crate::pay_run::review(conn, &id)?),
+            None => None,
+        };
+        Ok::<_, ApiError>((periods, review))
+    })
+    .await;
+    let (periods, review) = read.map_err(|error| session.fail(error))?;
+    let done = done.as_deref().and_then(step_done);
+    let section = review.as_ref().map(|review| pages::periods::pay_run_section(review, &session.csrf, done));
+    Ok(session.page(StatusCode::OK, "Pay periods", "/periods", &pages::periods::render(&periods, section.as_deref())))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PeriodsQuery {
+    /// The period whose pay run is shown; default: the earliest not yet closed.
+    pub period: Option<String>,
+    /// The step the last form took, for its notice.
+    pub done: Option<String>,
+}
+
+/// The notice of a pay run step that went through (only the known words are echoed).
+fn step_done(step: &str) -> Option<&'static str> {
+    match step {
+        "approve" => Some("approved"),
+        "reopen" => Some("approval withdrawn"),
+        "close" => Some("closed for good"),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StepForm {
+    #[serde(default)]
+    pub csrf: String,
+    pub step: String,
+    pub reason: Option<String>,
+}
+
+/// A pay run step from finance's page: approve, withdraw the approval, or close, each with
+/// its reason; the same use cases and rules (order, four-eyes) as the API.
+#[post("/periods/{id}/step")]
+pub async fn pay_run_step(
+    state: web::Data<AppState>,
+    session: Session,
+    request: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<StepForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    session.check_form(&request, &form.csrf)?;
+    let id = id.into_inner();
+    let caller = session.caller.clone();
+    let by = crate::domain::pay_run::Identity {
+        actor: caller.actor(),
+        token_id: Some(caller.token_id.clone()),
+        person: caller.person.clone(),
+    };
+    let at = super::now();
+    let step = form.step.clone();
+    let (period, reason) = (id.clone(), form.reason.clone());
+    let result = with_conn(&state, move |conn| {
+        let reason = reason.as_deref();
+        match step.as_str() {
+            "approve" => crate::pay_run::approve(conn, &period, &by, reason, at),
+            "reopen" => crate::pay_run::reopen(conn, &period, &by, reason, at),
+            "close" => crate::pay_run::close(conn, &period, &by, reason, at),
+            _ => Err(crate::pay_run::PayRunError::Invalid(crate::domain::field_error::FieldError::new(
+                "step",
+                "is approve, reopen or close",
+            ))),
+        }
+    })
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!(
+            "/periods?period={}&done={}",
+            crate::web::dashboard::url_component(&id),
+            crate::web::dashboard::url_component(&form.step)
+        ))),
+        Err(error) => Err(session.fail(error)),
+    }
 }
 
 #[derive(Debug, Deserialize)]

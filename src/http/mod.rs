@@ -133,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(html::dashboard)
     .service(html::alert)
     .service(html::periods_page)
+    .service(html::pay_run_step)
     .service(html::payroll)
     .service(html::accruals)
     .service(dashboard::login_form)

@@ -9,7 +9,11 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 use paydown::domain::role::Role;
 
-on_both_backends!(an_engineer_sees_and_corrects_only_their_own_work, a_manager_sees_only_their_teams);
+on_both_backends!(
+    an_engineer_sees_and_corrects_only_their_own_work,
+    a_manager_sees_only_their_teams,
+    finance_runs_the_pay_run_from_its_page
+);
 
 /// Status, `Location` header and body text of one request.
 async fn exchange(app: &TestApp, request: TestRequest) -> (u16, String, String) {
@@ -274,4 +278,53 @@ async fn a_manager_sees_only_their_teams(backend: Backend) {
     assert_eq!((status, location.as_str()), (308, "/docs/"));
     let (status, _, css) = exchange(&app, TestRequest::get().uri(paydown::web::STYLESHEET_PATH)).await;
     assert!(status == 200 && css.contains("@media print"));
+}
+
+/// Finance's page shows the pay run of the earliest open period (totals, changes since the
+/// last export, anomalies) and takes its steps through forms: approve, then close, each with
+/// a reason and the anti-forgery value, under the API's rules.
+async fn finance_runs_the_pay_run_from_its_page(backend: Backend) {
+    let app = TestApp::new(backend);
+    crate::ledger::march_facts(&app).await;
+    let accrued = app.post("/v1/ledger/accrue", json!({})).await;
+    assert_eq!(accrued.status, 200, "{:?}", accrued.body);
+    let finance = app.finance_token.clone();
+    let csrf = paydown::http::html::csrf_for(&finance);
+    let (status, _, page) = exchange(&app, browse(&finance, "/periods")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Pay run of 2026-03"), "{page}");
+    assert!(page.contains("Never exported: all"), "{page}");
+    assert!(page.contains("Anomalies ("), "{page}");
+    assert!(page.contains("name=\"step\" value=\"approve\""), "an open period offers approval: {page}");
+    assert!(!page.contains("name=\"step\" value=\"close\""), "an open period cannot close: {page}");
+    let ledger_total = app.get("/v1/periods/2026-03/review").await.body["total_by_currency"]["GBP"].clone();
+    let shown = paydown::web::money("GBP", ledger_total.as_str().unwrap().parse().unwrap());
+    assert!(page.contains(&shown), "the page's total is the review's {shown}: {page}");
+
+    let step = "/periods/2026-03/step";
+    // Without the form's anti-forgery value, or from an admin: refused, nothing changes.
+    let (status, _, _) = exchange(&app, submit(&finance, step, "step=approve&reason=checked")).await;
+    assert_eq!(status, 403);
+    let (status, _, _) =
+        exchange(&app, submit(&app.admin_token, step, &format!("csrf={csrf}&step=approve&reason=checked"))).await;
+    assert_eq!(status, 403);
+    // A blank reason is refused, naming it.
+    let (status, _, body) = exchange(&app, submit(&finance, step, &format!("csrf={csrf}&step=approve&reason="))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("reason"), "{body}");
+    assert_eq!(app.get("/v1/periods/2026-03/review").await.body["run"]["state"], "open");
+
+    let (status, location, _) =
+        exchange(&app, submit(&finance, step, &format!("csrf={csrf}&step=approve&reason=checked+the+totals"))).await;
+    assert_eq!((status, location.as_str()), (303, "/periods?period=2026-03&done=approve"));
+    let (_, _, page) = exchange(&app, browse(&finance, &location)).await;
+    assert!(page.contains("Period 2026-03: approved."), "{page}");
+    assert!(page.contains("name=\"step\" value=\"close\""), "{page}");
+    let (status, location, _) =
+        exchange(&app, submit(&finance, step, &format!("csrf={csrf}&step=close&reason=payroll+sent"))).await;
+    assert_eq!((status, location.as_str()), (303, "/periods?period=2026-03&done=close"));
+    assert_eq!(app.get("/v1/periods/2026-03").await.body["status"], "closed");
+    let (_, _, page) = exchange(&app, browse(&finance, &location)).await;
+    assert!(page.contains("Period 2026-03: closed for good."), "{page}");
+    assert!(!page.contains("name=\"step\""), "a closed period takes no step: {page}");
 }
