@@ -448,7 +448,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("re-pricing all {people} people");
             }
             let bar = progress_bar(None, ACCRUE_PROGRESS);
-            let report = crate::ledger::accrue_with_progress(&mut conn, CLI_ACTOR, crate::http::now(), &mut |done| {
+            let report = crate::ledger::accrue_with_progress(&mut conn, CLI_ACTOR, crate::clock::now(), &mut |done| {
                 bar.set_position(u64::try_from(done.people_done).unwrap_or(u64::MAX));
                 bar.set_message(format!("{} entries", done.entries_posted));
             })
@@ -499,7 +499,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { database, what } => {
             let store = open(&database.database_url)?;
-            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::clock::now());
             let report = match what {
                 ImportWhat::Pages { file, mapping: Some(mapping), .. } => {
                     let text =
@@ -562,7 +562,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         |format| format == "ics",
                     );
                     let rows: Vec<_> = if is_ics {
-                        let now = crate::http::now();
+                        let now = crate::clock::now();
                         let parse = |text: Option<String>, default| -> anyhow::Result<_> {
                             text.map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
                                 .transpose()
@@ -653,7 +653,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     report.skipped.len()
                 ));
             };
-            let report = crate::sync::run(&store, &config.mapping, &spec, crate::http::now(), &mut tick)
+            let report = crate::sync::run(&store, &config.mapping, &spec, crate::clock::now(), &mut tick)
                 .with_context(|| format!("syncing from {}", tool.display_name()))?;
             bar.finish_and_clear();
             print_sync_report(&report);
@@ -733,7 +733,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let to = to
                 .map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
                 .transpose()?
-                .unwrap_or_else(crate::http::now);
+                .unwrap_or_else(crate::clock::now);
             let from = from
                 .map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
                 .transpose()?
@@ -792,7 +792,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { database, action } => {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
-            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::clock::now());
             match action {
                 TokenAction::Create { role, name, person, teams, expires_in_days } => {
                     let role = crate::domain::role::Role::parse(&role).with_context(|| {
@@ -843,7 +843,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             use crate::storage::exchange_rates;
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
-            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+            let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::clock::now());
             let field =
                 |error: crate::domain::field_error::FieldError| anyhow::anyhow!("--{}: {}", error.field, error.message);
             match action {
@@ -904,7 +904,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 PeriodAction::Review { id, json } => {
-                    crate::ledger::accrue(&mut conn, CLI_ACTOR, crate::http::now()).context("accruing")?;
+                    crate::ledger::accrue(&mut conn, CLI_ACTOR, crate::clock::now()).context("accruing")?;
                     let review = crate::pay_run::review(&mut conn, &id).with_context(|| format!("reviewing {id}"))?;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&review)?);
@@ -914,19 +914,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 PeriodAction::Approve { id, reason, operator } => {
                     let by = cli_identity(operator);
-                    let run = crate::pay_run::approve(&mut conn, &id, &by, Some(&reason), crate::http::now())
+                    let run = crate::pay_run::approve(&mut conn, &id, &by, Some(&reason), crate::clock::now())
                         .with_context(|| format!("approving pay period {id}"))?;
                     println!("approved {} ({} entries)", run.period.id, run.entries);
                 }
                 PeriodAction::Reopen { id, reason, operator } => {
                     let by = cli_identity(operator);
-                    let run = crate::pay_run::reopen(&mut conn, &id, &by, Some(&reason), crate::http::now())
+                    let run = crate::pay_run::reopen(&mut conn, &id, &by, Some(&reason), crate::clock::now())
                         .with_context(|| format!("reopening pay period {id}"))?;
                     println!("reopened {}: approval withdrawn", run.period.id);
                 }
                 PeriodAction::Close { id, reason, operator } => {
                     let by = cli_identity(operator);
-                    let run = crate::pay_run::close(&mut conn, &id, &by, Some(&reason), crate::http::now())
+                    let run = crate::pay_run::close(&mut conn, &id, &by, Some(&reason), crate::clock::now())
                         .with_context(|| format!("closing pay period {id}"))?;
                     let period = run.period;
                     println!("closed {} ({} .. {})", period.id, period.starts_on, period.ends_on);
@@ -936,7 +936,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     crate::storage::ledger::set_scheme(
                         &mut conn,
                         parsed,
-                        &crate::storage::Stamp::new(CLI_ACTOR, crate::http::now()),
+                        &crate::storage::Stamp::new(CLI_ACTOR, crate::clock::now()),
                     )
                     .context("setting the scheme")?;
                     println!("pay period scheme: {parsed}");
@@ -1052,7 +1052,7 @@ fn export_payroll(
         eprintln!("wrote {} ({} bytes)", path.display(), out.written);
     }
     // The changes file counts from this export.
-    let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::http::now());
+    let stamp = crate::storage::Stamp::new(CLI_ACTOR, crate::clock::now());
     crate::storage::exports::record_export(conn, period, layout, format.extension(), &exported, &stamp)
         .context("recording the export")?;
     Ok(())

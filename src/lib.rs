@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of the code.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod demo;

@@ -262,7 +262,7 @@ struct Worked {
 /// the rollup's dirty days up to date when due.
 fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
     let mut conn = store.conn().map_err(|error| error.to_string())?;
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let horizon_moved =
         journal::horizon(&mut conn).map_err(|error| error.to_string())? < Some(journal::horizon_for(now));
     let pending = journal::has_pending(&mut conn).map_err(|error| error.to_string())?;

@@ -56,7 +56,7 @@ pub fn issue_tokens(store: &Store) -> Result<Vec<(String, String, String)>, Stor
     use crate::domain::role::Role;
     use crate::storage::tokens::{self, NewToken};
     let mut conn = store.conn()?;
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let stamp = crate::storage::Stamp::new("demo", now);
     for token in tokens::list(&mut conn)? {
         if token.name.starts_with("demo ") && token.revoked_at.is_none() {

@@ -34,7 +34,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 
 use self::error::ApiError;
-use crate::domain::timestamp::{parse_rfc3339, truncate_to_micros};
+use crate::domain::timestamp::parse_rfc3339;
 use crate::storage::{AnyConnection, StorageError, Store};
 
 /// What every handler can reach.
@@ -243,10 +243,8 @@ pub fn dashboard_group_by(text: Option<&str>) -> Result<crate::domain::debt::Gro
     dashboard::parse_group_by(text)
 }
 
-/// The current instant, at the precision paydown stores.
-pub fn now() -> DateTime<Utc> {
-    truncate_to_micros(Utc::now())
-}
+/// The current instant (`clock::now`), for handlers.
+pub use crate::clock::now;
 
 /// Runs storage work on a blocking thread with a pooled connection.
 pub async fn with_conn<T, E, F>(state: &AppState, work: F) -> Result<T, ApiError>

@@ -77,7 +77,7 @@ impl SyncJobs {
 }
 
 fn summary(started_at: DateTime<Utc>, result: Result<SyncReport, String>) -> RunSummary {
-    let finished_at = crate::http::now();
+    let finished_at = crate::clock::now();
     match result {
         Ok(report) => RunSummary {
             outcome: if report.skipped.is_empty() { "ok" } else { "skipped" }.to_owned(),
@@ -114,7 +114,7 @@ fn run_once(store: &Store, config: &IngestConfig, tool: Tool) -> Result<SyncRepo
     let (token, api_url) = super::credentials(tool, None, None, &settings)?;
     let spec = RunSpec { tool, token, api_url, since: None, until: None, retry: super::client::RetryPolicy::default() };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::run(store, &config.mapping, &spec, crate::http::now(), &mut |_| {})
+        super::run(store, &config.mapping, &spec, crate::clock::now(), &mut |_| {})
     }));
     match run {
         Ok(result) => result.map_err(|error| error.to_string()),
@@ -136,7 +136,7 @@ pub fn spawn(store: Store, config: Arc<IngestConfig>, jobs: Arc<SyncJobs>) -> us
         let (store, config, jobs) = (store.clone(), config.clone(), jobs.clone());
         let spawned = std::thread::Builder::new().name(format!("sync-{}", tool.key())).spawn(move || {
             loop {
-                let started_at = crate::http::now();
+                let started_at = crate::clock::now();
                 jobs.update(tool, |status| status.running = true);
                 let result = run_once(&store, &config, tool);
                 match &result {
