@@ -160,8 +160,8 @@ pub fn accrue_with_progress(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<AccrualReport, LedgerError> {
     let horizon = advance_horizon(conn, now)?;
-    let scheme = store::scheme(conn)?;
-    let pay_from = crate::storage::pay_runs::settings(conn)?.pay_from;
+    // Read once the journal names someone: a pass with nothing to do reads the journal only.
+    let mut posting_rules: Option<(PeriodScheme, Option<chrono::NaiveDate>)> = None;
     let run_id = uuid::Uuid::now_v7().to_string();
     let mut report = AccrualReport { run_id: run_id.clone(), as_of: horizon, ..AccrualReport::default() };
     let mut run_recorded = false;
@@ -172,6 +172,10 @@ pub fn accrue_with_progress(
         if todo.is_empty() {
             break;
         }
+        let (scheme, pay_from) = match posting_rules {
+            Some(rules) => rules,
+            None => *posting_rules.insert((store::scheme(conn)?, crate::storage::pay_runs::settings(conn)?.pay_from)),
+        };
         for person in todo {
             if !run_recorded {
                 write_transaction(conn, |conn| store::insert_run(conn, &run_id, actor, now))?;

@@ -774,13 +774,8 @@ pub async fn pay_run_step(
     let form = form.into_inner();
     session.check_form(&request, &form.csrf)?;
     let id = id.into_inner();
-    let caller = session.caller.clone();
-    let by = crate::domain::pay_run::Identity {
-        actor: caller.actor(),
-        token_id: Some(caller.token_id.clone()),
-        person: caller.person.clone(),
-    };
-    let at = super::now();
+    let actor = super::access::Actor(Some(session.caller.clone()));
+    let (by, at) = (super::periods::identity(&actor), actor.stamp().at);
     let step = form.step.clone();
     let (period, reason) = (id.clone(), form.reason.clone());
     let result = with_conn(&state, move |conn| {

@@ -31,7 +31,7 @@ impl From<PayRunError> for ApiError {
 }
 
 /// Who is calling, as the four-eyes rule compares callers.
-fn identity(actor: &super::access::Actor) -> Identity {
+pub(super) fn identity(actor: &super::access::Actor) -> Identity {
     match &actor.0 {
         Some(caller) => {
             Identity { actor: caller.actor(), token_id: Some(caller.token_id.clone()), person: caller.person.clone() }
