@@ -32,7 +32,7 @@ use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager}
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::ledger::{Change, LiveEntry, changes_in_periods, line_terms};
+use crate::domain::ledger::{Change, EntryKind, LiveEntry, changes_in_periods, line_terms};
 use crate::domain::pay::PricedLine;
 use crate::domain::period::PeriodScheme;
 use crate::pricing::{self, StatementError};
@@ -133,7 +133,7 @@ fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
     }
     let live = entries
         .iter()
-        .filter(|entry| entry.kind == "line" && !reversed.contains(entry.id.as_str()))
+        .filter(|entry| entry.kind == EntryKind::Line && !reversed.contains(entry.id.as_str()))
         // A manual adjustment is no priced line: accrual must never reverse it.
         .filter(|entry| !crate::domain::pay_run::is_manual_adjustment(&entry.fact_kind))
         .map(|entry| LiveEntry {
@@ -465,12 +465,12 @@ fn post_all(
     let posted_before = report.entries_posted();
     let mut postings = postings;
     for entry in &mut postings {
-        // A reversal undoes its entry where that entry belongs, whatever zone is in force now.
-        let natural = entry
-            .reverses
-            .as_ref()
-            .and_then(|_| context.scheme.span_of(&entry.natural_period))
-            .unwrap_or_else(|| context.scheme.period_of(person.local_date(entry.occurred_at)));
+        let natural = crate::domain::ledger::natural_period(
+            context.scheme,
+            entry.kind,
+            &entry.natural_period,
+            person.local_date(entry.occurred_at),
+        );
         let period = match posting_periods.get(&natural.id) {
             Some(period) => period.clone(),
             None => {
@@ -484,7 +484,7 @@ fn post_all(
         }
         entry.natural_period = natural.id;
         entry.period = period;
-        if entry.kind == "line" {
+        if entry.kind == EntryKind::Line {
             report.lines_posted += 1;
         } else {
             report.reversals_posted += 1;
@@ -514,7 +514,7 @@ fn new_line_entry(
         // Both are set when the entry is posted (`post_all`).
         period: String::new(),
         natural_period: String::new(),
-        kind: "line",
+        kind: EntryKind::Line,
         terms: line_terms(line),
         line_key,
         revision,
@@ -547,7 +547,7 @@ fn reversal_entry(run_id: &str, reversed: &Entry, actor: &str, now: DateTime<Utc
         person: reversed.person.clone(),
         period: reversed.natural_period.clone(),
         natural_period: reversed.natural_period.clone(),
-        kind: "reversal",
+        kind: EntryKind::Reversal,
         line_key: reversed.line_key.clone(),
         revision: reversed.revision,
         reverses: Some(reversed.id.clone()),

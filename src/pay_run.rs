@@ -204,7 +204,7 @@ pub fn adjust(
             person: person.id.clone(),
             period: span.id.clone(),
             natural_period: span.id.clone(),
-            kind: "line",
+            kind: crate::domain::ledger::EntryKind::Line,
             line_key: format!("{}|{adjustment_id}", rules::ADJUSTMENT_KIND),
             revision: 1,
             reverses: None,
@@ -313,7 +313,7 @@ pub struct ChangedEntry {
     pub person: String,
     pub component: String,
     /// `line` or `reversal`.
-    pub kind: String,
+    pub kind: crate::domain::ledger::EntryKind,
     #[schema(value_type = String)]
     pub amount: Decimal,
     pub currency: String,
@@ -451,7 +451,7 @@ pub fn review(conn: &mut AnyConnection, id: &str) -> Result<Review, PayRunError>
                 id: entry.id.clone(),
                 person: entry.person.clone(),
                 component: entry.component.clone(),
-                kind: entry.kind.clone(),
+                kind: entry.kind,
                 amount: entry.amount,
                 currency: entry.currency.clone(),
                 natural_period: entry.natural_period.clone(),

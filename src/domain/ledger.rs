@@ -13,7 +13,84 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::pay::PricedLine;
+use super::period::{PeriodScheme, PeriodSpan};
 use super::timestamp::format_rfc3339;
+
+/// How many periods after its own a posting may walk to find an open one.
+pub const PERIOD_WALK_MAX: usize = 1_000;
+
+/// Where an entry is posted: its natural period while that is open, otherwise the
+/// earliest open period after it, where it is an adjustment naming its natural period (a
+/// closed period never changes). `is_open` says whether a period takes postings; `None`
+/// when none of the next [`PERIOD_WALK_MAX`] does.
+pub fn posting_period<E>(
+    scheme: PeriodScheme,
+    natural: &PeriodSpan,
+    mut is_open: impl FnMut(&PeriodSpan) -> Result<bool, E>,
+) -> Result<Option<PeriodSpan>, E> {
+    let mut span = natural.clone();
+    for _ in 0..PERIOD_WALK_MAX {
+        if is_open(&span)? {
+            return Ok(Some(span));
+        }
+        span = scheme.next(&span);
+    }
+    Ok(None)
+}
+
+/// The natural period of an entry about to be posted: a reversal undoes its entry in that
+/// entry's natural period (whatever zone is in force now); a line belongs to the period
+/// of the person's local date of its instant.
+pub fn natural_period(
+    scheme: PeriodScheme,
+    kind: EntryKind,
+    reversed_natural: &str,
+    local_date: chrono::NaiveDate,
+) -> PeriodSpan {
+    match kind {
+        EntryKind::Reversal => scheme.span_of(reversed_natural),
+        EntryKind::Line => None,
+    }
+    .unwrap_or_else(|| scheme.period_of(local_date))
+}
+
+/// What a ledger entry does: post a revision of a line, or reverse one. Stored and shown
+/// as `line` / `reversal`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Line,
+    Reversal,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Line => "line",
+            EntryKind::Reversal => "reversal",
+        }
+    }
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EntryKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<EntryKind, String> {
+        match text {
+            "line" => Ok(EntryKind::Line),
+            "reversal" => Ok(EntryKind::Reversal),
+            other => Err(format!("`{other}` is not an entry kind (line or reversal)")),
+        }
+    }
+}
 
 /// The identity of a priced line across repricings.
 pub fn line_key(line: &PricedLine) -> String {
@@ -239,5 +316,64 @@ mod tests {
         let keys: Vec<String> = keyed(&twins).into_iter().map(|(key, _)| key).collect();
         assert_ne!(keys[0], keys[1]);
         assert!(keys[1].ends_with("#2"));
+    }
+
+    fn month(id: &str) -> PeriodSpan {
+        PeriodScheme::Monthly.span_of(id).unwrap()
+    }
+
+    #[test]
+    fn a_posting_goes_to_its_own_period_while_it_is_open() {
+        let found = posting_period(PeriodScheme::Monthly, &month("2026-09"), |_| Ok::<_, ()>(true));
+        assert_eq!(found, Ok(Some(month("2026-09"))));
+    }
+
+    #[test]
+    fn a_posting_for_a_closed_period_goes_to_the_earliest_open_one_after_it() {
+        let closed = ["2026-09", "2026-10", "2026-11"];
+        let mut asked = Vec::new();
+        let found = posting_period(PeriodScheme::Monthly, &month("2026-09"), |span| {
+            asked.push(span.id.clone());
+            Ok::<_, ()>(!closed.contains(&span.id.as_str()))
+        });
+        assert_eq!(found, Ok(Some(month("2026-12"))));
+        assert_eq!(asked, ["2026-09", "2026-10", "2026-11", "2026-12"]);
+        // Across a year end, and on a semi-monthly scheme.
+        let found = posting_period(PeriodScheme::Monthly, &month("2026-12"), |span| Ok::<_, ()>(span.id != "2026-12"));
+        assert_eq!(found, Ok(Some(month("2027-01"))));
+        let half = PeriodScheme::SemiMonthly.span_of("2026-02-H2").unwrap();
+        let found = posting_period(PeriodScheme::SemiMonthly, &half, |span| Ok::<_, ()>(span.id != "2026-02-H2"));
+        assert_eq!(found.unwrap().unwrap().id, "2026-03-H1");
+    }
+
+    #[test]
+    fn a_posting_walks_at_most_the_limit_and_stops_at_the_first_error() {
+        let mut asked = 0;
+        let found = posting_period(PeriodScheme::Monthly, &month("2026-09"), |_| {
+            asked += 1;
+            Ok::<_, ()>(false)
+        });
+        assert_eq!(found, Ok(None));
+        assert_eq!(asked, PERIOD_WALK_MAX);
+        let mut asked = 0;
+        let failed = posting_period(PeriodScheme::Monthly, &month("2026-09"), |_| {
+            asked += 1;
+            if asked == 2 { Err("database gone") } else { Ok(false) }
+        });
+        assert_eq!(failed, Err("database gone"));
+        assert_eq!(asked, 2);
+    }
+
+    #[test]
+    fn a_reversal_stays_in_the_period_of_the_entry_it_reverses() {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        // The person moved zone: the instant's local date is now in October, the reversed
+        // entry was posted for September.
+        assert_eq!(natural_period(PeriodScheme::Monthly, EntryKind::Reversal, "2026-09", date), month("2026-09"));
+        assert_eq!(natural_period(PeriodScheme::Monthly, EntryKind::Line, "", date), month("2026-10"));
+        // A natural period that does not parse falls back to the local date's.
+        assert_eq!(natural_period(PeriodScheme::Monthly, EntryKind::Reversal, "junk", date), month("2026-10"));
+        assert_eq!("reversal".parse::<EntryKind>(), Ok(EntryKind::Reversal));
+        assert!("lines".parse::<EntryKind>().is_err());
     }
 }

@@ -82,7 +82,7 @@ fn rows(input: &PayrollInput, since: Option<&SinceExport>) -> Result<Vec<(Vec<XC
                 XCell::Text(line.person.payroll_id.clone()),
                 XCell::Text(line.person.name.clone()),
                 XCell::Text(entry.component.clone()),
-                XCell::Text(entry.kind.clone()),
+                XCell::Text(entry.kind.to_string()),
                 XCell::Text(entry.natural_period.clone()),
                 XCell::DateTime(entry.occurred_at),
                 XCell::Number(entry.quantity.normalize(), entry.quantity.normalize().scale()),

@@ -48,7 +48,11 @@ pub fn entry(
         id: id.into(),
         person: person.into(),
         component: component.into(),
-        kind: if amount.is_sign_negative() || quantity.is_sign_negative() { "reversal" } else { "line" }.into(),
+        kind: if amount.is_sign_negative() || quantity.is_sign_negative() {
+            crate::domain::ledger::EntryKind::Reversal
+        } else {
+            crate::domain::ledger::EntryKind::Line
+        },
         quantity,
         unit: unit.into(),
         amount,

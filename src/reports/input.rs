@@ -51,8 +51,7 @@ pub struct EntryInfo {
     pub person: String,
     /// `callout`, `escalation`, `response`, `recovery`, `standby` or `manual_adjustment`.
     pub component: String,
-    /// `line` or `reversal`.
-    pub kind: String,
+    pub kind: crate::domain::ledger::EntryKind,
     /// Signed quantity in `unit` (negative on a reversal).
     pub quantity: Decimal,
     /// `count`, `minutes`, `hours` or `nights`.

@@ -84,7 +84,7 @@ pub fn write_entries(statement: &crate::ledger::PeriodStatement) -> Result<Vec<u
             statement.period.clone(),
             status.to_owned(),
             text(&line.natural_period),
-            line.kind.clone(),
+            line.kind.to_string(),
             crate::domain::timestamp::format_rfc3339(&line.occurred_at),
             text(&line.component),
             line.quantity.to_string(),

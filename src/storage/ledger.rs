@@ -4,6 +4,8 @@
 //! any insert into a closed period (see the ledger migration), so the rules hold even
 //! against code paths that forget them.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -12,12 +14,11 @@ use serde::Serialize;
 use super::schema::{accrual_runs, ledger_entries, pay_periods, settings};
 use super::{AnyConnection, StorageError};
 use crate::domain::field_error::FieldError;
+use crate::domain::ledger::EntryKind;
 use crate::domain::period::{PeriodScheme, PeriodSpan};
 use crate::domain::timestamp::{from_naive, to_naive};
 
 const SCHEME_KEY: &str = "pay_period_scheme";
-/// How many periods ahead a posting may walk to find an open one.
-const PERIOD_WALK_MAX: usize = 1_000;
 
 /// The pay period scheme of this ledger (monthly unless configured).
 pub fn scheme(conn: &mut AnyConnection) -> Result<PeriodScheme, StorageError> {
@@ -127,23 +128,25 @@ fn status_for_posting(conn: &mut AnyConnection, id: &str) -> Result<String, Stor
     Ok(status)
 }
 
-/// The period a posting for `natural` goes to: `natural` itself while it is open,
-/// otherwise the earliest open period after it (created when needed).
+/// The period a posting for `natural` goes to, by `domain::ledger::posting_period`, with
+/// each period it considers created (open) when missing and its status read for posting.
 pub fn posting_period(
     conn: &mut AnyConnection,
     scheme: PeriodScheme,
     natural: &PeriodSpan,
     now: DateTime<Utc>,
 ) -> Result<String, StorageError> {
-    let mut span = natural.clone();
-    for _ in 0..PERIOD_WALK_MAX {
-        ensure_period(conn, &span, now)?;
-        if status_for_posting(conn, &span.id)? == "open" {
-            return Ok(span.id);
-        }
-        span = scheme.next(&span);
-    }
-    Err(StorageError::Unavailable(format!("no open pay period within {PERIOD_WALK_MAX} periods after {}", natural.id)))
+    let found = crate::domain::ledger::posting_period(scheme, natural, |span| {
+        ensure_period(conn, span, now)?;
+        Ok::<_, StorageError>(status_for_posting(conn, &span.id)? == "open")
+    })?;
+    found.map(|span| span.id).ok_or_else(|| {
+        StorageError::Unavailable(format!(
+            "no open pay period within {} periods after {}",
+            crate::domain::ledger::PERIOD_WALK_MAX,
+            natural.id
+        ))
+    })
 }
 
 pub fn get_period(conn: &mut AnyConnection, id: &str) -> Result<Period, StorageError> {
@@ -219,8 +222,7 @@ pub struct Entry {
     /// The period the priced fact belongs to; differs from `period` for an adjustment
     /// posted after that period closed.
     pub natural_period: String,
-    /// `line` or `reversal`.
-    pub kind: String,
+    pub kind: EntryKind,
     pub line_key: String,
     pub revision: i32,
     /// For a reversal: the entry it reverses.
@@ -297,6 +299,7 @@ impl TryFrom<EntryRow> for Entry {
             |what: &str| StorageError::Unavailable(format!("ledger entry `{}` has an unreadable {what}", row.id));
         let currency: crate::domain::currency::Currency = row.currency.parse().map_err(|_| corrupt("currency"))?;
         let decimal = |text: &str, what: &str| text.parse::<Decimal>().map_err(|_| corrupt(what));
+        let kind: EntryKind = row.entry_kind.parse().map_err(|_| corrupt("kind"))?;
         Ok(Entry {
             quantity: decimal(&row.quantity, "quantity")?,
             unit_rate: decimal(&row.unit_rate, "unit rate")?,
@@ -307,7 +310,7 @@ impl TryFrom<EntryRow> for Entry {
             person: row.person_id,
             period: row.period_id,
             natural_period: row.natural_period_id,
-            kind: row.entry_kind,
+            kind,
             line_key: row.line_key,
             revision: row.revision,
             reverses: row.reverses_entry_id,
@@ -385,7 +388,7 @@ pub struct NewEntry {
     pub person: String,
     pub period: String,
     pub natural_period: String,
-    pub kind: &'static str,
+    pub kind: EntryKind,
     pub line_key: String,
     pub revision: i32,
     pub reverses: Option<String>,
@@ -416,7 +419,9 @@ const ENTRIES_PER_INSERT_MAX: usize = 500;
 
 /// A ledger row as inserted, borrowing from the entry.
 #[derive(Insertable)]
-#[diesel(table_name = ledger_entries)]
+// A `None` is bound as NULL, not replaced by DEFAULT: every row has the same shape, which
+// COPY needs.
+#[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
 struct EntryInsert<'a> {
     id: &'a str,
     accrual_run_id: &'a str,
@@ -456,7 +461,7 @@ impl<'a> From<&'a NewEntry> for EntryInsert<'a> {
             person_id: &entry.person,
             period_id: &entry.period,
             natural_period_id: &entry.natural_period,
-            entry_kind: entry.kind,
+            entry_kind: entry.kind.as_str(),
             line_key: &entry.line_key,
             revision: entry.revision,
             reverses_entry_id: entry.reverses.as_deref(),
@@ -487,29 +492,59 @@ pub fn insert_entry(conn: &mut AnyConnection, entry: &NewEntry) -> Result<(), St
     insert_entries(conn, std::slice::from_ref(entry))
 }
 
-/// Inserts entries with one multi-row statement per [`ENTRIES_PER_INSERT_MAX`]: a
-/// person's posting is a handful of statements, not one per line (each statement costs a
-/// parse, a statement journal and the triggers' setup).
+/// Inserts entries: on SQLite one multi-row statement per [`ENTRIES_PER_INSERT_MAX`], on
+/// PostgreSQL one binary `COPY` (a person's posting is a handful of statements, not one
+/// per line: each statement costs a parse, a statement journal and the triggers' setup).
+/// Then marks the dashboard days of the entries' pages once each (the rollup sums pay
+/// per page day); this is the only place entries are written, so no row trigger does it.
 pub fn insert_entries(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), StorageError> {
-    for chunk in entries.chunks(ENTRIES_PER_INSERT_MAX) {
-        let rows: Vec<EntryInsert<'_>> = chunk.iter().map(EntryInsert::from).collect();
-        let inserted = match conn {
-            AnyConnection::Sqlite(c) => diesel::insert_into(ledger_entries::table).values(&rows).execute(c),
-            AnyConnection::Postgresql(c) => diesel::insert_into(ledger_entries::table).values(&rows).execute(c),
-        };
-        inserted.map_err(|error| {
-            super::conflict_on_unique(error, "line_key", || match chunk {
-                [entry] => format!(
-                    "revision {} of `{}` was already posted (a concurrent accrual?)",
-                    entry.revision, entry.line_key
-                ),
-                _ => format!(
-                    "a revision of one of {} lines of `{}` was already posted (a concurrent accrual?)",
-                    chunk.len(),
-                    chunk[0].person
-                ),
-            })
-        })?;
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            for chunk in entries.chunks(ENTRIES_PER_INSERT_MAX) {
+                let rows: Vec<EntryInsert<'_>> = chunk.iter().map(EntryInsert::from).collect();
+                diesel::insert_into(ledger_entries::table)
+                    .values(&rows)
+                    .execute(c)
+                    .map_err(|error| posted_twice(error, chunk))?;
+            }
+        }
+        AnyConnection::Postgresql(c) if !entries.is_empty() => {
+            let rows: Vec<EntryInsert<'_>> = entries.iter().map(EntryInsert::from).collect();
+            diesel::copy_from(ledger_entries::table)
+                .from_insertable(rows)
+                .execute(c)
+                .map_err(|error| posted_twice(error, entries))?;
+        }
+        AnyConnection::Postgresql(_) => {}
     }
-    Ok(())
+    mark_page_days(conn, entries)
+}
+
+/// A unique-key violation on posting: a revision was already posted (a concurrent accrual).
+fn posted_twice(error: diesel::result::Error, entries: &[NewEntry]) -> StorageError {
+    super::conflict_on_unique(error, "line_key", || match entries {
+        [entry] => {
+            format!("revision {} of `{}` was already posted (a concurrent accrual?)", entry.revision, entry.line_key)
+        }
+        _ => format!(
+            "a revision of one of {} lines of `{}` was already posted (a concurrent accrual?)",
+            entries.len(),
+            entries.first().map(|entry| entry.person.as_str()).unwrap_or("")
+        ),
+    })
+}
+
+/// Marks the UTC days of the entries' pages dirty for the dashboard's rollup.
+fn mark_page_days(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), StorageError> {
+    use super::schema::pages;
+    let page_ids: BTreeSet<&str> = entries.iter().filter_map(|entry| entry.page_id.as_deref()).collect();
+    let page_ids: Vec<&str> = page_ids.into_iter().collect();
+    let mut days = BTreeSet::new();
+    for chunk in page_ids.chunks(ENTRIES_PER_INSERT_MAX) {
+        let triggered: Vec<NaiveDateTime> =
+            pages::table.filter(pages::id.eq_any(chunk)).select(pages::triggered_at).load(conn)?;
+        // The rollup's day: days since 1970-01-01 UTC.
+        days.extend(triggered.into_iter().map(|at| at.and_utc().timestamp().div_euclid(86_400)));
+    }
+    super::rollup::mark_days(conn, &days)
 }

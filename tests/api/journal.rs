@@ -405,7 +405,10 @@ fn two_servers_share_the_journal_and_never_post_twice() {
             assert!(reversed.insert(target.clone()), "entry {target} reversed twice");
         }
     }
-    for entry in all.iter().filter(|entry| entry.kind == "line" && !reversed.contains(&entry.id)) {
+    for entry in all
+        .iter()
+        .filter(|entry| entry.kind == paydown::domain::ledger::EntryKind::Line && !reversed.contains(&entry.id))
+    {
         assert!(live_keys.insert(entry.line_key.clone()), "line {} is live twice", entry.line_key);
     }
     let pages: i64 = {
@@ -413,7 +416,10 @@ fn two_servers_share_the_journal_and_never_post_twice() {
         paydown::storage::schema::pages::table.count().get_result(&mut *conn).unwrap()
     };
     assert_eq!(pages, i64::try_from(DELIVERIES).unwrap(), "nothing lost");
-    let callouts = all.iter().filter(|entry| entry.kind == "line" && entry.component == "callout").count();
+    let callouts = all
+        .iter()
+        .filter(|entry| entry.kind == paydown::domain::ledger::EntryKind::Line && entry.component == "callout")
+        .count();
     assert!(callouts > DELIVERIES / 2, "most pages are out of hours and earn a callout: {callouts}");
     drop(one);
     drop(two);
