@@ -11,21 +11,8 @@ use rust_decimal::Decimal;
 
 use super::schema::{ledger_entries, responses};
 use super::{AnyConnection, StorageError, cost_settings, pages, people, services, shifts, teams};
+use crate::domain::debt::{RangeFacts, RangePage};
 use crate::domain::timestamp::{from_naive, to_naive};
-
-/// (page id, person, started_at, ended_at, actionable).
-pub type LoggedResponse = (String, String, DateTime<Utc>, DateTime<Utc>, bool);
-
-/// The facts of the pages triggered in `[from, to)`.
-#[derive(Default)]
-pub struct PageFacts {
-    pub pages: Vec<pages::Page>,
-    pub responses: Vec<LoggedResponse>,
-    /// (page id, person, currency, amount): callout, response and escalation posted.
-    pub paid: Vec<(String, String, String, Decimal)>,
-    /// (page id, person, hours): recovery hours granted.
-    pub recovery: Vec<(String, String, Decimal)>,
-}
 
 /// What classifies and costs pages: people (zones, costs), owners, teams' default costs,
 /// the organisation's cost settings.
@@ -42,7 +29,11 @@ pub const DASHBOARD_PAGES_MAX: i64 = 2_000_000;
 
 type EntryRow = (Option<String>, String, String, String, String, i64);
 
-pub fn load_pages(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<PageFacts, StorageError> {
+pub fn load_pages(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<RangeFacts, StorageError> {
     let filter = pages::PageFilter {
         triggered_from: Some(from),
         triggered_to: Some(to),
@@ -86,8 +77,20 @@ pub fn load_pages(conn: &mut AnyConnection, from: DateTime<Utc>, to: DateTime<Ut
         let Ok(currency) = currency_code.parse::<crate::domain::currency::Currency>() else { continue };
         *paid.entry((page_id, person, currency_code)).or_default() += currency.from_minor_units(amount_minor);
     }
-    Ok(PageFacts {
-        pages: found,
+    Ok(RangeFacts {
+        pages: found
+            .into_iter()
+            .map(|page| RangePage {
+                id: page.id,
+                service: page.service,
+                alert_key: page.alert_key,
+                lane: page.lane,
+                triggered_at: page.triggered_at,
+                acknowledged_at: page.acknowledged_at,
+                acknowledged_by: page.acknowledged_by,
+                resolved_at: page.resolved_at,
+            })
+            .collect(),
         responses: response_rows
             .into_iter()
             .map(|(page, person, started, ended, actionable)| {
