@@ -1,5 +1,5 @@
 //! The management view: reliability debt and health signals, computed by the pure
-//! `domain::debt` and `domain::health` from what `storage::dashboard` reads.
+//! `domain::debt` and `domain::health` from what `storage::facts` reads.
 //!
 //! Reads go through the rollup (`crate::rollup`); the `*_direct` twins fold every page of the
 //! range through `domain::debt::model` and are the reference the rollup must equal. The
@@ -16,7 +16,7 @@ use crate::domain::debt::{self, DebtGroup, DebtPage, GroupBy, RangeModel, model}
 use crate::domain::health::{self, PersonLoad, ResponseGroupBy, ResponseTimes, RotationHealth, Violation};
 use crate::domain::scope::Reach;
 use crate::rollup::{DebtSums, Reader, costing_of};
-use crate::storage::dashboard as source;
+use crate::storage::facts;
 use crate::storage::rollup::DebtColumn;
 use crate::storage::{AnyConnection, StorageError};
 
@@ -285,13 +285,13 @@ pub fn debt_direct(
         }
         model
     };
-    let context = source::load_context(conn)?;
+    let context = facts::cost_context(conn)?;
     let costing = costing_of(&context);
-    let current = keep(model(&source::load_pages(conn, from, to)?, &costing));
+    let current = keep(model(&facts::pages_of_range(conn, from, to)?, &costing));
     let report = debt::page_debts(&current.pages, &current.work, &current.paid, &costing.rates);
     let groups = debt::aggregate(&current.pages, &report.debts, group_by);
     let length = to - from;
-    let before = keep(model(&source::load_pages(conn, from - length, from)?, &costing));
+    let before = keep(model(&facts::pages_of_range(conn, from - length, from)?, &costing));
     let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &costing.rates);
     let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
     let conversion = crate::storage::exchange_rates::conversion(conn)?;
@@ -313,13 +313,13 @@ pub fn health_direct(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HealthOverview, StorageError> {
-    let context = source::load_context(conn)?;
+    let context = facts::cost_context(conn)?;
     let costing = costing_of(&context);
-    let facts = source::load_pages(conn, from, to)?;
-    let year = source::load_pages(conn, to - chrono::Duration::days(365), to)?;
-    let current = model(&facts, &costing);
+    let found = facts::pages_of_range(conn, from, to)?;
+    let year = facts::pages_of_range(conn, to - chrono::Duration::days(365), to)?;
+    let current = model(&found, &costing);
     let yearly = model(&year, &costing);
-    let found_shifts = source::load_shifts(conn, from, to)?;
+    let found_shifts = facts::shifts_of_range(conn, from, to)?;
     let person_pages: Vec<health::PersonPage> = yearly
         .pages
         .iter()
@@ -383,8 +383,8 @@ pub fn monthly_by_team_direct(
     to: DateTime<Utc>,
     teams: Option<&[String]>,
 ) -> Result<Vec<MonthlyCost>, StorageError> {
-    let costing = costing_of(&source::load_context(conn)?);
-    let mut current = model(&source::load_pages(conn, from, to)?, &costing);
+    let costing = costing_of(&facts::cost_context(conn)?);
+    let mut current = model(&facts::pages_of_range(conn, from, to)?, &costing);
     if let Some(teams) = teams {
         current.pages.retain(|page| page.team.as_ref().is_some_and(|team| teams.contains(team)));
     }
@@ -617,7 +617,7 @@ pub fn health_for(
     let count = |value: i64| u64::try_from(value).unwrap_or_default();
     let people = reader.people(year_start, to)?;
     let signals = reader.signals(from, to)?;
-    let shifts: Vec<health::Shift> = source::load_shifts(reader.conn(), from, to)?
+    let shifts: Vec<health::Shift> = facts::shifts_of_range(reader.conn(), from, to)?
         .iter()
         .map(|shift| health::Shift { person: shift.person.clone(), start: shift.start, end: shift.end })
         .collect();

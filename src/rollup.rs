@@ -30,7 +30,7 @@ use crate::domain::debt::{self, CostRates, Costing, DebtPage, RangeModel, model}
 use crate::domain::health::{self, LANE_DIMENSION, SERVICE_DIMENSION, TEAM_DIMENSION};
 use crate::domain::histogram::Histogram;
 use crate::domain::time_class::WorkingCalendar;
-use crate::storage::dashboard::{self as source, Context};
+use crate::storage::facts::{self, CostContext};
 use crate::storage::rollup::{self as rows, DayRows, DebtColumn};
 use crate::storage::{AnyConnection, StorageError, write_transaction};
 
@@ -317,7 +317,7 @@ impl Contribution {
 }
 
 /// A hash of everything besides a day's own facts that its rows depend on.
-pub fn fingerprint(context: &Context) -> String {
+pub fn fingerprint(context: &CostContext) -> String {
     let mut hasher = Sha256::new();
     hasher.update(ROLLUP_FORMAT);
     for person in &context.people {
@@ -355,8 +355,8 @@ fn recompute_day(conn: &mut AnyConnection, costing: &Costing, day: i64) -> Resul
     if seen.is_empty() {
         return Ok(()); // Another recomputation did it meanwhile.
     }
-    let facts = source::load_pages(conn, start_of(day), start_of(day + 1))?;
-    let day_rows = contribution(&model(&facts, costing), costing).into_rows(day);
+    let found = facts::pages_of_range(conn, start_of(day), start_of(day + 1))?;
+    let day_rows = contribution(&model(&found, costing), costing).into_rows(day);
     write_transaction(conn, |conn| {
         rows::lock(conn)?;
         if !rows::all_marks_present(conn, &seen)? {
@@ -369,7 +369,7 @@ fn recompute_day(conn: &mut AnyConnection, costing: &Costing, day: i64) -> Resul
 }
 
 /// What classifies and costs pages, from the people, services, teams and cost settings.
-pub(crate) fn costing_of(context: &Context) -> Costing {
+pub(crate) fn costing_of(context: &CostContext) -> Costing {
     let calendars: BTreeMap<String, WorkingCalendar> = context
         .people
         .iter()
@@ -411,8 +411,8 @@ pub(crate) fn costing_of(context: &Context) -> Costing {
 pub(crate) fn refresh(
     conn: &mut AnyConnection,
     range: Option<(i64, i64)>,
-) -> Result<(Context, Costing, usize), StorageError> {
-    let context = source::load_context(conn)?;
+) -> Result<(CostContext, Costing, usize), StorageError> {
+    let context = facts::cost_context(conn)?;
     let costing = costing_of(&context);
     let print = fingerprint(&context);
     if rows::fingerprint(conn)?.as_deref() != Some(print.as_str()) {
@@ -473,7 +473,7 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Span {
 /// The rollup of a range, read: the days' sums plus the edges' contributions.
 pub struct Reader<'a> {
     conn: &'a mut AnyConnection,
-    pub(crate) context: Context,
+    pub(crate) context: CostContext,
     pub(crate) costing: Costing,
 }
 
@@ -492,8 +492,8 @@ impl<'a> Reader<'a> {
     }
 
     fn edge(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Contribution, StorageError> {
-        let facts = source::load_pages(self.conn, from, to)?;
-        Ok(contribution(&model(&facts, &self.costing), &self.costing))
+        let found = facts::pages_of_range(self.conn, from, to)?;
+        Ok(contribution(&model(&found, &self.costing), &self.costing))
     }
 
     /// Debt sums per (group key, team, currency) over `[from, to)`.
