@@ -65,7 +65,7 @@ pub struct Statement {
 }
 
 /// The pay engine's view of a stored person as they are now (the latest version).
-pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError> {
+pub fn pay_person(person: &people::Person) -> Result<pay::Payee, StatementError> {
     engine_person(
         &person.id,
         &person.currency,
@@ -101,7 +101,7 @@ fn engine_person(
     timezone: &str,
     working_hours: &BTreeMap<String, String>,
     holiday_calendar: Option<&str>,
-) -> Result<pay::Person, StatementError> {
+) -> Result<pay::Payee, StatementError> {
     let unpriceable = |problem: String| StatementError::Unpriceable { person: id.to_owned(), problem };
     let zone = timezone.parse().map_err(|_| unpriceable(format!("time zone `{timezone}`")))?;
     let currency: Currency = currency.parse().map_err(|_| unpriceable(format!("currency `{currency}`")))?;
@@ -119,7 +119,7 @@ fn engine_person(
             holidays::calendar(name).ok_or_else(|| unpriceable(format!("unknown holiday calendar `{name}`")))?;
         calendar = calendar.with_holidays(dates.iter().copied());
     }
-    Ok(pay::Person { id: id.to_owned(), currency, calendar })
+    Ok(pay::Payee { id: id.to_owned(), currency, calendar })
 }
 
 /// The latest instant the ledger prices callouts and responses up to: facts are refused
@@ -202,7 +202,7 @@ fn price_history(
 /// assignments, standby only up to `standby_until`. Returns the lines and what could not
 /// be priced.
 fn price_assigned(
-    person: &pay::Person,
+    person: &pay::Payee,
     assignments: &[AssignedPolicy],
     facts: &pay::Facts,
     from: DateTime<Utc>,
