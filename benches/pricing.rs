@@ -71,8 +71,8 @@ fn main() {
             end: start + Duration::hours(16),
         });
     }
-    let people: Vec<pay::Person> = (0..PEOPLE)
-        .map(|person| pay::Person {
+    let people: Vec<pay::Payee> = (0..PEOPLE)
+        .map(|person| pay::Payee {
             id: format!("person-{person}"),
             currency,
             calendar: WorkingCalendar::new(zones[person % zones.len()]),

@@ -1,9 +1,9 @@
 //! The management view: reliability debt and health signals, computed by the pure
-//! `domain::debt` and `domain::health` from what `storage::dashboard` reads.
+//! `domain::debt` and `domain::health` from what `storage::facts` reads.
 //!
-//! Each page is classified (night, out of hours) in the zone of whoever acknowledged it,
-//! as pay is; a page nobody acknowledged is classified in UTC. Where nobody logged a
-//! response, the acknowledger's acknowledge → resolve stands in for one, as in pay.
+//! Reads go through the rollup (`crate::rollup`); the `*_direct` twins fold every page of the
+//! range through `domain::debt::model` and are the reference the rollup must equal. The
+//! dependency goes one way: the rollup never reads the dashboard.
 
 use std::collections::BTreeMap;
 
@@ -12,12 +12,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::domain::currency::{self, Currency, ExchangeRate};
-use crate::domain::debt::{self, CostRates, DebtGroup, DebtPage, DebtPaid, DebtWork, GroupBy};
+use crate::domain::debt::{self, DebtGroup, DebtPage, GroupBy, RangeModel, model};
 use crate::domain::health::{self, PersonLoad, ResponseGroupBy, ResponseTimes, RotationHealth, Violation};
 use crate::domain::scope::Reach;
-use crate::domain::time_class::{TimeClass, WorkingCalendar};
-use crate::rollup::{DebtSums, Reader};
-use crate::storage::dashboard::{self as source, Context, PageFacts};
+use crate::rollup::{DebtSums, Reader, costing_of};
+use crate::storage::facts;
 use crate::storage::rollup::DebtColumn;
 use crate::storage::{AnyConnection, StorageError};
 
@@ -124,137 +123,6 @@ pub struct HealthOverview {
     pub response_times_by_lane: Vec<ResponseTimes>,
     pub response_times_by_team: Vec<ResponseTimes>,
     pub response_times_by_service: Vec<ResponseTimes>,
-}
-
-/// What classifies and costs pages, prepared once from the [`Context`].
-pub(crate) struct Prepared {
-    pub(crate) calendars: BTreeMap<String, WorkingCalendar>,
-    owners: BTreeMap<String, Option<String>>,
-    pub(crate) rates: CostRates,
-}
-
-impl Prepared {
-    pub(crate) fn new(context: &Context) -> Prepared {
-        let calendars: BTreeMap<String, WorkingCalendar> = context
-            .people
-            .iter()
-            .filter_map(|person| crate::pricing::pay_person(person).ok().map(|pay| (person.id.clone(), pay.calendar)))
-            .collect();
-        let owners = context.services.iter().map(|service| (service.id.clone(), service.team.clone())).collect();
-        // A responder's loaded cost: their own, else their team's default, else the organisation's.
-        let team_defaults: BTreeMap<&str, (Currency, Decimal)> = context
-            .teams
-            .iter()
-            .filter_map(|team| Some((team.id.as_str(), team.default_loaded_hourly_cost?)))
-            .map(|(team, cost)| (team, (cost.currency, cost.amount)))
-            .collect();
-        let own_rate =
-            |person: &crate::storage::people::Person| Some((person.currency.parse().ok()?, person.loaded_hourly_cost?));
-        let rates = CostRates {
-            loaded_hourly_cost: context
-                .people
-                .iter()
-                .filter_map(|person| {
-                    let team_default = || team_defaults.get(person.team.as_deref()?).copied();
-                    Some((person.id.clone(), own_rate(person).or_else(team_default)?))
-                })
-                .collect(),
-            default_hourly_cost: context
-                .cost_settings
-                .default_loaded_hourly_cost
-                .map(|cost| (debt::ANY_TEAM.to_owned(), (cost.currency, cost.amount)))
-                .into_iter()
-                .collect(),
-            interruption_overhead_minutes: context.cost_settings.interruption_overhead_minutes,
-        };
-        Prepared { calendars, owners, rates }
-    }
-}
-
-/// The pages of a range as the debt model and the health signals take them.
-pub(crate) struct Model {
-    pub(crate) pages: Vec<DebtPage>,
-    pub(crate) work: Vec<DebtWork>,
-    pub(crate) paid: Vec<DebtPaid>,
-    pub(crate) acknowledgers: BTreeMap<String, String>,
-}
-
-pub(crate) fn model(facts: &PageFacts, prepared: &Prepared) -> Model {
-    let utc = WorkingCalendar::new(chrono_tz::UTC);
-    let mut actionable: BTreeMap<&str, Option<bool>> = BTreeMap::new();
-    let mut work = Vec::new();
-    for (page, person, started, ended, was_actionable) in &facts.responses {
-        let entry = actionable.entry(page.as_str()).or_insert(Some(false));
-        *entry = Some(entry.unwrap_or(false) || *was_actionable);
-        work.push(DebtWork {
-            page_id: page.clone(),
-            person: person.clone(),
-            minutes: minutes(*started, *ended),
-            recovery_hours: Decimal::ZERO,
-        });
-    }
-    let mut acknowledgers = BTreeMap::new();
-    let mut pages = Vec::with_capacity(facts.pages.len());
-    for page in &facts.pages {
-        let calendar = page.acknowledged_by.as_ref().and_then(|person| prepared.calendars.get(person)).unwrap_or(&utc);
-        let classes = calendar.classes_at(page.triggered_at);
-        if let Some(person) = &page.acknowledged_by {
-            acknowledgers.insert(page.id.clone(), person.clone());
-            if !actionable.contains_key(page.id.as_str())
-                && let (Some(acknowledged), Some(resolved)) = (page.acknowledged_at, page.resolved_at)
-            {
-                work.push(DebtWork {
-                    page_id: page.id.clone(),
-                    person: person.clone(),
-                    minutes: minutes(acknowledged, resolved),
-                    recovery_hours: Decimal::ZERO,
-                });
-            }
-        }
-        pages.push(DebtPage {
-            id: page.id.clone(),
-            alert_key: page.alert_key.clone(),
-            service: page.service.clone(),
-            team: prepared.owners.get(page.service.as_str()).cloned().flatten(),
-            triggered_at: page.triggered_at,
-            acknowledged_at: page.acknowledged_at,
-            resolved_at: page.resolved_at,
-            lane: page.lane.as_str().to_owned(),
-            actionable: actionable.get(page.id.as_str()).copied().flatten(),
-            night: classes.contains(TimeClass::Night),
-            out_of_hours: classes.is_out_of_hours(),
-        });
-    }
-    for (page, person, hours) in &facts.recovery {
-        match work.iter_mut().find(|item| &item.page_id == page && &item.person == person) {
-            Some(item) => item.recovery_hours += *hours,
-            None => work.push(DebtWork {
-                page_id: page.clone(),
-                person: person.clone(),
-                minutes: Decimal::ZERO,
-                recovery_hours: *hours,
-            }),
-        }
-    }
-    let mut paid_by_page: BTreeMap<(String, Currency), Decimal> = BTreeMap::new();
-    for (page, _, currency, amount) in &facts.paid {
-        if let Ok(currency) = currency.parse::<Currency>() {
-            *paid_by_page.entry((page.clone(), currency)).or_default() += *amount;
-        }
-    }
-    Model {
-        pages,
-        work,
-        paid: paid_by_page
-            .into_iter()
-            .map(|((page_id, currency), amount)| DebtPaid { page_id, currency, amount })
-            .collect(),
-        acknowledgers,
-    }
-}
-
-fn minutes(start: DateTime<Utc>, end: DateTime<Utc>) -> Decimal {
-    Decimal::from((end - start).num_seconds().max(0)) / Decimal::from(60)
 }
 
 /// Each group with its one-sentence summary, annualised figure and previous total.
@@ -411,20 +279,20 @@ pub fn debt_direct(
     group_by: GroupBy,
     teams: Option<&[String]>,
 ) -> Result<DebtOverview, StorageError> {
-    let keep = |mut model: Model| {
+    let keep = |mut model: RangeModel| {
         if let Some(teams) = teams {
             model.pages.retain(|page| page.team.as_ref().is_some_and(|team| teams.contains(team)));
         }
         model
     };
-    let context = source::load_context(conn)?;
-    let prepared = Prepared::new(&context);
-    let current = keep(model(&source::load_pages(conn, from, to)?, &prepared));
-    let report = debt::page_debts(&current.pages, &current.work, &current.paid, &prepared.rates);
+    let context = facts::cost_context(conn)?;
+    let costing = costing_of(&context);
+    let current = keep(model(&facts::pages_of_range(conn, from, to)?, &costing));
+    let report = debt::page_debts(&current.pages, &current.work, &current.paid, &costing.rates);
     let groups = debt::aggregate(&current.pages, &report.debts, group_by);
     let length = to - from;
-    let before = keep(model(&source::load_pages(conn, from - length, from)?, &prepared));
-    let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &prepared.rates);
+    let before = keep(model(&facts::pages_of_range(conn, from - length, from)?, &costing));
+    let before_report = debt::page_debts(&before.pages, &before.work, &before.paid, &costing.rates);
     let previous = debt::aggregate(&before.pages, &before_report.debts, group_by);
     let conversion = crate::storage::exchange_rates::conversion(conn)?;
     let (lines, reporting) = convert_debt_lines(
@@ -445,13 +313,13 @@ pub fn health_direct(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HealthOverview, StorageError> {
-    let context = source::load_context(conn)?;
-    let prepared = Prepared::new(&context);
-    let facts = source::load_pages(conn, from, to)?;
-    let year = source::load_pages(conn, to - chrono::Duration::days(365), to)?;
-    let current = model(&facts, &prepared);
-    let yearly = model(&year, &prepared);
-    let found_shifts = source::load_shifts(conn, from, to)?;
+    let context = facts::cost_context(conn)?;
+    let costing = costing_of(&context);
+    let found = facts::pages_of_range(conn, from, to)?;
+    let year = facts::pages_of_range(conn, to - chrono::Duration::days(365), to)?;
+    let current = model(&found, &costing);
+    let yearly = model(&year, &costing);
+    let found_shifts = facts::shifts_of_range(conn, from, to)?;
     let person_pages: Vec<health::PersonPage> = yearly
         .pages
         .iter()
@@ -487,7 +355,7 @@ pub fn health_direct(
         from,
         to,
         out_of_hours: health::out_of_hours_per_person(&person_pages, to, health::DEFAULT_WINDOW_DAYS),
-        on_call_after_bad_night: health::on_call_after_bad_night(&shifts, &night_pages, &prepared.calendars),
+        on_call_after_bad_night: health::on_call_after_bad_night(&shifts, &night_pages, &costing.calendars),
         rotations: health::rotation_sizes(&members),
         unowned: health::unowned_pages(&current.pages),
         noisy_alerts: health::noisy_alerts(&current.pages),
@@ -515,12 +383,12 @@ pub fn monthly_by_team_direct(
     to: DateTime<Utc>,
     teams: Option<&[String]>,
 ) -> Result<Vec<MonthlyCost>, StorageError> {
-    let prepared = Prepared::new(&source::load_context(conn)?);
-    let mut current = model(&source::load_pages(conn, from, to)?, &prepared);
+    let costing = costing_of(&facts::cost_context(conn)?);
+    let mut current = model(&facts::pages_of_range(conn, from, to)?, &costing);
     if let Some(teams) = teams {
         current.pages.retain(|page| page.team.as_ref().is_some_and(|team| teams.contains(team)));
     }
-    let debts = debt::page_debts(&current.pages, &current.work, &current.paid, &prepared.rates).debts;
+    let debts = debt::page_debts(&current.pages, &current.work, &current.paid, &costing.rates).debts;
     let months = months_of(from, to);
     let by_team = debt::aggregate(&current.pages, &debts, GroupBy::Team);
     let currencies: std::collections::BTreeSet<Currency> = by_team.iter().map(|group| group.currency).collect();
@@ -749,7 +617,7 @@ pub fn health_for(
     let count = |value: i64| u64::try_from(value).unwrap_or_default();
     let people = reader.people(year_start, to)?;
     let signals = reader.signals(from, to)?;
-    let shifts: Vec<health::Shift> = source::load_shifts(reader.conn(), from, to)?
+    let shifts: Vec<health::Shift> = facts::shifts_of_range(reader.conn(), from, to)?
         .iter()
         .map(|shift| health::Shift { person: shift.person.clone(), start: shift.start, end: shift.end })
         .collect();
@@ -783,9 +651,9 @@ pub fn health_for(
             .iter()
             .filter(|((kind, _), _)| kind == dimension)
             .filter(|((kind, key), _)| match kind.as_str() {
-                crate::rollup::TEAM => reach.sees_team(Some(key)),
-                crate::rollup::SERVICE => {
-                    reach.sees_team(reader.prepared.owners.get(key.as_str()).and_then(Option::as_deref))
+                health::TEAM_DIMENSION => reach.sees_team(Some(key)),
+                health::SERVICE_DIMENSION => {
+                    reach.sees_team(reader.costing.owners.get(key.as_str()).and_then(Option::as_deref))
                 }
                 _ => true,
             })
@@ -805,16 +673,16 @@ pub fn health_for(
                 .filter(|(person, _)| reach.sees_person(person))
                 .map(|(person, (_, out_of_hours, night))| (person, (count(out_of_hours), count(night)))),
         ),
-        on_call_after_bad_night: health::violations(&shifts, &signals.bad_nights, &reader.prepared.calendars)
+        on_call_after_bad_night: health::violations(&shifts, &signals.bad_nights, &reader.costing.calendars)
             .into_iter()
             .filter(|violation| reach.sees_person(&violation.person))
             .collect(),
         rotations: health::rotation_sizes(&members),
         unowned: health::unowned_from_counts(unowned),
         noisy_alerts: health::noisy_from_counts(noisy),
-        response_times_by_lane: times(crate::rollup::LANE),
-        response_times_by_team: times(crate::rollup::TEAM),
-        response_times_by_service: times(crate::rollup::SERVICE),
+        response_times_by_lane: times(health::LANE_DIMENSION),
+        response_times_by_team: times(health::TEAM_DIMENSION),
+        response_times_by_service: times(health::SERVICE_DIMENSION),
     })
 }
 

@@ -19,6 +19,7 @@ pub mod reports;
 pub mod rollup;
 pub mod secret;
 pub mod server;
+pub mod statements;
 pub mod storage;
 pub mod sync;
 pub mod web;

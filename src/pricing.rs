@@ -1,5 +1,6 @@
-//! The pay engine wired to storage: read a person's facts, calendar and policies, price
-//! them with the pure engine (`domain::pay`), and total the lines.
+//! The pay engine wired to storage: read a person's facts and assigned policies
+//! (`storage::facts`) and calendar, price them with the pure engine (`domain::pay`), and
+//! total the lines.
 //!
 //! Nothing here decides an amount: every rule lives in `domain`. This module only
 //! chooses which facts and which policy versions the engine sees.
@@ -16,7 +17,8 @@ use crate::domain::pay::{self, Component, PricedLine, PricingError, QuantityUnit
 use crate::domain::person::WorkingHours;
 use crate::domain::person_version::PayHistory;
 use crate::domain::time_class::{LocalWindow, WorkingCalendar};
-use crate::storage::{AnyConnection, StorageError, facts, people, person_versions, policies};
+use crate::storage::facts::{self, AssignedPolicy};
+use crate::storage::{AnyConnection, StorageError, people, person_versions};
 
 /// How far before a period pages still matter: escalation counts the trailing 365 days.
 pub const ESCALATION_LOOKBACK_DAYS: i64 = 366;
@@ -63,7 +65,7 @@ pub struct Statement {
 }
 
 /// The pay engine's view of a stored person as they are now (the latest version).
-pub fn pay_person(person: &people::Person) -> Result<pay::Person, StatementError> {
+pub fn pay_person(person: &people::Person) -> Result<pay::Payee, StatementError> {
     engine_person(
         &person.id,
         &person.currency,
@@ -99,7 +101,7 @@ fn engine_person(
     timezone: &str,
     working_hours: &BTreeMap<String, String>,
     holiday_calendar: Option<&str>,
-) -> Result<pay::Person, StatementError> {
+) -> Result<pay::Payee, StatementError> {
     let unpriceable = |problem: String| StatementError::Unpriceable { person: id.to_owned(), problem };
     let zone = timezone.parse().map_err(|_| unpriceable(format!("time zone `{timezone}`")))?;
     let currency: Currency = currency.parse().map_err(|_| unpriceable(format!("currency `{currency}`")))?;
@@ -117,7 +119,7 @@ fn engine_person(
             holidays::calendar(name).ok_or_else(|| unpriceable(format!("unknown holiday calendar `{name}`")))?;
         calendar = calendar.with_holidays(dates.iter().copied());
     }
-    Ok(pay::Person { id: id.to_owned(), currency, calendar })
+    Ok(pay::Payee { id: id.to_owned(), currency, calendar })
 }
 
 /// The latest instant the ledger prices callouts and responses up to: facts are refused
@@ -181,10 +183,11 @@ fn price_history(
     to: DateTime<Utc>,
     standby_until: DateTime<Utc>,
 ) -> Result<(Vec<PricedLine>, Vec<String>), StatementError> {
+    let assigned = facts::assigned_policies(conn, &history.current().id)?;
     let mut lines = Vec::new();
     let mut unpriced: Vec<String> = Vec::new();
     for (part_from, part_to, person) in history.within(from, to) {
-        let (part_lines, part_unpriced) = price_assigned(conn, person, facts, part_from, part_to, standby_until)?;
+        let (part_lines, part_unpriced) = price_assigned(person, &assigned, facts, part_from, part_to, standby_until)?;
         lines.extend(part_lines);
         for problem in part_unpriced {
             if !unpriced.contains(&problem) {
@@ -199,15 +202,14 @@ fn price_history(
 /// assignments, standby only up to `standby_until`. Returns the lines and what could not
 /// be priced.
 fn price_assigned(
-    conn: &mut AnyConnection,
-    person: &pay::Person,
+    person: &pay::Payee,
+    assignments: &[AssignedPolicy],
     facts: &pay::Facts,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     standby_until: DateTime<Utc>,
 ) -> Result<(Vec<PricedLine>, Vec<String>), StatementError> {
     let person_id = person.id.as_str();
-    let assignments = policies::assignments(conn, person_id)?;
     let mut lines = Vec::new();
     let mut unpriced = Vec::new();
     let starts: Vec<DateTime<Utc>> =
@@ -226,12 +228,12 @@ fn price_assigned(
         if segment_from >= segment_to {
             continue;
         }
-        let history = policies::get_history(conn, &assignment.policy)?;
-        lines.extend(pay::price_callouts(person, facts, &history, segment_from, segment_to)?);
-        lines.extend(pay::price_responses(person, facts, &history, segment_from, segment_to)?);
+        let history = &assignment.history;
+        lines.extend(pay::price_callouts(person, facts, history, segment_from, segment_to)?);
+        lines.extend(pay::price_responses(person, facts, history, segment_from, segment_to)?);
         let standby_to = segment_to.min(standby_until);
         if segment_from < standby_to {
-            lines.extend(pay::price_standby(person, &facts.shifts, &history, segment_from, standby_to)?);
+            lines.extend(pay::price_standby(person, &facts.shifts, history, segment_from, standby_to)?);
         }
     }
     Ok((lines, unpriced))

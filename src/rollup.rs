@@ -22,15 +22,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use crate::dashboard::{Model, Prepared, model};
 use crate::domain::currency::Currency;
-use crate::domain::debt::{self, DebtPage};
-use crate::domain::health;
+use crate::domain::debt::{self, CostRates, Costing, DebtPage, RangeModel, model};
+use crate::domain::health::{self, LANE_DIMENSION, SERVICE_DIMENSION, TEAM_DIMENSION};
 use crate::domain::histogram::Histogram;
 use crate::domain::time_class::WorkingCalendar;
-use crate::storage::dashboard::{self as source, Context};
+use crate::storage::facts::{self, CostContext};
 use crate::storage::rollup::{self as rows, DayRows, DebtColumn};
 use crate::storage::{AnyConnection, StorageError, write_transaction};
 
@@ -103,7 +103,7 @@ pub struct DebtSums {
 impl DebtSums {
     /// The four parts (paid, responder time, interruption overhead, recovery) as `Decimal`s
     /// with the scale the direct computation's sums have: the largest of their terms'.
-    pub fn parts(&self, currency: Currency) -> [rust_decimal::Decimal; 4] {
+    pub fn parts(&self, currency: Currency) -> [Decimal; 4] {
         let part = |minor: i64, scale: i64| {
             let mut amount = currency.from_minor_units(minor);
             amount.rescale(u32::try_from(scale).unwrap_or_default().min(currency.minor_unit_exponent()));
@@ -165,20 +165,15 @@ pub struct Contribution {
     pub times: BTreeMap<(String, String), (Histogram, Histogram)>,
 }
 
-/// The dimensions response times are kept by.
-pub const LANE: &str = "lane";
-pub const TEAM: &str = "team";
-pub const SERVICE: &str = "service";
-
-fn minor(currency: Currency, amount: rust_decimal::Decimal) -> i64 {
+fn minor(currency: Currency, amount: Decimal) -> i64 {
     // Parts are rounded to the minor unit by `debt::page_debts`, so this is exact.
     currency.to_minor_units(amount).unwrap_or_default()
 }
 
 /// What the pages of `model` contribute, computed as the direct computation computes them.
-pub(crate) fn contribution(model: &Model, prepared: &Prepared) -> Contribution {
+pub(crate) fn contribution(model: &RangeModel, costing: &Costing) -> Contribution {
     let mut out = Contribution::default();
-    let report = debt::page_debts(&model.pages, &model.work, &model.paid, &prepared.rates);
+    let report = debt::page_debts(&model.pages, &model.work, &model.paid, &costing.rates);
     let by_id: BTreeMap<&str, &DebtPage> = model.pages.iter().map(|page| (page.id.as_str(), page)).collect();
     for page_debt in &report.debts {
         let Some(page) = by_id.get(page_debt.page_id.as_str()) else { continue };
@@ -225,7 +220,7 @@ pub(crate) fn contribution(model: &Model, prepared: &Prepared) -> Contribution {
             load.1 += i64::from(page.out_of_hours);
             load.2 += i64::from(page.night);
             if page.night {
-                let calendar = prepared.calendars.get(person).unwrap_or(&utc);
+                let calendar = costing.calendars.get(person).unwrap_or(&utc);
                 if let Some(night) = health::night_of(calendar, page.triggered_at) {
                     out.bad_nights.insert((person.clone(), night));
                 }
@@ -233,7 +228,9 @@ pub(crate) fn contribution(model: &Model, prepared: &Prepared) -> Contribution {
         }
         let since_trigger = |at: DateTime<Utc>| Some((at - page.triggered_at).num_seconds()).filter(|s| *s >= 0);
         let team = page.team.clone().unwrap_or_else(|| debt::UNOWNED.to_owned());
-        for key in [(LANE, page.lane.clone()), (TEAM, team), (SERVICE, page.service.clone())] {
+        for key in
+            [(LANE_DIMENSION, page.lane.clone()), (TEAM_DIMENSION, team), (SERVICE_DIMENSION, page.service.clone())]
+        {
             let (ack, resolve) = out.times.entry((key.0.to_owned(), key.1)).or_default();
             if let Some(seconds) = page.acknowledged_at.and_then(since_trigger) {
                 ack.add(seconds);
@@ -320,7 +317,7 @@ impl Contribution {
 }
 
 /// A hash of everything besides a day's own facts that its rows depend on.
-pub fn fingerprint(context: &Context) -> String {
+pub fn fingerprint(context: &CostContext) -> String {
     let mut hasher = Sha256::new();
     hasher.update(ROLLUP_FORMAT);
     for person in &context.people {
@@ -353,13 +350,13 @@ pub fn fingerprint(context: &Context) -> String {
 /// transaction only replaces the rows (milliseconds), unless another recomputation took
 /// the marks meanwhile. A write landing after the marks were read adds a mark of its own
 /// (marks are append-only) and the day is recomputed again.
-fn recompute_day(conn: &mut AnyConnection, prepared: &Prepared, day: i64) -> Result<(), StorageError> {
+fn recompute_day(conn: &mut AnyConnection, costing: &Costing, day: i64) -> Result<(), StorageError> {
     let seen = rows::marks(conn, day)?;
     if seen.is_empty() {
         return Ok(()); // Another recomputation did it meanwhile.
     }
-    let facts = source::load_pages(conn, start_of(day), start_of(day + 1))?;
-    let day_rows = contribution(&model(&facts, prepared), prepared).into_rows(day);
+    let found = facts::pages_of_range(conn, start_of(day), start_of(day + 1))?;
+    let day_rows = contribution(&model(&found, costing), costing).into_rows(day);
     write_transaction(conn, |conn| {
         rows::lock(conn)?;
         if !rows::all_marks_present(conn, &seen)? {
@@ -371,15 +368,52 @@ fn recompute_day(conn: &mut AnyConnection, prepared: &Prepared, day: i64) -> Res
     })
 }
 
+/// What classifies and costs pages, from the people, services, teams and cost settings.
+pub(crate) fn costing_of(context: &CostContext) -> Costing {
+    let calendars: BTreeMap<String, WorkingCalendar> = context
+        .people
+        .iter()
+        .filter_map(|person| crate::pricing::pay_person(person).ok().map(|pay| (person.id.clone(), pay.calendar)))
+        .collect();
+    let owners = context.services.iter().map(|service| (service.id.clone(), service.team.clone())).collect();
+    // A responder's loaded cost: their own, else their team's default, else the organisation's.
+    let team_defaults: BTreeMap<&str, (Currency, Decimal)> = context
+        .teams
+        .iter()
+        .filter_map(|team| Some((team.id.as_str(), team.default_loaded_hourly_cost?)))
+        .map(|(team, cost)| (team, (cost.currency, cost.amount)))
+        .collect();
+    let own_rate =
+        |person: &crate::storage::people::Person| Some((person.currency.parse().ok()?, person.loaded_hourly_cost?));
+    let rates = CostRates {
+        loaded_hourly_cost: context
+            .people
+            .iter()
+            .filter_map(|person| {
+                let team_default = || team_defaults.get(person.team.as_deref()?).copied();
+                Some((person.id.clone(), own_rate(person).or_else(team_default)?))
+            })
+            .collect(),
+        default_hourly_cost: context
+            .cost_settings
+            .default_loaded_hourly_cost
+            .map(|cost| (debt::ANY_TEAM.to_owned(), (cost.currency, cost.amount)))
+            .into_iter()
+            .collect(),
+        interruption_overhead_minutes: context.cost_settings.interruption_overhead_minutes,
+    };
+    Costing { calendars, owners, rates }
+}
+
 /// Checks the fingerprint (marking every day dirty when it changed), then recomputes the
 /// dirty days in `[from_day, to_day)`, or all of them. Returns the context read and the
 /// number of days recomputed.
 pub(crate) fn refresh(
     conn: &mut AnyConnection,
     range: Option<(i64, i64)>,
-) -> Result<(Context, Prepared, usize), StorageError> {
-    let context = source::load_context(conn)?;
-    let prepared = Prepared::new(&context);
+) -> Result<(CostContext, Costing, usize), StorageError> {
+    let context = facts::cost_context(conn)?;
+    let costing = costing_of(&context);
     let print = fingerprint(&context);
     if rows::fingerprint(conn)?.as_deref() != Some(print.as_str()) {
         write_transaction(conn, |conn| {
@@ -392,7 +426,7 @@ pub(crate) fn refresh(
     }
     let days = rows::dirty_days(conn, range)?;
     for day in &days {
-        recompute_day(conn, &prepared, *day)?;
+        recompute_day(conn, &costing, *day)?;
     }
     for month in rows::dirty_months(conn)? {
         let Some((first, next)) = month_days(&month) else { continue };
@@ -401,7 +435,7 @@ pub(crate) fn refresh(
             rows::resum_month(conn, &month, first, next)
         })?;
     }
-    Ok((context, prepared, days.len()))
+    Ok((context, costing, days.len()))
 }
 
 /// Recomputes every dirty day (the accrual worker, `paydown rollup`).
@@ -439,8 +473,8 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Span {
 /// The rollup of a range, read: the days' sums plus the edges' contributions.
 pub struct Reader<'a> {
     conn: &'a mut AnyConnection,
-    pub(crate) context: Context,
-    pub(crate) prepared: Prepared,
+    pub(crate) context: CostContext,
+    pub(crate) costing: Costing,
 }
 
 impl<'a> Reader<'a> {
@@ -448,8 +482,8 @@ impl<'a> Reader<'a> {
     pub fn new(conn: &'a mut AnyConnection, ranges: &[(DateTime<Utc>, DateTime<Utc>)]) -> Result<Self, StorageError> {
         let from = ranges.iter().map(|range| day_of(range.0)).min().unwrap_or_default();
         let to = ranges.iter().map(|range| day_of(range.1) + 1).max().unwrap_or_default();
-        let (context, prepared, _) = refresh(conn, Some((from, to)))?;
-        Ok(Reader { conn, context, prepared })
+        let (context, costing, _) = refresh(conn, Some((from, to)))?;
+        Ok(Reader { conn, context, costing })
     }
 
     /// The connection, for reads beside the rollup.
@@ -458,8 +492,8 @@ impl<'a> Reader<'a> {
     }
 
     fn edge(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Contribution, StorageError> {
-        let facts = source::load_pages(self.conn, from, to)?;
-        Ok(contribution(&model(&facts, &self.prepared), &self.prepared))
+        let found = facts::pages_of_range(self.conn, from, to)?;
+        Ok(contribution(&model(&found, &self.costing), &self.costing))
     }
 
     /// Debt sums per (group key, team, currency) over `[from, to)`.

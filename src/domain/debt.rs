@@ -32,6 +32,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::currency::Currency;
+use crate::domain::page::Lane;
+use crate::domain::time_class::{TimeClass, WorkingCalendar};
 use crate::domain::timestamp::{rfc3339, rfc3339_option};
 
 /// PRODUCT.md's default interruption overhead: 15 minutes of lost focus per page per responder.
@@ -522,6 +524,134 @@ pub fn summary_sentence(group: &DebtGroup, range_label: &str) -> String {
         group.night_pages,
         actionable
     )
+}
+
+/// A page of a range as stored, before the model gives it a team and a time class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangePage {
+    pub id: String,
+    pub service: String,
+    pub alert_key: Option<String>,
+    pub lane: Lane,
+    pub triggered_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// (page id, person, started_at, ended_at, actionable).
+pub type LoggedResponse = (String, String, DateTime<Utc>, DateTime<Utc>, bool);
+
+/// The facts of the pages triggered in a range: what [`model`] reads.
+#[derive(Debug, Default)]
+pub struct RangeFacts {
+    pub pages: Vec<RangePage>,
+    pub responses: Vec<LoggedResponse>,
+    /// (page id, person, currency, amount): callout, response and escalation posted.
+    pub paid: Vec<(String, String, String, Decimal)>,
+    /// (page id, person, hours): recovery hours granted.
+    pub recovery: Vec<(String, String, Decimal)>,
+}
+
+/// What classifies and costs pages, prepared once per computation rather than per page.
+#[derive(Debug, Clone, Default)]
+pub struct Costing {
+    /// Each person's calendar: a page is classified in its acknowledger's zone, as pay is.
+    pub calendars: BTreeMap<String, WorkingCalendar>,
+    /// Each service's owning team.
+    pub owners: BTreeMap<String, Option<String>>,
+    pub rates: CostRates,
+}
+
+/// The pages of a range as [`page_debts`] and the health signals take them.
+#[derive(Debug, Clone, Default)]
+pub struct RangeModel {
+    pub pages: Vec<DebtPage>,
+    pub work: Vec<DebtWork>,
+    pub paid: Vec<DebtPaid>,
+    /// Page id → who acknowledged it.
+    pub acknowledgers: BTreeMap<String, String>,
+}
+
+/// The model of a range's pages. A page nobody acknowledged is classified in UTC. Where nobody
+/// logged a response, the acknowledger's acknowledge → resolve stands in for one, as in pay
+/// (the module's definitions leave that default to the caller; this is that caller's rule).
+pub fn model(facts: &RangeFacts, costing: &Costing) -> RangeModel {
+    let utc = WorkingCalendar::new(chrono_tz::UTC);
+    let mut actionable: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+    let mut work = Vec::new();
+    for (page, person, started, ended, was_actionable) in &facts.responses {
+        let entry = actionable.entry(page.as_str()).or_insert(Some(false));
+        *entry = Some(entry.unwrap_or(false) || *was_actionable);
+        work.push(DebtWork {
+            page_id: page.clone(),
+            person: person.clone(),
+            minutes: minutes(*started, *ended),
+            recovery_hours: Decimal::ZERO,
+        });
+    }
+    let mut acknowledgers = BTreeMap::new();
+    let mut pages = Vec::with_capacity(facts.pages.len());
+    for page in &facts.pages {
+        let calendar = page.acknowledged_by.as_ref().and_then(|person| costing.calendars.get(person)).unwrap_or(&utc);
+        let classes = calendar.classes_at(page.triggered_at);
+        if let Some(person) = &page.acknowledged_by {
+            acknowledgers.insert(page.id.clone(), person.clone());
+            if !actionable.contains_key(page.id.as_str())
+                && let (Some(acknowledged), Some(resolved)) = (page.acknowledged_at, page.resolved_at)
+            {
+                work.push(DebtWork {
+                    page_id: page.id.clone(),
+                    person: person.clone(),
+                    minutes: minutes(acknowledged, resolved),
+                    recovery_hours: Decimal::ZERO,
+                });
+            }
+        }
+        pages.push(DebtPage {
+            id: page.id.clone(),
+            alert_key: page.alert_key.clone(),
+            service: page.service.clone(),
+            team: costing.owners.get(page.service.as_str()).cloned().flatten(),
+            triggered_at: page.triggered_at,
+            acknowledged_at: page.acknowledged_at,
+            resolved_at: page.resolved_at,
+            lane: page.lane.as_str().to_owned(),
+            actionable: actionable.get(page.id.as_str()).copied().flatten(),
+            night: classes.contains(TimeClass::Night),
+            out_of_hours: classes.is_out_of_hours(),
+        });
+    }
+    for (page, person, hours) in &facts.recovery {
+        match work.iter_mut().find(|item| &item.page_id == page && &item.person == person) {
+            Some(item) => item.recovery_hours += *hours,
+            None => work.push(DebtWork {
+                page_id: page.clone(),
+                person: person.clone(),
+                minutes: Decimal::ZERO,
+                recovery_hours: *hours,
+            }),
+        }
+    }
+    let mut paid_by_page: BTreeMap<(String, Currency), Decimal> = BTreeMap::new();
+    for (page, _, currency, amount) in &facts.paid {
+        if let Ok(currency) = currency.parse::<Currency>() {
+            *paid_by_page.entry((page.clone(), currency)).or_default() += *amount;
+        }
+    }
+    RangeModel {
+        pages,
+        work,
+        paid: paid_by_page
+            .into_iter()
+            .map(|((page_id, currency), amount)| DebtPaid { page_id, currency, amount })
+            .collect(),
+        acknowledgers,
+    }
+}
+
+fn minutes(start: DateTime<Utc>, end: DateTime<Utc>) -> Decimal {
+    Decimal::from((end - start).num_seconds().max(0)) / Decimal::from(60)
 }
 
 #[cfg(test)]

@@ -298,6 +298,12 @@ pub enum ResponseGroupBy {
     Service,
 }
 
+/// The names response times are kept under by dimension (the rollup stores them), one per
+/// [`ResponseGroupBy`].
+pub const LANE_DIMENSION: &str = "lane";
+pub const TEAM_DIMENSION: &str = "team";
+pub const SERVICE_DIMENSION: &str = "service";
+
 /// Time to acknowledge and to resolve for one group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseTimes {

@@ -55,9 +55,10 @@ use super::time_class::{DayClass, TimeClass, TimeClassSet, WorkingCalendar};
 
 const SECONDS_PER_HOUR: i64 = 3600;
 
-/// A responder, as far as pay is concerned.
+/// A responder as the engine prices them: the stored person (`storage::people::Person`)
+/// reduced to what pay depends on, in one version of their zone and calendar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Person {
+pub struct Payee {
     /// The person's id, matched against `acknowledged_by`, `person_id`.
     pub id: String,
     /// The currency the person is paid in; every policy version must price in it.
@@ -311,7 +312,7 @@ fn div(a: Decimal, b: Decimal, overflow: &impl Fn() -> PricingError) -> Result<D
     a.checked_div(b).ok_or_else(overflow)
 }
 
-fn overflow_of<'a>(person: &'a Person, fact: &'a FactRef, what: &'static str) -> impl Fn() -> PricingError + 'a {
+fn overflow_of<'a>(person: &'a Payee, fact: &'a FactRef, what: &'static str) -> impl Fn() -> PricingError + 'a {
     move || PricingError::Overflow { person: person.id.clone(), fact: fact.clone(), what }
 }
 
@@ -333,7 +334,7 @@ pub struct Work {
 /// responses, recovery hours and standby, ordered by `occurred_at`, then component, then
 /// fact. `facts` may hold more than the period (and other people's shifts).
 pub fn price_period(
-    person: &Person,
+    person: &Payee,
     facts: &Facts,
     policies: &PolicyHistory,
     from: DateTime<Utc>,
@@ -361,7 +362,7 @@ pub fn sort_lines(lines: &mut [PricedLine]) {
 /// Callout and escalation lines for the pages `person` responded to (logged a response on,
 /// or acknowledged) triggered in `[from, to)`.
 pub fn price_callouts(
-    person: &Person,
+    person: &Payee,
     facts: &Facts,
     policies: &PolicyHistory,
     from: DateTime<Utc>,
@@ -476,7 +477,7 @@ pub fn price_callouts(
 /// `callout_cooldown_minutes`: triggered less than that many minutes after the last paid
 /// callout (a non-zero fee) of the person. A page no policy prices is skipped here (pricing
 /// it reports the error).
-fn cooled_pages<'a>(person: &Person, callouts: &[&'a PageFact], policies: &PolicyHistory) -> BTreeSet<&'a str> {
+fn cooled_pages<'a>(person: &Payee, callouts: &[&'a PageFact], policies: &PolicyHistory) -> BTreeSet<&'a str> {
     let calendar = &person.calendar;
     let mut cooled = BTreeSet::new();
     let mut last_paid: Option<DateTime<Utc>> = None;
@@ -503,7 +504,7 @@ fn cooled_pages<'a>(person: &Person, callouts: &[&'a PageFact], policies: &Polic
 /// responses, and the default response (acknowledge → resolve) of every page they
 /// acknowledged on which nobody logged a response.
 pub fn price_responses(
-    person: &Person,
+    person: &Payee,
     facts: &Facts,
     policies: &PolicyHistory,
     from: DateTime<Utc>,
@@ -600,13 +601,13 @@ pub fn union_of_work(works: Vec<Work>) -> Result<Vec<Stretch>, PricingError> {
 /// Each real second is paid at the hourly rate × the highest multiplier of its classes; the
 /// elapsed time is rounded up to the increment, raised to the minimum, and the seconds so
 /// added are paid at the multiplier of the work's start.
-pub fn price_work(person: &Person, policy: &PayPolicy, work: &Work) -> Result<Vec<PricedLine>, PricingError> {
+pub fn price_work(person: &Payee, policy: &PayPolicy, work: &Work) -> Result<Vec<PricedLine>, PricingError> {
     price_stretch(person, policy, work, &[])
 }
 
 /// [`price_work`] for a stretch that merged other works (named in the explanation).
 fn price_stretch(
-    person: &Person,
+    person: &Payee,
     policy: &PayPolicy,
     work: &Work,
     merged: &[FactRef],
@@ -735,7 +736,7 @@ fn price_stretch(
 /// (per hour / per day), or per night. Where the person's shifts overlap, each second (or
 /// night) is paid once, to the shift whose role pays more (the earlier shift on a tie).
 pub fn price_standby(
-    person: &Person,
+    person: &Payee,
     shifts: &[ShiftFact],
     policies: &PolicyHistory,
     from: DateTime<Utc>,
@@ -807,7 +808,7 @@ pub fn price_standby(
 /// Hourly or daily standby for local date `date`, within `window` (the day clipped to the
 /// period).
 fn price_standby_day(
-    person: &Person,
+    person: &Payee,
     policy: &PayPolicy,
     date: NaiveDate,
     window: (DateTime<Utc>, DateTime<Utc>),
@@ -911,7 +912,7 @@ fn price_standby_day(
 /// The night of local date `date`: paid once when a shift earns it by the policy's night
 /// rule ([`night::NightRule`]).
 fn price_night(
-    person: &Person,
+    person: &Payee,
     policy: &PayPolicy,
     date: NaiveDate,
     shifts: &[&ShiftFact],
@@ -983,7 +984,7 @@ fn shift_ref(shift: &ShiftFact) -> FactRef {
 }
 
 fn policy_at<'a>(
-    person: &Person,
+    person: &Payee,
     policies: &'a PolicyHistory,
     instant: DateTime<Utc>,
     fact: &FactRef,
@@ -992,7 +993,7 @@ fn policy_at<'a>(
 }
 
 fn policy_on<'a>(
-    person: &Person,
+    person: &Payee,
     policies: &'a PolicyHistory,
     date: NaiveDate,
     fact: &FactRef,

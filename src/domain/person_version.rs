@@ -27,7 +27,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::field_error::FieldError;
-use super::pay::Person;
+use super::pay::Payee;
 
 /// The first date a version may be effective from: the date every person's first version
 /// has. A change effective from it rewrites all of a person's history.
@@ -65,20 +65,20 @@ pub fn in_force_on<T>(versions: &[T], date: NaiveDate, effective_from: impl Fn(&
 pub struct PayHistory {
     /// Each version with its first instant, in time order; the first starts at the
     /// beginning of time.
-    segments: Vec<(DateTime<Utc>, NaiveDate, Person)>,
+    segments: Vec<(DateTime<Utc>, NaiveDate, Payee)>,
 }
 
 impl PayHistory {
     /// One version for all time.
-    pub fn single(person: Person) -> PayHistory {
+    pub fn single(person: Payee) -> PayHistory {
         PayHistory { segments: vec![(DateTime::<Utc>::MIN_UTC, NaiveDate::MIN, person)] }
     }
 
     /// The history of versions effective from their dates (any order; `None` when empty).
     /// The earliest version also covers everything before its date.
-    pub fn new(mut versions: Vec<(NaiveDate, Person)>) -> Option<PayHistory> {
+    pub fn new(mut versions: Vec<(NaiveDate, Payee)>) -> Option<PayHistory> {
         versions.sort_by_key(|(date, _)| *date);
-        let mut segments: Vec<(DateTime<Utc>, NaiveDate, Person)> = Vec::with_capacity(versions.len());
+        let mut segments: Vec<(DateTime<Utc>, NaiveDate, Payee)> = Vec::with_capacity(versions.len());
         for (date, person) in versions {
             let start = match segments.last() {
                 None => DateTime::<Utc>::MIN_UTC,
@@ -92,7 +92,7 @@ impl PayHistory {
     }
 
     /// The latest version.
-    pub fn current(&self) -> &Person {
+    pub fn current(&self) -> &Payee {
         // `new` refuses an empty history, `single` has one version.
         &self.segments[self.segments.len() - 1].2
     }
@@ -102,7 +102,7 @@ impl PayHistory {
     }
 
     /// The version in force at `instant`.
-    pub fn at(&self, instant: DateTime<Utc>) -> &Person {
+    pub fn at(&self, instant: DateTime<Utc>) -> &Payee {
         &self.segments[self.index_at(instant)].2
     }
 
@@ -131,7 +131,7 @@ impl PayHistory {
 
     /// The versions over `[from, to)`: `(start, end, version)` clipped to it, in order,
     /// empty ones left out.
-    pub fn within(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, &Person)> {
+    pub fn within(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, &Payee)> {
         let mut parts = Vec::new();
         for (index, (start, _, person)) in self.segments.iter().enumerate() {
             let end = self.segments.get(index + 1).map(|(next, _, _)| *next).unwrap_or(DateTime::<Utc>::MAX_UTC);
@@ -167,8 +167,8 @@ mod tests {
         "GBP".parse().unwrap()
     }
 
-    fn alice(zone: Tz) -> Person {
-        Person { id: "alice".into(), currency: gbp(), calendar: WorkingCalendar::new(zone) }
+    fn alice(zone: Tz) -> Payee {
+        Payee { id: "alice".into(), currency: gbp(), calendar: WorkingCalendar::new(zone) }
     }
 
     fn moved(to: Tz, on: &str) -> PayHistory {

@@ -10,7 +10,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::JsonBody;
 use super::{AppState, query_instant, with_conn};
 use crate::domain::policy::PayPolicy;
-use crate::pricing::{self, STATEMENT_DAYS_MAX, StatementError};
+use crate::pricing::{STATEMENT_DAYS_MAX, StatementError};
+use crate::statements;
 use crate::storage::policies::{self, Assignment};
 
 /// A policy and all its versions, oldest first.
@@ -170,14 +171,9 @@ pub async fn statement(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/csv"));
     let person = id.into_inner();
-    let (statement, person_info) = with_conn(&state, move |conn| -> Result<_, StatementError> {
-        let statement = pricing::statement(conn, &person, from, to)?;
-        let info = person_info(conn, &person)?;
-        Ok((statement, info))
-    })
-    .await?;
+    let (statement, person_info) = with_conn(&state, move |conn| statements::preview(conn, &person, from, to)).await?;
     if wants_html {
-        let html = crate::reports::statement_html::render(&statement_input(&statement, person_info));
+        let html = crate::reports::statement_html::render(&statements::printable(&statement, person_info));
         return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));
     }
     if wants_csv {
@@ -195,13 +191,7 @@ async fn period_statement(
     period: String,
 ) -> Result<HttpResponse, ApiError> {
     let accept = request.headers().get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
-    let (posted, mut page) = with_conn(&state, move |conn| {
-        let (posted, mut page) = crate::ledger::period_statement(conn, &person, &period)?;
-        page.person = person_info(conn, &person)?;
-        Ok::<_, crate::storage::StorageError>((posted, page))
-    })
-    .await?;
-    page.provisional = !posted.is_final;
+    let (posted, page) = with_conn(&state, move |conn| statements::of_period(conn, &person, &period)).await?;
     if accept.contains("text/html") {
         let html = crate::reports::statement_html::render(&page);
         return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html));
@@ -227,55 +217,4 @@ fn csv_attachment(written: Result<Vec<u8>, csv::Error>, file_name: &str) -> Resu
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
         .body(body))
-}
-
-/// The statement's person as the reports know people.
-fn person_info(
-    conn: &mut crate::storage::AnyConnection,
-    id: &str,
-) -> Result<crate::reports::input::PersonInfo, crate::storage::StorageError> {
-    let person = crate::storage::people::get(conn, id)?;
-    let cost_centre = match &person.team {
-        Some(team) => crate::storage::teams::find(conn, team)?.map(|team| team.cost_centre),
-        None => None,
-    };
-    Ok(crate::reports::input::PersonInfo {
-        id: person.id,
-        name: person.name,
-        payroll_id: person.payroll_id,
-        email: person.email,
-        team: person.team,
-        cost_centre,
-        currency: person.currency,
-    })
-}
-
-/// The priced statement as the printable HTML page shows it.
-fn statement_input(
-    priced: &pricing::Statement,
-    person: crate::reports::input::PersonInfo,
-) -> crate::reports::statement_html::StatementInput {
-    let lines: Vec<crate::reports::statement_html::StatementLine> = priced
-        .lines
-        .iter()
-        .map(|line| crate::reports::statement_html::StatementLine {
-            occurred_at: line.occurred_at,
-            component: crate::domain::serde_name(&line.component),
-            quantity: line.quantity,
-            unit: crate::domain::serde_name(&line.unit),
-            amount: line.amount,
-            currency: line.currency.code().to_owned(),
-            explanation: line.explanation.clone(),
-            policy_id: line.policy.id.clone(),
-            policy_version: i32::try_from(line.policy.version).unwrap_or(i32::MAX),
-        })
-        .collect();
-    crate::reports::statement_html::StatementInput {
-        person,
-        from: priced.from.date_naive(),
-        to: priced.to.date_naive(),
-        provisional: true,
-        totals: crate::reports::statement_html::totals_from_lines(&lines),
-        lines,
-    }
 }

@@ -1,11 +1,28 @@
-//! Reading the facts one person's pay depends on, as the pay engine's plain types.
+//! The one reader of the facts pay and cost are computed from, as the domain's plain types:
+//! pricing, the accrual, the statement preview, the rollup and the dashboard read pages,
+//! responses, shifts and policy assignments here and nowhere else, so what a price or a cost
+//! sees is decided once.
+//!
+//! - [`for_person`]: one person's pages, responses and shifts around a range (pricing; the
+//!   accrual's hot path: one query per kind of fact, never one per row).
+//! - [`assigned_policies`]: a person's policy assignments with each policy's versions.
+//! - [`pages_of_range`]: every page triggered in a range, with its responses and the pay the
+//!   ledger holds for it (the debt model and the health signals).
+//! - [`shifts_of_range`]: everyone's shifts overlapping a range.
+//! - [`cost_context`]: what classifies and costs pages (people, owners, team and organisation
+//!   costs).
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use rust_decimal::Decimal;
 
-use super::schema::{pages, responses, shifts};
-use super::{AnyConnection, StorageError};
+use super::schema::{ledger_entries, pages, responses, shifts};
+use super::{AnyConnection, StorageError, cost_settings, people, policies, services, teams};
+use crate::domain::debt::{RangeFacts, RangePage};
 use crate::domain::pay::{Facts, PageFact, ResponseFact, ShiftFact};
+use crate::domain::policy::PolicyHistory;
 use crate::domain::timestamp::{from_naive, to_naive};
 
 /// Most ids bound in one `IN (…)` list (SQLite's default limit is 32,766 parameters).
@@ -117,4 +134,139 @@ pub fn for_person(
         })
         .collect();
     Ok(Facts { pages: page_facts, responses: response_facts, shifts: shift_facts })
+}
+
+/// A policy assigned to a person from a local date on (until the next assignment), with all
+/// its versions.
+pub struct AssignedPolicy {
+    pub effective_from: NaiveDate,
+    pub history: PolicyHistory,
+}
+
+/// The person's policy assignments, oldest first, each with its policy's versions (a policy
+/// assigned twice is read once).
+pub fn assigned_policies(conn: &mut AnyConnection, person: &str) -> Result<Vec<AssignedPolicy>, StorageError> {
+    let assignments = policies::assignments(conn, person)?;
+    let mut histories: BTreeMap<String, PolicyHistory> = BTreeMap::new();
+    let mut out = Vec::with_capacity(assignments.len());
+    for assignment in assignments {
+        let history = match histories.get(&assignment.policy) {
+            Some(history) => history.clone(),
+            None => {
+                let history = policies::get_history(conn, &assignment.policy)?;
+                histories.insert(assignment.policy.clone(), history.clone());
+                history
+            }
+        };
+        out.push(AssignedPolicy { effective_from: assignment.effective_from, history });
+    }
+    Ok(out)
+}
+
+/// Most pages (and shifts) one range read returns.
+pub const RANGE_PAGES_MAX: i64 = 2_000_000;
+
+type EntryRow = (Option<String>, String, String, String, String, i64);
+
+/// The pages triggered in `[from, to)`, every response logged on them, and what the ledger
+/// holds for them (pay per person and currency, recovery hours).
+pub fn pages_of_range(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<RangeFacts, StorageError> {
+    let filter = super::pages::PageFilter {
+        triggered_from: Some(from),
+        triggered_to: Some(to),
+        limit: RANGE_PAGES_MAX,
+        ..Default::default()
+    };
+    let found = super::pages::list(conn, &filter)?;
+    let response_rows: Vec<(String, String, NaiveDateTime, NaiveDateTime, bool)> = responses::table
+        .inner_join(pages::table)
+        .filter(pages::triggered_at.ge(to_naive(from)))
+        .filter(pages::triggered_at.lt(to_naive(to)))
+        .select((
+            responses::page_id,
+            responses::person_id,
+            responses::started_at,
+            responses::ended_at,
+            responses::actionable,
+        ))
+        .load(conn)?;
+    let entry_rows: Vec<EntryRow> = ledger_entries::table
+        .inner_join(pages::table.on(pages::id.nullable().eq(ledger_entries::page_id)))
+        .filter(pages::triggered_at.ge(to_naive(from)))
+        .filter(pages::triggered_at.lt(to_naive(to)))
+        .select((
+            ledger_entries::page_id,
+            ledger_entries::person_id,
+            ledger_entries::component,
+            ledger_entries::quantity,
+            ledger_entries::currency,
+            ledger_entries::amount_minor,
+        ))
+        .load(conn)?;
+    let mut paid: BTreeMap<(String, String, String), Decimal> = BTreeMap::new();
+    let mut recovery: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for (page_id, person, component, quantity, currency_code, amount_minor) in entry_rows {
+        let Some(page_id) = page_id else { continue };
+        if component == "recovery" {
+            *recovery.entry((page_id, person)).or_default() += quantity.parse::<Decimal>().unwrap_or_default();
+            continue;
+        }
+        let Ok(currency) = currency_code.parse::<crate::domain::currency::Currency>() else { continue };
+        *paid.entry((page_id, person, currency_code)).or_default() += currency.from_minor_units(amount_minor);
+    }
+    Ok(RangeFacts {
+        pages: found
+            .into_iter()
+            .map(|page| RangePage {
+                id: page.id,
+                service: page.service,
+                alert_key: page.alert_key,
+                lane: page.lane,
+                triggered_at: page.triggered_at,
+                acknowledged_at: page.acknowledged_at,
+                acknowledged_by: page.acknowledged_by,
+                resolved_at: page.resolved_at,
+            })
+            .collect(),
+        responses: response_rows
+            .into_iter()
+            .map(|(page, person, started, ended, actionable)| {
+                (page, person, from_naive(started), from_naive(ended), actionable)
+            })
+            .collect(),
+        paid: paid.into_iter().map(|((page, person, currency), amount)| (page, person, currency, amount)).collect(),
+        recovery: recovery.into_iter().map(|((page, person), hours)| (page, person, hours)).collect(),
+    })
+}
+
+/// Everyone's shifts overlapping `[from, to)`.
+pub fn shifts_of_range(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<super::shifts::Shift>, StorageError> {
+    super::shifts::list(conn, None, Some(from), Some(to), RANGE_PAGES_MAX)
+}
+
+/// What classifies and costs pages: people (zones, costs), owners, teams' default costs,
+/// the organisation's cost settings.
+pub struct CostContext {
+    pub people: Vec<people::Person>,
+    pub services: Vec<services::Service>,
+    /// Teams, for their default loaded hourly cost.
+    pub teams: Vec<teams::Team>,
+    pub cost_settings: cost_settings::CostSettings,
+}
+
+pub fn cost_context(conn: &mut AnyConnection) -> Result<CostContext, StorageError> {
+    Ok(CostContext {
+        people: people::list(conn, None)?,
+        services: services::list(conn, None)?,
+        teams: teams::list(conn)?,
+        cost_settings: cost_settings::get(conn)?,
+    })
 }

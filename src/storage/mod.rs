@@ -14,7 +14,6 @@
 pub mod audit;
 mod connection;
 pub mod cost_settings;
-pub mod dashboard;
 pub mod exchange_rates;
 pub mod exports;
 pub mod facts;

@@ -57,7 +57,7 @@ pub struct Page {
 /// The columns `Page` is read from (`first_delivery` is the storage's own).
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = pages)]
-struct PageRow {
+struct PageColumns {
     id: String,
     source: String,
     external_id: String,
@@ -75,7 +75,7 @@ struct PageRow {
     updated_at: NaiveDateTime,
 }
 
-impl PageRow {
+impl PageColumns {
     /// What the page's columns say, as one delivery would.
     fn state(&self) -> PageState {
         PageState {
@@ -92,7 +92,7 @@ impl PageRow {
     }
 }
 
-fn page_from(row: PageRow, owning_team: Option<String>) -> Page {
+fn page_from(row: PageColumns, owning_team: Option<String>) -> Page {
     let state = PageState {
         described_at: from_naive(row.described_at),
         service_key: row.service_key.clone(),
@@ -230,10 +230,10 @@ pub(crate) fn first_deliveries_kept_on_pages(
     conn: &mut AnyConnection,
     page_ids: &[&str],
 ) -> Result<Vec<KeptDelivery>, StorageError> {
-    let rows: Vec<(PageRow, String)> = pages::table
+    let rows: Vec<(PageColumns, String)> = pages::table
         .filter(pages::id.eq_any(page_ids))
         .filter(pages::first_delivery.is_not_null())
-        .select((PageRow::as_select(), pages::first_delivery.assume_not_null()))
+        .select((PageColumns::as_select(), pages::first_delivery.assume_not_null()))
         .load(conn)?;
     rows.into_iter()
         .map(|(row, kept)| {
@@ -300,7 +300,7 @@ pub(crate) fn refold(conn: &mut AnyConnection, page_id: &str, now: NaiveDateTime
     Ok(())
 }
 
-type PageWithTeam = (PageRow, Option<String>);
+type PageWithTeam = (PageColumns, Option<String>);
 
 pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Page, StorageError> {
     find(conn, id)?.ok_or_else(|| StorageError::NotFound { entity: "page", id: id.to_owned() })
@@ -310,7 +310,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Page>, StorageE
     let row = pages::table
         .left_join(services::table.on(services::id.eq(pages::service_key)))
         .filter(pages::id.eq(id))
-        .select((PageRow::as_select(), services::team_id.nullable()))
+        .select((PageColumns::as_select(), services::team_id.nullable()))
         .first::<PageWithTeam>(conn)
         .optional()?;
     Ok(row.map(|(row, team)| page_from(row, team)))
@@ -335,7 +335,7 @@ pub struct PageFilter {
 pub fn list(conn: &mut AnyConnection, filter: &PageFilter) -> Result<Vec<Page>, StorageError> {
     let mut query = pages::table
         .left_join(services::table.on(services::id.eq(pages::service_key)))
-        .select((PageRow::as_select(), services::team_id.nullable()))
+        .select((PageColumns::as_select(), services::team_id.nullable()))
         .into_boxed();
     if let Some(source) = &filter.source {
         query = query.filter(pages::source.eq(source));

@@ -151,3 +151,22 @@ pub fn changes_input(
     let (last, entries) = super::exports::entries_since_last_export(conn, period_id)?;
     Ok((last, input_from_entries(conn, period, entries)?))
 }
+
+/// One person as the reports know them, with their team's cost centre now (a statement's
+/// header; a payroll file's people are those of the period, [`input_from_entries`]).
+pub fn person_info(conn: &mut AnyConnection, id: &str) -> Result<PersonInfo, StorageError> {
+    let person = super::people::get(conn, id)?;
+    let cost_centre = match &person.team {
+        Some(team) => super::teams::find(conn, team)?.map(|team| team.cost_centre),
+        None => None,
+    };
+    Ok(PersonInfo {
+        id: person.id,
+        name: person.name,
+        payroll_id: person.payroll_id,
+        email: person.email,
+        team: person.team,
+        cost_centre,
+        currency: person.currency,
+    })
+}

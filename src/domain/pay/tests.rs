@@ -20,15 +20,15 @@ fn gbp() -> Currency {
     "GBP".parse().unwrap()
 }
 
-fn person_in(zone: Tz) -> Person {
-    Person {
+fn person_in(zone: Tz) -> Payee {
+    Payee {
         id: "ana".into(),
         currency: gbp(),
         calendar: WorkingCalendar::new(zone).with_holidays([date("2026-12-25")]),
     }
 }
 
-fn ana() -> Person {
+fn ana() -> Payee {
     person_in(London)
 }
 
@@ -79,7 +79,7 @@ fn all_time() -> (DateTime<Utc>, DateTime<Utc>) {
     (utc("2000-01-01T00:00:00Z"), utc("2100-01-01T00:00:00Z"))
 }
 
-fn price(person: &Person, facts: &Facts, policy: PayPolicy) -> Vec<PricedLine> {
+fn price(person: &Payee, facts: &Facts, policy: PayPolicy) -> Vec<PricedLine> {
     let (from, to) = all_time();
     price_period(person, facts, &history(policy), from, to).unwrap()
 }
@@ -611,7 +611,7 @@ fn currencies_without_minor_units_round_to_whole_amounts() {
     let mut policy = PayPolicy::with_defaults("jp", 1, date("2020-01-01"), jpy);
     policy.response_rate_per_hour = dec!(1001);
     policy.callout_fee.night = dec!(5000);
-    let person = Person { currency: jpy, ..person_in(chrono_tz::Asia::Tokyo) };
+    let person = Payee { currency: jpy, ..person_in(chrono_tz::Asia::Tokyo) };
     // Wed 14 Jan 2026 10:00 JST = 01:00 UTC.
     let lines = price(
         &person,
