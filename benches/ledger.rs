@@ -105,7 +105,7 @@ fn main() {
     // The first accrual of the whole history.
     let started = Instant::now();
     let cpu_started = cpu_seconds();
-    let first = paydown::ledger::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
+    let first = paydown::accrual::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_started;
     let posted = f64::from(u32::try_from(first.lines_posted + first.reversals_posted).unwrap_or(u32::MAX));
@@ -122,7 +122,7 @@ fn main() {
     let mut idle: Vec<Duration> = (0..50)
         .map(|_| {
             let started = Instant::now();
-            let report = paydown::ledger::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
+            let report = paydown::accrual::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
             assert_eq!(report.lines_posted + report.reversals_posted, 0);
             started.elapsed()
         })
@@ -150,7 +150,7 @@ fn main() {
             paydown::storage::pages::record_delivery(&mut conn, "live", &format!("LIVE-{index}"), &state, &stamp)
                 .unwrap();
             let started = Instant::now();
-            let report = paydown::ledger::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
+            let report = paydown::accrual::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
             assert!(report.lines_posted > 0, "{report:?}");
             started.elapsed()
         })

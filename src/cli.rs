@@ -444,11 +444,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
             if all {
-                let people = crate::ledger::mark_everyone(&mut conn).context("journaling everyone")?;
+                let people = crate::accrual::mark_everyone(&mut conn).context("journaling everyone")?;
                 eprintln!("re-pricing all {people} people");
             }
             let bar = progress_bar(None, ACCRUE_PROGRESS);
-            let report = crate::ledger::accrue_with_progress(&mut conn, CLI_ACTOR, crate::clock::now(), &mut |done| {
+            let report = crate::accrual::accrue_with_progress(&mut conn, CLI_ACTOR, crate::clock::now(), &mut |done| {
                 bar.set_position(u64::try_from(done.people_done).unwrap_or(u64::MAX));
                 bar.set_message(format!("{} entries", done.entries_posted));
             })
@@ -467,7 +467,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&database.database_url)?;
             let mut conn = store.conn()?;
             let bar = progress_bar(Some(0), VERIFY_PROGRESS);
-            let report = crate::ledger::verify_with_progress(&mut conn, &mut |done, total| {
+            let report = crate::accrual::verify_with_progress(&mut conn, &mut |done, total| {
                 bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
                 bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
             })
@@ -904,7 +904,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 PeriodAction::Review { id, json } => {
-                    crate::ledger::accrue(&mut conn, CLI_ACTOR, crate::clock::now()).context("accruing")?;
+                    crate::accrual::accrue(&mut conn, CLI_ACTOR, crate::clock::now()).context("accruing")?;
                     let review = crate::pay_run::review(&mut conn, &id).with_context(|| format!("reviewing {id}"))?;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&review)?);

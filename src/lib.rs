@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the map of the code.
 
+pub mod accrual;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,7 +12,6 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod ingest;
-pub mod ledger;
 pub mod metrics;
 pub mod pay_run;
 pub mod pricing;

@@ -12,9 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::accrual::{self, LedgerError};
 use crate::domain::field_error::FieldError;
 use crate::domain::pay_run::{self as rules, Identity, Refusal, ReviewLine, RunView, Step, StepKind, WorkSpell};
-use crate::ledger::{self, LedgerError};
 use crate::storage::ledger::{self as store, EntryFilter, NewEntry, Period};
 use crate::storage::pay_runs::{self, Adjustment, PayRunSettings};
 use crate::storage::{AnyConnection, StorageError, journal, people, write_transaction};
@@ -87,7 +87,7 @@ pub fn approve(
     now: DateTime<Utc>,
 ) -> Result<PeriodRun, PayRunError> {
     let reason = rules::check_reason(reason)?;
-    ledger::accrue(conn, &by.actor, now)?;
+    accrual::accrue(conn, &by.actor, now)?;
     write_transaction(conn, |conn| {
         let run = period_run(conn, id)?;
         rules::check_approve(id, &run.run)?;
@@ -125,7 +125,7 @@ pub fn close(
     now: DateTime<Utc>,
 ) -> Result<PeriodRun, PayRunError> {
     let reason = rules::check_reason(reason)?;
-    ledger::accrue(conn, &by.actor, now)?;
+    accrual::accrue(conn, &by.actor, now)?;
     let period = store::get_period(conn, id)?;
     // A period ends at local midnight of its last day everywhere, the latest being UTC−12.
     let ends_everywhere = period.ends_on.and_hms_opt(12, 0, 0).map(|at| at.and_utc()).unwrap_or(now);
@@ -204,7 +204,7 @@ pub fn adjust(
             person: person.id.clone(),
             period: span.id.clone(),
             natural_period: span.id.clone(),
-            kind: crate::domain::ledger::EntryKind::Line,
+            kind: crate::domain::posting::EntryKind::Line,
             line_key: format!("{}|{adjustment_id}", rules::ADJUSTMENT_KIND),
             revision: 1,
             reverses: None,
@@ -278,7 +278,7 @@ pub fn put_settings(
         if before.pay_from != wanted.pay_from {
             let from = match (before.pay_from, wanted.pay_from) {
                 (Some(a), Some(b)) => rules::pay_from_everywhere(a.min(b)),
-                _ => ledger::ledger_epoch(),
+                _ => accrual::ledger_epoch(),
             };
             for person in people::list(conn, None)? {
                 journal::mark(conn, &person.id, from)?;
@@ -313,7 +313,7 @@ pub struct ChangedEntry {
     pub person: String,
     pub component: String,
     /// `line` or `reversal`.
-    pub kind: crate::domain::ledger::EntryKind,
+    pub kind: crate::domain::posting::EntryKind,
     #[schema(value_type = String)]
     pub amount: Decimal,
     pub currency: String,

@@ -1,9 +1,9 @@
 //! A person's statements as the API shows them: the preview priced now
-//! (`pricing::statement`) and a period's, read from the ledger (`ledger::period_statement`),
+//! (`pricing::statement`) and a period's, read from the ledger (`accrual::period_statement`),
 //! each with the person as the reports know them. Handlers call these and only choose the
 //! format.
 
-use crate::ledger::PeriodStatement;
+use crate::accrual::PeriodStatement;
 use crate::pricing::{self, Statement, StatementError};
 use crate::reports::input::PersonInfo;
 use crate::reports::statement_html::{StatementInput, StatementLine, totals_from_lines};
@@ -28,7 +28,7 @@ pub fn of_period(
     person: &str,
     period: &str,
 ) -> Result<(PeriodStatement, StatementInput), StorageError> {
-    let (posted, mut page) = crate::ledger::period_statement(conn, person, period)?;
+    let (posted, mut page) = crate::accrual::period_statement(conn, person, period)?;
     page.person = report_input::person_info(conn, person)?;
     page.provisional = !posted.is_final;
     Ok((posted, page))

@@ -4,7 +4,7 @@
 //! It wakes on the pay journal, not on a flag: a cheap probe of the journal every
 //! `JOURNAL_POLL_INTERVAL` sees changes made by any process (the CLI, another server); a
 //! change made through this server's own handlers wakes it at once. Each pass prices one
-//! person at a time in short transactions (`ledger::accrue`), so ingest never waits
+//! person at a time in short transactions (`accrual::accrue`), so ingest never waits
 //! behind it for long. A pass that fails or panics is logged, counted and retried after
 //! `FAILURE_BACKOFF`; `/readyz` reports a failing or stuck worker.
 
@@ -268,7 +268,7 @@ fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
     let pending = journal::has_pending(&mut conn).map_err(|error| error.to_string())?;
     let mut accrued = false;
     if pending || horizon_moved {
-        let report = crate::ledger::accrue(&mut conn, ACTOR, now).map_err(|error| error.to_string())?;
+        let report = crate::accrual::accrue(&mut conn, ACTOR, now).map_err(|error| error.to_string())?;
         accrued = report.people > 0;
         if report.lines_posted + report.reversals_posted > 0 || !report.unpriced.is_empty() {
             tracing::info!(

@@ -303,7 +303,7 @@ fn read_home(
     periods.sort();
     periods.reverse();
     let selected = period.filter(|period| periods.contains(period)).unwrap_or(current);
-    let statement = match crate::ledger::period_statement(conn, person_id, &selected) {
+    let statement = match crate::accrual::period_statement(conn, person_id, &selected) {
         Ok((statement, _)) => Some(pages::home::StatementView {
             period: statement.period,
             starts_on: statement.starts_on,

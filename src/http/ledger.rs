@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, LIST_LIMIT_MAX, query_limit, with_conn};
-use crate::ledger::{self, AccrualReport, LedgerError, VerifyReport};
+use crate::accrual::{self, AccrualReport, LedgerError, VerifyReport};
 use crate::storage::StorageError;
 use crate::storage::ledger::{self as store, Entry, EntryFilter, Period};
 
@@ -43,7 +43,7 @@ pub struct PeriodSummary {
 #[post("/ledger/accrue")]
 pub async fn accrue(state: web::Data<AppState>, actor: super::access::Actor) -> Result<HttpResponse, ApiError> {
     let stamp = actor.stamp();
-    let report = with_conn(&state, move |conn| ledger::accrue(conn, &stamp.actor, stamp.at)).await?;
+    let report = with_conn(&state, move |conn| accrual::accrue(conn, &stamp.actor, stamp.at)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -74,7 +74,7 @@ pub async fn list_entries(
 #[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = VerifyReport)))]
 #[get("/ledger/verify")]
 pub async fn verify(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let report = with_conn(&state, ledger::verify).await?;
+    let report = with_conn(&state, accrual::verify).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 

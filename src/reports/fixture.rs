@@ -49,9 +49,9 @@ pub fn entry(
         person: person.into(),
         component: component.into(),
         kind: if amount.is_sign_negative() || quantity.is_sign_negative() {
-            crate::domain::ledger::EntryKind::Reversal
+            crate::domain::posting::EntryKind::Reversal
         } else {
-            crate::domain::ledger::EntryKind::Line
+            crate::domain::posting::EntryKind::Line
         },
         quantity,
         unit: unit.into(),

@@ -51,7 +51,7 @@ pub struct EntryInfo {
     pub person: String,
     /// `callout`, `escalation`, `response`, `recovery`, `standby` or `manual_adjustment`.
     pub component: String,
-    pub kind: crate::domain::ledger::EntryKind,
+    pub kind: crate::domain::posting::EntryKind,
     /// Signed quantity in `unit` (negative on a reversal).
     pub quantity: Decimal,
     /// `count`, `minutes`, `hours` or `nights`.

@@ -74,7 +74,7 @@ const ENTRY_COLUMNS: [&str; 14] = [
 
 /// A ledger statement as CSV: every entry posted to the period, then one total row per
 /// currency (`kind` = `total`), so the file sums to what payroll pays.
-pub fn write_entries(statement: &crate::ledger::PeriodStatement) -> Result<Vec<u8>, csv::Error> {
+pub fn write_entries(statement: &crate::accrual::PeriodStatement) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     writer.write_record(ENTRY_COLUMNS)?;
     let status = if statement.is_final { "FINAL" } else { "PROVISIONAL" };

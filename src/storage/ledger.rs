@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::schema::{accrual_runs, ledger_entries, pay_periods, settings};
 use super::{AnyConnection, StorageError};
 use crate::domain::field_error::FieldError;
-use crate::domain::ledger::EntryKind;
 use crate::domain::period::{PeriodScheme, PeriodSpan};
+use crate::domain::posting::EntryKind;
 use crate::domain::timestamp::{from_naive, to_naive};
 
 const SCHEME_KEY: &str = "pay_period_scheme";
@@ -128,7 +128,7 @@ fn status_for_posting(conn: &mut AnyConnection, id: &str) -> Result<String, Stor
     Ok(status)
 }
 
-/// The period a posting for `natural` goes to, by `domain::ledger::posting_period`, with
+/// The period a posting for `natural` goes to, by `domain::posting::posting_period`, with
 /// each period it considers created (open) when missing and its status read for posting.
 pub fn posting_period(
     conn: &mut AnyConnection,
@@ -136,14 +136,14 @@ pub fn posting_period(
     natural: &PeriodSpan,
     now: DateTime<Utc>,
 ) -> Result<String, StorageError> {
-    let found = crate::domain::ledger::posting_period(scheme, natural, |span| {
+    let found = crate::domain::posting::posting_period(scheme, natural, |span| {
         ensure_period(conn, span, now)?;
         Ok::<_, StorageError>(status_for_posting(conn, &span.id)? == "open")
     })?;
     found.map(|span| span.id).ok_or_else(|| {
         StorageError::Unavailable(format!(
             "no open pay period within {} periods after {}",
-            crate::domain::ledger::PERIOD_WALK_MAX,
+            crate::domain::posting::PERIOD_WALK_MAX,
             natural.id
         ))
     })

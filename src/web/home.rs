@@ -41,7 +41,7 @@ pub struct FormProblem {
 pub struct StatementRow {
     pub occurred_at: DateTime<Utc>,
     pub component: String,
-    pub kind: crate::domain::ledger::EntryKind,
+    pub kind: crate::domain::posting::EntryKind,
     pub quantity: String,
     pub amount: rust_decimal::Decimal,
     pub currency: String,
@@ -400,7 +400,7 @@ fn statement_section(out: &mut String, home: &Home) {
     );
     for line in &statement.lines {
         let mut component = escape(&line.component);
-        if line.kind == crate::domain::ledger::EntryKind::Reversal {
+        if line.kind == crate::domain::posting::EntryKind::Reversal {
             component.push_str(" <span class=\"tag\">reversal</span>");
         }
         if line.natural_period != statement.period {

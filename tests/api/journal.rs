@@ -24,13 +24,13 @@ on_both_backends!(
 const WORKER_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// Waits until the journal is empty, then returns a verification of the whole ledger.
-fn drained_and_verified(store: &paydown::storage::Store) -> paydown::ledger::VerifyReport {
+fn drained_and_verified(store: &paydown::storage::Store) -> paydown::accrual::VerifyReport {
     let started = Instant::now();
     loop {
         let mut conn = store.conn().unwrap();
         let (pending, _) = paydown::storage::journal::backlog(&mut conn).unwrap();
         if pending == 0 {
-            let report = paydown::ledger::verify(&mut conn).unwrap();
+            let report = paydown::accrual::verify(&mut conn).unwrap();
             if report.is_clean() || started.elapsed() > WORKER_WAIT_MAX {
                 return report;
             }
@@ -407,7 +407,7 @@ fn two_servers_share_the_journal_and_never_post_twice() {
     }
     for entry in all
         .iter()
-        .filter(|entry| entry.kind == paydown::domain::ledger::EntryKind::Line && !reversed.contains(&entry.id))
+        .filter(|entry| entry.kind == paydown::domain::posting::EntryKind::Line && !reversed.contains(&entry.id))
     {
         assert!(live_keys.insert(entry.line_key.clone()), "line {} is live twice", entry.line_key);
     }
@@ -418,7 +418,7 @@ fn two_servers_share_the_journal_and_never_post_twice() {
     assert_eq!(pages, i64::try_from(DELIVERIES).unwrap(), "nothing lost");
     let callouts = all
         .iter()
-        .filter(|entry| entry.kind == paydown::domain::ledger::EntryKind::Line && entry.component == "callout")
+        .filter(|entry| entry.kind == paydown::domain::posting::EntryKind::Line && entry.component == "callout")
         .count();
     assert!(callouts > DELIVERIES / 2, "most pages are out of hours and earn a callout: {callouts}");
     drop(one);

@@ -216,7 +216,7 @@ async fn concurrent_accruals_on_postgres_post_each_line_once() {
             let store = app.store.clone();
             std::thread::spawn(move || {
                 let mut conn = store.conn().unwrap();
-                paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap()
+                paydown::accrual::accrue(&mut conn, "test", paydown::http::now()).unwrap()
             })
         })
         .collect();
@@ -327,7 +327,7 @@ fn a_crash_mid_accrual_leaves_each_person_all_or_nothing_and_the_journal_replays
         paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_paydown"))
             .args(["accrue", "--database-url", &db.url])
-            .env(paydown::ledger::FAULT_STALL_ENV, "150")
+            .env(paydown::accrual::FAULT_STALL_ENV, "150")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -359,10 +359,10 @@ fn a_crash_mid_accrual_leaves_each_person_all_or_nothing_and_the_journal_replays
             );
         }
         assert!(waiting > 0, "{backend:?}: the stalled person's rows must still be in the journal");
-        let report = paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+        let report = paydown::accrual::accrue(&mut conn, "test", paydown::http::now()).unwrap();
         assert!(report.lines_posted > 0, "{backend:?}: {report:?}");
         assert!(paydown::storage::journal::marks(&mut conn, "alice").unwrap().is_none());
-        let verified = paydown::ledger::verify(&mut conn).unwrap();
+        let verified = paydown::accrual::verify(&mut conn).unwrap();
         assert!(verified.is_clean(), "{backend:?}: {:?}", verified.differences);
         assert_eq!(verified.journal_pending, 0, "{backend:?}");
     }

@@ -131,7 +131,7 @@ async fn streamed_payroll_exports_equal_the_whole_file() {
     paydown::demo::load_if_empty(&app.store, paydown::demo::DEFAULT_SEED).unwrap();
     {
         let mut conn = app.store.conn().unwrap();
-        paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+        paydown::accrual::accrue(&mut conn, "test", paydown::http::now()).unwrap();
     }
     let mut conn = app.store.conn().unwrap();
     let people = report_input::payroll_people(&mut conn, "2026-09").unwrap();
@@ -186,7 +186,7 @@ async fn an_unexportable_payroll_fails_whole() {
     paydown::demo::load_if_empty(&app.store, paydown::demo::DEFAULT_SEED).unwrap();
     {
         let mut conn = app.store.conn().unwrap();
-        paydown::ledger::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+        paydown::accrual::accrue(&mut conn, "test", paydown::http::now()).unwrap();
     }
     // The demo pays in several currencies; the long layout without its currency column can't say which.
     let text = paydown::reports::layout::builtin_layouts()

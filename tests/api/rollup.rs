@@ -79,7 +79,7 @@ fn the_rollup_equals_the_direct_computation_on_the_demo() {
         let store = db.store();
         paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
         let mut conn = store.conn().unwrap();
-        paydown::ledger::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
+        paydown::accrual::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
         let teams: Vec<String> =
             paydown::storage::teams::list(&mut conn).unwrap().into_iter().map(|team| team.id).take(1).collect();
         assert!(!teams.is_empty());
@@ -99,7 +99,7 @@ fn recomputing_the_rollup_is_idempotent() {
         let store = db.store();
         paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
         let mut conn = store.conn().unwrap();
-        paydown::ledger::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
+        paydown::accrual::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
         let days = paydown::rollup::refresh_all(&mut conn).unwrap();
         assert!(days > 80, "{backend:?}: every day of the demo's 13 weeks is computed once: {days}");
         assert_eq!(paydown::rollup::refresh_all(&mut conn).unwrap(), 0, "{backend:?}: nothing changed");

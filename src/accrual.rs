@@ -5,7 +5,7 @@
 //! person at a time: it reads the person's journal rows, facts and ledger entries from
 //! that instant on in one read snapshot, prices them outside any write lock
 //! (`pricing::ledger_lines`), compares the lines with the live entries
-//! (`domain::ledger::changes`), and posts the difference in one short write transaction
+//! (`domain::posting::changes`), and posts the difference in one short write transaction
 //! that also deletes exactly the journal rows it read. Its cost is the person's facts
 //! after the change, never the whole history; a pass with an empty journal reads one row.
 //!
@@ -32,9 +32,9 @@ use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager}
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::ledger::{Change, EntryKind, LiveEntry, changes_in_periods, line_terms};
 use crate::domain::pay::PricedLine;
 use crate::domain::period::PeriodScheme;
+use crate::domain::posting::{Change, EntryKind, LiveEntry, changes_in_periods, line_terms};
 use crate::pricing::{self, StatementError};
 use crate::storage::ledger::{self as store, Entry, NewEntry};
 use crate::storage::{AnyConnection, StorageError, journal, people, write_transaction};
@@ -465,7 +465,7 @@ fn post_all(
     let posted_before = report.entries_posted();
     let mut postings = postings;
     for entry in &mut postings {
-        let natural = crate::domain::ledger::natural_period(
+        let natural = crate::domain::posting::natural_period(
             context.scheme,
             entry.kind,
             &entry.natural_period,
