@@ -13,10 +13,12 @@
 //!
 //! With `PAYDOWN_LOAD_HISTORY=H` (H > 0) each backend runs three cases, each on a fresh
 //! database: `empty` (as above), `history` (H pages spread over 2025, each acknowledged
-//! and resolved by one of the directory's people, imported with `paydown import pages`
+//! and resolved by the directory's people in turn, imported with `paydown import pages`
 //! before the server starts and not yet accrued: the server's worker does the first
 //! accrual of the whole year while the load runs) and `accrued` (the same, then
-//! `paydown accrue` before the server starts). It prints each case's figures and the
+//! `paydown accrue` before the server starts). The directory then holds
+//! `PAYDOWN_LOAD_HISTORY_PEOPLE` people (default H / 500, issue 15's 1,000,000 pages for
+//! 2,000 people; the load's own five among them). It prints each case's figures and the
 //! history cases' throughput as a share of the empty run's (issue 15: ≥ 80 %, 0 non-2xx).
 //!
 //! `PAYDOWN_LOAD_MODE=latency`: instead, deliveries open-loop at `PAYDOWN_LOAD_RATE` per
@@ -26,7 +28,11 @@
 //! own every `PAYDOWN_LOAD_POLL_MS` until its ledger lines exist. Prints the time from the
 //! delivery's 2xx answer to its lines being seen (p50/p99/max; issue 15: ≤ 100 ms and
 //! ≤ 1 s at 500/s) and how many sample pages were not posted within
-//! `PAYDOWN_LOAD_DEADLINE_MS` (must be 0).
+//! `PAYDOWN_LOAD_DEADLINE_MS` (must be 0). With 16 connections the sender falls behind
+//! 500/s on a loaded machine: use `PAYDOWN_LOAD_CONNECTIONS=32`.
+//!
+//! Exits non-zero at the end when any run answered non-2xx, ended in a wrong state or
+//! left a sample page unposted (every case still runs and prints its figures).
 //!
 //! Run: `cargo bench --bench load`; to iterate, build once (`cargo bench --bench load
 //! --no-run`) and run `target/release/deps/load-<hash>` with the variables. Environment:
@@ -34,9 +40,10 @@
 //! `PAYDOWN_LOAD_BACKENDS` (`sqlite,postgres`), `PAYDOWN_LOAD_WORKERS` (server workers,
 //! default the number of cores), `RUST_LOG` for the server (default `warn`);
 //! `PAYDOWN_LOAD_HISTORY` (0), `PAYDOWN_LOAD_CASES` (`empty,history,accrued` when there is
-//! history); `PAYDOWN_LOAD_MODE` (`throughput` or `latency`), `PAYDOWN_LOAD_RATE` (500),
-//! `PAYDOWN_LOAD_SECONDS` (20), `PAYDOWN_LOAD_SAMPLE_EVERY` (25), `PAYDOWN_LOAD_POLL_MS`
-//! (5), `PAYDOWN_LOAD_DEADLINE_MS` (10000).
+//! history), `PAYDOWN_LOAD_HISTORY_PEOPLE` (history / 500); `PAYDOWN_LOAD_MODE`
+//! (`throughput` or `latency`), `PAYDOWN_LOAD_RATE` (500), `PAYDOWN_LOAD_SECONDS` (20),
+//! `PAYDOWN_LOAD_SAMPLE_EVERY` (25), `PAYDOWN_LOAD_POLL_MS` (5), `PAYDOWN_LOAD_DEADLINE_MS`
+//! (10000).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -745,7 +752,10 @@ impl JournalWatch {
                 let mut conn = self.store.conn().unwrap();
                 let (rows, _) = paydown::storage::journal::backlog(&mut conn).unwrap();
                 if rows == 0 {
-                    return format!("pay journal emptied within 0.25 s of the load's end ({:.1} s)", load.as_secs_f64());
+                    return format!(
+                        "pay journal emptied within 0.25 s of the load's end ({:.1} s)",
+                        load.as_secs_f64()
+                    );
                 }
                 format!(
                     "pay journal still held {rows} rows when the load ended ({:.1} s): the worker had not caught up",
