@@ -830,17 +830,20 @@ fn check_end_state(client: &mut Client, admin: &str, stream: &Stream, statuses: 
     problems
 }
 
+/// Who acknowledged a sample page, and when it was triggered.
+type Acknowledger = (&'static str, DateTime<Utc>);
+
 /// One page of the latency mode's stream: `rate` pages from 2026-01-01, 100 a day between
 /// 02:00 and 04:45 UTC (out of hours for the directory's London people, so an
 /// acknowledged one earns a callout), each in one delivery; a sample page is acknowledged
 /// and resolved, the others as `Stream` mixes them (60 % never acknowledged).
-fn latency_page(index: usize, sample_every: usize, rng: &mut Rng) -> (String, Option<(&'static str, DateTime<Utc>)>) {
+fn latency_page(index: usize, sample_every: usize, rng: &mut Rng) -> (String, Option<Acknowledger>) {
     let start = DateTime::parse_from_rfc3339("2026-01-01T02:00:00Z").unwrap().with_timezone(&Utc);
     let day = i64::try_from(index / 100).unwrap();
     let within = i64::try_from(index % 100).unwrap();
     let triggered = start + chrono::Duration::days(day) + chrono::Duration::seconds(within * 100);
     let service = SERVICES[index % SERVICES.len()];
-    let sample = index % sample_every == 0;
+    let sample = index.is_multiple_of(sample_every);
     let person = if sample { PEOPLE[(index / sample_every) % PEOPLE.len()] } else { PEOPLE[index % PEOPLE.len()] };
     let acknowledged = sample || rng.below(10) >= 6;
     let mut body = json!({"source": "rate", "external_id": format!("R-{index}"), "service": service,
@@ -868,7 +871,7 @@ fn run_latency(label: &str, url: &str, prepared: &Prepared, settings: &Settings)
     let Prepared { server, ingest, .. } = prepared;
     let total = usize::try_from(settings.rate * settings.seconds).unwrap();
     let mut rng = Rng(7);
-    let requests: Vec<(String, Option<(&'static str, DateTime<Utc>)>)> =
+    let requests: Vec<(String, Option<Acknowledger>)> =
         (0..total).map(|index| latency_page(index, settings.sample_every, &mut rng)).collect();
     let interval = Duration::from_secs_f64(1.0 / settings.rate as f64);
     let next = AtomicUsize::new(0);
