@@ -412,6 +412,18 @@ pub(crate) fn refresh(
     conn: &mut AnyConnection,
     range: Option<(i64, i64)>,
 ) -> Result<(CostContext, Costing, usize), StorageError> {
+    let (context, costing, days, _) = refresh_for(conn, range, None)?;
+    Ok((context, costing, days))
+}
+
+/// As `refresh`, but stops starting days once `budget` has passed (after one day at
+/// least); the last value says whether dirty days are left.
+fn refresh_for(
+    conn: &mut AnyConnection,
+    range: Option<(i64, i64)>,
+    budget: Option<std::time::Duration>,
+) -> Result<(CostContext, Costing, usize, bool), StorageError> {
+    let started = std::time::Instant::now();
     let context = facts::cost_context(conn)?;
     let costing = costing_of(&context);
     let print = fingerprint(&context);
@@ -425,8 +437,13 @@ pub(crate) fn refresh(
         })?;
     }
     let days = rows::dirty_days(conn, range)?;
+    let mut done = 0;
     for day in &days {
+        if done > 0 && budget.is_some_and(|budget| started.elapsed() >= budget) {
+            break;
+        }
         recompute_day(conn, &costing, *day)?;
+        done += 1;
     }
     for month in rows::dirty_months(conn)? {
         let Some((first, next)) = month_days(&month) else { continue };
@@ -435,12 +452,20 @@ pub(crate) fn refresh(
             rows::resum_month(conn, &month, first, next)
         })?;
     }
-    Ok((context, costing, days.len()))
+    Ok((context, costing, done, done < days.len()))
 }
 
-/// Recomputes every dirty day (the accrual worker, `paydown rollup`).
+/// Recomputes every dirty day (`paydown rollup`).
 pub fn refresh_all(conn: &mut AnyConnection) -> Result<usize, StorageError> {
     Ok(refresh(conn, None)?.2)
+}
+
+/// Recomputes dirty days for about `budget` (the accrual worker, which must not leave new
+/// pages unpriced while a year of imported days is recomputed); returns the days done and
+/// whether some are left.
+pub fn refresh_some(conn: &mut AnyConnection, budget: std::time::Duration) -> Result<(usize, bool), StorageError> {
+    let (_, _, done, left) = refresh_for(conn, None, Some(budget))?;
+    Ok((done, left))
 }
 
 /// A range cut into whole UTC days and partial days at its edges.

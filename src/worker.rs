@@ -17,6 +17,9 @@ use crate::storage::{Store, journal};
 pub const JOURNAL_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How often the dashboard's rollup is brought up to date when nothing else happens.
 pub const ROLLUP_INTERVAL: Duration = Duration::from_secs(1);
+/// How long one pass recomputes the rollup's dirty days before the journal gets its turn
+/// again (a year of imported days takes tens of seconds; new pages must not wait for it).
+pub const ROLLUP_SLICE: Duration = Duration::from_millis(200);
 /// How long a failed pass waits before the next try.
 pub const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 /// Consecutive failed passes after which `/readyz` answers 503.
@@ -204,13 +207,15 @@ pub fn spawn(store: Store, worker: Arc<Worker>) {
 fn run(store: &Store, worker: &Worker) {
     let settings = worker.settings;
     let mut last_rollup: Option<Instant> = None;
+    let mut rollup_behind = false;
     loop {
-        let rollup_due = last_rollup.is_none_or(|at| at.elapsed() >= settings.rollup_interval);
+        let rollup_due = rollup_behind || last_rollup.is_none_or(|at| at.elapsed() >= settings.rollup_interval);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pass(store, rollup_due)));
         let next_sleep = match outcome {
             Ok(Ok(worked)) => {
                 let now = Instant::now();
-                if rollup_due || worked.accrued {
+                rollup_behind = worked.rollup_behind;
+                if (rollup_due || worked.accrued) && !rollup_behind {
                     last_rollup = Some(now);
                 }
                 worker.with_state(|state| {
@@ -220,7 +225,7 @@ fn run(store: &Store, worker: &Worker) {
                     state.passes = state.passes.saturating_add(1);
                     state.last_rollup = last_rollup;
                 });
-                if worked.accrued { Duration::ZERO } else { settings.journal_poll }
+                if worked.accrued || worked.rollup_behind { Duration::ZERO } else { settings.journal_poll }
             }
             Ok(Err(error)) => {
                 tracing::error!(error.cause = %error, "accrual pass failed; retrying");
@@ -256,10 +261,12 @@ fn run(store: &Store, worker: &Worker) {
 /// What one pass did.
 struct Worked {
     accrued: bool,
+    /// The rollup's slice ran out with dirty days left: the next pass goes on with them.
+    rollup_behind: bool,
 }
 
 /// One pass: accrue when the journal holds work or the standby horizon moved, then bring
-/// the rollup's dirty days up to date when due.
+/// the rollup's dirty days up to date when due, for at most `ROLLUP_SLICE`.
 fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
     let mut conn = store.conn().map_err(|error| error.to_string())?;
     let now = crate::clock::now();
@@ -282,12 +289,16 @@ fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
             );
         }
     }
+    let mut rollup_behind = false;
     if rollup_due || accrued {
-        match crate::rollup::refresh_all(&mut conn) {
-            Ok(0) => {}
-            Ok(days) => tracing::info!(rollup.days = days, "dashboard rollup refreshed"),
+        match crate::rollup::refresh_some(&mut conn, ROLLUP_SLICE) {
+            Ok((0, _)) => {}
+            Ok((days, left)) => {
+                rollup_behind = left;
+                tracing::info!(rollup.days = days, rollup.behind = left, "dashboard rollup refreshed");
+            }
             Err(error) => return Err(format!("dashboard rollup refresh: {error}")),
         }
     }
-    Ok(Worked { accrued })
+    Ok(Worked { accrued, rollup_behind })
 }

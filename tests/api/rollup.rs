@@ -120,6 +120,38 @@ fn recomputing_the_rollup_is_idempotent() {
     }
 }
 
+/// The worker recomputes a year of dirty days a slice at a time (so new pages are priced
+/// between slices): each slice does at least one day and says whether some are left, and
+/// the slices together leave the rollup as one refresh of everything does.
+#[test]
+fn the_rollup_refreshed_in_slices_equals_one_refresh() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
+        let mut conn = store.conn().unwrap();
+        paydown::accrual::accrue(&mut conn, "test", at("2026-11-20T00:00:00Z")).unwrap();
+        let mut slices = 0;
+        let mut days = 0;
+        loop {
+            let (done, left) = paydown::rollup::refresh_some(&mut conn, std::time::Duration::ZERO).unwrap();
+            assert_eq!(done, 1, "{backend:?}: a spent budget still does one day");
+            slices += 1;
+            days += done;
+            if !left {
+                break;
+            }
+        }
+        assert!(days > 80, "{backend:?}: every day of the demo's 13 weeks: {days}");
+        assert_eq!(slices, days, "{backend:?}");
+        assert_eq!(paydown::storage::rollup::dirty_day_count(&mut conn).unwrap(), 0, "{backend:?}");
+        assert_eq!(paydown::rollup::refresh_some(&mut conn, std::time::Duration::ZERO).unwrap(), (0, false));
+        assert_eq!(paydown::rollup::refresh_all(&mut conn).unwrap(), 0, "{backend:?}: nothing left");
+        let (from, to) = (at(RANGES[0].0), at(RANGES[0].1));
+        assert_rollup_equals_direct(&mut conn, from, to, None);
+    }
+}
+
 on_both_backends!(a_fact_changed_after_a_read_is_in_the_next_read);
 
 async fn a_fact_changed_after_a_read_is_in_the_next_read(backend: Backend) {
