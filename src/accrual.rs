@@ -61,6 +61,8 @@ fn stall_if_asked(posted_before: usize, posted: usize) {
 const PERSON_LOCK_NAMESPACE: i32 = 0x7061_7970;
 /// People read from the journal per round of a pass.
 const PEOPLE_PER_ROUND_MAX: i64 = 256;
+/// Entries per posting transaction: a few tens of milliseconds of SQLite's write lock.
+const ENTRIES_PER_POSTING_MAX: usize = 500;
 
 /// Why an accrual or a verification failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -337,14 +339,37 @@ fn accrue_person(
                         }
                     });
                 }
-                write_transaction(conn, |conn| {
-                    if !journal::all_present(conn, &marks.seqs)? {
-                        return Ok(PersonOutcome::TakenElsewhere);
+                // A year of one person's history is thousands of entries: they are posted a
+                // few hundred per transaction (a line's reversal and new revision together),
+                // so that no posting holds SQLite's write lock for long. The journal rows go
+                // with the last; a crash between two leaves them, and the replay posts only
+                // what is missing (the diff against what was posted).
+                let batches =
+                    crate::domain::posting::batches(postings, ENTRIES_PER_POSTING_MAX, |entry| &entry.line_key);
+                let last = batches.len().saturating_sub(1);
+                for (index, batch) in batches.into_iter().enumerate() {
+                    let posted = write_transaction(conn, |conn| {
+                        if !journal::all_present(conn, &marks.seqs)? {
+                            return Ok(PersonOutcome::TakenElsewhere);
+                        }
+                        post_all(conn, context, &person, batch, report)?;
+                        if index == last {
+                            journal::clear(conn, &marks.seqs)?;
+                        }
+                        Ok(PersonOutcome::Done)
+                    });
+                    match posted {
+                        Ok(PersonOutcome::Done) => {}
+                        Ok(other) => return Ok(other),
+                        // Another process posted this person's lines between two batches
+                        // (SQLite has no person lock): its pass clears the journal.
+                        Err(LedgerError::Storage(StorageError::Conflict(_))) => {
+                            return Ok(PersonOutcome::TakenElsewhere);
+                        }
+                        Err(error) => return Err(error),
                     }
-                    post_all(conn, context, &person, postings, report)?;
-                    journal::clear(conn, &marks.seqs)?;
-                    Ok(PersonOutcome::Done)
-                })
+                }
+                Ok(PersonOutcome::Done)
             }
         }
     })

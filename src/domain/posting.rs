@@ -38,6 +38,25 @@ pub fn posting_period<E>(
     Ok(None)
 }
 
+/// Cuts postings into batches of about `max` (at least one batch, possibly empty), with
+/// every entry of one line identity in the same batch, so that no batch leaves a line
+/// reversed without its new revision. Sorted by identity: the unique index on it is then
+/// written in order.
+pub fn batches<T>(mut postings: Vec<T>, max: usize, key: impl Fn(&T) -> &str) -> Vec<Vec<T>> {
+    postings.sort_by(|a, b| key(a).cmp(key(b)));
+    let mut batches: Vec<Vec<T>> = vec![Vec::new()];
+    for posting in postings {
+        let Some(current) = batches.last_mut() else { break };
+        let same_line = current.last().is_some_and(|previous| key(previous) == key(&posting));
+        if current.len() >= max.max(1) && !same_line {
+            batches.push(vec![posting]);
+        } else {
+            current.push(posting);
+        }
+    }
+    batches
+}
+
 /// The natural period of an entry about to be posted: a reversal undoes its entry in that
 /// entry's natural period (whatever zone is in force now); a line belongs to the period
 /// of the person's local date of its instant.
@@ -375,5 +394,20 @@ mod tests {
         assert_eq!(natural_period(PeriodScheme::Monthly, EntryKind::Reversal, "junk", date), month("2026-10"));
         assert_eq!("reversal".parse::<EntryKind>(), Ok(EntryKind::Reversal));
         assert!("lines".parse::<EntryKind>().is_err());
+    }
+
+    #[test]
+    fn batches_keep_a_line_together_and_stay_near_the_limit() {
+        let keys = ["b", "a", "c", "a", "d", "e", "e", "f"];
+        let cut = batches(keys.to_vec(), 2, |key| key);
+        assert_eq!(cut, vec![vec!["a", "a"], vec!["b", "c"], vec!["d", "e", "e"], vec!["f"]]);
+        assert_eq!(batches(Vec::<&str>::new(), 2, |key| key), vec![Vec::<&str>::new()]);
+        // A zero limit still makes progress: one identity per batch.
+        assert_eq!(batches(vec!["x", "y"], 0, |key| key), vec![vec!["x"], vec!["y"]]);
+        let all: Vec<u32> = (0..1_234).collect();
+        let keyed: Vec<String> = all.iter().map(|n| format!("{n:05}")).collect();
+        let cut = batches(keyed.clone(), 500, String::as_str);
+        assert_eq!(cut.iter().map(Vec::len).collect::<Vec<_>>(), [500, 500, 234]);
+        assert_eq!(cut.concat(), keyed);
     }
 }

@@ -340,9 +340,11 @@ fn a_crash_mid_accrual_leaves_each_person_all_or_nothing_and_the_journal_replays
         child.kill().unwrap();
         child.wait().unwrap();
 
-        // Each person's posting is one transaction that also clears their journal rows:
-        // whoever still has rows in the journal has no entries (the stalled person's
-        // transaction died with the process), and the next accrual replays them.
+        // A demo person's posting is one transaction (fewer than 500 entries) that also
+        // clears their journal rows: whoever still has rows in the journal has no entries
+        // (the stalled person's transaction died with the process), and the next accrual
+        // replays them. (A longer posting is cut into batches; the journal rows go with the
+        // last, and the replay posts what the earlier ones did not.)
         let mut conn = store.conn().unwrap();
         let mut waiting = 0;
         for person in paydown::storage::people::list(&mut conn, None).unwrap() {
@@ -422,4 +424,85 @@ fn verify_exits_non_zero_on_a_difference() {
     assert!(run(&["verify"]).status.success());
     let periods = run(&["periods", "list"]);
     assert!(String::from_utf8_lossy(&periods.stdout).contains("2026-10"));
+}
+
+/// A person with more entries than one posting transaction takes is posted in batches: a
+/// `kill -9` inside the second batch leaves the first posted and the journal rows in
+/// place, and the replay posts only what is missing (no line twice, verify clean).
+#[test]
+fn a_crash_between_posting_batches_replays_only_what_is_missing() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend);
+        let store = db.store();
+        let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+        let mut conn = store.conn().unwrap();
+        let from = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
+        let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
+        let policy = paydown::domain::policy::PayPolicy::with_defaults("busy", 1, from, currency);
+        paydown::storage::policies::create_version(&mut conn, &policy, &stamp).unwrap();
+        let person = paydown::storage::people::NewPerson {
+            id: "busy".into(),
+            name: "Busy Person".into(),
+            email: "busy@example.com".into(),
+            payroll_id: "E-BUSY".into(),
+            team: None,
+            timezone: "Europe/Berlin".parse().unwrap(),
+            currency,
+            loaded_hourly_cost: None,
+            working_hours: Default::default(),
+            holiday_calendar: None,
+        };
+        paydown::storage::people::create(&mut conn, &person, &stamp).unwrap();
+        paydown::storage::policies::assign(&mut conn, "busy", "busy", from, &stamp).unwrap();
+        // 700 pages at night, each acknowledged and resolved by the one person.
+        let mut csv = String::from(
+            "source,external_id,service,alert_key,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at\n",
+        );
+        let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T01:00:00Z").unwrap();
+        for index in 0..700i64 {
+            let at = start + chrono::Duration::hours(7 * index);
+            let format =
+                |offset: i64| (at + chrono::Duration::minutes(offset)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            csv.push_str(&format!("t,P-{index},checkout,a,wake,{},{},busy,{}\n", format(0), format(3), format(40)));
+        }
+        paydown::import::import_pages(
+            &store,
+            csv.as_bytes(),
+            paydown::ingest::csv_pages::PageCsvFormat::Generic,
+            &stamp,
+            &mut |_| {},
+        )
+        .unwrap();
+        drop(conn);
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paydown"))
+            .args(["accrue", "--database-url", &db.url])
+            .env(paydown::accrual::FAULT_STALL_ENV, "600")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(line.contains("stalled after 600 entries"), "{backend:?}: {line}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let mut conn = store.conn().unwrap();
+        let posted = paydown::storage::ledger::person_entries(&mut conn, "busy").unwrap();
+        assert_eq!(posted.len(), 500, "{backend:?}: the first batch is posted, the second died with the process");
+        assert!(paydown::storage::journal::marks(&mut conn, "busy").unwrap().is_some(), "{backend:?}");
+        let report = paydown::accrual::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+        assert_eq!(report.reversals_posted, 0, "{backend:?}: {report:?}");
+        assert!(report.lines_posted > 100, "{backend:?}: {report:?}");
+        let all = paydown::storage::ledger::person_entries(&mut conn, "busy").unwrap();
+        assert_eq!(all.len(), 500 + report.lines_posted, "{backend:?}");
+        let keys: std::collections::BTreeSet<&str> = all.iter().map(|entry| entry.line_key.as_str()).collect();
+        assert_eq!(keys.len(), all.len(), "{backend:?}: a line posted twice");
+        let verified = paydown::accrual::verify(&mut conn).unwrap();
+        assert!(verified.is_clean(), "{backend:?}: {:?}", verified.differences);
+        assert_eq!(verified.journal_pending, 0, "{backend:?}");
+    }
 }
