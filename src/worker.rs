@@ -1,5 +1,5 @@
-//! The accrual worker: a thread of `paydown serve` that keeps the ledger (and the
-//! dashboard's rollup) up to date with the facts.
+//! The accrual worker: a thread of `paydown serve` that keeps the ledger up to date with
+//! the facts, and a thread beside it that keeps the dashboard's rollup up to date.
 //!
 //! It wakes on the pay journal, not on a flag: a cheap probe of the journal every
 //! `JOURNAL_POLL_INTERVAL` sees changes made by any process (the CLI, another server); a
@@ -17,8 +17,8 @@ use crate::storage::{Store, journal};
 pub const JOURNAL_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How often the dashboard's rollup is brought up to date when nothing else happens.
 pub const ROLLUP_INTERVAL: Duration = Duration::from_secs(1);
-/// How long one pass recomputes the rollup's dirty days before the journal gets its turn
-/// again (a year of imported days takes tens of seconds; new pages must not wait for it).
+/// How long the rollup's thread recomputes dirty days in one go before it looks again (a
+/// year of imported days takes tens of seconds; a slice keeps its progress visible).
 pub const ROLLUP_SLICE: Duration = Duration::from_millis(200);
 /// How long a failed pass waits before the next try.
 pub const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
@@ -63,6 +63,9 @@ struct WorkerState {
     passes: u64,
     failures: u64,
     last_rollup: Option<Instant>,
+    /// The rollup's thread, counted apart: an accrual pass that succeeds says nothing of it.
+    rollup_failures_in_a_row: u32,
+    rollup_error: Option<String>,
 }
 
 /// The worker's counts since the process started, for `/metrics`.
@@ -155,6 +158,12 @@ impl Worker {
                     last_error: state.last_error.clone().unwrap_or_default(),
                 });
             }
+            if state.rollup_failures_in_a_row >= self.settings.failures_unready {
+                return Err(Unhealthy::Failing {
+                    failures: state.rollup_failures_in_a_row,
+                    last_error: state.rollup_error.clone().unwrap_or_default(),
+                });
+            }
             let since_success = state.last_success.map(|at| at.elapsed());
             match oldest_pending {
                 Some(age)
@@ -181,7 +190,7 @@ impl Worker {
             passes: state.passes,
             failures: state.failures,
             panics: state.panics,
-            consecutive_failures: state.consecutive_failures,
+            consecutive_failures: state.consecutive_failures.max(state.rollup_failures_in_a_row),
             since_rollup: state.last_rollup.map(|at| at.elapsed()),
         })
         .unwrap_or(WorkerStats {
@@ -195,37 +204,87 @@ impl Worker {
     }
 }
 
-/// Starts the worker thread.
+/// Starts the worker's two threads: the accrual, and the dashboard's rollup beside it (a
+/// recomputation of dirty days never delays the pricing of a new page).
 pub fn spawn(store: Store, worker: Arc<Worker>) {
     worker.with_state(|state| state.running = true);
+    let (rollup_store, rollup_worker) = (store.clone(), worker.clone());
     let spawned = std::thread::Builder::new().name("accrual".into()).spawn(move || run(&store, &worker));
     if let Err(error) = spawned {
         tracing::error!(error.cause = %error, "could not start the accrual worker");
+    }
+    let spawned =
+        std::thread::Builder::new().name("rollup".into()).spawn(move || run_rollup(&rollup_store, &rollup_worker));
+    if let Err(error) = spawned {
+        tracing::error!(error.cause = %error, "could not start the rollup refresh");
+    }
+}
+
+/// The rollup's thread: recomputes dirty days a slice at a time, at once while some are
+/// left, else every `rollup_interval`. A failure is counted and shown by `/readyz` like the
+/// accrual's.
+fn run_rollup(store: &Store, worker: &Worker) {
+    let settings = worker.settings;
+    loop {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut conn = store.conn().map_err(|error| error.to_string())?;
+            crate::rollup::refresh_some(&mut conn, ROLLUP_SLICE)
+                .map_err(|error| format!("dashboard rollup refresh: {error}"))
+        }));
+        let next_sleep = match outcome {
+            Ok(Ok((days, left))) => {
+                if days > 0 {
+                    tracing::info!(rollup.days = days, rollup.behind = left, "dashboard rollup refreshed");
+                }
+                worker.with_state(|state| {
+                    state.rollup_failures_in_a_row = 0;
+                    state.rollup_error = None;
+                    if !left {
+                        state.last_rollup = Some(Instant::now());
+                    }
+                });
+                if left { Duration::ZERO } else { settings.rollup_interval }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(error.cause = %error, "rollup refresh failed; retrying");
+                worker.with_state(|state| {
+                    state.failures = state.failures.saturating_add(1);
+                    state.rollup_failures_in_a_row = state.rollup_failures_in_a_row.saturating_add(1);
+                    state.rollup_error = Some(error);
+                });
+                settings.failure_backoff
+            }
+            Err(_) => {
+                tracing::error!("rollup refresh panicked; restarting it");
+                worker.with_state(|state| {
+                    state.panics = state.panics.saturating_add(1);
+                    state.failures = state.failures.saturating_add(1);
+                    state.rollup_failures_in_a_row = state.rollup_failures_in_a_row.saturating_add(1);
+                    state.rollup_error = Some("rollup refresh panicked".to_owned());
+                });
+                settings.failure_backoff
+            }
+        };
+        if !next_sleep.is_zero() {
+            std::thread::sleep(next_sleep);
+        }
     }
 }
 
 fn run(store: &Store, worker: &Worker) {
     let settings = worker.settings;
-    let mut last_rollup: Option<Instant> = None;
-    let mut rollup_behind = false;
     loop {
-        let rollup_due = rollup_behind || last_rollup.is_none_or(|at| at.elapsed() >= settings.rollup_interval);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pass(store, rollup_due)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pass(store)));
         let next_sleep = match outcome {
             Ok(Ok(worked)) => {
                 let now = Instant::now();
-                rollup_behind = worked.rollup_behind;
-                if (rollup_due || worked.accrued) && !rollup_behind {
-                    last_rollup = Some(now);
-                }
                 worker.with_state(|state| {
                     state.last_success = Some(now);
                     state.consecutive_failures = 0;
                     state.last_error = None;
                     state.passes = state.passes.saturating_add(1);
-                    state.last_rollup = last_rollup;
                 });
-                if worked.accrued || worked.rollup_behind { Duration::ZERO } else { settings.journal_poll }
+                if worked.accrued { Duration::ZERO } else { settings.journal_poll }
             }
             Ok(Err(error)) => {
                 tracing::error!(error.cause = %error, "accrual pass failed; retrying");
@@ -261,13 +320,10 @@ fn run(store: &Store, worker: &Worker) {
 /// What one pass did.
 struct Worked {
     accrued: bool,
-    /// The rollup's slice ran out with dirty days left: the next pass goes on with them.
-    rollup_behind: bool,
 }
 
-/// One pass: accrue when the journal holds work or the standby horizon moved, then bring
-/// the rollup's dirty days up to date when due, for at most `ROLLUP_SLICE`.
-fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
+/// One pass: accrue when the journal holds work or the standby horizon moved.
+fn pass(store: &Store) -> Result<Worked, String> {
     let mut conn = store.conn().map_err(|error| error.to_string())?;
     let now = crate::clock::now();
     let horizon_moved =
@@ -289,16 +345,5 @@ fn pass(store: &Store, rollup_due: bool) -> Result<Worked, String> {
             );
         }
     }
-    let mut rollup_behind = false;
-    if rollup_due || accrued {
-        match crate::rollup::refresh_some(&mut conn, ROLLUP_SLICE) {
-            Ok((0, _)) => {}
-            Ok((days, left)) => {
-                rollup_behind = left;
-                tracing::info!(rollup.days = days, rollup.behind = left, "dashboard rollup refreshed");
-            }
-            Err(error) => return Err(format!("dashboard rollup refresh: {error}")),
-        }
-    }
-    Ok(Worked { accrued, rollup_behind })
+    Ok(Worked { accrued })
 }
