@@ -55,3 +55,23 @@ impl Caller {
         format!("token:{}", self.token_name)
     }
 }
+
+/// "an admin", "a finance": the role with its article, for messages.
+pub fn with_article(role: Role) -> String {
+    let name = role.as_str();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {name}")
+}
+
+#[cfg(test)]
+mod article_tests {
+    use super::*;
+
+    #[test]
+    fn a_role_takes_its_article() {
+        assert_eq!(with_article(Role::Admin), "an admin");
+        assert_eq!(with_article(Role::Engineer), "an engineer");
+        assert_eq!(with_article(Role::Manager), "a manager");
+        assert_eq!(with_article(Role::Finance), "a finance");
+    }
+}

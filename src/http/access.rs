@@ -291,8 +291,8 @@ async fn check(request: &ServiceRequest, path: &str) -> Result<Caller, ApiError>
     let rule = &found.rule;
     if !rule.roles.contains(&caller.role) {
         return Err(forbidden(&format!(
-            "a {} token may not {} {}",
-            caller.role.as_str(),
+            "{} token may not {} {}",
+            crate::domain::role::with_article(caller.role),
             request.method(),
             rule.pattern
         )));

@@ -146,7 +146,7 @@ async fn authenticate(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("a {} token may not deliver pages", caller.role.as_str()),
+            format!("{} token may not deliver pages", crate::domain::role::with_article(caller.role)),
         ));
     }
     Ok(format!("{} via {source}", caller.actor()))
