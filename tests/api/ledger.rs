@@ -316,6 +316,25 @@ async fn postings_racing_a_close_never_land_in_a_closed_period() {
     assert_eq!(poster.join().unwrap(), may.id);
 }
 
+/// Runs `paydown accrue` until it stalls (its transaction open) after `entries` entries,
+/// then kills it with SIGKILL.
+fn accrue_until_stalled(url: &str, entries: usize, backend: Backend) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paydown"))
+        .args(["accrue", "--database-url", url])
+        .env(paydown::accrual::FAULT_STALL_ENV, entries.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains(&format!("stalled after {entries} entries")), "{backend:?}: {line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// `kill -9` in the middle of an accrual loses only the person being posted (their
 /// transaction); the journal still names them and everyone not yet priced, the next
 /// accrual posts them, and the ledger verifies clean.
@@ -325,20 +344,7 @@ fn a_crash_mid_accrual_leaves_each_person_all_or_nothing_and_the_journal_replays
         let db = TestDb::new(backend);
         let store = db.store();
         paydown::demo::load_if_empty(&store, paydown::demo::DEFAULT_SEED).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_paydown"))
-            .args(["accrue", "--database-url", &db.url])
-            .env(paydown::accrual::FAULT_STALL_ENV, "150")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(line.contains("stalled after 150 entries"), "{backend:?}: {line}");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        accrue_until_stalled(&db.url, 150, backend);
 
         // A demo person's posting is one transaction (fewer than 500 entries) that also
         // clears their journal rows: whoever still has rows in the journal has no entries
@@ -475,20 +481,7 @@ fn a_crash_between_posting_batches_replays_only_what_is_missing() {
         .unwrap();
         drop(conn);
 
-        let mut child = Command::new(env!("CARGO_BIN_EXE_paydown"))
-            .args(["accrue", "--database-url", &db.url])
-            .env(paydown::accrual::FAULT_STALL_ENV, "600")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(line.contains("stalled after 600 entries"), "{backend:?}: {line}");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        accrue_until_stalled(&db.url, 600, backend);
 
         let mut conn = store.conn().unwrap();
         let posted = paydown::storage::ledger::person_entries(&mut conn, "busy").unwrap();
