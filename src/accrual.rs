@@ -5,8 +5,9 @@
 //! person at a time: it reads the person's journal rows, facts and ledger entries from
 //! that instant on in one read snapshot, prices them outside any write lock
 //! (`pricing::ledger_lines`), compares the lines with the live entries
-//! (`domain::posting::changes`), and posts the difference in one short write transaction
-//! that also deletes exactly the journal rows it read. Its cost is the person's facts
+//! (`domain::posting::changes`), and posts the difference in short write transactions of
+//! at most `ENTRIES_PER_POSTING_MAX` entries, the last of which deletes exactly the journal
+//! rows it read. Its cost is the person's facts
 //! after the change, never the whole history; a pass with an empty journal reads one row.
 //!
 //! Concurrency: on PostgreSQL a person is taken with a session advisory lock that other
@@ -434,7 +435,7 @@ fn read_snapshot(
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|text| (*text).to_owned())

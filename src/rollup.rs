@@ -39,7 +39,7 @@ const ROLLUP_FORMAT: &str = "rollup-1";
 
 /// The UTC day (days since 1970-01-01) of an instant.
 pub fn day_of(at: DateTime<Utc>) -> i64 {
-    at.timestamp().div_euclid(86_400)
+    crate::domain::timestamp::utc_day(at)
 }
 
 /// Midnight UTC starting `day`.

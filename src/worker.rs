@@ -254,13 +254,14 @@ fn run_rollup(store: &Store, worker: &Worker) {
                 });
                 settings.failure_backoff
             }
-            Err(_) => {
-                tracing::error!("rollup refresh panicked; restarting it");
+            Err(panic) => {
+                let message = crate::accrual::panic_message(panic.as_ref());
+                tracing::error!(panic = %message, "rollup refresh panicked; restarting it");
                 worker.with_state(|state| {
                     state.panics = state.panics.saturating_add(1);
                     state.failures = state.failures.saturating_add(1);
                     state.rollup_failures_in_a_row = state.rollup_failures_in_a_row.saturating_add(1);
-                    state.rollup_error = Some("rollup refresh panicked".to_owned());
+                    state.rollup_error = Some(format!("rollup refresh panicked: {message}"));
                 });
                 settings.failure_backoff
             }
@@ -296,11 +297,7 @@ fn run(store: &Store, worker: &Worker) {
                 settings.failure_backoff
             }
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|text| (*text).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
+                let message = crate::accrual::panic_message(panic.as_ref());
                 tracing::error!(panic = %message, "accrual pass panicked; restarting it");
                 worker.with_state(|state| {
                     state.consecutive_failures = state.consecutive_failures.saturating_add(1);

@@ -37,6 +37,12 @@ pub fn to_naive(instant: DateTime<Utc>) -> NaiveDateTime {
 }
 
 /// Back from storage: the naive value is UTC by construction.
+/// The UTC day of an instant (days since 1970-01-01): the dashboard's rollup keeps its
+/// sums per such day.
+pub fn utc_day(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp().div_euclid(86_400)
+}
+
 pub fn from_naive(naive: NaiveDateTime) -> DateTime<Utc> {
     naive.and_utc()
 }

@@ -543,8 +543,7 @@ fn mark_page_days(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), 
     for chunk in page_ids.chunks(ENTRIES_PER_INSERT_MAX) {
         let triggered: Vec<NaiveDateTime> =
             pages::table.filter(pages::id.eq_any(chunk)).select(pages::triggered_at).load(conn)?;
-        // The rollup's day: days since 1970-01-01 UTC.
-        days.extend(triggered.into_iter().map(|at| at.and_utc().timestamp().div_euclid(86_400)));
+        days.extend(triggered.into_iter().map(|at| crate::domain::timestamp::utc_day(from_naive(at))));
     }
     super::rollup::mark_days(conn, &days)
 }
