@@ -190,7 +190,12 @@ pub fn set_reporting(
                     reporting_settings::updated_by.eq(&stamp.actor),
                     reporting_settings::updated_at.eq(now),
                 ))
-                .execute(conn)?;
+                .execute(conn)
+                .map_err(|error| {
+                    super::conflict_on_unique(error, "reporting_currency", || {
+                        "the reporting currency was set at the same time; retry".to_owned()
+                    })
+                })?;
         }
         super::audit::record(conn, stamp, "configure", "reporting_settings", ORGANISATION, Some(currency.to_string()))?;
         Ok::<_, StorageError>(())

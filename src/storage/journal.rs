@@ -138,8 +138,9 @@ pub fn mark_many(conn: &mut AnyConnection, marks: &[(String, DateTime<Utc>)]) ->
 /// The instant standby has been priced up to (rounded down to a quarter hour: every
 /// zone's midnight falls on one), if a sweep ever ran.
 pub fn horizon(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc>>, StorageError> {
-    let stored: Option<String> = settings::table.find(HORIZON_KEY).select(settings::value).first(conn).optional()?;
-    Ok(stored.and_then(|text| DateTime::parse_from_rfc3339(&text).ok()).map(|at| at.with_timezone(&Utc)))
+    Ok(super::setting(conn, HORIZON_KEY)?
+        .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|at| at.with_timezone(&Utc)))
 }
 
 /// The horizon for `now`: the last quarter hour at or before it.
@@ -150,11 +151,40 @@ pub fn horizon_for(now: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(floored, 0).unwrap_or(now)
 }
 
+/// Stores `new` as the horizon unless a later one is stored; returns whether it did. One
+/// statement, so two servers advancing the horizon at once (both read the same old value)
+/// serialise on the row instead of both inserting it. The stored texts are fixed-width
+/// RFC 3339 in UTC, so text order is time order.
+fn store_horizon_if_later(
+    conn: &mut AnyConnection,
+    new: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
+    let values = (
+        settings::key.eq(HORIZON_KEY),
+        settings::value.eq(crate::domain::timestamp::format_rfc3339(&new)),
+        settings::updated_at.eq(to_naive(at)),
+    );
+    let stored = crate::with_backend!(conn, |c| diesel::insert_into(settings::table)
+        .values(values.clone())
+        .on_conflict(settings::key)
+        .do_update()
+        .set((settings::value.eq(excluded(settings::value)), settings::updated_at.eq(excluded(settings::updated_at))))
+        .filter(settings::value.lt(excluded(settings::value)))
+        .execute(c))?;
+    Ok(stored > 0)
+}
+
 /// Moves the horizon to `new` (never back) and journals the people whose standby may have
 /// completed a day in between. Returns whether it moved. Runs in the caller's transaction.
 pub fn advance_horizon(conn: &mut AnyConnection, new: DateTime<Utc>, at: DateTime<Utc>) -> Result<bool, StorageError> {
     let old = horizon(conn)?;
     if old.is_some_and(|old| old >= new) {
+        return Ok(false);
+    }
+    if !store_horizon_if_later(conn, new, at)? {
         return Ok(false);
     }
     if let Some(old) = old {
@@ -170,13 +200,5 @@ pub fn advance_horizon(conn: &mut AnyConnection, new: DateTime<Utc>, at: DateTim
             mark(conn, &person, since)?;
         }
     }
-    diesel::delete(settings::table.find(HORIZON_KEY)).execute(conn)?;
-    diesel::insert_into(settings::table)
-        .values((
-            settings::key.eq(HORIZON_KEY),
-            settings::value.eq(crate::domain::timestamp::format_rfc3339(&new)),
-            settings::updated_at.eq(to_naive(at)),
-        ))
-        .execute(conn)?;
     Ok(true)
 }

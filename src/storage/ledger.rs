@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::schema::{accrual_runs, ledger_entries, pay_periods, settings};
+use super::schema::{accrual_runs, ledger_entries, pay_periods};
 use super::{AnyConnection, StorageError};
 use crate::domain::field_error::FieldError;
 use crate::domain::period::{PeriodScheme, PeriodSpan};
@@ -22,8 +22,7 @@ const SCHEME_KEY: &str = "pay_period_scheme";
 
 /// The pay period scheme of this ledger (monthly unless configured).
 pub fn scheme(conn: &mut AnyConnection) -> Result<PeriodScheme, StorageError> {
-    let stored: Option<String> = settings::table.find(SCHEME_KEY).select(settings::value).first(conn).optional()?;
-    match stored {
+    match super::setting(conn, SCHEME_KEY)? {
         Some(text) => text.parse().map_err(StorageError::Unavailable),
         None => Ok(PeriodScheme::default()),
     }
@@ -41,14 +40,7 @@ pub fn set_scheme(conn: &mut AnyConnection, scheme: PeriodScheme, stamp: &super:
                 format!("the ledger already has pay periods under the {current} scheme; it cannot change"),
             )));
         }
-        diesel::delete(settings::table.find(SCHEME_KEY)).execute(conn)?;
-        diesel::insert_into(settings::table)
-            .values((
-                settings::key.eq(SCHEME_KEY),
-                settings::value.eq(scheme.to_string()),
-                settings::updated_at.eq(to_naive(now)),
-            ))
-            .execute(conn)?;
+        super::put_setting(conn, SCHEME_KEY, Some(scheme.to_string()), now)?;
         super::audit::record(conn, stamp, "configure", "ledger", SCHEME_KEY, Some(scheme.to_string()))?;
         Ok(())
     })

@@ -252,6 +252,42 @@ macro_rules! with_backend {
     };
 }
 
+/// One value of the key-value `settings` table (pay run, period scheme, standby horizon).
+pub(crate) fn setting(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, StorageError> {
+    use diesel::prelude::*;
+    use schema::settings;
+    Ok(settings::table.find(key).select(settings::value).first(conn).optional()?)
+}
+
+/// Sets (or, with `None`, removes) one setting. An upsert, not delete-then-insert: two
+/// writers on one PostgreSQL that both found the key missing would otherwise both insert.
+pub(crate) fn put_setting(
+    conn: &mut AnyConnection,
+    key: &str,
+    value: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StorageError> {
+    use diesel::prelude::*;
+    use diesel::upsert::excluded;
+    use schema::settings;
+    let Some(value) = value else {
+        diesel::delete(settings::table.find(key)).execute(conn)?;
+        return Ok(());
+    };
+    let values = (
+        settings::key.eq(key),
+        settings::value.eq(value),
+        settings::updated_at.eq(crate::domain::timestamp::to_naive(at)),
+    );
+    crate::with_backend!(conn, |c| diesel::insert_into(settings::table)
+        .values(values.clone())
+        .on_conflict(settings::key)
+        .do_update()
+        .set((settings::value.eq(excluded(settings::value)), settings::updated_at.eq(excluded(settings::updated_at))))
+        .execute(c))?;
+    Ok(())
+}
+
 /// Maps a unique-constraint violation to a conflict naming `field`.
 pub(crate) fn conflict_on_unique(
     error: diesel::result::Error,

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::{adjustments, ledger_entries, pay_periods, pay_run_steps, responses, settings};
-use super::{AnyConnection, StorageError};
+use super::schema::{adjustments, ledger_entries, pay_periods, pay_run_steps, responses};
+use super::{AnyConnection, StorageError, put_setting, setting};
 use crate::domain::pay_run::{Identity, Step, StepKind};
 use crate::domain::timestamp::{from_naive, to_naive};
 
@@ -24,25 +24,6 @@ pub struct PayRunSettings {
     pub pay_from: Option<NaiveDate>,
     /// When on, a period must be closed by another finance user than the one who approved it.
     pub four_eyes: bool,
-}
-
-fn setting(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, StorageError> {
-    Ok(settings::table.find(key).select(settings::value).first(conn).optional()?)
-}
-
-fn put_setting(
-    conn: &mut AnyConnection,
-    key: &str,
-    value: Option<String>,
-    at: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    diesel::delete(settings::table.find(key)).execute(conn)?;
-    if let Some(value) = value {
-        diesel::insert_into(settings::table)
-            .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(to_naive(at))))
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// The settings in force (no go-live date and four-eyes off until set).

@@ -18,6 +18,7 @@ on_both_backends!(
     a_closed_periods_statement_is_final_and_equals_its_payroll_lines,
     one_person_who_cannot_be_priced_does_not_stop_the_others,
     an_amendment_after_the_close_lands_as_an_adjustment,
+    servers_advancing_the_standby_horizon_at_once_never_collide,
 );
 
 /// How long a test waits for the worker to drain the journal.
@@ -512,4 +513,37 @@ async fn an_amendment_after_the_close_lands_as_an_adjustment(backend: Backend) {
     assert!(lines.iter().any(|line| line["kind"] == "reversal" && line["amount"] == "-60.00"), "{april:?}");
     assert!(lines.iter().any(|line| line["kind"] == "line" && line["amount"] == "90.00"), "{april:?}");
     assert!(drained_and_verified(&app.store).is_clean(), "{backend:?}");
+}
+
+/// CI finding (stop 24): two accruals on one PostgreSQL both found no standby horizon and
+/// both inserted it; one failed on `settings_pkey`. Eight writers at once, each with a
+/// later horizon than the last, must all succeed and leave the latest one stored.
+async fn servers_advancing_the_standby_horizon_at_once_never_collide(backend: Backend) {
+    use paydown::storage::{journal, write_transaction};
+    let app = TestApp::new(backend);
+    let base = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap().to_utc();
+    for round in 0..5i64 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let writers: Vec<_> = (0..8i64)
+            .map(|writer| {
+                let (store, barrier) = (app.store.clone(), barrier.clone());
+                let horizon = base + chrono::Duration::minutes(15 * (round * 8 + writer));
+                std::thread::spawn(move || {
+                    let mut conn = store.conn().unwrap();
+                    barrier.wait();
+                    write_transaction(&mut conn, |conn| journal::advance_horizon(conn, horizon, horizon))
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap().expect("advancing the horizon never fails on a concurrent writer");
+        }
+        let mut conn = app.store.conn().unwrap();
+        let latest = base + chrono::Duration::minutes(15 * (round * 8 + 7));
+        assert_eq!(journal::horizon(&mut conn).unwrap(), Some(latest), "round {round}");
+    }
+    // Never back: an older horizon is refused and leaves the stored one alone.
+    let mut conn = app.store.conn().unwrap();
+    assert!(!write_transaction(&mut conn, |conn| journal::advance_horizon(conn, base, base)).unwrap());
+    assert_eq!(journal::horizon(&mut conn).unwrap(), Some(base + chrono::Duration::minutes(15 * 39)));
 }
