@@ -125,30 +125,12 @@ pub fn import_batch(
         // per statement already).
         let mut journaled: std::collections::BTreeMap<&str, DateTime<Utc>> = std::collections::BTreeMap::new();
         super::import::without_triggers(conn, &SHIFT_INSERT_TRIGGERS, |conn| {
-            for shift in new_shifts {
-                let id = uuid::Uuid::now_v7().to_string();
-                let values = (
-                    shifts::id.eq(&id),
-                    shifts::person_id.eq(&shift.person),
-                    shifts::role.eq(shift.role.as_str()),
-                    shifts::schedule.eq(&shift.schedule),
-                    shifts::start_at.eq(to_naive(shift.start)),
-                    shifts::end_at.eq(to_naive(shift.end)),
-                    shifts::source.eq(&shift.source),
-                    shifts::external_id.eq(&shift.external_id),
-                    shifts::created_at.eq(created_at),
-                );
-                let inserted = match conn {
-                    AnyConnection::Sqlite(c) => {
-                        diesel::insert_or_ignore_into(shifts::table).values(values).execute(c)?
-                    }
-                    AnyConnection::Postgresql(c) => diesel::insert_into(shifts::table)
-                        .values(values)
-                        .on_conflict((shifts::source, shifts::external_id))
-                        .do_nothing()
-                        .execute(c)?,
-                };
-                if inserted == 1 {
+            let created = match conn {
+                AnyConnection::Sqlite(c) => insert_new_sqlite(c, new_shifts, created_at)?,
+                AnyConnection::Postgresql(c) => insert_new_postgres(c, new_shifts, created_at)?,
+            };
+            for (shift, was_created) in new_shifts.iter().zip(created) {
+                if was_created {
                     outcome.created += 1;
                     let from = journaled.entry(shift.person.as_str()).or_insert(shift.start);
                     *from = (*from).min(shift.start);
@@ -192,6 +174,89 @@ pub fn import_batch(
         )?;
         Ok(outcome)
     })
+}
+
+/// The columns of a new shift's row.
+#[allow(clippy::type_complexity)]
+fn new_row<'a>(
+    shift: &'a NewShift,
+    id: &'a str,
+    created_at: NaiveDateTime,
+) -> (
+    diesel::dsl::Eq<shifts::id, &'a str>,
+    diesel::dsl::Eq<shifts::person_id, &'a str>,
+    diesel::dsl::Eq<shifts::role, &'static str>,
+    diesel::dsl::Eq<shifts::schedule, Option<&'a str>>,
+    diesel::dsl::Eq<shifts::start_at, NaiveDateTime>,
+    diesel::dsl::Eq<shifts::end_at, NaiveDateTime>,
+    diesel::dsl::Eq<shifts::source, &'a str>,
+    diesel::dsl::Eq<shifts::external_id, &'a str>,
+    diesel::dsl::Eq<shifts::created_at, NaiveDateTime>,
+) {
+    (
+        shifts::id.eq(id),
+        shifts::person_id.eq(shift.person.as_str()),
+        shifts::role.eq(shift.role.as_str()),
+        shifts::schedule.eq(shift.schedule.as_deref()),
+        shifts::start_at.eq(to_naive(shift.start)),
+        shifts::end_at.eq(to_naive(shift.end)),
+        shifts::source.eq(shift.source.as_str()),
+        shifts::external_id.eq(shift.external_id.as_str()),
+        shifts::created_at.eq(created_at),
+    )
+}
+
+/// Rows of shifts in one multi-row `INSERT OR IGNORE` (9 bound values each, far below
+/// SQLite's 32,766).
+const SHIFTS_PER_STATEMENT_MAX: usize = 500;
+
+/// Offers each shift as a new row; returns, in order, whether each was created (a row whose
+/// `(source, external_id)` exists, or repeats an earlier row of the batch, is not). One
+/// statement per [`SHIFTS_PER_STATEMENT_MAX`] rows instead of one per row: a statement's
+/// own cost (bind, step, halt, statement journal) was most of a shift's import.
+fn insert_new_sqlite(
+    conn: &mut diesel::SqliteConnection,
+    new_shifts: &[NewShift],
+    created_at: NaiveDateTime,
+) -> Result<Vec<bool>, StorageError> {
+    let mut created = Vec::with_capacity(new_shifts.len());
+    for chunk in new_shifts.chunks(SHIFTS_PER_STATEMENT_MAX) {
+        let ids: Vec<String> = chunk.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let rows: Vec<_> = chunk.iter().zip(&ids).map(|(shift, id)| new_row(shift, id, created_at)).collect();
+        let inserted = diesel::insert_or_ignore_into(shifts::table).values(rows).execute(conn)?;
+        if inserted == chunk.len() {
+            created.extend(std::iter::repeat_n(true, chunk.len()));
+            continue;
+        }
+        let kept: std::collections::HashSet<String> =
+            shifts::table.filter(shifts::id.eq_any(&ids)).select(shifts::id).load(conn)?.into_iter().collect();
+        created.extend(ids.iter().map(|id| kept.contains(id)));
+    }
+    Ok(created)
+}
+
+/// The same on PostgreSQL, whose journal trigger is per statement: `ON CONFLICT DO
+/// NOTHING … RETURNING id` names the rows it created.
+fn insert_new_postgres(
+    conn: &mut diesel::PgConnection,
+    new_shifts: &[NewShift],
+    created_at: NaiveDateTime,
+) -> Result<Vec<bool>, StorageError> {
+    let mut created = Vec::with_capacity(new_shifts.len());
+    for chunk in new_shifts.chunks(SHIFTS_PER_STATEMENT_MAX) {
+        let ids: Vec<String> = chunk.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let rows: Vec<_> = chunk.iter().zip(&ids).map(|(shift, id)| new_row(shift, id, created_at)).collect();
+        let kept: std::collections::HashSet<String> = diesel::insert_into(shifts::table)
+            .values(rows)
+            .on_conflict((shifts::source, shifts::external_id))
+            .do_nothing()
+            .returning(shifts::id)
+            .get_results(conn)?
+            .into_iter()
+            .collect();
+        created.extend(ids.iter().map(|id| kept.contains(id)));
+    }
+    Ok(created)
 }
 
 fn record_one(

@@ -483,3 +483,54 @@ fn reverting_the_first_delivery_migration_keeps_every_delivery() {
         assert_eq!(comparable(after), comparable(before), "{backend:?}");
     }
 }
+
+crate::on_both_backends!(a_shift_import_across_statements_creates_updates_and_skips_each_row_once);
+
+/// Shifts go in multi-row statements of 500: a row that repeats an earlier one of the same
+/// file (in the same statement or the next), a changed row and an unchanged one are each
+/// counted once, what the file says last is what is stored, and the journal names the
+/// person from their earliest new shift.
+async fn a_shift_import_across_statements_creates_updates_and_skips_each_row_once(backend: Backend) {
+    use chrono::{Duration, TimeZone, Utc};
+    use diesel::prelude::*;
+    use paydown::domain::shift::ShiftRole;
+    use paydown::ingest::rows::ImportedShift;
+    use paydown::storage::schema::{pay_journal, shifts};
+
+    let app = TestApp::new(backend);
+    app.seed_basics().await;
+    let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+    let first_start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    let shift = |n: i64, hours: i64| ImportedShift {
+        person_key: "alice@example.com".into(),
+        role: ShiftRole::Primary,
+        schedule: Some("payments".into()),
+        start: first_start + Duration::days(n),
+        end: first_start + Duration::days(n) + Duration::hours(hours),
+        source: "rota".into(),
+        external_id: format!("S-{n}"),
+    };
+    // 1,200 distinct shifts; S-10 repeated in the same statement, S-20 changed in the next one.
+    let mut rows: Vec<_> = (0..1_200).map(|n| shift(n, 8)).collect();
+    rows.insert(300, shift(10, 8));
+    rows.insert(700, shift(20, 12));
+    {
+        let mut conn = app.store.conn().unwrap();
+        diesel::delete(pay_journal::table).execute(&mut conn).unwrap();
+    }
+    let report = paydown::import::import_shifts(&app.store, rows.clone().into_iter().map(Ok), &stamp).unwrap();
+    assert_eq!((report.created, report.updated, report.unchanged), (1_200, 1, 1), "{backend:?}");
+    let mut conn = app.store.conn().unwrap();
+    let stored: i64 = shifts::table.filter(shifts::person_id.eq("alice")).count().get_result(&mut conn).unwrap();
+    assert_eq!(stored, 1_200, "{backend:?}");
+    let s20_end: chrono::NaiveDateTime =
+        shifts::table.filter(shifts::external_id.eq("S-20")).select(shifts::end_at).first(&mut conn).unwrap();
+    assert_eq!(s20_end, (first_start + Duration::days(20) + Duration::hours(12)).naive_utc(), "{backend:?}");
+    let journaled: Vec<(String, chrono::NaiveDateTime)> =
+        pay_journal::table.select((pay_journal::person_id, pay_journal::from_at)).load(&mut conn).unwrap();
+    assert!(journaled.contains(&("alice".to_owned(), first_start.naive_utc())), "{backend:?}: {journaled:?}");
+
+    // Again, the same file: nothing new; the two S-20 rows disagree, so one of them updates.
+    let again = paydown::import::import_shifts(&app.store, rows.into_iter().map(Ok), &stamp).unwrap();
+    assert_eq!((again.created, again.updated + again.unchanged), (0, 1_202), "{backend:?}");
+}
