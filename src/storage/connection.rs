@@ -108,8 +108,10 @@ impl Manager {
 /// caches 16 MiB of pages (SQLite's default is 2 MiB), so a posting re-reads the index
 /// pages it just wrote from memory.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
-     PRAGMA cache_size = -16384;";
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+/// The part of [`SQLITE_PRAGMAS`] a bulk import changes for its own connection, and puts
+/// back before the connection returns to the pool.
+pub(crate) const SQLITE_POOL_CACHE: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;";
 
 impl ManageConnection for Manager {
     type Connection = AnyConnection;
@@ -121,6 +123,7 @@ impl ManageConnection for Manager {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(SQLITE_POOL_CACHE).map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
             Backend::Postgres => diesel::PgConnection::establish(&self.url.target)

@@ -150,14 +150,14 @@ pub fn checkpoint_after_commits(conn: &mut AnyConnection, commits: &std::sync::m
 }
 
 /// Ends a bulk import: on SQLite, checkpoints what the import left in the WAL and puts
-/// the connection's defaults back before it returns to the pool.
+/// the pool's settings back before the connection returns to the pool (once, SQLite's own
+/// defaults were put back: a 2 MB cache and statement journals in temporary files, for
+/// every later use of that connection).
 pub fn finish_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
     use diesel::connection::SimpleConnection;
     if let AnyConnection::Sqlite(c) = conn {
-        c.batch_execute(
-            "PRAGMA wal_checkpoint(PASSIVE); PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -2000; \
-             PRAGMA temp_store = DEFAULT;",
-        )?;
+        c.batch_execute("PRAGMA wal_checkpoint(PASSIVE); PRAGMA wal_autocheckpoint = 1000;")?;
+        c.batch_execute(super::connection::SQLITE_POOL_CACHE)?;
     }
     Ok(())
 }

@@ -109,6 +109,16 @@ pub fn clear(conn: &mut AnyConnection, seqs: &[i64]) -> Result<(), StorageError>
     Ok(())
 }
 
+/// Reclaims the journal's deleted rows on PostgreSQL (`VACUUM`, which must run outside a
+/// transaction and blocks no reader or writer); SQLite reuses their pages by itself.
+pub fn vacuum(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Postgresql(c) = conn {
+        c.batch_execute("VACUUM (ANALYZE) pay_journal")?;
+    }
+    Ok(())
+}
+
 /// Marks these rows as failed with `problem`: they wait for the person's next change.
 pub fn fail(conn: &mut AnyConnection, seqs: &[i64], problem: &str) -> Result<(), StorageError> {
     for chunk in seqs.chunks(SEQS_PER_STATEMENT_MAX) {

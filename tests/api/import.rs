@@ -534,3 +534,34 @@ async fn a_shift_import_across_statements_creates_updates_and_skips_each_row_onc
     let again = paydown::import::import_shifts(&app.store, rows.into_iter().map(Ok), &stamp).unwrap();
     assert_eq!((again.created, again.updated + again.unchanged), (0, 1_202), "{backend:?}");
 }
+
+/// Finding (2026-12-03): a bulk import put SQLite's library defaults back on its pooled
+/// connection (a 2 MB page cache, statement journals in temporary files), not the pool's,
+/// so whatever used that connection next (the accrual worker, a request) ran slower.
+#[test]
+fn a_bulk_import_gives_its_connection_back_with_the_pools_settings() {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = BigInt)]
+        value: i64,
+    }
+    let db = TestDb::new(Backend::Sqlite);
+    let store = db.store();
+    let mut conn = store.conn().unwrap();
+    use paydown::storage::AnyConnection;
+    let read = |conn: &mut AnyConnection, pragma: &str| -> i64 {
+        let AnyConnection::Sqlite(c) = conn else { unreachable!("a SQLite store") };
+        diesel::sql_query(format!("SELECT {pragma} AS value FROM pragma_{pragma}()"))
+            .get_result::<Setting>(c)
+            .unwrap()
+            .value
+    };
+    let pool = (read(&mut conn, "cache_size"), read(&mut conn, "temp_store"));
+    assert_eq!(pool, (-16_384, 2), "the pool's own: 16 MiB, statement journals in memory");
+    paydown::storage::import::prepare_connection(&mut conn).unwrap();
+    assert_eq!(read(&mut conn, "cache_size"), -262_144, "the import's own");
+    paydown::storage::import::finish_connection(&mut conn).unwrap();
+    assert_eq!((read(&mut conn, "cache_size"), read(&mut conn, "temp_store")), pool);
+}
