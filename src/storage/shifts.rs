@@ -125,10 +125,7 @@ pub fn import_batch(
         // per statement already).
         let mut journaled: std::collections::BTreeMap<&str, DateTime<Utc>> = std::collections::BTreeMap::new();
         super::import::without_triggers(conn, &SHIFT_INSERT_TRIGGERS, |conn| {
-            let created = match conn {
-                AnyConnection::Sqlite(c) => insert_new_sqlite(c, new_shifts, created_at)?,
-                AnyConnection::Postgresql(c) => insert_new_postgres(c, new_shifts, created_at)?,
-            };
+            let created = insert_new(conn, new_shifts, created_at)?;
             for (shift, was_created) in new_shifts.iter().zip(created) {
                 if was_created {
                     outcome.created += 1;
@@ -213,9 +210,11 @@ const SHIFTS_PER_STATEMENT_MAX: usize = 500;
 /// Offers each shift as a new row; returns, in order, whether each was created (a row whose
 /// `(source, external_id)` exists, or repeats an earlier row of the batch, is not). One
 /// statement per [`SHIFTS_PER_STATEMENT_MAX`] rows instead of one per row: a statement's
-/// own cost (bind, step, halt, statement journal) was most of a shift's import.
-fn insert_new_sqlite(
-    conn: &mut diesel::SqliteConnection,
+/// own cost (bind, step, halt, statement journal) was most of a shift's import. SQLite
+/// says how many rows went in, and the batch's ids are read back only when some did not;
+/// PostgreSQL's `ON CONFLICT DO NOTHING … RETURNING id` names them.
+fn insert_new(
+    conn: &mut AnyConnection,
     new_shifts: &[NewShift],
     created_at: NaiveDateTime,
 ) -> Result<Vec<bool>, StorageError> {
@@ -223,37 +222,24 @@ fn insert_new_sqlite(
     for chunk in new_shifts.chunks(SHIFTS_PER_STATEMENT_MAX) {
         let ids: Vec<String> = chunk.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let rows: Vec<_> = chunk.iter().zip(&ids).map(|(shift, id)| new_row(shift, id, created_at)).collect();
-        let inserted = diesel::insert_or_ignore_into(shifts::table).values(rows).execute(conn)?;
-        if inserted == chunk.len() {
-            created.extend(std::iter::repeat_n(true, chunk.len()));
-            continue;
-        }
-        let kept: std::collections::HashSet<String> =
-            shifts::table.filter(shifts::id.eq_any(&ids)).select(shifts::id).load(conn)?.into_iter().collect();
-        created.extend(ids.iter().map(|id| kept.contains(id)));
-    }
-    Ok(created)
-}
-
-/// The same on PostgreSQL, whose journal trigger is per statement: `ON CONFLICT DO
-/// NOTHING … RETURNING id` names the rows it created.
-fn insert_new_postgres(
-    conn: &mut diesel::PgConnection,
-    new_shifts: &[NewShift],
-    created_at: NaiveDateTime,
-) -> Result<Vec<bool>, StorageError> {
-    let mut created = Vec::with_capacity(new_shifts.len());
-    for chunk in new_shifts.chunks(SHIFTS_PER_STATEMENT_MAX) {
-        let ids: Vec<String> = chunk.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
-        let rows: Vec<_> = chunk.iter().zip(&ids).map(|(shift, id)| new_row(shift, id, created_at)).collect();
-        let kept: std::collections::HashSet<String> = diesel::insert_into(shifts::table)
-            .values(rows)
-            .on_conflict((shifts::source, shifts::external_id))
-            .do_nothing()
-            .returning(shifts::id)
-            .get_results(conn)?
-            .into_iter()
-            .collect();
+        let kept: std::collections::HashSet<String> = match conn {
+            AnyConnection::Sqlite(c) => {
+                let inserted = diesel::insert_or_ignore_into(shifts::table).values(rows).execute(c)?;
+                if inserted == chunk.len() {
+                    ids.iter().cloned().collect()
+                } else {
+                    shifts::table.filter(shifts::id.eq_any(&ids)).select(shifts::id).load(c)?.into_iter().collect()
+                }
+            }
+            AnyConnection::Postgresql(c) => diesel::insert_into(shifts::table)
+                .values(rows)
+                .on_conflict((shifts::source, shifts::external_id))
+                .do_nothing()
+                .returning(shifts::id)
+                .get_results(c)?
+                .into_iter()
+                .collect(),
+        };
         created.extend(ids.iter().map(|id| kept.contains(id)));
     }
     Ok(created)
