@@ -46,3 +46,16 @@ REVOKE UPDATE, DELETE, TRUNCATE ON ledger_entries, audit_log FROM paydown_app;
 REVOKE DELETE, TRUNCATE ON pay_periods FROM paydown_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON pay_run_steps, adjustments, payroll_exports FROM paydown_app;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON __diesel_schema_migrations FROM paydown_app;
+
+-- The accrual worker vacuums the pay journal after a large run: its deleted rows would
+-- otherwise be read by every idle pass until autovacuum reaches them. VACUUM needs the
+-- MAINTAIN privilege, which PostgreSQL 17 introduced; on an older server the worker's
+-- VACUUM is skipped with a warning, and the journal's own autovacuum settings (migration
+-- 000018) do the work.
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::int >= 170000 THEN
+        EXECUTE 'GRANT MAINTAIN ON pay_journal TO paydown_app';
+    END IF;
+END
+$$;
