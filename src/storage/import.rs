@@ -116,14 +116,14 @@ pub struct BatchOutcome {
 }
 
 /// Tunes the connection for a bulk import. On SQLite: a page cache large enough to keep
-/// the indexes being appended to in memory (the default is 2 MB), and a WAL checkpoint on
+/// the indexes being appended to in memory (the pool's is 16 MiB), and a WAL checkpoint on
 /// this connection only once the WAL reaches 256 MB instead of 4 MB: the import's
 /// checkpoints run on another connection (`checkpoint_after_commits`), and this is the
 /// fallback should that one stop. `finish_connection` puts the defaults back.
 pub fn prepare_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
     use diesel::connection::SimpleConnection;
     if let AnyConnection::Sqlite(c) = conn {
-        c.batch_execute("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 65536;")?;
+        c.batch_execute("PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 65536;")?;
     }
     Ok(())
 }

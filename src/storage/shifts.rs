@@ -226,10 +226,10 @@ fn insert_new(
             AnyConnection::Sqlite(c) => {
                 let inserted = diesel::insert_or_ignore_into(shifts::table).values(rows).execute(c)?;
                 if inserted == chunk.len() {
-                    ids.iter().cloned().collect()
-                } else {
-                    shifts::table.filter(shifts::id.eq_any(&ids)).select(shifts::id).load(c)?.into_iter().collect()
+                    created.extend(std::iter::repeat_n(true, chunk.len()));
+                    continue;
                 }
+                shifts::table.filter(shifts::id.eq_any(&ids)).select(shifts::id).load(c)?.into_iter().collect()
             }
             AnyConnection::Postgresql(c) => diesel::insert_into(shifts::table)
                 .values(rows)
