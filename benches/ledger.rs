@@ -12,6 +12,7 @@
 //!
 //! Run: `cargo bench --bench ledger` (SQLite), `PAYDOWN_BENCH_BACKEND=postgres` for
 //! PostgreSQL at `PAYDOWN_TEST_POSTGRES_URL` (a database `paydown_bench_ledger` is created).
+//! `PAYDOWN_BENCH_KEEP=1` keeps the database and the generated files (the path is printed).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -105,7 +106,10 @@ fn main() {
     // The first accrual of the whole history.
     let started = Instant::now();
     let cpu_started = cpu_seconds();
-    let first = paydown::accrual::accrue(&mut conn, "bench", paydown::http::now()).unwrap();
+    let mut reader = store.conn().unwrap();
+    let first =
+        paydown::accrual::accrue_pipelined(&mut conn, &mut reader, "bench", paydown::http::now(), &mut |_| {}).unwrap();
+    drop(reader);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_started;
     let posted = f64::from(u32::try_from(first.lines_posted + first.reversals_posted).unwrap_or(u32::MAX));
@@ -164,7 +168,11 @@ fn main() {
     println!("ledger: peak memory {}", peak_memory());
     drop(conn);
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("PAYDOWN_BENCH_KEEP").is_some() {
+        println!("ledger: kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// One page every 31 s from 2025-01-01, acknowledged after 3 min and resolved after 40

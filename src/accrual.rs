@@ -9,6 +9,9 @@
 //! at most `ENTRIES_PER_POSTING_MAX` entries, the last of which deletes exactly the journal
 //! rows it read. Its cost is the person's facts
 //! after the change, never the whole history; a pass with an empty journal reads one row.
+//! Given a second connection (`accrue_pipelined`: the worker, `paydown accrue`), a second
+//! thread reads and prices the next people on it while the first connection posts, so a
+//! large accrual on two cores takes about the time of its posting alone.
 //!
 //! Concurrency: on PostgreSQL a person is taken with a session advisory lock that other
 //! workers skip (`pg_try_advisory_lock`), so several servers share the journal. Whatever
@@ -154,7 +157,13 @@ fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
 }
 
 /// A run that finished this many journal rows vacuums the journal afterwards.
+/// A run that finishes this many journal rows vacuums the journal afterwards.
 pub const JOURNAL_VACUUM_AFTER_ROWS: usize = 10_000;
+
+/// People priced ahead of the posting when a second connection prices (`accrue_pipelined`):
+/// enough that the posting never waits for a person of average size, few enough that the
+/// prices are fresh and memory stays a few people's facts.
+const PEOPLE_PRICED_AHEAD_MAX: usize = 2;
 
 /// Posts what the ledger lacks for every person the journal names (repeatedly, until it
 /// is empty or only holds people another worker is pricing), as of `now`.
@@ -165,6 +174,29 @@ pub fn accrue(conn: &mut AnyConnection, actor: &str, now: DateTime<Utc>) -> Resu
 /// As [`accrue`], reporting after each person.
 pub fn accrue_with_progress(
     conn: &mut AnyConnection,
+    actor: &str,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<AccrualReport, LedgerError> {
+    accrue_on(conn, None, actor, now, progress)
+}
+
+/// As [`accrue_with_progress`], with the reading and pricing of the next people done on
+/// `reader` in a second thread while `conn` posts: on two cores a large accrual takes the
+/// time of its posting, not of its posting plus its pricing. What is posted is the same.
+pub fn accrue_pipelined(
+    conn: &mut AnyConnection,
+    reader: &mut AnyConnection,
+    actor: &str,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<AccrualReport, LedgerError> {
+    accrue_on(conn, Some(reader), actor, now, progress)
+}
+
+fn accrue_on(
+    conn: &mut AnyConnection,
+    mut reader: Option<&mut AnyConnection>,
     actor: &str,
     now: DateTime<Utc>,
     progress: &mut dyn FnMut(Progress),
@@ -186,13 +218,13 @@ pub fn accrue_with_progress(
             Some(rules) => rules,
             None => *posting_rules.insert((store::scheme(conn)?, crate::storage::pay_runs::settings(conn)?.pay_from)),
         };
-        for person in todo {
-            if !run_recorded {
-                write_transaction(conn, |conn| store::insert_run(conn, &run_id, actor, now))?;
-                run_recorded = true;
-            }
-            let context = Posting { scheme, run_id: &run_id, actor, now, horizon, pay_from };
-            match accrue_person(conn, &person, &context, &mut report)? {
+        if !run_recorded {
+            write_transaction(conn, |conn| store::insert_run(conn, &run_id, actor, now))?;
+            run_recorded = true;
+        }
+        let context = Posting { scheme, run_id: &run_id, actor, now, horizon, pay_from };
+        let mut record = |person: String, outcome: PersonOutcome, report: &mut AccrualReport| {
+            match outcome {
                 PersonOutcome::Done => report.people += 1,
                 PersonOutcome::Unpriced(problem) => {
                     report.people += 1;
@@ -203,6 +235,17 @@ pub fn accrue_with_progress(
                 }
             }
             progress(Progress { people_done: report.people, entries_posted: report.entries_posted() });
+        };
+        match reader.as_deref_mut() {
+            Some(reader) if todo.len() > 1 => {
+                post_round_pipelined(conn, reader, todo, &context, &mut report, &mut record)?
+            }
+            _ => {
+                for person in todo {
+                    let outcome = accrue_person(conn, &person, &context, &mut report)?;
+                    record(person, outcome, &mut report);
+                }
+            }
         }
     }
     if run_recorded {
@@ -239,6 +282,60 @@ pub fn accrue_with_progress(
     Ok(report)
 }
 
+/// One round's people: `reader` reads and prices them in a second thread, at most
+/// [`PEOPLE_PRICED_AHEAD_MAX`] ahead, while `conn` posts them in order. On PostgreSQL each
+/// person is taken (the advisory lock) on `conn` before it is priced and released once
+/// posted, exactly as [`accrue_person`] does.
+fn post_round_pipelined(
+    conn: &mut AnyConnection,
+    reader: &mut AnyConnection,
+    todo: Vec<String>,
+    context: &Posting<'_>,
+    report: &mut AccrualReport,
+    record: &mut dyn FnMut(String, PersonOutcome, &mut AccrualReport),
+) -> Result<(), LedgerError> {
+    use std::sync::mpsc;
+    std::thread::scope(|scope| {
+        let (to_price, priced_queue) = mpsc::channel::<String>();
+        let (priced_tx, priced) = mpsc::channel::<Result<Prepared, LedgerError>>();
+        scope.spawn(move || {
+            for person in priced_queue {
+                if priced_tx.send(prepare_person(reader, &person, context)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut waiting = todo.into_iter();
+        let mut in_flight: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        let result = (|| {
+            loop {
+                while in_flight.len() < PEOPLE_PRICED_AHEAD_MAX {
+                    let Some(person) = waiting.next() else { break };
+                    if take_person(conn, &person)? {
+                        // The reader ends only when `to_price` is dropped: a send never fails.
+                        let _ = to_price.send(person.clone());
+                        in_flight.push_back(person);
+                    } else {
+                        record(person, PersonOutcome::TakenElsewhere, report);
+                    }
+                }
+                let Some(person) = in_flight.front().cloned() else { return Ok(()) };
+                let prepared = priced.recv().map_err(|_| {
+                    LedgerError::Storage(StorageError::Unavailable("the pricing thread stopped".to_owned()))
+                })??;
+                let outcome = post_prepared(conn, &person, prepared, context, report);
+                release_person(conn, &person);
+                in_flight.pop_front();
+                record(person, outcome?, report);
+            }
+        })();
+        for person in &in_flight {
+            release_person(conn, person);
+        }
+        drop(to_price);
+        result
+    })
+}
 /// Moves the standby horizon to `now`'s quarter hour (journaling the people whose standby
 /// that completes) and returns it.
 fn advance_horizon(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DateTime<Utc>, LedgerError> {
@@ -303,6 +400,14 @@ struct Priced {
     person: PayHistory,
     desired: Vec<PricedLine>,
     entries: Vec<Entry>,
+    page_days: std::collections::HashMap<String, i64>,
+}
+
+/// A person ready to post: what the snapshot said, with a priced person's entries to post
+/// (built outside any transaction, on the pricing thread when there is one).
+enum Prepared {
+    Snapshot(Snapshot),
+    Postings { marks: journal::PersonMarks, person: PayHistory, postings: Vec<NewEntry> },
 }
 
 fn accrue_person(
@@ -311,90 +416,141 @@ fn accrue_person(
     context: &Posting<'_>,
     report: &mut AccrualReport,
 ) -> Result<PersonOutcome, LedgerError> {
-    with_person_taken(conn, person_id, |conn| {
-        let snapshot = read_snapshot(conn, |conn| person_snapshot(conn, person_id, context.horizon, context.pay_from))?;
-        match snapshot {
-            Snapshot::Empty => Ok(PersonOutcome::Done),
-            Snapshot::Panicked(problem) => {
-                tracing::error!(person = person_id, problem = %problem, "pricing panicked; others go on");
-                write_transaction(conn, |conn| {
-                    if let Some(marks) = journal::marks(conn, person_id)? {
-                        journal::fail(conn, &marks.seqs, &format!("{person_id}: {problem}"))?;
-                        report.journal_rows_done += marks.seqs.len();
-                    }
-                    Ok(PersonOutcome::Unpriced(format!("{person_id}: {problem}")))
-                })
-            }
-            Snapshot::NotAPerson(marks) => write_transaction(conn, |conn| {
-                journal::clear(conn, &marks.seqs)?;
-                report.journal_rows_done += marks.seqs.len();
-                Ok(PersonOutcome::Done)
-            }),
-            Snapshot::Unpriceable(marks, problem) => {
-                tracing::warn!(person = person_id, problem = %problem, "person cannot be priced; others go on");
-                write_transaction(conn, |conn| {
-                    if journal::all_present(conn, &marks.seqs)? {
-                        journal::fail(conn, &marks.seqs, &problem)?;
-                        report.journal_rows_done += marks.seqs.len();
-                    }
-                    Ok(PersonOutcome::Unpriced(problem))
-                })
-            }
-            Snapshot::Priced(priced) => {
-                let Priced { marks, person, desired, entries } = *priced;
-                let (live, revisions_max) = live_entries(&entries);
-                let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
-                let mut postings = Vec::new();
-                let posted_for = natural_periods(&entries);
-                let period_of = |line: &PricedLine| context.scheme.period_of(person.local_date(line.occurred_at)).id;
-                for change in changes_in_periods(&desired, &live, &revisions_max, period_of, &posted_for) {
-                    postings.push(match change {
-                        Change::Post { line_key, revision, line } => {
-                            new_line_entry(context.run_id, line_key, revision, &line, context.actor, context.now)?
-                        }
-                        Change::Reverse { entry } => {
-                            let Some(reversed) = by_id.get(entry.entry_id.as_str()) else { continue };
-                            reversal_entry(context.run_id, reversed, context.actor, context.now)
-                        }
-                    });
-                }
-                // A year of one person's history is thousands of entries: they are posted a
-                // few hundred per transaction (a line's reversal and new revision together),
-                // so that no posting holds SQLite's write lock for long. The journal rows go
-                // with the last; a crash between two leaves them, and the replay posts only
-                // what is missing (the diff against what was posted).
-                let batches =
-                    crate::domain::posting::batches(postings, ENTRIES_PER_POSTING_MAX, |entry| &entry.line_key);
-                let last = batches.len().saturating_sub(1);
-                for (index, batch) in batches.into_iter().enumerate() {
-                    let posted = write_transaction(conn, |conn| {
-                        if !journal::all_present(conn, &marks.seqs)? {
-                            return Ok(PersonOutcome::TakenElsewhere);
-                        }
-                        post_all(conn, context, &person, batch, report)?;
-                        if index == last {
-                            journal::clear(conn, &marks.seqs)?;
-                            report.journal_rows_done += marks.seqs.len();
-                        }
-                        Ok(PersonOutcome::Done)
-                    });
-                    match posted {
-                        Ok(PersonOutcome::Done) => {}
-                        Ok(other) => return Ok(other),
-                        // Another process posted this person's lines between two batches
-                        // (SQLite has no person lock): its pass clears the journal.
-                        Err(LedgerError::Storage(StorageError::Conflict(_))) => {
-                            return Ok(PersonOutcome::TakenElsewhere);
-                        }
-                        Err(error) => return Err(error),
-                    }
-                }
-                Ok(PersonOutcome::Done)
-            }
-        }
+    if !take_person(conn, person_id)? {
+        return Ok(PersonOutcome::TakenElsewhere);
+    }
+    let outcome = prepare_person(conn, person_id, context)
+        .and_then(|prepared| post_prepared(conn, person_id, prepared, context, report));
+    release_person(conn, person_id);
+    outcome
+}
+
+/// Reads and prices the person in one read snapshot, then builds the entries that bring
+/// the ledger to the prices: no write lock is held.
+fn prepare_person(conn: &mut AnyConnection, person_id: &str, context: &Posting<'_>) -> Result<Prepared, LedgerError> {
+    let snapshot = read_snapshot(conn, |conn| person_snapshot(conn, person_id, context.horizon, context.pay_from))?;
+    let Snapshot::Priced(priced) = snapshot else {
+        return Ok(Prepared::Snapshot(snapshot));
+    };
+    let Priced { marks, person, desired, entries, page_days } = *priced;
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        postings_for(&person, &desired, &entries, &page_days, context)
+    }));
+    Ok(match built {
+        Ok(Ok(postings)) => Prepared::Postings { marks, person, postings },
+        Ok(Err(problem)) => Prepared::Snapshot(Snapshot::Unpriceable(marks, format!("{person_id}: {problem}"))),
+        Err(panic) => Prepared::Snapshot(Snapshot::Panicked(format!(
+            "building the postings panicked: {}",
+            panic_message(panic.as_ref())
+        ))),
     })
 }
 
+/// The entries that turn what the ledger holds (`entries`) into what the engine says
+/// (`desired`): new revisions of changed or new lines, reversals of those that no longer
+/// hold. Their periods are resolved when they are posted.
+fn postings_for(
+    person: &PayHistory,
+    desired: &[PricedLine],
+    entries: &[Entry],
+    page_days: &std::collections::HashMap<String, i64>,
+    context: &Posting<'_>,
+) -> Result<Vec<NewEntry>, StorageError> {
+    let (live, revisions_max) = live_entries(entries);
+    let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
+    let mut postings = Vec::new();
+    let posted_for = natural_periods(entries);
+    let period_of = |line: &PricedLine| context.scheme.period_of(person.local_date(line.occurred_at)).id;
+    for change in changes_in_periods(desired, &live, &revisions_max, period_of, &posted_for) {
+        postings.push(match change {
+            Change::Post { line_key, revision, line } => {
+                let page_day = line.page_id.as_ref().and_then(|page| page_days.get(page).copied());
+                new_line_entry(context.run_id, line_key, revision, &line, page_day, context.actor, context.now)?
+            }
+            Change::Reverse { entry } => {
+                let Some(reversed) = by_id.get(entry.entry_id.as_str()) else { continue };
+                reversal_entry(context.run_id, reversed, context.actor, context.now)
+            }
+        });
+    }
+    Ok(postings)
+}
+
+/// Posts what [`prepare_person`] built, in short write transactions that each first check
+/// the journal rows it was priced for are all still there.
+fn post_prepared(
+    conn: &mut AnyConnection,
+    person_id: &str,
+    prepared: Prepared,
+    context: &Posting<'_>,
+    report: &mut AccrualReport,
+) -> Result<PersonOutcome, LedgerError> {
+    let (marks, person, postings) = match prepared {
+        Prepared::Postings { marks, person, postings } => (marks, person, postings),
+        Prepared::Snapshot(Snapshot::Empty) => return Ok(PersonOutcome::Done),
+        Prepared::Snapshot(Snapshot::Panicked(problem)) => {
+            tracing::error!(person = person_id, problem = %problem, "pricing panicked; others go on");
+            return write_transaction(conn, |conn| {
+                if let Some(marks) = journal::marks(conn, person_id)? {
+                    journal::fail(conn, &marks.seqs, &format!("{person_id}: {problem}"))?;
+                    report.journal_rows_done += marks.seqs.len();
+                }
+                Ok(PersonOutcome::Unpriced(format!("{person_id}: {problem}")))
+            });
+        }
+        Prepared::Snapshot(Snapshot::NotAPerson(marks)) => {
+            return write_transaction(conn, |conn| {
+                journal::clear(conn, &marks.seqs)?;
+                report.journal_rows_done += marks.seqs.len();
+                Ok(PersonOutcome::Done)
+            });
+        }
+        Prepared::Snapshot(Snapshot::Unpriceable(marks, problem)) => {
+            tracing::warn!(person = person_id, problem = %problem, "person cannot be priced; others go on");
+            return write_transaction(conn, |conn| {
+                if journal::all_present(conn, &marks.seqs)? {
+                    journal::fail(conn, &marks.seqs, &problem)?;
+                    report.journal_rows_done += marks.seqs.len();
+                }
+                Ok(PersonOutcome::Unpriced(problem))
+            });
+        }
+        Prepared::Snapshot(Snapshot::Priced(_)) => {
+            unreachable!("prepare_person turns every priced snapshot into postings")
+        }
+    };
+    // A year of one person's history is thousands of entries: they are posted a few
+    // hundred per transaction (a line's reversal and new revision together), so that no
+    // posting holds SQLite's write lock for long. The journal rows go with the last; a
+    // crash between two leaves them, and the replay posts only what is missing (the diff
+    // against what was posted).
+    let batches = crate::domain::posting::batches(postings, ENTRIES_PER_POSTING_MAX, |entry| &entry.line_key);
+    let last = batches.len().saturating_sub(1);
+    for (index, batch) in batches.into_iter().enumerate() {
+        let posted = write_transaction(conn, |conn| {
+            if !journal::all_present(conn, &marks.seqs)? {
+                return Ok(PersonOutcome::TakenElsewhere);
+            }
+            post_all(conn, context, &person, batch, report)?;
+            if index == last {
+                journal::clear(conn, &marks.seqs)?;
+                report.journal_rows_done += marks.seqs.len();
+            }
+            Ok(PersonOutcome::Done)
+        });
+        match posted {
+            Ok(PersonOutcome::Done) => {}
+            Ok(other) => return Ok(other),
+            // Another process posted this person's lines between two batches (SQLite has
+            // no person lock): its pass clears the journal.
+            Err(LedgerError::Storage(StorageError::Conflict(_))) => {
+                return Ok(PersonOutcome::TakenElsewhere);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(PersonOutcome::Done)
+}
 /// Reads what pricing one person needs; the pricing itself happens here too, inside the
 /// read snapshot but outside any write lock.
 fn person_snapshot(
@@ -422,13 +578,16 @@ fn person_snapshot(
         Err(error) => return Ok(Snapshot::Unpriceable(marks, error.to_string())),
     };
     let from = repricing_start(&person, marks.from);
-    let desired = match pricing::ledger_lines(conn, &person, from, horizon) {
-        Ok(lines) => crate::domain::pay_run::payable_lines(lines, |at| person.local_date(at), pay_from),
+    let (desired, page_days) = match pricing::ledger_lines(conn, &person, from, horizon) {
+        Ok(priced) => (
+            crate::domain::pay_run::payable_lines(priced.lines, |at| person.local_date(at), pay_from),
+            priced.page_days,
+        ),
         Err(StatementError::Storage(error)) => return Err(error.into()),
         Err(error) => return Ok(Snapshot::Unpriceable(marks, format!("{person_id}: {error}"))),
     };
     let entries = store::person_entries_since(conn, person_id, from)?;
-    Ok(Snapshot::Priced(Box::new(Priced { marks, person, desired, entries })))
+    Ok(Snapshot::Priced(Box::new(Priced { marks, person, desired, entries, page_days })))
 }
 
 /// Runs `work` in a read-only snapshot (SQLite: a deferred transaction, which reads one
@@ -462,31 +621,32 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
-/// Takes the person for pricing (PostgreSQL: a session advisory lock other workers skip)
-/// for the duration of `work`; on SQLite the write lock serialises postings instead.
-fn with_person_taken(
-    conn: &mut AnyConnection,
-    person_id: &str,
-    work: impl FnOnce(&mut AnyConnection) -> Result<PersonOutcome, LedgerError>,
-) -> Result<PersonOutcome, LedgerError> {
+#[derive(diesel::QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    taken: bool,
+}
+
+/// Takes the person for pricing and posting (PostgreSQL: a session advisory lock that
+/// other workers skip; false when another worker holds it). On SQLite the write lock
+/// serialises postings instead, and this always succeeds.
+fn take_person(conn: &mut AnyConnection, person_id: &str) -> Result<bool, LedgerError> {
     use diesel::RunQueryDsl;
-    use diesel::sql_types::{Bool, Integer, Text};
-    #[derive(diesel::QueryableByName)]
-    struct Taken {
-        #[diesel(sql_type = Bool)]
-        taken: bool,
-    }
+    use diesel::sql_types::{Integer, Text};
     let AnyConnection::Postgresql(pg) = conn else {
-        return work(conn);
+        return Ok(true);
     };
     let taken = diesel::sql_query("SELECT pg_try_advisory_lock($1, hashtext($2)) AS taken")
         .bind::<Integer, _>(PERSON_LOCK_NAMESPACE)
         .bind::<Text, _>(person_id)
         .get_result::<Taken>(pg)?;
-    if !taken.taken {
-        return Ok(PersonOutcome::TakenElsewhere);
-    }
-    let result = work(conn);
+    Ok(taken.taken)
+}
+
+/// Releases what [`take_person`] took.
+fn release_person(conn: &mut AnyConnection, person_id: &str) {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Integer, Text};
     if let AnyConnection::Postgresql(pg) = conn {
         // A failed unlock leaves the lock with the session; the pool's next use of this
         // connection still holds it, so a broken connection is the only way to lose it.
@@ -495,7 +655,6 @@ fn with_person_taken(
             .bind::<Text, _>(person_id)
             .get_result::<Taken>(pg);
     }
-    result
 }
 
 /// Resolves each distinct period once, then inserts the entries.
@@ -545,6 +704,7 @@ fn new_line_entry(
     line_key: String,
     revision: i32,
     line: &PricedLine,
+    page_day: Option<i64>,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<NewEntry, StorageError> {
@@ -582,6 +742,7 @@ fn new_line_entry(
         explanation: line.explanation.clone(),
         posted_at: now,
         posted_by: actor.to_owned(),
+        page_day,
     })
 }
 
@@ -615,6 +776,7 @@ fn reversal_entry(run_id: &str, reversed: &Entry, actor: &str, now: DateTime<Utc
         explanation: format!("reversal of entry {}: {}", reversed.id, reversed.explanation),
         posted_at: now,
         posted_by: actor.to_owned(),
+        page_day: None,
     }
 }
 
@@ -683,7 +845,9 @@ pub fn verify_with_progress(
         };
         let desired =
             match pricing::ledger_lines(conn, &pay_person, repricing_start(&pay_person, ledger_epoch()), as_of) {
-                Ok(lines) => crate::domain::pay_run::payable_lines(lines, |at| pay_person.local_date(at), pay_from),
+                Ok(priced) => {
+                    crate::domain::pay_run::payable_lines(priced.lines, |at| pay_person.local_date(at), pay_from)
+                }
                 Err(StatementError::Storage(error)) => return Err(error.into()),
                 Err(problem) => {
                     report.differences.push(format!("cannot recompute: {}: {problem}", person.id));

@@ -448,10 +448,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("re-pricing all {people} people");
             }
             let bar = progress_bar(None, ACCRUE_PROGRESS);
-            let report = crate::accrual::accrue_with_progress(&mut conn, CLI_ACTOR, crate::clock::now(), &mut |done| {
+            let mut show = |done: crate::accrual::Progress| {
                 bar.set_position(u64::try_from(done.people_done).unwrap_or(u64::MAX));
                 bar.set_message(format!("{} entries", done.entries_posted));
-            })
+            };
+            let now = crate::clock::now();
+            let report = match store.spare_conn(std::time::Duration::from_secs(1)) {
+                Some(mut reader) => crate::accrual::accrue_pipelined(&mut conn, &mut reader, CLI_ACTOR, now, &mut show),
+                None => crate::accrual::accrue_with_progress(&mut conn, CLI_ACTOR, now, &mut show),
+            }
             .context("accruing")?;
             bar.finish_and_clear();
             println!(

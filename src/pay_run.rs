@@ -226,6 +226,7 @@ pub fn adjust(
             fact_kind: rules::ADJUSTMENT_KIND.to_owned(),
             fact_id: adjustment_id.clone(),
             page_id: None,
+            page_day: None,
             policy_id: rules::ADJUSTMENT_KIND.to_owned(),
             policy_version: 0,
             occurred_at: now,

@@ -165,13 +165,25 @@ pub fn ledger_lines(
     history: &PayHistory,
     from: DateTime<Utc>,
     horizon: DateTime<Utc>,
-) -> Result<Vec<PricedLine>, StatementError> {
+) -> Result<LedgerLines, StatementError> {
     let until = ledger_until();
     let standby_until = history.day_start_at_or_before(horizon).max(from);
     let facts = facts::for_person(conn, &history.current().id, from, until, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
     let (mut lines, _) = price_history(conn, history, &facts, from, until, standby_until)?;
     pay::sort_lines(&mut lines);
-    Ok(lines)
+    let page_days = facts
+        .pages
+        .iter()
+        .map(|page| (page.id.clone(), crate::domain::timestamp::utc_day(page.triggered_at)))
+        .collect();
+    Ok(LedgerLines { lines, page_days })
+}
+
+/// A person's priced lines, with the UTC day each of their pages was triggered on (the
+/// day the dashboard's rollup files a page's pay under), read with the same facts.
+pub struct LedgerLines {
+    pub lines: Vec<PricedLine>,
+    pub page_days: std::collections::HashMap<String, i64>,
 }
 
 /// [`price_assigned`] for each of the person's versions over its own part of `[from, to)`.

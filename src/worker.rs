@@ -353,6 +353,9 @@ struct Worked {
     accrued: bool,
 }
 
+/// How long a pass waits for the pricing thread's connection before it goes without.
+const SPARE_CONNECTION_WAIT: Duration = Duration::from_millis(20);
+
 /// One pass: accrue when the journal holds work or the standby horizon moved.
 fn pass(store: &Store, worker: &Worker) -> Result<Worked, String> {
     let mut conn = store.conn().map_err(|error| error.to_string())?;
@@ -374,8 +377,15 @@ fn pass(store: &Store, worker: &Worker) -> Result<Worked, String> {
             entries_before = progress.entries_posted;
             person_started = Instant::now();
         };
-        let report = crate::accrual::accrue_with_progress(&mut conn, ACTOR, now, &mut after_each_person)
-            .map_err(|error| error.to_string())?;
+        // A second connection prices the next people while this one posts; without one to
+        // spare (the pool busy with requests) the pass prices and posts in turn.
+        let report = match store.spare_conn(SPARE_CONNECTION_WAIT) {
+            Some(mut reader) => {
+                crate::accrual::accrue_pipelined(&mut conn, &mut reader, ACTOR, now, &mut after_each_person)
+            }
+            None => crate::accrual::accrue_with_progress(&mut conn, ACTOR, now, &mut after_each_person),
+        }
+        .map_err(|error| error.to_string())?;
         accrued = report.people > 0;
         if report.lines_posted + report.reversals_posted > 0 || !report.unpriced.is_empty() {
             tracing::info!(

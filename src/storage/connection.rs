@@ -106,12 +106,33 @@ impl Manager {
 /// enforced foreign keys. Statement journals (every insert into a table whose triggers may
 /// abort needs one) stay in memory rather than in a temporary file, and each connection
 /// caches 16 MiB of pages (SQLite's default is 2 MiB), so a posting re-reads the index
-/// pages it just wrote from memory.
+/// pages it just wrote from memory. Recursive triggers make the delete of a `REPLACE`
+/// fire DELETE triggers, so the append-only tables' no-delete triggers refuse a rewrite
+/// by `INSERT OR REPLACE` too (issue 17; migration 000019 dropped the per-row insert
+/// trigger that did it at a cost to every posting).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA recursive_triggers = ON;";
 /// The part of [`SQLITE_PRAGMAS`] a bulk import changes for its own connection, and puts
 /// back before the connection returns to the pool.
 pub(crate) const SQLITE_POOL_CACHE: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;";
+
+/// Process-wide SQLite settings, made once before the library's first use: no memory
+/// statistics (their global mutex is taken on every allocation, and the accrual's two
+/// threads, one pricing and one posting, contended on it) and multi-thread mode (a
+/// connection is only ever used by the one thread that took it from the pool, so the
+/// per-connection mutexes guard nothing). A setting the library refuses (it was already
+/// initialised, say by a test) leaves the defaults, which are only slower.
+fn configure_sqlite_once() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
+        // SAFETY: `sqlite3_config` is called before any connection of this process is
+        // opened (the pool's first connect), with the argument types these options take.
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+        }
+    });
+}
 
 impl ManageConnection for Manager {
     type Connection = AnyConnection;
@@ -120,6 +141,7 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         match self.url.backend {
             Backend::Sqlite => {
+                configure_sqlite_once();
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;

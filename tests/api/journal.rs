@@ -19,6 +19,7 @@ on_both_backends!(
     one_person_who_cannot_be_priced_does_not_stop_the_others,
     an_amendment_after_the_close_lands_as_an_adjustment,
     servers_advancing_the_standby_horizon_at_once_never_collide,
+    a_pipelined_accrual_posts_what_one_connection_posts,
 );
 
 /// How long a test waits for the worker to drain the journal.
@@ -580,4 +581,163 @@ async fn a_large_accrual_leaves_no_dead_journal_rows_on_postgres() {
     assert_eq!(report.people, 7, "the journal named seven ids that are nobody: cleared");
     assert!(!paydown::storage::journal::has_pending(&mut conn).unwrap());
     assert_eq!(size(&mut conn), 0, "vacuumed: the journal's empty pages given back");
+}
+
+/// The people of a pipelined accrual: alice's March (`march_facts`), eight more people
+/// with three night pages each and a response on the first, a page acknowledged by an id
+/// that is nobody, and one person whose stored zone cannot be read.
+async fn people_for_a_pipeline(app: &TestApp) {
+    crate::ledger::march_facts(app).await;
+    for n in 0..8 {
+        let id = format!("p{n}");
+        let person = json!({"id": id, "name": format!("P {n}"), "email": format!("{id}@example.com"),
+            "payroll_id": format!("E-2{n:03}"), "team": "payments", "timezone": "Europe/London", "currency": "GBP"});
+        assert_eq!(app.post("/v1/people", person).await.status, 201);
+        let assignment = json!({"policy": "uk", "effective_from": "2026-01-01"});
+        assert_eq!(app.post(&format!("/v1/people/{id}/policy-assignments"), assignment).await.status, 201);
+        for k in 0..3 {
+            let at = format!("2026-03-{:02}T0{}:10:00Z", 2 + n, 1 + k);
+            let page = json!({"source": "manual", "external_id": format!("PIPE-{n}-{k}"), "service": "checkout",
+                "triggered_at": at, "acknowledged_at": at, "acknowledged_by": id});
+            let created = app.post("/v1/pages", page).await;
+            assert_eq!(created.status, 201, "{:?}", created.body);
+            if k == 0 {
+                let page_id = created.body["id"].as_str().unwrap();
+                let response = json!({"person": id, "started_at": at, "ended_at": format!("2026-03-{:02}T02:40:00Z", 2 + n),
+                    "actionable": true});
+                assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
+            }
+        }
+    }
+    let ghost = json!({"source": "manual", "external_id": "PIPE-GHOST", "service": "checkout",
+        "triggered_at": "2026-03-20T01:00:00Z", "acknowledged_at": "2026-03-20T01:00:00Z", "acknowledged_by": "ghost"});
+    assert_eq!(app.post("/v1/pages", ghost).await.status, 201);
+    let mut conn = app.store.conn().unwrap();
+    let sql = "UPDATE person_versions SET timezone = 'Mars/Olympus_Mons' WHERE person_id = 'p7'";
+    match &mut *conn {
+        paydown::storage::AnyConnection::Sqlite(c) => c.batch_execute(sql).unwrap(),
+        paydown::storage::AnyConnection::Postgresql(c) => c.batch_execute(sql).unwrap(),
+    }
+}
+
+/// What a ledger holds, without the ids of facts and entries or the times of the posting.
+fn ledger_contents(store: &paydown::storage::Store) -> Vec<(String, String, i32, String, i64, String)> {
+    let mut conn = store.conn().unwrap();
+    let mut everyone = Vec::new();
+    for person in paydown::storage::people::list(&mut conn, None).unwrap() {
+        for entry in paydown::storage::ledger::person_entries(&mut conn, &person.id).unwrap() {
+            // The key names the fact by its id, which differs between two databases.
+            let key: Vec<&str> = entry.line_key.split('|').collect();
+            let key = format!("{}|{}|{}|{}", key[0], key[1], key[2], key[4]);
+            everyone.push((
+                entry.person,
+                key,
+                entry.revision,
+                format!("{:?}", entry.kind),
+                entry.amount_minor,
+                entry.period,
+            ));
+        }
+    }
+    everyone.sort();
+    everyone
+}
+
+/// The worker and `paydown accrue` price the next people on a second connection while the
+/// first posts (`accrual::accrue_pipelined`). It posts exactly what pricing and posting in
+/// turn posts, reports the same, handles the person who is nobody and the one who cannot
+/// be priced alike, and a later change is posted by a later pipelined pass.
+async fn a_pipelined_accrual_posts_what_one_connection_posts(backend: Backend) {
+    let in_turn = TestApp::new(backend);
+    let pipelined = TestApp::new(backend);
+    people_for_a_pipeline(&in_turn).await;
+    people_for_a_pipeline(&pipelined).await;
+    let now = paydown::http::now();
+    let expected = {
+        let mut conn = in_turn.store.conn().unwrap();
+        paydown::accrual::accrue(&mut conn, "test", now).unwrap()
+    };
+    let mut people_seen = Vec::new();
+    let report = {
+        let mut conn = pipelined.store.conn().unwrap();
+        let mut reader = pipelined.store.conn().unwrap();
+        paydown::accrual::accrue_pipelined(&mut conn, &mut reader, "test", now, &mut |progress| {
+            people_seen.push(progress.people_done)
+        })
+        .unwrap()
+    };
+    assert!(expected.lines_posted >= 40, "{expected:?}");
+    assert_eq!(
+        (report.people, report.lines_posted, report.reversals_posted, report.unpriced.len()),
+        (expected.people, expected.lines_posted, expected.reversals_posted, expected.unpriced.len()),
+        "{backend:?}: {report:?}"
+    );
+    assert!(report.people >= 10, "alice, p0..p7 and ghost: {report:?}");
+    assert!(report.unpriced[0].contains("p7"), "{report:?}");
+    assert_eq!(people_seen, (1..=report.people).collect::<Vec<_>>(), "progress after each person, in order");
+    assert_eq!(ledger_contents(&pipelined.store), ledger_contents(&in_turn.store));
+
+    // Later pages for two people: a pass re-prices those two only.
+    let moved = json!({"source": "manual", "external_id": "PIPE-LATER", "service": "checkout",
+        "triggered_at": "2026-03-22T01:10:00Z", "acknowledged_at": "2026-03-22T01:12:00Z", "acknowledged_by": "p3"});
+    assert_eq!(pipelined.post("/v1/pages", moved).await.status, 201);
+    let extra = json!({"source": "manual", "external_id": "PIPE-EXTRA", "service": "checkout",
+        "triggered_at": "2026-03-21T03:00:00Z", "acknowledged_at": "2026-03-21T03:00:00Z", "acknowledged_by": "p5"});
+    assert_eq!(pipelined.post("/v1/pages", extra).await.status, 201);
+    let later = {
+        let mut conn = pipelined.store.conn().unwrap();
+        let mut reader = pipelined.store.conn().unwrap();
+        paydown::accrual::accrue_pipelined(&mut conn, &mut reader, "test", paydown::http::now(), &mut |_| {}).unwrap()
+    };
+    assert_eq!(later.people, 2, "{later:?}");
+    assert!(later.lines_posted >= 2 && later.reversals_posted == 0, "a callout each at least: {later:?}");
+    // p7 mended through the API is priced by the next pass, and then the ledger is right.
+    let zone = json!({"timezone": "Europe/London", "effective_from": "1970-01-01"});
+    assert_eq!(pipelined.patch("/v1/people/p7", zone).await.status, 200, "{backend:?}");
+    let mended = {
+        let mut conn = pipelined.store.conn().unwrap();
+        let mut reader = pipelined.store.conn().unwrap();
+        paydown::accrual::accrue_pipelined(&mut conn, &mut reader, "test", paydown::http::now(), &mut |_| {}).unwrap()
+    };
+    assert_eq!((mended.people, mended.unpriced.len()), (1, 0), "{mended:?}");
+    let verified = drained_and_verified(&pipelined.store);
+    assert_eq!(verified.differences, Vec::<String>::new(), "{backend:?}");
+}
+
+/// On PostgreSQL a pipelined pass takes each person (the advisory lock) before pricing
+/// them: a person another worker holds is skipped and left in the journal, and posted by
+/// the pass after the lock is released.
+#[actix_web::test]
+async fn a_pipelined_accrual_skips_a_person_another_worker_holds() {
+    use diesel::prelude::*;
+    let app = TestApp::new(Backend::Postgres);
+    people_for_a_pipeline(&app).await;
+    let mut holder = app.store.conn().unwrap();
+    let paydown::storage::AnyConnection::Postgresql(pg) = &mut *holder else { unreachable!("a PostgreSQL store") };
+    diesel::sql_query("SELECT pg_advisory_lock(1885436272, hashtext('p4'))").execute(pg).unwrap();
+    let first = {
+        let mut conn = app.store.conn().unwrap();
+        let mut reader = app.store.conn().unwrap();
+        paydown::accrual::accrue_pipelined(&mut conn, &mut reader, "test", paydown::http::now(), &mut |_| {}).unwrap()
+    };
+    assert!(first.people >= 9, "everyone but p4: {first:?}");
+    assert!(entries(&app.store, "p4").is_empty());
+    assert!(!entries(&app.store, "p3").is_empty());
+    {
+        let mut conn = app.store.conn().unwrap();
+        assert!(paydown::storage::journal::has_pending(&mut conn).unwrap(), "p4 waits in the journal");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(1885436272, hashtext('p4'))").execute(pg).unwrap();
+    let second = {
+        let mut conn = app.store.conn().unwrap();
+        let mut reader = app.store.conn().unwrap();
+        paydown::accrual::accrue_pipelined(&mut conn, &mut reader, "test", paydown::http::now(), &mut |_| {}).unwrap()
+    };
+    assert_eq!(second.people, 1, "{second:?}");
+    assert!(!entries(&app.store, "p4").is_empty());
+    let mut conn = app.store.conn().unwrap();
+    assert!(!paydown::storage::journal::has_pending(&mut conn).unwrap());
+    let verified = paydown::accrual::verify(&mut conn).unwrap();
+    assert_eq!(verified.differences.len(), 1, "only p7, who cannot be priced: {:?}", verified.differences);
+    assert!(verified.differences[0].contains("p7"));
 }

@@ -39,6 +39,8 @@ async fn no_statement_rewrites_the_ledger_periods_or_audit_log(backend: Backend)
     let changed_columns = ENTRY_COLUMNS.replace("amount_minor,", "amount_minor + 100000,");
     let every_entry = format!("SELECT id, {changed_columns} FROM ledger_entries WHERE id = '{entry}'");
     let new_id_same_line = format!("SELECT 'forged', {changed_columns} FROM ledger_entries WHERE id = '{entry}'");
+    let new_line_columns = changed_columns.replace("line_key,", "line_key || '-forged',");
+    let new_line = format!("SELECT 'forged-line', {new_line_columns} FROM ledger_entries WHERE id = '{entry}'");
     let audit_copy =
         format!("SELECT id, at, 'forged', action, entity, entity_id, 'rewritten' FROM audit_log WHERE id = '{audit}'");
     let period_values = "('2026-03', '2026-03-01', '2026-04-01', 'open', '2026-01-01 00:00:00')";
@@ -47,6 +49,8 @@ async fn no_statement_rewrites_the_ledger_periods_or_audit_log(backend: Backend)
             "INSERT INTO ledger_entries (id, {ENTRY_COLUMNS}) {every_entry} ON CONFLICT (id) DO UPDATE SET amount_minor = 1"
         ),
         format!("INSERT INTO ledger_entries (id, {ENTRY_COLUMNS}) {every_entry} ON CONFLICT DO NOTHING"),
+        // A new line into the closed period: nothing is posted into a closed period.
+        format!("INSERT INTO ledger_entries (id, {ENTRY_COLUMNS}) {new_line}"),
         "UPDATE ledger_entries SET amount_minor = 1".into(),
         "DELETE FROM ledger_entries".into(),
         format!(
@@ -85,11 +89,10 @@ async fn no_statement_rewrites_the_ledger_periods_or_audit_log(backend: Backend)
         };
         // Inserting an existing period on SQLite (REPLACE, UPSERT) is skipped without an error,
         // as accrual's "make sure the period exists" needs; everything else is refused.
-        // On PostgreSQL the posting check runs once per statement over the rows it inserted,
-        // so an insert whose every row is skipped by `ON CONFLICT DO NOTHING` inserts nothing
+        // An insert whose every row is skipped by `ON CONFLICT DO NOTHING` inserts nothing
         // and is not an error either; the snapshot below shows nothing changed.
-        let skipped = (backend == Backend::Sqlite && sql.contains("INTO pay_periods"))
-            || (backend == Backend::Postgres && sql.ends_with("ON CONFLICT DO NOTHING"));
+        let skipped =
+            (backend == Backend::Sqlite && sql.contains("INTO pay_periods")) || sql.ends_with("ON CONFLICT DO NOTHING");
         assert!(skipped || result.is_err(), "{sql} must be refused");
         let after = snapshot(&app).await;
         assert_eq!(after, before, "{sql} changed something");
