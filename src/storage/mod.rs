@@ -341,3 +341,30 @@ pub fn connected_as_superuser(conn: &mut AnyConnection) -> Result<bool, StorageE
         }
     }
 }
+
+/// SQLite's default: a commit that leaves the WAL longer than this many pages (4 MB)
+/// checkpoints it on the committing connection.
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 1_000;
+/// While another connection checkpoints for a bulk writer, the writer's own fallback
+/// (256 MB of WAL).
+pub(crate) const WAL_AUTOCHECKPOINT_DEFERRED_PAGES: u32 = 65_536;
+
+/// On SQLite, sets how long the WAL grows before a commit on this connection checkpoints
+/// it; nothing on PostgreSQL.
+pub(crate) fn set_wal_autocheckpoint(conn: &mut AnyConnection, pages: u32) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!("PRAGMA wal_autocheckpoint = {pages}"))?;
+    }
+    Ok(())
+}
+
+/// On SQLite, copies what other connections committed from the WAL into the database file
+/// without blocking them (a passive checkpoint); nothing on PostgreSQL.
+pub(crate) fn checkpoint_passive(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+    }
+    Ok(())
+}
