@@ -117,6 +117,10 @@ impl AccrualReport {
 pub struct Progress {
     pub people_done: usize,
     pub entries_posted: usize,
+    /// How long the second thread took to read and price the person just posted (zero
+    /// when the posting thread priced them itself): work done beside the posting, which a
+    /// caller that paces the accrual counts too.
+    pub priced_beside: std::time::Duration,
 }
 
 pub(crate) fn ledger_epoch() -> DateTime<Utc> {
@@ -164,6 +168,10 @@ pub const JOURNAL_VACUUM_AFTER_ROWS: usize = 10_000;
 /// enough that the posting never waits for a person of average size, few enough that the
 /// prices are fresh and memory stays a few people's facts.
 const PEOPLE_PRICED_AHEAD_MAX: usize = 2;
+
+/// A round of fewer people than this (live pages: each names its acknowledger) is priced
+/// and posted in turn, without the second thread: starting it would cost more than it saves.
+const PIPELINE_PEOPLE_MIN: usize = 4;
 
 /// Posts what the ledger lacks for every person the journal names (repeatedly, until it
 /// is empty or only holds people another worker is pricing), as of `now`.
@@ -223,7 +231,7 @@ fn accrue_on(
             run_recorded = true;
         }
         let context = Posting { scheme, run_id: &run_id, actor, now, horizon, pay_from };
-        let mut record = |person: String, outcome: PersonOutcome, report: &mut AccrualReport| {
+        let mut record = |person: String, outcome: PersonOutcome, priced_beside, report: &mut AccrualReport| {
             match outcome {
                 PersonOutcome::Done => report.people += 1,
                 PersonOutcome::Unpriced(problem) => {
@@ -234,16 +242,16 @@ fn accrue_on(
                     taken_elsewhere.insert(person);
                 }
             }
-            progress(Progress { people_done: report.people, entries_posted: report.entries_posted() });
+            progress(Progress { people_done: report.people, entries_posted: report.entries_posted(), priced_beside });
         };
         match reader.as_deref_mut() {
-            Some(reader) if todo.len() > 1 => {
+            Some(reader) if todo.len() >= PIPELINE_PEOPLE_MIN => {
                 post_round_pipelined(conn, reader, todo, &context, &mut report, &mut record)?
             }
             _ => {
                 for person in todo {
                     let outcome = accrue_person(conn, &person, &context, &mut report)?;
-                    record(person, outcome, &mut report);
+                    record(person, outcome, std::time::Duration::ZERO, &mut report);
                 }
             }
         }
@@ -292,7 +300,7 @@ fn post_round_pipelined(
     todo: Vec<String>,
     context: &Posting<'_>,
     report: &mut AccrualReport,
-    record: &mut dyn FnMut(String, PersonOutcome, &mut AccrualReport),
+    record: &mut dyn FnMut(String, PersonOutcome, std::time::Duration, &mut AccrualReport),
 ) -> Result<(), LedgerError> {
     use std::sync::mpsc;
     // On SQLite the pricing thread also checkpoints the WAL after each person, so that the
@@ -301,11 +309,13 @@ fn post_round_pipelined(
     crate::storage::set_wal_autocheckpoint(conn, crate::storage::WAL_AUTOCHECKPOINT_DEFERRED_PAGES)?;
     let outcome = std::thread::scope(|scope| {
         let (to_price, priced_queue) = mpsc::channel::<String>();
-        let (priced_tx, priced) = mpsc::channel::<Result<Prepared, LedgerError>>();
+        let (priced_tx, priced) = mpsc::channel::<(Result<Prepared, LedgerError>, std::time::Duration)>();
         scope.spawn(move || {
             let mut checkpointing = true;
             for person in priced_queue {
-                if priced_tx.send(prepare_person(reader, &person, context)).is_err() {
+                let started = std::time::Instant::now();
+                let prepared = prepare_person(reader, &person, context);
+                if priced_tx.send((prepared, started.elapsed())).is_err() {
                     break;
                 }
                 if checkpointing && let Err(error) = crate::storage::checkpoint_passive(reader) {
@@ -325,17 +335,17 @@ fn post_round_pipelined(
                         let _ = to_price.send(person.clone());
                         in_flight.push_back(person);
                     } else {
-                        record(person, PersonOutcome::TakenElsewhere, report);
+                        record(person, PersonOutcome::TakenElsewhere, std::time::Duration::ZERO, report);
                     }
                 }
                 let Some(person) = in_flight.front().cloned() else { return Ok(()) };
-                let prepared = priced.recv().map_err(|_| {
+                let (prepared, pricing) = priced.recv().map_err(|_| {
                     LedgerError::Storage(StorageError::Unavailable("the pricing thread stopped".to_owned()))
-                })??;
-                let outcome = post_prepared(conn, &person, prepared, context, report);
+                })?;
+                let outcome = prepared.and_then(|prepared| post_prepared(conn, &person, prepared, context, report));
                 release_person(conn, &person);
                 in_flight.pop_front();
-                record(person, outcome?, report);
+                record(person, outcome?, pricing, report);
             }
         })();
         for person in &in_flight {

@@ -143,6 +143,12 @@ impl Store {
         self.pool.get_timeout(wait).ok()
     }
 
+    /// An idle connection of the pool if there is one, without waiting: for background
+    /// work that must not take a connection a request is waiting for.
+    pub fn idle_conn(&self) -> Option<Conn> {
+        self.pool.try_get()
+    }
+
     /// Applies every pending migration of this backend's folder; returns their names.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
