@@ -299,15 +299,7 @@ async fn one_person_who_cannot_be_priced_does_not_stop_the_others(backend: Backe
     let ben = json!({"id": "ben", "name": "Ben", "email": "ben@example.com", "payroll_id": "E-1002",
         "team": "payments", "timezone": "Europe/London", "currency": "GBP"});
     assert_eq!(app.post("/v1/people", ben).await.status, 201);
-    {
-        let mut conn = app.store.conn().unwrap();
-        // Pricing reads the person's versions (the people row mirrors the latest).
-        let sql = "UPDATE person_versions SET timezone = 'Mars/Olympus_Mons' WHERE person_id = 'alice'";
-        match &mut *conn {
-            paydown::storage::AnyConnection::Sqlite(c) => c.batch_execute(sql).unwrap(),
-            paydown::storage::AnyConnection::Postgresql(c) => c.batch_execute(sql).unwrap(),
-        }
-    }
+    give_an_unreadable_zone(&app, "alice");
     let report = app.post("/v1/ledger/accrue", json!({})).await;
     assert_eq!(report.status, 200, "{backend:?}: {:?}", report.body);
     let unpriced = report.body["unpriced"].as_array().unwrap();
@@ -612,11 +604,17 @@ async fn people_for_a_pipeline(app: &TestApp) {
     let ghost = json!({"source": "manual", "external_id": "PIPE-GHOST", "service": "checkout",
         "triggered_at": "2026-03-20T01:00:00Z", "acknowledged_at": "2026-03-20T01:00:00Z", "acknowledged_by": "ghost"});
     assert_eq!(app.post("/v1/pages", ghost).await.status, 201);
+    give_an_unreadable_zone(app, "p7");
+}
+
+/// Writes, around the API's checks, a zone paydown cannot read into all of the person's
+/// versions (pricing reads the versions; the people row mirrors the latest).
+fn give_an_unreadable_zone(app: &TestApp, person: &str) {
     let mut conn = app.store.conn().unwrap();
-    let sql = "UPDATE person_versions SET timezone = 'Mars/Olympus_Mons' WHERE person_id = 'p7'";
+    let sql = format!("UPDATE person_versions SET timezone = 'Mars/Olympus_Mons' WHERE person_id = '{person}'");
     match &mut *conn {
-        paydown::storage::AnyConnection::Sqlite(c) => c.batch_execute(sql).unwrap(),
-        paydown::storage::AnyConnection::Postgresql(c) => c.batch_execute(sql).unwrap(),
+        paydown::storage::AnyConnection::Sqlite(c) => c.batch_execute(&sql).unwrap(),
+        paydown::storage::AnyConnection::Postgresql(c) => c.batch_execute(&sql).unwrap(),
     }
 }
 
