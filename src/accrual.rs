@@ -550,6 +550,16 @@ fn post_prepared(
     let last = batches.len().saturating_sub(1);
     for (index, batch) in batches.into_iter().enumerate() {
         let posted = write_transaction(conn, |conn| {
+            // PostgreSQL: the posting's commit does not wait for its WAL to reach the disk
+            // (40,316-44,043 lines/s for a year at 100,000 pages, against 32,470-35,227).
+            // What a server crash can lose is whole postings together with the journal rows
+            // they deleted, so they are priced again; and any commit that waits (a close, an
+            // export's record, a fact) flushes the WAL up to itself, these postings included,
+            // so nothing durable ever rests on a posting that could still be lost.
+            if let AnyConnection::Postgresql(pg) = conn {
+                use diesel::connection::SimpleConnection;
+                pg.batch_execute("SET LOCAL synchronous_commit = off")?;
+            }
             if !journal::all_present(conn, &marks.seqs)? {
                 return Ok(PersonOutcome::TakenElsewhere);
             }
