@@ -171,7 +171,7 @@ const PEOPLE_PRICED_AHEAD_MAX: usize = 2;
 
 /// A round of fewer people than this (live pages: each names its acknowledger) is priced
 /// and posted in turn, without the second thread: starting it would cost more than it saves.
-const PIPELINE_PEOPLE_MIN: usize = 4;
+pub(crate) const PIPELINE_PEOPLE_MIN: usize = 4;
 
 /// Posts what the ledger lacks for every person the journal names (repeatedly, until it
 /// is empty or only holds people another worker is pricing), as of `now`.

@@ -355,6 +355,9 @@ struct Worked {
     accrued: bool,
 }
 
+/// How long a pass waits for a new connection to price on before it goes without.
+const READER_CONNECTION_WAIT: Duration = Duration::from_millis(5);
+
 /// One pass: accrue when the journal holds work or the standby horizon moved.
 fn pass(store: &Store, worker: &Worker) -> Result<Worked, String> {
     let mut conn = store.conn().map_err(|error| error.to_string())?;
@@ -377,9 +380,16 @@ fn pass(store: &Store, worker: &Worker) -> Result<Worked, String> {
             entries_before = progress.entries_posted;
             person_started = Instant::now();
         };
-        // A second connection prices the next people while this one posts; without an idle
-        // one (the pool busy with requests) the pass prices and posts in turn.
-        let report = match store.idle_conn() {
+        // A second connection prices the next people while this one posts: an idle one, or,
+        // for bulk work, a new one when the pool has room (the pool keeps none warm, so a
+        // quiet server's first bulk pass would otherwise go without). Live pages never wait
+        // for one, and a pool busy with requests leaves the pass to price and post in turn.
+        let bulk = journal::pending_people(&mut conn, crate::accrual::PIPELINE_PEOPLE_MIN as i64)
+            .map_err(|error| error.to_string())?
+            .len()
+            >= crate::accrual::PIPELINE_PEOPLE_MIN;
+        let reader = store.idle_conn().or_else(|| if bulk { store.spare_conn(READER_CONNECTION_WAIT) } else { None });
+        let report = match reader {
             Some(mut reader) => {
                 crate::accrual::accrue_pipelined(&mut conn, &mut reader, ACTOR, now, &mut after_each_person)
             }
