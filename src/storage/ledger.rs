@@ -411,6 +411,14 @@ pub struct NewEntry {
 /// Page ids per `IN (…)` look-up of their days (SQLite's limit on bound parameters is 32,766).
 const PAGE_IDS_PER_LOOKUP_MAX: usize = 500;
 
+/// Entries per multi-row insert on SQLite (28 bound values each). The table has a trigger,
+/// so every insert statement keeps a statement journal of the pages it changes: one per
+/// row was most of a posting's cost.
+const ENTRIES_PER_STATEMENT: usize = 32;
+/// Entries per insert for what is left of a posting after its statements of
+/// [`ENTRIES_PER_STATEMENT`]; the last few go in one row at a time.
+const ENTRIES_PER_SHORT_STATEMENT: usize = 8;
+
 /// A ledger row as inserted, borrowing from the entry.
 #[derive(Insertable)]
 // A `None` is bound as NULL, not replaced by DEFAULT: every row has the same shape, which
@@ -482,6 +490,137 @@ impl<'a> From<&'a NewEntry> for EntryInsert<'a> {
     }
 }
 
+/// An entry's row for SQLite: its timestamps spelled once as diesel spells a `Timestamp`
+/// there (`%F %T%.f`), from a format parsed once (chrono parses a format string on every
+/// `format` call, which was 4 % of a posting).
+struct SqliteEntryRow<'a> {
+    columns: EntryInsert<'a>,
+    occurred_at: String,
+    posted_at: String,
+}
+
+impl<'a> From<&'a NewEntry> for SqliteEntryRow<'a> {
+    fn from(entry: &'a NewEntry) -> SqliteEntryRow<'a> {
+        SqliteEntryRow {
+            columns: EntryInsert::from(entry),
+            occurred_at: sqlite_timestamp(entry.occurred_at),
+            posted_at: sqlite_timestamp(entry.posted_at),
+        }
+    }
+}
+
+/// diesel's format for a `Timestamp` in SQLite, parsed once.
+static SQLITE_TIMESTAMP_ITEMS: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
+    std::sync::LazyLock::new(|| chrono::format::StrftimeItems::new("%F %T%.f").collect());
+
+/// An instant as SQLite's `Timestamp` text: the bytes diesel's binding stores, so readers
+/// compare and parse entries alike however they were written.
+fn sqlite_timestamp(at: DateTime<Utc>) -> String {
+    to_naive(at).format_with_items(SQLITE_TIMESTAMP_ITEMS.iter()).to_string()
+}
+
+/// `INSERT INTO ledger_entries (…) VALUES (…), …` of exactly `N` rows. Its own type with a
+/// static query id per `N`, so diesel caches one statement per length (diesel's batch
+/// insert of an array would, but only for rows that own their values).
+struct InsertEntryRows<'a, const N: usize> {
+    rows: &'a [SqliteEntryRow<'a>; N],
+}
+
+impl<const N: usize> diesel::query_builder::QueryId for InsertEntryRows<'_, N> {
+    type QueryId = InsertEntryRows<'static, N>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for InsertEntryRows<'_, N> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+        out.push_sql(
+            "INSERT INTO ledger_entries (id, accrual_run_id, person_id, period_id, natural_period_id, \
+             entry_kind, line_key, revision, reverses_entry_id, terms, component, quantity, unit, unit_rate, \
+             multiplier, time_class, day_class, amount_minor, currency, fact_kind, fact_id, page_id, policy_id, \
+             policy_version, occurred_at, explanation, posted_at, posted_by) VALUES ",
+        );
+        for (index, SqliteEntryRow { columns: row, occurred_at, posted_at }) in self.rows.iter().enumerate() {
+            out.push_sql(if index == 0 { "(" } else { ", (" });
+            out.push_bind_param::<Text, _>(&row.id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.accrual_run_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.person_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.period_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.natural_period_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.entry_kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.line_key)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&row.revision)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.reverses_entry_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.terms)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.component)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.quantity)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.unit)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.unit_rate)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.multiplier)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.time_class)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.day_class)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&row.amount_minor)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.currency)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.fact_kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.fact_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.page_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.policy_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&row.policy_version)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(occurred_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.explanation)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(posted_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.posted_by)?;
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> RunQueryDsl<diesel::SqliteConnection> for InsertEntryRows<'_, N> {}
+
+/// Inserts the leading entries of `rest` `N` at a time, while `N` remain.
+fn insert_sqlite_rows<const N: usize>(
+    conn: &mut diesel::SqliteConnection,
+    rest: &mut &[NewEntry],
+) -> Result<(), StorageError> {
+    while let Some((entries, tail)) = rest.split_first_chunk::<N>() {
+        let rows: [SqliteEntryRow<'_>; N] = std::array::from_fn(|index| SqliteEntryRow::from(&entries[index]));
+        InsertEntryRows { rows: &rows }.execute(conn).map_err(|error| posted_twice(error, entries))?;
+        *rest = tail;
+    }
+    Ok(())
+}
+
 pub fn insert_entry(conn: &mut AnyConnection, entry: &NewEntry) -> Result<(), StorageError> {
     insert_entries(conn, std::slice::from_ref(entry))
 }
@@ -493,15 +632,12 @@ pub fn insert_entry(conn: &mut AnyConnection, entry: &NewEntry) -> Result<(), St
 pub fn insert_entries(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), StorageError> {
     match conn {
         AnyConnection::Sqlite(c) => {
-            // One statement text for every row: diesel caches it, so it is parsed once per
-            // connection, not once per posting (a multi-row statement's text changes with its
-            // length and is never cached).
-            for entry in entries {
-                diesel::insert_into(ledger_entries::table)
-                    .values(EntryInsert::from(entry))
-                    .execute(c)
-                    .map_err(|error| posted_twice(error, std::slice::from_ref(entry)))?;
-            }
+            // Statements of a fixed number of rows: each length is parsed once per
+            // connection, not once per posting.
+            let mut rest = entries;
+            insert_sqlite_rows::<ENTRIES_PER_STATEMENT>(c, &mut rest)?;
+            insert_sqlite_rows::<ENTRIES_PER_SHORT_STATEMENT>(c, &mut rest)?;
+            insert_sqlite_rows::<1>(c, &mut rest)?;
         }
         AnyConnection::Postgresql(c) if !entries.is_empty() => {
             let rows: Vec<EntryInsert<'_>> = entries.iter().map(EntryInsert::from).collect();
@@ -543,4 +679,29 @@ fn mark_page_days(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), 
         days.extend(triggered.into_iter().map(|at| crate::domain::timestamp::utc_day(from_naive(at))));
     }
     super::rollup::mark_days(conn, &days)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Timelike, Utc};
+
+    /// The text a posting writes for a timestamp is the text diesel's `Timestamp` binding
+    /// writes (its format is `%F %T%.f`): whole seconds, milli-, micro- and nanoseconds,
+    /// and the ends of the range paydown accepts.
+    #[test]
+    fn a_posting_spells_timestamps_as_diesel_does() {
+        let base = Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 59).unwrap();
+        let instants: Vec<DateTime<Utc>> = [0, 1_000_000, 120_000_000, 123_456_000, 123_456_789, 999_999_999, 5]
+            .into_iter()
+            .map(|nanos| base.with_nanosecond(nanos).unwrap())
+            .chain([
+                Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2099, 12, 31, 23, 59, 59).unwrap(),
+            ])
+            .collect();
+        for at in instants {
+            assert_eq!(super::sqlite_timestamp(at), at.naive_utc().format("%F %T%.f").to_string(), "{at:?}");
+        }
+        assert_eq!(super::sqlite_timestamp(base.with_nanosecond(120_000_000).unwrap()), "2026-03-29 00:59:59.120");
+    }
 }
