@@ -490,33 +490,21 @@ impl<'a> From<&'a NewEntry> for EntryInsert<'a> {
     }
 }
 
-/// An entry's row for SQLite: its timestamps spelled once as diesel spells a `Timestamp`
-/// there (`%F %T%.f`), from a format parsed once (chrono parses a format string on every
-/// `format` call, which was 4 % of a posting).
+/// An entry's row for SQLite, with its timestamps already spelled as diesel spells them.
 struct SqliteEntryRow<'a> {
     columns: EntryInsert<'a>,
-    occurred_at: String,
-    posted_at: String,
+    occurred_at: super::sqlite_text::SqliteTimestamp,
+    posted_at: super::sqlite_text::SqliteTimestamp,
 }
 
 impl<'a> From<&'a NewEntry> for SqliteEntryRow<'a> {
     fn from(entry: &'a NewEntry) -> SqliteEntryRow<'a> {
         SqliteEntryRow {
             columns: EntryInsert::from(entry),
-            occurred_at: sqlite_timestamp(entry.occurred_at),
-            posted_at: sqlite_timestamp(entry.posted_at),
+            occurred_at: super::sqlite_text::SqliteTimestamp::new(entry.occurred_at),
+            posted_at: super::sqlite_text::SqliteTimestamp::new(entry.posted_at),
         }
     }
-}
-
-/// diesel's format for a `Timestamp` in SQLite, parsed once.
-static SQLITE_TIMESTAMP_ITEMS: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
-    std::sync::LazyLock::new(|| chrono::format::StrftimeItems::new("%F %T%.f").collect());
-
-/// An instant as SQLite's `Timestamp` text: the bytes diesel's binding stores, so readers
-/// compare and parse entries alike however they were written.
-fn sqlite_timestamp(at: DateTime<Utc>) -> String {
-    to_naive(at).format_with_items(SQLITE_TIMESTAMP_ITEMS.iter()).to_string()
 }
 
 /// `INSERT INTO ledger_entries (…) VALUES (…), …` of exactly `N` rows. Its own type with a
@@ -536,7 +524,7 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
         out.push_sql(
             "INSERT INTO ledger_entries (id, accrual_run_id, person_id, period_id, natural_period_id, \
              entry_kind, line_key, revision, reverses_entry_id, terms, component, quantity, unit, unit_rate, \
@@ -593,11 +581,11 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
             out.push_sql(", ");
             out.push_bind_param::<Integer, _>(&row.policy_version)?;
             out.push_sql(", ");
-            out.push_bind_param::<Text, _>(occurred_at)?;
+            out.push_bind_param::<Timestamp, _>(occurred_at)?;
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(&row.explanation)?;
             out.push_sql(", ");
-            out.push_bind_param::<Text, _>(posted_at)?;
+            out.push_bind_param::<Timestamp, _>(posted_at)?;
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(&row.posted_by)?;
             out.push_sql(")");
@@ -679,29 +667,4 @@ fn mark_page_days(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<(), 
         days.extend(triggered.into_iter().map(|at| crate::domain::timestamp::utc_day(from_naive(at))));
     }
     super::rollup::mark_days(conn, &days)
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{DateTime, TimeZone, Timelike, Utc};
-
-    /// The text a posting writes for a timestamp is the text diesel's `Timestamp` binding
-    /// writes (its format is `%F %T%.f`): whole seconds, milli-, micro- and nanoseconds,
-    /// and the ends of the range paydown accepts.
-    #[test]
-    fn a_posting_spells_timestamps_as_diesel_does() {
-        let base = Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 59).unwrap();
-        let instants: Vec<DateTime<Utc>> = [0, 1_000_000, 120_000_000, 123_456_000, 123_456_789, 999_999_999, 5]
-            .into_iter()
-            .map(|nanos| base.with_nanosecond(nanos).unwrap())
-            .chain([
-                Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
-                Utc.with_ymd_and_hms(2099, 12, 31, 23, 59, 59).unwrap(),
-            ])
-            .collect();
-        for at in instants {
-            assert_eq!(super::sqlite_timestamp(at), at.naive_utc().format("%F %T%.f").to_string(), "{at:?}");
-        }
-        assert_eq!(super::sqlite_timestamp(base.with_nanosecond(120_000_000).unwrap()), "2026-03-29 00:59:59.120");
-    }
 }
