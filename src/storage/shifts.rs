@@ -204,9 +204,10 @@ fn new_row<'a>(
     )
 }
 
-/// Rows of shifts per multi-row `INSERT OR IGNORE` on SQLite (9 bound values each), and per
-/// `INSERT … ON CONFLICT DO NOTHING` on PostgreSQL.
+/// Rows of shifts per multi-row `INSERT OR IGNORE` on SQLite (9 bound values each).
 const SHIFTS_PER_STATEMENT: usize = 100;
+/// Rows of shifts per `INSERT … ON CONFLICT DO NOTHING` on PostgreSQL.
+const SHIFTS_PER_POSTGRES_STATEMENT: usize = 500;
 /// Rows per SQLite statement for what is left of a batch after its statements of
 /// [`SHIFTS_PER_STATEMENT`]; the last few go in one row at a time.
 const SHIFTS_PER_SHORT_STATEMENT: usize = 10;
@@ -232,7 +233,7 @@ fn insert_new(
             offer_sqlite_rows::<1>(c, &mut rest, &created_at, &mut created)?;
         }
         AnyConnection::Postgresql(c) => {
-            for chunk in new_shifts.chunks(SHIFTS_PER_STATEMENT) {
+            for chunk in new_shifts.chunks(SHIFTS_PER_POSTGRES_STATEMENT) {
                 let ids: Vec<String> = chunk.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
                 let rows: Vec<_> = chunk.iter().zip(&ids).map(|(shift, id)| new_row(shift, id, created_at)).collect();
                 let kept: std::collections::HashSet<String> = diesel::insert_into(shifts::table)
