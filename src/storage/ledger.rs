@@ -532,63 +532,40 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
              policy_version, occurred_at, explanation, posted_at, posted_by) VALUES ",
         );
         for (index, SqliteEntryRow { columns: row, occurred_at, posted_at }) in self.rows.iter().enumerate() {
-            out.push_sql(if index == 0 { "(" } else { ", (" });
-            out.push_bind_param::<Text, _>(&row.id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.accrual_run_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.person_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.period_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.natural_period_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.entry_kind)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.line_key)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&row.revision)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.reverses_entry_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.terms)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.component)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.quantity)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.unit)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.unit_rate)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.multiplier)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.time_class)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.day_class)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&row.amount_minor)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.currency)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.fact_kind)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.fact_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.page_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.policy_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&row.policy_version)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(occurred_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.explanation)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(posted_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.posted_by)?;
-            out.push_sql(")");
+            if index > 0 {
+                out.push_sql(", ");
+            }
+            push_values_row!(
+                out,
+                Text => &row.id,
+                Text => &row.accrual_run_id,
+                Text => &row.person_id,
+                Text => &row.period_id,
+                Text => &row.natural_period_id,
+                Text => &row.entry_kind,
+                Text => &row.line_key,
+                Integer => &row.revision,
+                Nullable<Text> => &row.reverses_entry_id,
+                Text => &row.terms,
+                Text => &row.component,
+                Text => &row.quantity,
+                Text => &row.unit,
+                Text => &row.unit_rate,
+                Text => &row.multiplier,
+                Nullable<Text> => &row.time_class,
+                Nullable<Text> => &row.day_class,
+                BigInt => &row.amount_minor,
+                Text => &row.currency,
+                Text => &row.fact_kind,
+                Text => &row.fact_id,
+                Nullable<Text> => &row.page_id,
+                Text => &row.policy_id,
+                Integer => &row.policy_version,
+                Timestamp => occurred_at,
+                Text => &row.explanation,
+                Timestamp => posted_at,
+                Text => &row.posted_by,
+            );
         }
         Ok(())
     }

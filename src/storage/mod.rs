@@ -11,6 +11,20 @@
 //!   takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`): a deferred transaction that
 //!   upgrades from read to write can fail with `SQLITE_BUSY` however long it waits.
 
+/// Pushes one `(?, ?, …)` row of a multi-row `VALUES` onto a diesel `AstPass`, each value
+/// bound with its SQL type (the hand-written statements that diesel caches per row count).
+macro_rules! push_values_row {
+    ($out:ident, $first_type:ty => $first:expr $(, $sql_type:ty => $value:expr)* $(,)?) => {{
+        $out.push_sql("(");
+        $out.push_bind_param::<$first_type, _>($first)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<$sql_type, _>($value)?;
+        )*
+        $out.push_sql(")");
+    }};
+}
+
 pub mod audit;
 mod connection;
 pub mod cost_settings;

@@ -295,25 +295,21 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
              created_at) VALUES ",
         );
         for (index, row) in self.rows.iter().enumerate() {
-            out.push_sql(if index == 0 { "(" } else { ", (" });
-            out.push_bind_param::<Text, _>(&row.id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.shift.person)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(row.shift.role.as_str())?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.shift.schedule)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&row.start)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&row.end)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.shift.source)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.shift.external_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(self.created_at)?;
-            out.push_sql(")");
+            if index > 0 {
+                out.push_sql(", ");
+            }
+            push_values_row!(
+                out,
+                Text => &row.id,
+                Text => &row.shift.person,
+                Text => row.shift.role.as_str(),
+                Nullable<Text> => &row.shift.schedule,
+                Timestamp => &row.start,
+                Timestamp => &row.end,
+                Text => &row.shift.source,
+                Text => &row.shift.external_id,
+                Timestamp => self.created_at,
+            );
         }
         Ok(())
     }
