@@ -54,9 +54,20 @@ pub fn clear_marks(conn: &mut AnyConnection, seen: &[i64]) -> Result<(), Storage
 /// Marks these days dirty. Marks are append-only: a recomputation that read a day's marks
 /// before this write deletes only those, so this one keeps the day dirty.
 pub fn mark_days(conn: &mut AnyConnection, days: &BTreeSet<i64>) -> Result<(), StorageError> {
-    let marks: Vec<_> = days.iter().map(|day| rollup_dirty::day.eq(*day)).collect();
-    for chunk in marks.chunks(500) {
-        crate::with_backend!(conn, |c| diesel::insert_into(rollup_dirty::table).values(chunk).execute(c))?;
+    match conn {
+        // One cached single-row statement: a multi-row insert is parsed anew each time and
+        // keeps a statement journal of every page it touches.
+        AnyConnection::Sqlite(c) => {
+            for day in days {
+                diesel::insert_into(rollup_dirty::table).values(rollup_dirty::day.eq(*day)).execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            let marks: Vec<_> = days.iter().map(|day| rollup_dirty::day.eq(*day)).collect();
+            for chunk in marks.chunks(500) {
+                diesel::insert_into(rollup_dirty::table).values(chunk).execute(c)?;
+            }
+        }
     }
     Ok(())
 }
