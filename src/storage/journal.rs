@@ -91,20 +91,49 @@ pub fn marks(conn: &mut AnyConnection, person: &str) -> Result<Option<PersonMark
     }))
 }
 
-/// Whether every row in `seqs` is still there: false when another worker priced them.
-pub fn all_present(conn: &mut AnyConnection, seqs: &[i64]) -> Result<bool, StorageError> {
-    let mut present = 0usize;
-    for chunk in seqs.chunks(SEQS_PER_STATEMENT_MAX) {
-        let count: i64 = pay_journal::table.filter(pay_journal::seq.eq_any(chunk)).count().get_result(conn)?;
-        present += usize::try_from(count).unwrap_or(0);
-    }
-    Ok(present == seqs.len())
+/// Whether every row of `marks` is still there: false when another worker priced them.
+pub fn all_present(conn: &mut AnyConnection, marks: &PersonMarks) -> Result<bool, StorageError> {
+    let present: usize = match (&mut *conn, marks.seqs.iter().max()) {
+        (_, None) => 0,
+        // SQLite numbers the rows in commit order (one writer; AUTOINCREMENT never reuses
+        // a number), so every row of the person up to the newest one seen is one of those
+        // seen: counting them is a range of the (person, seq) index, not a look-up per row.
+        (AnyConnection::Sqlite(c), Some(newest)) => {
+            let count: i64 = pay_journal::table
+                .filter(pay_journal::person_id.eq(&marks.person))
+                .filter(pay_journal::seq.le(newest))
+                .count()
+                .get_result(c)?;
+            usize::try_from(count).unwrap_or(0)
+        }
+        // PostgreSQL's sequence numbers may commit out of order: the rows seen, one by one.
+        (AnyConnection::Postgresql(c), Some(_)) => {
+            let mut present = 0usize;
+            for chunk in marks.seqs.chunks(SEQS_PER_STATEMENT_MAX) {
+                let count: i64 = pay_journal::table.filter(pay_journal::seq.eq_any(chunk)).count().get_result(c)?;
+                present += usize::try_from(count).unwrap_or(0);
+            }
+            present
+        }
+    };
+    Ok(present == marks.seqs.len())
 }
 
-/// Deletes exactly these rows.
-pub fn clear(conn: &mut AnyConnection, seqs: &[i64]) -> Result<(), StorageError> {
-    for chunk in seqs.chunks(SEQS_PER_STATEMENT_MAX) {
-        diesel::delete(pay_journal::table.filter(pay_journal::seq.eq_any(chunk))).execute(conn)?;
+/// Deletes exactly the rows of `marks` (on SQLite, as a range: see [`all_present`]).
+pub fn clear(conn: &mut AnyConnection, marks: &PersonMarks) -> Result<(), StorageError> {
+    match (&mut *conn, marks.seqs.iter().max()) {
+        (_, None) => {}
+        (AnyConnection::Sqlite(c), Some(newest)) => {
+            diesel::delete(
+                pay_journal::table.filter(pay_journal::person_id.eq(&marks.person)).filter(pay_journal::seq.le(newest)),
+            )
+            .execute(c)?;
+        }
+        (AnyConnection::Postgresql(c), Some(_)) => {
+            for chunk in marks.seqs.chunks(SEQS_PER_STATEMENT_MAX) {
+                diesel::delete(pay_journal::table.filter(pay_journal::seq.eq_any(chunk))).execute(c)?;
+            }
+        }
     }
     Ok(())
 }

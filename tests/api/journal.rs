@@ -20,6 +20,7 @@ on_both_backends!(
     an_amendment_after_the_close_lands_as_an_adjustment,
     servers_advancing_the_standby_horizon_at_once_never_collide,
     a_pipelined_accrual_posts_what_one_connection_posts,
+    a_posting_clears_exactly_the_journal_rows_it_was_priced_for,
 );
 
 /// How long a test waits for the worker to drain the journal.
@@ -738,4 +739,42 @@ async fn a_pipelined_accrual_skips_a_person_another_worker_holds() {
     let verified = paydown::accrual::verify(&mut conn).unwrap();
     assert_eq!(verified.differences.len(), 1, "only p7, who cannot be priced: {:?}", verified.differences);
     assert!(verified.differences[0].contains("p7"));
+}
+
+/// The posting's check and clear of a person's journal rows (on SQLite a range of the
+/// (person, seq) index): a row journaled after the pricing read the marks survives the
+/// clear, another person's rows are untouched, and marks of which any row is gone are
+/// not all present.
+async fn a_posting_clears_exactly_the_journal_rows_it_was_priced_for(backend: Backend) {
+    use paydown::storage::journal;
+    let app = TestApp::new(backend);
+    let mut conn = app.store.conn().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap().to_utc();
+    let mark = |conn: &mut paydown::storage::AnyConnection, person: &str| {
+        paydown::storage::write_transaction(conn, |conn| journal::mark_many(conn, &[(person.to_owned(), at)])).unwrap();
+    };
+    mark(&mut conn, "ghost-a");
+    mark(&mut conn, "ghost-b");
+    mark(&mut conn, "ghost-a");
+    let seen = journal::marks(&mut conn, "ghost-a").unwrap().unwrap();
+    assert_eq!(seen.seqs.len(), 2, "{backend:?}");
+    mark(&mut conn, "ghost-a");
+    assert!(journal::all_present(&mut conn, &seen).unwrap(), "{backend:?}: a later row does not hide a missing one");
+    journal::clear(&mut conn, &seen).unwrap();
+    let left = journal::marks(&mut conn, "ghost-a").unwrap().unwrap();
+    assert_eq!(left.seqs.len(), 1, "{backend:?}: the row journaled after the read stays");
+    assert!(left.seqs.iter().all(|seq| !seen.seqs.contains(seq)), "{backend:?}");
+    assert_eq!(journal::marks(&mut conn, "ghost-b").unwrap().unwrap().seqs.len(), 1, "{backend:?}: not ghost-a's");
+    assert!(!journal::all_present(&mut conn, &seen).unwrap(), "{backend:?}: cleared rows are not present");
+
+    // Another worker took one of two rows.
+    mark(&mut conn, "ghost-a");
+    let both = journal::marks(&mut conn, "ghost-a").unwrap().unwrap();
+    assert_eq!(both.seqs.len(), 2, "{backend:?}");
+    let first = journal::PersonMarks { seqs: vec![both.seqs[0]], ..both.clone() };
+    journal::clear(&mut conn, &first).unwrap();
+    assert!(!journal::all_present(&mut conn, &both).unwrap(), "{backend:?}: one of the two is gone");
+    assert!(!journal::all_present(&mut conn, &first).unwrap(), "{backend:?}");
+    let second = journal::PersonMarks { seqs: vec![both.seqs[1]], ..both.clone() };
+    assert!(journal::all_present(&mut conn, &second).unwrap(), "{backend:?}");
 }
