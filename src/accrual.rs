@@ -6,8 +6,9 @@
 //! that instant on in one read snapshot, prices them outside any write lock
 //! (`pricing::ledger_lines`), compares the lines with the live entries
 //! (`domain::posting::changes`), and posts the difference in short write transactions of
-//! at most `ENTRIES_PER_POSTING_MAX` entries, the last of which deletes exactly the journal
-//! rows it read. Its cost is the person's facts
+//! at most `ENTRIES_PER_POSTING_MAX` entries on SQLite (a person's year at once on
+//! PostgreSQL), the last of which deletes exactly the journal rows it read. Its cost is
+//! the person's facts
 //! after the change, never the whole history; a pass with an empty journal reads one row.
 //! Given a second connection (`accrue_pipelined`: the worker, `paydown accrue`), a second
 //! thread reads and prices the next people on it while the first connection posts, so a
@@ -67,6 +68,11 @@ const PERSON_LOCK_NAMESPACE: i32 = 0x7061_7970;
 const PEOPLE_PER_ROUND_MAX: i64 = 256;
 /// Entries per posting transaction: a few tens of milliseconds of SQLite's write lock.
 const ENTRIES_PER_POSTING_MAX: usize = 500;
+/// On PostgreSQL a posting blocks no other writer (it shares its periods' rows, so only a
+/// close of one of them waits), so a person's year goes in one transaction: every batch
+/// costs its own begin, journal check, periods, marks and commit, each a round trip to
+/// the server (a year at 1,000,000 pages: 47,150 lines/s against 31,898 in batches of 500).
+const ENTRIES_PER_POSTGRES_POSTING_MAX: usize = 20_000;
 
 /// Why an accrual or a verification failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -479,7 +485,14 @@ fn prepare_person(conn: &mut AnyConnection, person_id: &str, context: &Posting<'
         Ok(Ok(postings)) => Prepared::Postings {
             marks,
             person,
-            batches: crate::domain::posting::batches(postings, ENTRIES_PER_POSTING_MAX, |entry| &entry.line_key),
+            batches: crate::domain::posting::batches(
+                postings,
+                match conn {
+                    AnyConnection::Sqlite(_) => ENTRIES_PER_POSTING_MAX,
+                    AnyConnection::Postgresql(_) => ENTRIES_PER_POSTGRES_POSTING_MAX,
+                },
+                |entry| &entry.line_key,
+            ),
         },
         Ok(Err(problem)) => Prepared::Snapshot(Snapshot::Unpriceable(marks, format!("{person_id}: {problem}"))),
         Err(panic) => Prepared::Snapshot(Snapshot::Panicked(format!(
