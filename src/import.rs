@@ -233,12 +233,22 @@ pub fn import_shifts(
             external_id: shift.external_id,
         });
     }
-    for chunk in batch.chunks(BATCH_ROWS) {
-        let outcome = shifts::import_batch(&mut conn, chunk, stamp)?;
-        report.created += outcome.created;
-        report.updated += outcome.updated;
-        report.unchanged += outcome.unchanged;
-    }
+    // As for pages: on SQLite a cache that holds the indexes being appended to, and the
+    // WAL checkpointed once at the end, not every 4 MB (each checkpoint syncs the file).
+    crate::storage::import::prepare_connection(&mut conn)?;
+    let written = (|| {
+        for chunk in batch.chunks(BATCH_ROWS) {
+            let outcome = shifts::import_batch(&mut conn, chunk, stamp)?;
+            report.created += outcome.created;
+            report.updated += outcome.updated;
+            report.unchanged += outcome.unchanged;
+        }
+        Ok::<_, ImportError>(())
+    })();
+    // The defaults go back even when the import failed; the import's own error wins.
+    let finished = crate::storage::import::finish_connection(&mut conn);
+    written?;
+    finished?;
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -1,2 +1,0 @@
-CREATE INDEX pages_acknowledged_by ON pages(acknowledged_by);
-DROP INDEX pages_acknowledged_by_triggered_at;
