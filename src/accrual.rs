@@ -38,7 +38,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::domain::pay::PricedLine;
-use crate::domain::period::PeriodScheme;
+use crate::domain::period::{PeriodScheme, PeriodSpan};
 use crate::domain::posting::{Change, EntryKind, LiveEntry, changes_in_periods, line_terms};
 use crate::pricing::{self, StatementError};
 use crate::storage::ledger::{self as store, Entry, NewEntry};
@@ -732,17 +732,24 @@ fn post_all(
 ) -> Result<(), StorageError> {
     let mut posting_periods: BTreeMap<String, String> = BTreeMap::new();
     let posted_before = report.entries_posted();
-    for entry in postings.iter_mut() {
-        let natural = crate::domain::posting::natural_period(
-            context.scheme,
-            entry.kind,
-            &entry.natural_period,
-            person.local_date(entry.occurred_at),
-        );
+    let naturals: Vec<PeriodSpan> = postings
+        .iter()
+        .map(|entry| {
+            crate::domain::posting::natural_period(
+                context.scheme,
+                entry.kind,
+                &entry.natural_period,
+                person.local_date(entry.occurred_at),
+            )
+        })
+        .collect();
+    let distinct: BTreeMap<&str, &PeriodSpan> = naturals.iter().map(|span| (span.id.as_str(), span)).collect();
+    let known = store::periods_for_posting(conn, &distinct.into_values().collect::<Vec<_>>(), context.now)?;
+    for (entry, natural) in postings.iter_mut().zip(naturals) {
         let period = match posting_periods.get(&natural.id) {
             Some(period) => period.clone(),
             None => {
-                let period = store::posting_period(conn, context.scheme, &natural, context.now)?;
+                let period = store::posting_period(conn, context.scheme, &natural, &known, context.now)?;
                 posting_periods.insert(natural.id.clone(), period.clone());
                 period
             }

@@ -251,7 +251,9 @@ async fn postings_racing_a_close_never_land_in_a_closed_period() {
         std::thread::spawn(move || {
             let mut conn = store.conn().unwrap();
             write_transaction(&mut conn, |conn| {
-                let period = store::posting_period(conn, PeriodScheme::Monthly, &march, now)?;
+                // As the accrual reads them: the posting's periods at once, then each walked.
+                let known = store::periods_for_posting(conn, &[&march], now)?;
+                let period = store::posting_period(conn, PeriodScheme::Monthly, &march, &known, now)?;
                 locked_tx.send(period.clone()).unwrap();
                 release_rx.recv().unwrap();
                 Ok::<_, paydown::storage::StorageError>(period)
@@ -305,8 +307,11 @@ async fn postings_racing_a_close_never_land_in_a_closed_period() {
         let store = app.store.clone();
         std::thread::spawn(move || {
             let mut conn = store.conn().unwrap();
-            write_transaction(&mut conn, |conn| store::posting_period(conn, PeriodScheme::Monthly, &april_first, now))
-                .unwrap()
+            write_transaction(&mut conn, |conn| {
+                let known = store::periods_for_posting(conn, &[&april_first], now)?;
+                store::posting_period(conn, PeriodScheme::Monthly, &april_first, &known, now)
+            })
+            .unwrap()
         })
     };
     std::thread::sleep(Duration::from_millis(400));
