@@ -146,32 +146,16 @@ pub fn periods_for_posting(
         })
         .collect();
     let ids: Vec<&str> = spans.iter().map(|span| span.id.as_str()).collect();
+    crate::with_backend!(conn, |c| diesel::insert_into(pay_periods::table)
+        .values(&rows)
+        .on_conflict(pay_periods::id)
+        .do_nothing()
+        .execute(c))?;
+    let statuses =
+        pay_periods::table.filter(pay_periods::id.eq_any(&ids)).select((pay_periods::id, pay_periods::status));
     let statuses: Vec<(String, String)> = match conn {
-        AnyConnection::Postgresql(c) => {
-            diesel::insert_into(pay_periods::table)
-                .values(&rows)
-                .on_conflict(pay_periods::id)
-                .do_nothing()
-                .execute(c)?;
-            pay_periods::table
-                .filter(pay_periods::id.eq_any(&ids))
-                .select((pay_periods::id, pay_periods::status))
-                .for_share()
-                .load(c)?
-        }
-        AnyConnection::Sqlite(c) => {
-            for row in rows {
-                diesel::insert_into(pay_periods::table)
-                    .values(row)
-                    .on_conflict(pay_periods::id)
-                    .do_nothing()
-                    .execute(c)?;
-            }
-            pay_periods::table
-                .filter(pay_periods::id.eq_any(&ids))
-                .select((pay_periods::id, pay_periods::status))
-                .load(c)?
-        }
+        AnyConnection::Postgresql(c) => statuses.for_share().load(c)?,
+        AnyConnection::Sqlite(c) => statuses.load(c)?,
     };
     open.extend(statuses.into_iter().map(|(id, status)| (id, status == "open")));
     Ok(open)
