@@ -72,26 +72,23 @@ pub fn import_pages<R: Read + Send>(
         crate::storage::Backend::Postgres => None,
     };
     let pay_from = crate::storage::pay_runs::settings(&mut conn)?.pay_from;
-    crate::storage::import::prepare_connection(&mut conn)?;
-    let written = std::thread::scope(|scope| {
-        // Two batches in flight bound the memory whatever the file's size.
-        let (sender, receiver) = std::sync::mpsc::sync_channel(2);
-        // Written rows go back to be freed where they were allocated: freeing a batch
-        // of strings on the writing thread cost it 3 % (glibc returns them across arenas).
-        let (written_rows, spent) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || parse_batches(rows, &sender, &spent));
-        // One signal pending at most: a checkpoint covers every commit before it.
-        let (committed, commits) = std::sync::mpsc::sync_channel(1);
-        if let Some(checkpoint_conn) = checkpoint_conn.as_mut() {
-            scope.spawn(move || crate::storage::import::checkpoint_after_commits(checkpoint_conn, &commits));
-        }
-        // The checkpointer stops when `committed` is dropped, as this returns.
-        write_batches(&mut conn, &receiver, stamp, pay_from, progress, &committed, &written_rows)
-    });
-    // The defaults go back even when the import failed; the import's own error wins.
-    let finished = crate::storage::import::finish_connection(&mut conn);
-    let mut report = written?;
-    finished?;
+    let mut report = crate::storage::import::with_bulk_settings(&mut conn, |conn| {
+        std::thread::scope(|scope| {
+            // Two batches in flight bound the memory whatever the file's size.
+            let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+            // Written rows go back to be freed where they were allocated: freeing a batch
+            // of strings on the writing thread cost it 3 % (glibc returns them across arenas).
+            let (written_rows, spent) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || parse_batches(rows, &sender, &spent));
+            // One signal pending at most: a checkpoint covers every commit before it.
+            let (committed, commits) = std::sync::mpsc::sync_channel(1);
+            if let Some(checkpoint_conn) = checkpoint_conn.as_mut() {
+                scope.spawn(move || crate::storage::import::checkpoint_after_commits(checkpoint_conn, &commits));
+            }
+            // The checkpointer stops when `committed` is dropped, as this returns.
+            write_batches(conn, &receiver, stamp, pay_from, progress, &committed, &written_rows)
+        })
+    })?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -235,20 +232,15 @@ pub fn import_shifts(
     }
     // As for pages: on SQLite a cache that holds the indexes being appended to, and the
     // WAL checkpointed once at the end, not every 4 MB (each checkpoint syncs the file).
-    crate::storage::import::prepare_connection(&mut conn)?;
-    let written = (|| {
+    crate::storage::import::with_bulk_settings(&mut conn, |conn| {
         for chunk in batch.chunks(BATCH_ROWS) {
-            let outcome = shifts::import_batch(&mut conn, chunk, stamp)?;
+            let outcome = shifts::import_batch(conn, chunk, stamp)?;
             report.created += outcome.created;
             report.updated += outcome.updated;
             report.unchanged += outcome.unchanged;
         }
         Ok::<_, ImportError>(())
-    })();
-    // The defaults go back even when the import failed; the import's own error wins.
-    let finished = crate::storage::import::finish_connection(&mut conn);
-    written?;
-    finished?;
+    })?;
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -128,6 +128,20 @@ pub fn prepare_connection(conn: &mut AnyConnection) -> Result<(), StorageError> 
     Ok(())
 }
 
+/// Runs `work` on the connection tuned by [`prepare_connection`], and puts the defaults
+/// back afterwards ([`finish_connection`]) even when `work` failed; `work`'s own error wins.
+pub fn with_bulk_settings<T, E: From<StorageError>>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    prepare_connection(conn)?;
+    let done = work(conn);
+    let finished = finish_connection(conn);
+    let done = done?;
+    finished?;
+    Ok(done)
+}
+
 /// On SQLite, runs a passive checkpoint each time the importer signals a commit, until it
 /// hangs up. A checkpoint copies committed pages from the WAL into the database file and
 /// syncs both; on the writing thread that took a fifth of an import (the file's writes

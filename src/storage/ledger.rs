@@ -95,43 +95,11 @@ impl Period {
 
 /// Creates the period's row (open) unless it exists.
 pub fn ensure_period(conn: &mut AnyConnection, span: &PeriodSpan, now: DateTime<Utc>) -> Result<(), StorageError> {
-    let values = (
-        pay_periods::id.eq(&span.id),
-        pay_periods::starts_on.eq(span.starts_on),
-        pay_periods::ends_on.eq(span.ends_on),
-        pay_periods::status.eq("open"),
-        pay_periods::created_at.eq(to_naive(now)),
-    );
-    crate::with_backend!(conn, |c| diesel::insert_into(pay_periods::table)
-        .values(values)
-        .on_conflict(pay_periods::id)
-        .do_nothing()
-        .execute(c))?;
-    Ok(())
+    ensure_periods(conn, &[span], now)
 }
 
-/// Reads a period's status; on PostgreSQL the row is share-locked until the transaction
-/// ends, so a concurrent close waits for postings that saw the period open.
-fn status_for_posting(conn: &mut AnyConnection, id: &str) -> Result<String, StorageError> {
-    let status = match conn {
-        AnyConnection::Postgresql(c) => pay_periods::table.find(id).select(pay_periods::status).for_share().first(c)?,
-        AnyConnection::Sqlite(c) => pay_periods::table.find(id).select(pay_periods::status).first(c)?,
-    };
-    Ok(status)
-}
-
-/// Creates (open) the periods that are missing among `spans` and reads whether each is
-/// open, as [`status_for_posting`] does (share-locked on PostgreSQL), in two statements
-/// instead of two per period: a posting names about a year of periods.
-pub fn periods_for_posting(
-    conn: &mut AnyConnection,
-    spans: &[&PeriodSpan],
-    now: DateTime<Utc>,
-) -> Result<std::collections::BTreeMap<String, bool>, StorageError> {
-    let mut open = std::collections::BTreeMap::new();
-    if spans.is_empty() {
-        return Ok(open);
-    }
+/// Creates the rows (open) of the periods that do not exist yet, in one statement.
+fn ensure_periods(conn: &mut AnyConnection, spans: &[&PeriodSpan], now: DateTime<Utc>) -> Result<(), StorageError> {
     let created_at = to_naive(now);
     let rows: Vec<_> = spans
         .iter()
@@ -145,20 +113,35 @@ pub fn periods_for_posting(
             )
         })
         .collect();
-    let ids: Vec<&str> = spans.iter().map(|span| span.id.as_str()).collect();
     crate::with_backend!(conn, |c| diesel::insert_into(pay_periods::table)
         .values(&rows)
         .on_conflict(pay_periods::id)
         .do_nothing()
         .execute(c))?;
+    Ok(())
+}
+
+/// Creates (open) the periods that are missing among `spans` and reads whether each is
+/// open, in two statements whatever their number (a posting names about a year of
+/// periods). On PostgreSQL the rows are share-locked until the transaction ends, so a
+/// concurrent close waits for postings that saw the period open.
+pub fn periods_for_posting(
+    conn: &mut AnyConnection,
+    spans: &[&PeriodSpan],
+    now: DateTime<Utc>,
+) -> Result<std::collections::BTreeMap<String, bool>, StorageError> {
+    if spans.is_empty() {
+        return Ok(std::collections::BTreeMap::new());
+    }
+    ensure_periods(conn, spans, now)?;
+    let ids: Vec<&str> = spans.iter().map(|span| span.id.as_str()).collect();
     let statuses =
         pay_periods::table.filter(pay_periods::id.eq_any(&ids)).select((pay_periods::id, pay_periods::status));
     let statuses: Vec<(String, String)> = match conn {
         AnyConnection::Postgresql(c) => statuses.for_share().load(c)?,
         AnyConnection::Sqlite(c) => statuses.load(c)?,
     };
-    open.extend(statuses.into_iter().map(|(id, status)| (id, status == "open")));
-    Ok(open)
+    Ok(statuses.into_iter().map(|(id, status)| (id, status == "open")).collect())
 }
 
 /// The period a posting for `natural` goes to, by `domain::posting::posting_period`, with
@@ -175,8 +158,7 @@ pub fn posting_period(
         if let Some(open) = known.get(&span.id) {
             return Ok(*open);
         }
-        ensure_period(conn, span, now)?;
-        Ok::<_, StorageError>(status_for_posting(conn, &span.id)? == "open")
+        Ok::<_, StorageError>(periods_for_posting(conn, &[span], now)?.get(&span.id).copied().unwrap_or(false))
     })?;
     found.map(|span| span.id).ok_or_else(|| {
         StorageError::Unavailable(format!(
