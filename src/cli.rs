@@ -566,7 +566,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         || is_url || path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("ics")),
                         |format| format == "ics",
                     );
-                    let rows: Vec<_> = if is_ics {
+                    if is_ics {
                         let now = crate::clock::now();
                         let parse = |text: Option<String>, default| -> anyhow::Result<_> {
                             text.map(|text| crate::domain::timestamp::parse_rfc3339(&text).map_err(anyhow::Error::msg))
@@ -580,14 +580,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                             default_time_zone: chrono_tz::UTC,
                             person,
                         };
-                        crate::ingest::ics::shifts_from_ics(&text, &options)
-                            .map_err(|error| anyhow::anyhow!("line {}: {}", error.line, error.message))?
+                        let rows = crate::ingest::ics::shifts_from_ics(&text, &options)
+                            .map_err(|error| anyhow::anyhow!("line {}: {}", error.line, error.message))?;
+                        crate::import::import_shifts(&store, rows.into_iter(), &stamp)?
                     } else {
-                        crate::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), &source)
-                            .map_err(|error| anyhow::anyhow!("line {}: {}", error.line, error.message))?
-                            .collect()
-                    };
-                    crate::import::import_shifts(&store, rows, &stamp)?
+                        // Parsed as it is written, on the import's own thread.
+                        let rows = crate::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), &source)
+                            .map_err(|error| anyhow::anyhow!("line {}: {}", error.line, error.message))?;
+                        crate::import::import_shifts(&store, rows, &stamp)?
+                    }
                 }
             };
             println!(

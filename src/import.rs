@@ -7,10 +7,10 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::domain::page::PageState;
-use crate::ingest::csv_pages::{PageCsvFormat, PageRows, pages_from_csv};
+use crate::ingest::csv_pages::{PageCsvFormat, pages_from_csv};
 use crate::ingest::rows::{FileError, ImportedShift, RowError};
 use crate::storage::import::{BATCH_ROWS, BatchOutcome, PageRow, import_batch};
-use crate::storage::{Stamp, StorageError, Store, people, shifts};
+use crate::storage::{AnyConnection, Stamp, StorageError, Store, people, shifts};
 
 /// Why an import stopped as a whole (a bad row never stops it).
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +51,6 @@ impl ImportReport {
 }
 
 /// Imports pages from a CSV reader; `progress` is told the number of rows read so far.
-///
-/// Parsing (CSV, timestamps, the payload's JSON) runs on its own thread, one batch ahead
-/// of the writes, so on two cores reading and writing overlap. On SQLite a third thread
-/// checkpoints the WAL on a connection of its own after each batch, so the writer seldom
-/// waits for the database file's writes and syncs.
 pub fn import_pages<R: Read + Send>(
     store: &Store,
     reader: R,
@@ -65,6 +60,47 @@ pub fn import_pages<R: Read + Send>(
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let rows = pages_from_csv(reader, format).map_err(ImportError::File)?;
+    let rows = rows.zip(2..).map(|(row, line)| {
+        row.and_then(|page| {
+            let state = PageState::from_delivery(page.delivery).map_err(|error| RowError {
+                line,
+                field: error.field,
+                message: error.message,
+            })?;
+            PageRow::new(page.source, page.external_id, state).map_err(|error| RowError {
+                line,
+                field: "payload".into(),
+                message: error.to_string(),
+            })
+        })
+    });
+    let kind = BulkKind { tables: "pages, page_deliveries", payable_from: |page: &PageRow| page.state.triggered_at };
+    let mut report = import_rows(store, rows, kind, progress, import_batch, stamp)?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// What the bulk pipeline needs to know of a kind of row.
+struct BulkKind<T> {
+    /// The tables a batch writes, whose planner statistics PostgreSQL needs refreshed.
+    tables: &'static str,
+    /// The instant that decides whether a row is before go-live (`pay_from`).
+    payable_from: fn(&T) -> chrono::DateTime<chrono::Utc>,
+}
+
+/// Imports rows in batches of [`BATCH_ROWS`]: parsing (CSV, timestamps, a payload's JSON,
+/// the person's key) runs on its own thread, one batch ahead of the writes, so on two
+/// cores reading and writing overlap and memory holds two batches whatever the file's
+/// size. On SQLite a third thread checkpoints the WAL on a connection of its own after
+/// each batch, so the writer seldom waits for the database file's writes and syncs.
+fn import_rows<T: Send>(
+    store: &Store,
+    rows: impl Iterator<Item = Result<T, RowError>> + Send,
+    kind: BulkKind<T>,
+    progress: &mut dyn FnMut(u64),
+    write: fn(&mut AnyConnection, &[T], &Stamp) -> Result<BatchOutcome, StorageError>,
+    stamp: &Stamp,
+) -> Result<ImportReport, ImportError> {
     let mut conn = store.conn()?;
     // Without a spare connection (a pool of one), the writer checkpoints by itself.
     let mut checkpoint_conn = match store.backend() {
@@ -72,7 +108,7 @@ pub fn import_pages<R: Read + Send>(
         crate::storage::Backend::Postgres => None,
     };
     let pay_from = crate::storage::pay_runs::settings(&mut conn)?.pay_from;
-    let mut report = crate::storage::import::with_bulk_settings(&mut conn, |conn| {
+    crate::storage::import::with_bulk_settings(&mut conn, |conn| {
         std::thread::scope(|scope| {
             // Two batches in flight bound the memory whatever the file's size.
             let (sender, receiver) = std::sync::mpsc::sync_channel(2);
@@ -85,42 +121,34 @@ pub fn import_pages<R: Read + Send>(
             if let Some(checkpoint_conn) = checkpoint_conn.as_mut() {
                 scope.spawn(move || crate::storage::import::checkpoint_after_commits(checkpoint_conn, &commits));
             }
+            let mut report = ImportReport { pay_from, ..ImportReport::default() };
+            let batches = Batches { receiver: &receiver, committed: &committed, written_rows: &written_rows };
             // The checkpointer stops when `committed` is dropped, as this returns.
-            write_batches(conn, &receiver, stamp, pay_from, progress, &committed, &written_rows)
+            write_batches(conn, batches, &kind, &mut report, progress, |conn, rows| write(conn, rows, stamp))?;
+            Ok(report)
         })
-    })?;
-    report.elapsed = started.elapsed();
-    Ok(report)
+    })
 }
 
 /// Rows parsed and ready to write, with the rows rejected among them.
-struct ParsedBatch {
-    rows: Vec<PageRow>,
+struct ParsedBatch<T> {
+    rows: Vec<T>,
     rejected: Vec<RowError>,
     /// Rows read from the file so far, this batch included.
     read: u64,
 }
 
-fn parse_batches<R: Read>(rows: PageRows<R>, sender: &SyncSender<ParsedBatch>, spent: &Receiver<Vec<PageRow>>) {
+fn parse_batches<T>(
+    rows: impl Iterator<Item = Result<T, RowError>>,
+    sender: &SyncSender<ParsedBatch<T>>,
+    spent: &Receiver<Vec<T>>,
+) {
     let mut read: u64 = 0;
     let mut batch = ParsedBatch { rows: Vec::with_capacity(BATCH_ROWS), rejected: Vec::new(), read };
     for row in rows {
         read += 1;
-        let line = read + 1;
-        let parsed = row.and_then(|page| {
-            let state = PageState::from_delivery(page.delivery).map_err(|error| RowError {
-                line,
-                field: error.field,
-                message: error.message,
-            })?;
-            PageRow::new(page.source, page.external_id, state).map_err(|error| RowError {
-                line,
-                field: "payload".into(),
-                message: error.to_string(),
-            })
-        });
-        match parsed {
-            Ok(page) => batch.rows.push(page),
+        match row {
+            Ok(row) => batch.rows.push(row),
             Err(error) => batch.rejected.push(error),
         }
         if batch.rows.len() == BATCH_ROWS {
@@ -140,107 +168,110 @@ fn parse_batches<R: Read>(rows: PageRows<R>, sender: &SyncSender<ParsedBatch>, s
     let _ = sender.send(batch);
 }
 
-fn write_batches(
-    conn: &mut crate::storage::AnyConnection,
-    batches: &Receiver<ParsedBatch>,
-    stamp: &Stamp,
-    pay_from: Option<chrono::NaiveDate>,
+/// The writer's ends of the pipeline's channels.
+struct Batches<'a, T> {
+    receiver: &'a Receiver<ParsedBatch<T>>,
+    committed: &'a SyncSender<()>,
+    written_rows: &'a SyncSender<Vec<T>>,
+}
+
+fn write_batches<T>(
+    conn: &mut AnyConnection,
+    batches: Batches<'_, T>,
+    kind: &BulkKind<T>,
+    report: &mut ImportReport,
     progress: &mut dyn FnMut(u64),
-    committed: &SyncSender<()>,
-    written_rows: &SyncSender<Vec<PageRow>>,
-) -> Result<ImportReport, ImportError> {
-    let mut report = ImportReport { pay_from, ..ImportReport::default() };
+    mut write: impl FnMut(&mut AnyConnection, &[T]) -> Result<BatchOutcome, StorageError>,
+) -> Result<(), ImportError> {
     let mut written: u64 = 0;
-    for batch in batches {
+    for batch in batches.receiver {
         report.rows = batch.read;
         report.rejected.extend(batch.rejected);
         if !batch.rows.is_empty() {
             report.before_pay_from +=
-                crate::pay_run::count_before_pay_from(pay_from, batch.rows.iter().map(|row| row.state.triggered_at));
-            report.add(import_batch(conn, &batch.rows, stamp)?);
+                crate::pay_run::count_before_pay_from(report.pay_from, batch.rows.iter().map(kind.payable_from));
+            report.add(write(conn, &batch.rows)?);
             // Full: a checkpoint is already due, and it will cover this batch too. Gone:
             // the checkpointer stopped, and the writer's own autocheckpoint takes over.
-            let _ = committed.try_send(());
+            let _ = batches.committed.try_send(());
             // Full or gone: they are freed here instead.
-            let _ = written_rows.try_send(batch.rows);
+            let _ = batches.written_rows.try_send(batch.rows);
             written += 1;
             // A table that grows from empty has no statistics, and PostgreSQL then scans
             // it for every lookup; refreshing them after 1, 2, 4, 8… batches keeps the
             // import linear at a logarithmic cost.
             if written.is_power_of_two() {
-                crate::storage::import::refresh_statistics(conn)?;
+                crate::storage::import::refresh_statistics(conn, kind.tables)?;
             }
         }
         progress(report.rows);
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Records imported shifts, resolving each person by id, email or mapping; a shift for
 /// a person paydown does not know is rejected with its line (a shift needs a person).
+/// Streams: the rows are read (a CSV file parsed) on the pipeline's own thread.
 pub fn import_shifts(
     store: &Store,
-    rows: impl IntoIterator<Item = Result<ImportedShift, RowError>>,
+    rows: impl Iterator<Item = Result<ImportedShift, RowError>> + Send,
     stamp: &Stamp,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let mut conn = store.conn()?;
-    // Every key a file may name a person by, lower-cased, looked up once per row: an id
-    // wins over an email, an email over a name (written last, so they overwrite).
-    let mut directory: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    let everyone = people::list(&mut conn, None)?;
-    for key_of in
-        [|p: &people::Person| p.name.clone(), |p: &people::Person| p.email.clone(), |p: &people::Person| p.id.clone()]
-    {
-        for person in &everyone {
-            directory.insert(key_of(person).to_lowercase(), person.id.clone());
-        }
-    }
-    let pay_from = crate::storage::pay_runs::settings(&mut conn)?.pay_from;
-    let mut report = ImportReport { pay_from, ..ImportReport::default() };
-    let mut batch = Vec::new();
-    for row in rows {
-        report.rows += 1;
-        let shift = match row {
-            Ok(shift) => shift,
-            Err(error) => {
-                report.rejected.push(error);
-                continue;
-            }
-        };
-        report.before_pay_from += crate::pay_run::count_before_pay_from(pay_from, [shift.start]);
-        let Some(person) = directory.get(&shift.person_key.to_lowercase()) else {
-            report.rejected.push(RowError {
-                line: report.rows + 1,
+    let directory = {
+        let mut conn = store.conn()?;
+        PersonDirectory::new(&people::list(&mut conn, None)?)
+    };
+    let rows = rows.zip(2..).map(move |(row, line)| {
+        let shift = row?;
+        let Some(person) = directory.find(&shift.person_key) else {
+            return Err(RowError {
+                line,
                 field: "person".into(),
                 message: format!(
                     "unknown person `{}`: create them, or use their paydown id or email",
                     shift.person_key
                 ),
             });
-            continue;
         };
-        batch.push(shifts::NewShift {
-            person: person.clone(),
+        Ok(shifts::NewShift {
+            person: person.to_owned(),
             role: shift.role,
             schedule: shift.schedule,
             start: shift.start,
             end: shift.end,
             source: shift.source,
             external_id: shift.external_id,
-        });
-    }
-    // As for pages: on SQLite a cache that holds the indexes being appended to, and the
-    // WAL checkpointed once at the end, not every 4 MB (each checkpoint syncs the file).
-    crate::storage::import::with_bulk_settings(&mut conn, |conn| {
-        for chunk in batch.chunks(BATCH_ROWS) {
-            let outcome = shifts::import_batch(conn, chunk, stamp)?;
-            report.created += outcome.created;
-            report.updated += outcome.updated;
-            report.unchanged += outcome.unchanged;
-        }
-        Ok::<_, ImportError>(())
-    })?;
+        })
+    });
+    let kind = BulkKind { tables: "shifts", payable_from: |shift: &shifts::NewShift| shift.start };
+    let mut report = import_rows(store, rows, kind, &mut |_| {}, shifts::import_batch, stamp)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Every key a file may name a person by, lower-cased: an id wins over an email, an
+/// email over a name.
+struct PersonDirectory {
+    ids_by_key: std::collections::HashMap<String, String>,
+}
+
+impl PersonDirectory {
+    fn new(everyone: &[people::Person]) -> PersonDirectory {
+        let mut ids_by_key = std::collections::HashMap::new();
+        // Written weakest first, so a stronger key overwrites.
+        let keys: [fn(&people::Person) -> &str; 3] = [|p| &p.name, |p| &p.email, |p| &p.id];
+        for key_of in keys {
+            for person in everyone {
+                ids_by_key.insert(key_of(person).to_lowercase(), person.id.clone());
+            }
+        }
+        PersonDirectory { ids_by_key }
+    }
+
+    fn find(&self, key: &str) -> Option<&str> {
+        // Keys are mostly lower-case already (an email always is): only the others pay
+        // for lower-casing.
+        self.ids_by_key.get(key).or_else(|| self.ids_by_key.get(&key.to_lowercase())).map(String::as_str)
+    }
 }

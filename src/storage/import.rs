@@ -177,10 +177,10 @@ pub fn finish_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
 }
 
 /// Refreshes the planner's statistics of the tables an import fills.
-pub fn refresh_statistics(conn: &mut AnyConnection) -> Result<(), StorageError> {
+pub fn refresh_statistics(conn: &mut AnyConnection, tables: &'static str) -> Result<(), StorageError> {
     use diesel::connection::SimpleConnection;
     match conn {
-        AnyConnection::Postgresql(c) => c.batch_execute("ANALYZE pages, page_deliveries")?,
+        AnyConnection::Postgresql(c) => c.batch_execute(&format!("ANALYZE {tables}"))?,
         // SQLite's planner picks the unique index without statistics.
         AnyConnection::Sqlite(_) => {}
     }

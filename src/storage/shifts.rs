@@ -97,14 +97,6 @@ pub fn record_all(
     })
 }
 
-/// What an import batch of shifts did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportOutcome {
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-}
-
 /// The SQLite trigger that journals a new shift's person, row by row.
 const SHIFT_INSERT_TRIGGERS: [&str; 1] = ["pay_journal_shift_insert"];
 
@@ -116,9 +108,9 @@ pub fn import_batch(
     conn: &mut AnyConnection,
     new_shifts: &[NewShift],
     stamp: &super::Stamp,
-) -> Result<ImportOutcome, StorageError> {
+) -> Result<super::import::BatchOutcome, StorageError> {
     write_transaction(conn, |conn| {
-        let mut outcome = ImportOutcome::default();
+        let mut outcome = super::import::BatchOutcome::default();
         let created_at = to_naive(stamp.at);
         let mut turned_away = Vec::new();
         // SQLite's per-row journal trigger is dropped for the batch; the batch journals

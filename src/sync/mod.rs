@@ -463,7 +463,7 @@ impl PageBatch {
                 // (1,100 incidents/s without this, the table scanned for every lookup).
                 self.written += 1;
                 if self.written.is_power_of_two() {
-                    crate::storage::import::refresh_statistics(conn)?;
+                    crate::storage::import::refresh_statistics(conn, "pages, page_deliveries")?;
                 }
                 Ok(())
             }

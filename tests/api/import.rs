@@ -565,3 +565,41 @@ fn a_bulk_import_gives_its_connection_back_with_the_pools_settings() {
     paydown::storage::import::finish_connection(&mut conn).unwrap();
     assert_eq!((read(&mut conn, "cache_size"), read(&mut conn, "temp_store")), pool);
 }
+
+crate::on_both_backends!(a_shifts_csv_streams_through_batches_and_names_each_rejected_line);
+
+/// A shifts file is parsed as it is written, a batch of 5,000 rows at a time: a row for an
+/// unknown person in a later batch, and a malformed one after it, are rejected with their
+/// own line numbers; a person is found by id, by name in any case and by email; a row
+/// before go-live is counted.
+async fn a_shifts_csv_streams_through_batches_and_names_each_rejected_line(backend: Backend) {
+    use chrono::{Duration, TimeZone, Utc};
+    use diesel::prelude::*;
+    use paydown::storage::schema::shifts;
+
+    let app = TestApp::new(backend);
+    app.seed_basics().await;
+    let first_start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    let keys = ["alice", "ALICE", "Alice@Example.com", "aLiCe"];
+    let mut text = String::from("person,role,start,end,external_id\n");
+    for n in 0..12_000_i64 {
+        // Line n + 2: line 7,002 names nobody, line 11,002 has no end.
+        let start = first_start + Duration::hours(n);
+        let person = if n == 7_000 { "zed" } else { keys[usize::try_from(n).unwrap() % keys.len()] };
+        let end = if n == 11_000 { String::new() } else { (start + Duration::minutes(30)).to_rfc3339() };
+        text.push_str(&format!("{person},primary,{},{end},S-{n}\n", start.to_rfc3339()));
+    }
+    let go_live = app.put("/v1/settings/pay-run", serde_json::json!({"pay_from": "2026-01-07"})).await;
+    assert_eq!(go_live.status, 200, "{:?}", go_live.body);
+    let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+    let rows = paydown::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), "rota").unwrap();
+    let report = paydown::import::import_shifts(&app.store, rows, &stamp).unwrap();
+    assert_eq!((report.rows, report.created, report.updated, report.unchanged), (12_000, 11_998, 0, 0), "{backend:?}");
+    let rejected: Vec<(u64, &str)> = report.rejected.iter().map(|error| (error.line, error.field.as_str())).collect();
+    assert_eq!(rejected, [(7_002, "person"), (11_002, "end")], "{backend:?}");
+    // Before 2026-01-07 everywhere (2026-01-06T10:00Z, UTC+14): the 25 starting up to 09:00.
+    assert_eq!(report.before_pay_from, 25, "{backend:?}");
+    let mut conn = app.store.conn().unwrap();
+    let alices: i64 = shifts::table.filter(shifts::person_id.eq("alice")).count().get_result(&mut conn).unwrap();
+    assert_eq!(alices, 11_998, "{backend:?}");
+}
