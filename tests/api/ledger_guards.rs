@@ -101,3 +101,45 @@ async fn no_statement_rewrites_the_ledger_periods_or_audit_log(backend: Backend)
     let accrued = app.post("/v1/ledger/accrue", json!({})).await;
     assert_eq!(accrued.status, 200, "{:?}", accrued.body);
 }
+
+on_both_backends!(a_posting_that_names_an_unknown_key_is_refused_whole);
+
+/// The posting check (a row trigger and foreign keys on SQLite, one statement-level check
+/// of each distinct key on PostgreSQL): an entry into an open period is accepted, and a
+/// statement with one entry that names an unknown person, period, natural period or
+/// accrual run beside a good one is refused whole.
+async fn a_posting_that_names_an_unknown_key_is_refused_whole(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
+    let before = snapshot(&app).await;
+    assert_eq!(before["period"]["status"], "open");
+    let entry = before["entries"][0]["id"].as_str().unwrap().to_owned();
+    let copy = |n: &str, replaced: &str, by: &str| {
+        let columns =
+            ENTRY_COLUMNS.replace("line_key,", &format!("line_key || '-copy-{n}',")).replacen(replaced, by, 1);
+        format!("SELECT 'copy-{n}', {columns} FROM ledger_entries WHERE id = '{entry}'")
+    };
+    let insert = |rows: &[String]| {
+        let sql = format!("INSERT INTO ledger_entries (id, {ENTRY_COLUMNS}) {}", rows.join(" UNION ALL "));
+        let mut conn = app.store.conn().unwrap();
+        conn.batch_execute(&sql)
+    };
+    let good = copy("good", "", "");
+    for (n, (column, unknown)) in [
+        ("person_id,", "'nobody',"),
+        ("period_id,", "'2031-01',"),
+        ("natural_period_id,", "'2031-01',"),
+        ("accrual_run_id,", "'no-run',"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bad = copy(&n.to_string(), column, unknown);
+        assert!(insert(&[good.clone(), bad]).is_err(), "{backend:?}: an entry naming {unknown} {column} was accepted");
+        assert_eq!(snapshot(&app).await, before, "{backend:?}: a refused posting left something behind");
+    }
+    insert(&[good]).unwrap();
+    let entries = app.get("/v1/ledger?period=2026-03").await.body;
+    assert_eq!(entries.as_array().unwrap().len(), before["entries"].as_array().unwrap().len() + 1, "{backend:?}");
+}
