@@ -74,8 +74,12 @@ pub fn import_pages<R: Read + Send>(
             })
         })
     });
-    let kind = BulkKind { tables: "pages, page_deliveries", payable_from: |page: &PageRow| page.state.triggered_at };
-    let mut report = import_rows(store, rows, kind, progress, import_batch, stamp)?;
+    let kind = BulkKind {
+        tables: "pages, page_deliveries",
+        payable_from: |page: &PageRow| page.state.triggered_at,
+        write: import_batch,
+    };
+    let mut report = import_rows(store, rows, kind, progress, stamp)?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -86,6 +90,8 @@ struct BulkKind<T> {
     tables: &'static str,
     /// The instant that decides whether a row is before go-live (`pay_from`).
     payable_from: fn(&T) -> chrono::DateTime<chrono::Utc>,
+    /// Writes one batch in one transaction.
+    write: fn(&mut AnyConnection, &[T], &Stamp) -> Result<BatchOutcome, StorageError>,
 }
 
 /// Imports rows in batches of [`BATCH_ROWS`]: parsing (CSV, timestamps, a payload's JSON,
@@ -98,7 +104,6 @@ fn import_rows<T: Send>(
     rows: impl Iterator<Item = Result<T, RowError>> + Send,
     kind: BulkKind<T>,
     progress: &mut dyn FnMut(u64),
-    write: fn(&mut AnyConnection, &[T], &Stamp) -> Result<BatchOutcome, StorageError>,
     stamp: &Stamp,
 ) -> Result<ImportReport, ImportError> {
     let mut conn = store.conn()?;
@@ -124,7 +129,7 @@ fn import_rows<T: Send>(
             let mut report = ImportReport { pay_from, ..ImportReport::default() };
             let batches = Batches { receiver: &receiver, committed: &committed, written_rows: &written_rows };
             // The checkpointer stops when `committed` is dropped, as this returns.
-            write_batches(conn, batches, &kind, &mut report, progress, |conn, rows| write(conn, rows, stamp))?;
+            write_batches(conn, batches, &kind, stamp, &mut report, progress)?;
             Ok(report)
         })
     })
@@ -179,9 +184,9 @@ fn write_batches<T>(
     conn: &mut AnyConnection,
     batches: Batches<'_, T>,
     kind: &BulkKind<T>,
+    stamp: &Stamp,
     report: &mut ImportReport,
     progress: &mut dyn FnMut(u64),
-    mut write: impl FnMut(&mut AnyConnection, &[T]) -> Result<BatchOutcome, StorageError>,
 ) -> Result<(), ImportError> {
     let mut written: u64 = 0;
     for batch in batches.receiver {
@@ -190,7 +195,7 @@ fn write_batches<T>(
         if !batch.rows.is_empty() {
             report.before_pay_from +=
                 crate::pay_run::count_before_pay_from(report.pay_from, batch.rows.iter().map(kind.payable_from));
-            report.add(write(conn, &batch.rows)?);
+            report.add((kind.write)(conn, &batch.rows, stamp)?);
             // Full: a checkpoint is already due, and it will cover this batch too. Gone:
             // the checkpointer stopped, and the writer's own autocheckpoint takes over.
             let _ = batches.committed.try_send(());
@@ -244,8 +249,12 @@ pub fn import_shifts(
             external_id: shift.external_id,
         })
     });
-    let kind = BulkKind { tables: "shifts", payable_from: |shift: &shifts::NewShift| shift.start };
-    let mut report = import_rows(store, rows, kind, &mut |_| {}, shifts::import_batch, stamp)?;
+    let kind = BulkKind {
+        tables: "shifts",
+        payable_from: |shift: &shifts::NewShift| shift.start,
+        write: shifts::import_batch,
+    };
+    let mut report = import_rows(store, rows, kind, &mut |_| {}, stamp)?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
