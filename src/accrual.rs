@@ -177,7 +177,14 @@ const PEOPLE_PRICED_AHEAD_MAX: usize = 2;
 
 /// A round of fewer people than this (live pages: each names its acknowledger) is priced
 /// and posted in turn, without the second thread: starting it would cost more than it saves.
-pub(crate) const PIPELINE_PEOPLE_MIN: usize = 4;
+const PIPELINE_PEOPLE_MIN: usize = 4;
+
+/// Whether the journal names enough people for a pass to be worth a second connection
+/// ([`accrue_pipelined`]): opening one costs a pass with nothing to do more than the pass.
+pub fn wants_second_connection(conn: &mut AnyConnection) -> Result<bool, StorageError> {
+    let people = journal::pending_people(conn, i64::try_from(PIPELINE_PEOPLE_MIN).unwrap_or(i64::MAX))?;
+    Ok(people.len() >= PIPELINE_PEOPLE_MIN)
+}
 
 /// Posts what the ledger lacks for every person the journal names (repeatedly, until it
 /// is empty or only holds people another worker is pricing), as of `now`.

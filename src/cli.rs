@@ -453,7 +453,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 bar.set_message(format!("{} entries", done.entries_posted));
             };
             let now = crate::clock::now();
-            let report = match store.spare_conn(std::time::Duration::from_secs(1)) {
+            // A second connection only when there is bulk work to price on it: a pass with
+            // nothing to do would spend more on opening it than on the pass.
+            let reader = if crate::accrual::wants_second_connection(&mut conn)? {
+                store.spare_conn(std::time::Duration::from_secs(1))
+            } else {
+                None
+            };
+            let report = match reader {
                 Some(mut reader) => crate::accrual::accrue_pipelined(&mut conn, &mut reader, CLI_ACTOR, now, &mut show),
                 None => crate::accrual::accrue_with_progress(&mut conn, CLI_ACTOR, now, &mut show),
             }

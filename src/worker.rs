@@ -384,10 +384,7 @@ fn pass(store: &Store, worker: &Worker) -> Result<Worked, String> {
         // for bulk work, a new one when the pool has room (the pool keeps none warm, so a
         // quiet server's first bulk pass would otherwise go without). Live pages never wait
         // for one, and a pool busy with requests leaves the pass to price and post in turn.
-        let bulk = journal::pending_people(&mut conn, crate::accrual::PIPELINE_PEOPLE_MIN as i64)
-            .map_err(|error| error.to_string())?
-            .len()
-            >= crate::accrual::PIPELINE_PEOPLE_MIN;
+        let bulk = crate::accrual::wants_second_connection(&mut conn).map_err(|error| error.to_string())?;
         let reader = store.idle_conn().or_else(|| if bulk { store.spare_conn(READER_CONNECTION_WAIT) } else { None });
         let report = match reader {
             Some(mut reader) => {
