@@ -8,13 +8,15 @@
 //!   (team, service, alert key); acknowledged pages per person (out of hours, at night);
 //!   bad nights per person; responders without a rate; response-time histograms per lane,
 //!   team and service (`domain::histogram`: exact for small sets, within 0.8 % otherwise).
-//! - **Freshness.** Database triggers mark a day dirty when a page, a response or a ledger
-//!   line of a page of that day changes (migration 000008). What classifies and costs pages
+//! - **Freshness.** Database triggers mark a day dirty when a page or a response of that
+//!   day changes (migration 000008), and the posting marks the days of its lines' pages.
+//!   What classifies and costs pages
 //!   (people's zones and costs, service owners, team defaults, cost settings) is hashed into
 //!   a fingerprint; a different one marks every day dirty. A day is recomputed in one write
-//!   transaction (SQLite: the write lock; PostgreSQL: an advisory lock), reading its marks
-//!   before its facts and deleting only the marks it saw, so a concurrent write is never
-//!   lost. The accrual worker refreshes every dirty day; a read refreshes the dirty days of
+//!   transaction (SQLite: the write lock; PostgreSQL: an advisory lock), reading its version
+//!   and its marks before its facts, writing only if no other recomputation wrote the day
+//!   meanwhile (the version), and deleting only the marks it saw, so a concurrent write is
+//!   never lost (migration 000023). The accrual worker refreshes every dirty day; a read refreshes the dirty days of
 //!   its range first, so a read never sees a stale day.
 //! - **Edges.** A range's partial days (an instant that is not midnight UTC) are computed
 //!   directly from their pages and added to the full days' sums.
@@ -345,31 +347,58 @@ pub fn fingerprint(context: &CostContext) -> String {
     hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Recomputes one day from its facts and replaces its rows. The day's marks are read
-/// first, then its facts, and the sums computed, all outside the write lock; the write
-/// transaction only replaces the rows (milliseconds), unless another recomputation took
-/// the marks meanwhile. A write landing after the marks were read adds a mark of its own
-/// (marks are append-only) and the day is recomputed again.
+/// Recomputes one day from its facts and replaces its rows: [`read_day`] outside the
+/// write lock, then [`write_day`] (milliseconds).
 fn recompute_day(conn: &mut AnyConnection, costing: &Costing, day: i64) -> Result<(), StorageError> {
+    if let Some(read) = read_day(conn, costing, day)? {
+        write_day(conn, read)?;
+    }
+    Ok(())
+}
+
+/// One day's rows computed from its facts, with what they were computed after.
+pub struct DayRead {
+    day: i64,
+    version: i64,
+    seen: Vec<i64>,
+    rows: DayRows,
+}
+
+/// Reads a dirty day's version and marks, then its facts, and computes its rows; `None`
+/// when the day has no marks (another recomputation did it meanwhile).
+pub fn read_day(conn: &mut AnyConnection, costing: &Costing, day: i64) -> Result<Option<DayRead>, StorageError> {
+    let version = rows::day_version(conn, day)?;
     let seen = rows::marks(conn, day)?;
     if seen.is_empty() {
-        return Ok(()); // Another recomputation did it meanwhile.
+        return Ok(None);
     }
     let found = facts::pages_of_range(conn, start_of(day), start_of(day + 1))?;
-    let day_rows = contribution(&model(&found, costing), costing).into_rows(day);
+    let rows = contribution(&model(&found, costing), costing).into_rows(day);
+    Ok(Some(DayRead { day, version, seen, rows }))
+}
+
+/// Replaces the day's rows with what [`read_day`] computed and deletes the marks it saw,
+/// unless another recomputation wrote the day since (its rows are then the newer ones):
+/// returns whether it wrote. A change made after the read left a mark of its own, which
+/// keeps the day dirty, even when it replaced a mark this read saw.
+pub fn write_day(conn: &mut AnyConnection, read: DayRead) -> Result<bool, StorageError> {
+    let DayRead { day, version, seen, rows: day_rows } = read;
     write_transaction(conn, |conn| {
         rows::lock(conn)?;
-        if !rows::all_marks_present(conn, &seen)? {
-            return Ok(());
+        if rows::day_version(conn, day)? != version {
+            return Ok(false);
         }
         rows::replace_day(conn, day, &day_rows)?;
+        // Only inequality matters: wrapping keeps the next version different from this one.
+        rows::set_day_version(conn, day, version.wrapping_add(1))?;
         rows::mark_month(conn, &month_of(day))?;
-        rows::clear_marks(conn, &seen)
+        rows::clear_marks(conn, &seen)?;
+        Ok(true)
     })
 }
 
 /// What classifies and costs pages, from the people, services, teams and cost settings.
-pub(crate) fn costing_of(context: &CostContext) -> Costing {
+pub fn costing_of(context: &CostContext) -> Costing {
     let calendars: BTreeMap<String, WorkingCalendar> = context
         .people
         .iter()

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::schema::{
-    rollup_bad_nights, rollup_debt, rollup_dirty, rollup_dirty_months, rollup_missing_rates, rollup_pages,
-    rollup_people, rollup_response_times, rollup_state,
+    rollup_bad_nights, rollup_day_versions, rollup_debt, rollup_dirty, rollup_dirty_months, rollup_missing_rates,
+    rollup_pages, rollup_people, rollup_response_times, rollup_state,
 };
 use super::{AnyConnection, StorageError};
 
@@ -43,7 +43,7 @@ pub fn marks(conn: &mut AnyConnection, day: i64) -> Result<Vec<i64>, StorageErro
     Ok(rollup_dirty::table.filter(rollup_dirty::day.eq(day)).select(rollup_dirty::seq).load(conn)?)
 }
 
-/// Deletes exactly the marks seen (a mark added meanwhile keeps the day dirty).
+/// Deletes the marks seen that are still there (a mark added meanwhile keeps the day dirty).
 pub fn clear_marks(conn: &mut AnyConnection, seen: &[i64]) -> Result<(), StorageError> {
     for chunk in seen.chunks(500) {
         diesel::delete(rollup_dirty::table.filter(rollup_dirty::seq.eq_any(chunk))).execute(conn)?;
@@ -51,14 +51,39 @@ pub fn clear_marks(conn: &mut AnyConnection, seen: &[i64]) -> Result<(), Storage
     Ok(())
 }
 
-/// Marks these days dirty. Marks are append-only: a recomputation that read a day's marks
-/// before this write deletes only those, so this one keeps the day dirty.
+/// Which recomputation of the day wrote its rows last (0: none yet).
+pub fn day_version(conn: &mut AnyConnection, day: i64) -> Result<i64, StorageError> {
+    Ok(rollup_day_versions::table.find(day).select(rollup_day_versions::version).first(conn).optional()?.unwrap_or(0))
+}
+
+/// Records that the day's rows were just written by the recomputation after `version`.
+pub fn set_day_version(conn: &mut AnyConnection, day: i64, version: i64) -> Result<(), StorageError> {
+    diesel::delete(rollup_day_versions::table.find(day)).execute(conn)?;
+    diesel::insert_into(rollup_day_versions::table)
+        .values((rollup_day_versions::day.eq(day), rollup_day_versions::version.eq(version)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks these days dirty, with a mark newer than any a recomputation may have read: that
+/// recomputation deletes only the marks it saw, so this one keeps the day dirty.
+///
+/// On SQLite the new mark replaces the day's pending ones. Postings are serialised there
+/// anyway, and appending made every posting insert one mark per day it touched into the
+/// day index: a year's first accrual left 1,770,138 marks for 359 days, each posting
+/// writing a page of that index per day (about 0.6 WAL frames per ledger line). A
+/// recomputation that read a replaced mark still writes its rows, as its day's version is
+/// what it checks, and the new mark has the day recomputed again.
+///
+/// On PostgreSQL postings run side by side; deleting each other's marks would make them
+/// wait on each other's row locks, so marks are appended.
 pub fn mark_days(conn: &mut AnyConnection, days: &BTreeSet<i64>) -> Result<(), StorageError> {
     match conn {
-        // One cached single-row statement: a multi-row insert is parsed anew each time and
+        // Cached single-row statements: a multi-row statement is parsed anew each time and
         // keeps a statement journal of every page it touches.
         AnyConnection::Sqlite(c) => {
             for day in days {
+                diesel::delete(rollup_dirty::table.filter(rollup_dirty::day.eq(*day))).execute(c)?;
                 diesel::insert_into(rollup_dirty::table).values(rollup_dirty::day.eq(*day)).execute(c)?;
             }
         }
@@ -70,16 +95,6 @@ pub fn mark_days(conn: &mut AnyConnection, days: &BTreeSet<i64>) -> Result<(), S
         }
     }
     Ok(())
-}
-
-/// Whether every mark in `seen` is still there: false when another recomputation did the day.
-pub fn all_marks_present(conn: &mut AnyConnection, seen: &[i64]) -> Result<bool, StorageError> {
-    let mut present = 0usize;
-    for chunk in seen.chunks(500) {
-        let count: i64 = rollup_dirty::table.filter(rollup_dirty::seq.eq_any(chunk)).count().get_result(conn)?;
-        present += usize::try_from(count).unwrap_or(0);
-    }
-    Ok(present == seen.len())
 }
 
 /// Marks every day that has pages dirty (after the fingerprint changed), and records it.

@@ -360,6 +360,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    rollup_day_versions (day) {
+        day -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     pay_journal (seq) {
         seq -> BigInt,
         person_id -> Text,

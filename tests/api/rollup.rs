@@ -220,3 +220,58 @@ async fn first_page(app: &TestApp) -> String {
         .and_then(|pages| pages.first())
         .map_or_else(|| panic!("INC-1: {pages:?}"), |page| page["id"].as_str().unwrap().to_owned())
 }
+
+on_both_backends!(a_recomputation_that_raced_a_posting_or_another_recomputation_loses_nothing);
+
+/// A day's recomputation reads the day's version and marks, then its facts, outside the
+/// write lock. A posting that lands meanwhile leaves a newer mark (on SQLite it replaces
+/// the day's marks with one), so the day stays dirty after the recomputation writes. Of two
+/// recomputations of one day, the one that read first never overwrites the other's rows.
+async fn a_recomputation_that_raced_a_posting_or_another_recomputation_loses_nothing(backend: Backend) {
+    use paydown::rollup::{costing_of, day_of, read_day, write_day};
+    use paydown::storage::facts::cost_context;
+    use paydown::storage::rollup::{dirty_days, marks};
+
+    let app = TestApp::new(backend);
+    crate::ledger::march_facts(&app).await;
+    assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
+    let (from, to) = (at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"));
+    let mut conn = app.store.conn().unwrap();
+    assert_rollup_equals_direct(&mut conn, from, to, None);
+    let day = day_of(at("2026-03-21T23:30:00Z"));
+    assert_eq!(dirty_days(&mut conn, None).unwrap(), Vec::<i64>::new(), "the reads recomputed every day");
+
+    // A new page on that day marks it; a recomputation reads it before it is priced.
+    let page = json!({"source": "manual", "external_id": "INC-2", "service": "checkout",
+        "triggered_at": "2026-03-21T23:30:00Z", "acknowledged_at": "2026-03-21T23:40:00Z", "acknowledged_by": "alice",
+        "resolved_at": "2026-03-22T00:10:00Z"});
+    let created = app.post("/v1/pages", page).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let page_id = created.body["id"].as_str().unwrap().to_owned();
+    let costing = costing_of(&cost_context(&mut conn).unwrap());
+    let before_pricing = read_day(&mut conn, &costing, day).unwrap().expect("the new page marked its day");
+
+    // The posting of its lines marks the day again (SQLite: in place of the page's mark).
+    assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
+    let pending = marks(&mut conn, day).unwrap();
+    match backend {
+        Backend::Sqlite => assert_eq!(pending.len(), 1, "the posting replaced the day's marks: {pending:?}"),
+        Backend::Postgres => assert_eq!(pending.len(), 2, "the posting appended a mark: {pending:?}"),
+    }
+    assert!(write_day(&mut conn, before_pricing).unwrap(), "no other recomputation wrote the day: it writes");
+    assert_eq!(dirty_days(&mut conn, None).unwrap(), vec![day], "the posting's mark keeps the day dirty");
+    assert_rollup_equals_direct(&mut conn, from, to, None);
+    assert_eq!(dirty_days(&mut conn, None).unwrap(), Vec::<i64>::new());
+
+    // Two recomputations of the day, around a late response: the newer writes first.
+    let response = json!({"person": "alice", "started_at": "2026-03-21T23:35:00Z", "ended_at": "2026-03-22T01:35:00Z", "actionable": false});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), response).await.status, 201);
+    let older = read_day(&mut conn, &costing, day).unwrap().expect("the response marked the day");
+    let longer = json!({"person": "alice", "started_at": "2026-03-21T23:35:00Z", "ended_at": "2026-03-22T03:35:00Z", "actionable": false});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), longer).await.status, 201);
+    let newer = read_day(&mut conn, &costing, day).unwrap().expect("the day is still dirty");
+    assert!(write_day(&mut conn, newer).unwrap());
+    assert!(!write_day(&mut conn, older).unwrap(), "the older read must not overwrite the newer rows");
+    assert_eq!(dirty_days(&mut conn, None).unwrap(), Vec::<i64>::new(), "the newer read saw every mark");
+    assert_rollup_equals_direct(&mut conn, from, to, None);
+}
