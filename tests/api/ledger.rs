@@ -338,6 +338,37 @@ fn accrue_until_stalled(url: &str, entries: usize, backend: Backend) {
     assert!(line.contains(&format!("stalled after {entries} entries")), "{backend:?}: {line}");
     child.kill().unwrap();
     child.wait().unwrap();
+    if backend == Backend::Postgres {
+        wait_until_the_killed_session_is_gone(url);
+    }
+}
+
+/// PostgreSQL ends a killed client's session only when it notices the closed socket, which
+/// under load can come after the test's next accrual: that accrual would then skip the
+/// person whose lock the dead session still holds, as it should skip a live worker's.
+fn wait_until_the_killed_session_is_gone(url: &str) {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let mut conn = diesel::PgConnection::establish(url).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held: Held = diesel::sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND (xact_start IS NOT NULL \
+             OR EXISTS (SELECT 1 FROM pg_locks WHERE pg_locks.pid = pg_stat_activity.pid AND locktype = 'advisory'))",
+        )
+        .get_result(&mut conn)
+        .unwrap();
+        if held.count == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the killed accrual's session is still open after 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `kill -9` in the middle of an accrual loses only the person being posted (their
