@@ -16,6 +16,8 @@ use crate::domain::timestamp::{from_naive, to_naive};
 
 /// Most journal rows bound in one `IN (…)` list.
 const SEQS_PER_STATEMENT_MAX: usize = 500;
+/// People folded by one statement of [`mark_many`] (two bound values each).
+const FOLDED_PEOPLE_PER_STATEMENT_MAX: usize = 500;
 /// How far before the old horizon the sweep re-prices: a local day that ended between the
 /// two horizons started at most 14 h + 24 h before the old one.
 const SWEEP_LOOKBACK_HOURS: i64 = 48;
@@ -167,9 +169,46 @@ pub fn mark(conn: &mut AnyConnection, person: &str, from: DateTime<Utc>) -> Resu
 }
 
 /// Journals many people at once (the importer's batches, which bypass the row triggers).
+///
+/// On SQLite each person's rows are folded into one: the new row names the earliest
+/// instant and the oldest wait of those it replaces. An import of a year in batches used
+/// to leave a row per person per batch (400,000 for 1,000,000 pages), scattered over the
+/// table, so that the posting that cleared a person rewrote about 80 journal pages. A
+/// worker that read the replaced rows finds them gone when it posts and prices the person
+/// again ([`all_present`]); SQLite has one writer, so no two imports fold at once.
 pub fn mark_many(conn: &mut AnyConnection, marks: &[(String, DateTime<Utc>)]) -> Result<(), StorageError> {
-    for (person, from) in marks {
-        mark(conn, person, *from)?;
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let AnyConnection::Sqlite(c) = conn else {
+        for (person, from) in marks {
+            mark(conn, person, *from)?;
+        }
+        return Ok(());
+    };
+    #[derive(QueryableByName)]
+    struct Newest {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    for chunk in marks.chunks(FOLDED_PEOPLE_PER_STATEMENT_MAX) {
+        let before: Newest = diesel::sql_query("SELECT COALESCE(MAX(seq), 0) AS seq FROM pay_journal").get_result(c)?;
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let mut insert = diesel::sql_query(format!(
+            "INSERT INTO pay_journal (person_id, from_at, recorded_at) \
+             SELECT v.column1, MIN(v.column2, COALESCE((SELECT MIN(from_at) FROM pay_journal j WHERE j.person_id = v.column1), v.column2)), \
+             COALESCE((SELECT MIN(recorded_at) FROM pay_journal j WHERE j.person_id = v.column1), strftime('%Y-%m-%d %H:%M:%f', 'now')) \
+             FROM (VALUES {values}) v"
+        ))
+        .into_boxed();
+        for (person, from) in chunk {
+            insert = insert.bind::<Text, _>(person.as_str()).bind::<Timestamp, _>(to_naive(*from));
+        }
+        insert.execute(c)?;
+        diesel::sql_query(
+            "DELETE FROM pay_journal WHERE seq <= ?1 \
+             AND person_id IN (SELECT person_id FROM pay_journal WHERE seq > ?1)",
+        )
+        .bind::<BigInt, _>(before.seq)
+        .execute(c)?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     servers_advancing_the_standby_horizon_at_once_never_collide,
     a_pipelined_accrual_posts_what_one_connection_posts,
     a_posting_clears_exactly_the_journal_rows_it_was_priced_for,
+    an_import_in_batches_folds_each_persons_journal_rows_on_sqlite,
 );
 
 /// How long a test waits for the worker to drain the journal.
@@ -751,7 +752,7 @@ async fn a_posting_clears_exactly_the_journal_rows_it_was_priced_for(backend: Ba
     let mut conn = app.store.conn().unwrap();
     let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap().to_utc();
     let mark = |conn: &mut paydown::storage::AnyConnection, person: &str| {
-        paydown::storage::write_transaction(conn, |conn| journal::mark_many(conn, &[(person.to_owned(), at)])).unwrap();
+        paydown::storage::write_transaction(conn, |conn| journal::mark(conn, person, at)).unwrap();
     };
     mark(&mut conn, "ghost-a");
     mark(&mut conn, "ghost-b");
@@ -777,4 +778,94 @@ async fn a_posting_clears_exactly_the_journal_rows_it_was_priced_for(backend: Ba
     assert!(!journal::all_present(&mut conn, &first).unwrap(), "{backend:?}");
     let second = journal::PersonMarks { seqs: vec![both.seqs[1]], ..both.clone() };
     assert!(journal::all_present(&mut conn, &second).unwrap(), "{backend:?}");
+}
+
+/// Finding (2026-12-06): an import of a year in batches left one journal row per person
+/// per batch (400,000 for 1,000,000 pages), scattered over the table, so the posting that
+/// cleared a person rewrote about 80 journal pages. On SQLite each batch now folds the
+/// person's rows into one that names the earliest instant and the oldest wait of those it
+/// replaces; a worker that read the replaced rows finds them gone and prices again.
+/// PostgreSQL appends (its writers run side by side).
+async fn an_import_in_batches_folds_each_persons_journal_rows_on_sqlite(backend: Backend) {
+    use diesel::prelude::*;
+    use paydown::storage::journal;
+    use paydown::storage::schema::pay_journal;
+    let app = TestApp::new(backend);
+    let mut conn = app.store.conn().unwrap();
+    let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+    let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
+    let policy = paydown::domain::policy::PayPolicy::with_defaults("nights", 1, from, currency);
+    paydown::storage::policies::create_version(&mut conn, &policy, &stamp).unwrap();
+    for id in ["alice", "bob"] {
+        let person = paydown::storage::people::NewPerson {
+            id: id.into(),
+            name: id.into(),
+            email: format!("{id}@example.com"),
+            payroll_id: format!("E-{id}"),
+            team: None,
+            timezone: "Europe/Berlin".parse().unwrap(),
+            currency,
+            loaded_hourly_cost: None,
+            working_hours: Default::default(),
+            holiday_calendar: None,
+        };
+        paydown::storage::people::create(&mut conn, &person, &stamp).unwrap();
+        paydown::storage::policies::assign(&mut conn, id, "nights", from, &stamp).unwrap();
+    }
+    diesel::delete(pay_journal::table).execute(&mut conn).unwrap();
+    let earlier = chrono::DateTime::parse_from_rfc3339("2025-11-03T10:00:00Z").unwrap().to_utc();
+    paydown::storage::write_transaction(&mut conn, |conn| journal::mark(conn, "alice", earlier)).unwrap();
+    let oldest_wait: chrono::NaiveDateTime =
+        pay_journal::table.select(pay_journal::recorded_at).first(&mut conn).unwrap();
+    let seen_before = journal::marks(&mut conn, "alice").unwrap().unwrap();
+    drop(conn);
+
+    // 12,000 pages, three import batches, each with pages acknowledged by alice and by bob.
+    let mut csv = String::from(
+        "source,external_id,service,alert_key,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at\n",
+    );
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T01:00:00Z").unwrap();
+    for index in 0..12_000i64 {
+        let at = start + chrono::Duration::minutes(31 * index);
+        let stamp = |offset: i64| (at + chrono::Duration::minutes(offset)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let who = if index % 2 == 0 { "alice" } else { "bob" };
+        csv.push_str(&format!("t,F-{index},payments,a,wake,{},{},{who},{}\n", stamp(0), stamp(3), stamp(20)));
+    }
+    let report = paydown::import::import_pages(
+        &app.store,
+        csv.as_bytes(),
+        paydown::ingest::csv_pages::PageCsvFormat::Generic,
+        &stamp,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.created, 12_000, "{backend:?}: {report:?}");
+
+    let mut conn = app.store.conn().unwrap();
+    let alice = journal::marks(&mut conn, "alice").unwrap().unwrap();
+    let bob = journal::marks(&mut conn, "bob").unwrap().unwrap();
+    assert_eq!(alice.from, earlier, "{backend:?}: the earliest instant of the rows folded");
+    assert_eq!(bob.from, (start + chrono::Duration::minutes(31)).to_utc(), "{backend:?}: his first page");
+    let waits: Vec<chrono::NaiveDateTime> = pay_journal::table
+        .filter(pay_journal::person_id.eq("alice"))
+        .select(pay_journal::recorded_at)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(waits.iter().min(), Some(&oldest_wait), "{backend:?}: the oldest wait is kept");
+    match backend {
+        Backend::Sqlite => {
+            assert_eq!((alice.seqs.len(), bob.seqs.len()), (1, 1), "{backend:?}: one row per person");
+            assert!(!journal::all_present(&mut conn, &seen_before).unwrap(), "a worker that read before prices again");
+        }
+        Backend::Postgres => {
+            assert_eq!((alice.seqs.len(), bob.seqs.len()), (4, 3), "{backend:?}: a row per batch");
+            assert!(journal::all_present(&mut conn, &seen_before).unwrap());
+        }
+    }
+    let report = paydown::accrual::accrue(&mut conn, "test", paydown::http::now()).unwrap();
+    assert!(report.lines_posted >= 12_000, "{backend:?}: {report:?}");
+    let verified = paydown::accrual::verify(&mut conn).unwrap();
+    assert!(verified.is_clean(), "{backend:?}: {:?}", verified.differences);
+    assert_eq!(verified.journal_pending, 0, "{backend:?}");
 }
