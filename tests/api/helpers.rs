@@ -383,3 +383,33 @@ pub fn create_token(store: &Store, role: Role, person: Option<&str>, teams: &[&s
     let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
     paydown::storage::tokens::create(&mut conn, &new, &stamp).expect("create token").1
 }
+
+/// Creates the EUR pay policy `policy` (the defaults, from `from`) and, on it, one person
+/// per id in Europe/Berlin, written straight to storage: a ledger without the HTTP API.
+pub fn people_on_a_policy(
+    conn: &mut paydown::storage::AnyConnection,
+    policy: &str,
+    ids: &[&str],
+    from: chrono::NaiveDate,
+) {
+    let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
+    let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
+    let version = paydown::domain::policy::PayPolicy::with_defaults(policy, 1, from, currency);
+    paydown::storage::policies::create_version(conn, &version, &stamp).unwrap();
+    for id in ids {
+        let person = paydown::storage::people::NewPerson {
+            id: (*id).into(),
+            name: format!("Person {id}"),
+            email: format!("{id}@example.com"),
+            payroll_id: format!("E-{}", id.to_uppercase()),
+            team: None,
+            timezone: "Europe/Berlin".parse().unwrap(),
+            currency,
+            loaded_hourly_cost: None,
+            working_hours: Default::default(),
+            holiday_calendar: None,
+        };
+        paydown::storage::people::create(conn, &person, &stamp).unwrap();
+        paydown::storage::policies::assign(conn, id, policy, from, &stamp).unwrap();
+    }
+}

@@ -793,26 +793,12 @@ async fn an_import_in_batches_folds_each_persons_journal_rows_on_sqlite(backend:
     let app = TestApp::new(backend);
     let mut conn = app.store.conn().unwrap();
     let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
-    let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
-    let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
-    let policy = paydown::domain::policy::PayPolicy::with_defaults("nights", 1, from, currency);
-    paydown::storage::policies::create_version(&mut conn, &policy, &stamp).unwrap();
-    for id in ["alice", "bob"] {
-        let person = paydown::storage::people::NewPerson {
-            id: id.into(),
-            name: id.into(),
-            email: format!("{id}@example.com"),
-            payroll_id: format!("E-{id}"),
-            team: None,
-            timezone: "Europe/Berlin".parse().unwrap(),
-            currency,
-            loaded_hourly_cost: None,
-            working_hours: Default::default(),
-            holiday_calendar: None,
-        };
-        paydown::storage::people::create(&mut conn, &person, &stamp).unwrap();
-        paydown::storage::policies::assign(&mut conn, id, "nights", from, &stamp).unwrap();
-    }
+    crate::helpers::people_on_a_policy(
+        &mut conn,
+        "nights",
+        &["alice", "bob"],
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+    );
     diesel::delete(pay_journal::table).execute(&mut conn).unwrap();
     let earlier = chrono::DateTime::parse_from_rfc3339("2025-11-03T10:00:00Z").unwrap().to_utc();
     paydown::storage::write_transaction(&mut conn, |conn| journal::mark(conn, "alice", earlier)).unwrap();

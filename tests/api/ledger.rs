@@ -480,23 +480,7 @@ fn a_crash_between_posting_batches_replays_only_what_is_missing() {
         let stamp = paydown::storage::Stamp::new("test", paydown::http::now());
         let mut conn = store.conn().unwrap();
         let from = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
-        let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
-        let policy = paydown::domain::policy::PayPolicy::with_defaults("busy", 1, from, currency);
-        paydown::storage::policies::create_version(&mut conn, &policy, &stamp).unwrap();
-        let person = paydown::storage::people::NewPerson {
-            id: "busy".into(),
-            name: "Busy Person".into(),
-            email: "busy@example.com".into(),
-            payroll_id: "E-BUSY".into(),
-            team: None,
-            timezone: "Europe/Berlin".parse().unwrap(),
-            currency,
-            loaded_hourly_cost: None,
-            working_hours: Default::default(),
-            holiday_calendar: None,
-        };
-        paydown::storage::people::create(&mut conn, &person, &stamp).unwrap();
-        paydown::storage::policies::assign(&mut conn, "busy", "busy", from, &stamp).unwrap();
+        crate::helpers::people_on_a_policy(&mut conn, "busy", &["busy"], from);
         // 700 pages at night, each acknowledged and resolved by the one person.
         let mut csv = String::from(
             "source,external_id,service,alert_key,lane,triggered_at,acknowledged_at,acknowledged_by,resolved_at\n",
