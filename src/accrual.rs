@@ -30,13 +30,16 @@
 //! after it, as an adjustment that names the original period (`natural_period`).
 
 use crate::domain::person_version::PayHistory;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::domain::entry_id::EntryIds;
 use crate::domain::pay::PricedLine;
 use crate::domain::period::{PeriodScheme, PeriodSpan};
 use crate::domain::posting::{Change, EntryKind, LiveEntry, changes_in_periods, line_terms};
@@ -226,6 +229,9 @@ fn accrue_on(
     // Read once the journal names someone: a pass with nothing to do reads the journal only.
     let mut posting_rules: Option<(PeriodScheme, Option<chrono::NaiveDate>)> = None;
     let run_id = uuid::Uuid::now_v7().to_string();
+    let shared_run_id: Arc<str> = Arc::from(run_id.as_str());
+    let shared_actor: Arc<str> = Arc::from(actor);
+    let entry_ids = EntryIds::new(u64::try_from(now.timestamp_millis()).unwrap_or(0), uuid::Uuid::new_v4().as_u128());
     let mut report = AccrualReport { run_id: run_id.clone(), as_of: horizon, ..AccrualReport::default() };
     let mut run_recorded = false;
     let mut taken_elsewhere = BTreeSet::new();
@@ -243,7 +249,15 @@ fn accrue_on(
             write_transaction(conn, |conn| store::insert_run(conn, &run_id, actor, now))?;
             run_recorded = true;
         }
-        let context = Posting { scheme, run_id: &run_id, actor, now, horizon, pay_from };
+        let context = Posting {
+            scheme,
+            run_id: Arc::clone(&shared_run_id),
+            actor: Arc::clone(&shared_actor),
+            entry_ids: &entry_ids,
+            now,
+            horizon,
+            pay_from,
+        };
         let mut record = |person: String, outcome: PersonOutcome, priced_beside, report: &mut AccrualReport| {
             match outcome {
                 PersonOutcome::Done => report.people += 1,
@@ -412,8 +426,10 @@ pub fn mark_everyone(conn: &mut AnyConnection) -> Result<usize, LedgerError> {
 /// What every posting of one pass shares.
 struct Posting<'a> {
     scheme: PeriodScheme,
-    run_id: &'a str,
-    actor: &'a str,
+    /// The run and the actor, shared by every entry the run builds.
+    run_id: Arc<str>,
+    actor: Arc<str>,
+    entry_ids: &'a EntryIds,
     now: DateTime<Utc>,
     horizon: DateTime<Utc>,
     /// Go-live: lines before it are never posted (`domain::pay_run::is_payable`).
@@ -522,17 +538,18 @@ fn postings_for(
     let (live, revisions_max) = live_entries(entries);
     let by_id: BTreeMap<&str, &Entry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
     let mut postings = Vec::new();
+    let mut texts = EntryTexts::default();
     let posted_for = natural_periods(entries);
     let period_of = |line: &PricedLine| context.scheme.period_of(person.local_date(line.occurred_at)).id;
     for change in changes_in_periods(desired, &live, &revisions_max, period_of, &posted_for) {
         postings.push(match change {
             Change::Post { line_key, revision, line } => {
                 let page_day = line.page_id.as_ref().and_then(|page| page_days.get(page).copied());
-                new_line_entry(context.run_id, line_key, revision, &line, page_day, context.actor, context.now)?
+                new_line_entry(context, &mut texts, line_key, revision, line, page_day)?
             }
             Change::Reverse { entry } => {
                 let Some(reversed) = by_id.get(entry.entry_id.as_str()) else { continue };
-                reversal_entry(context.run_id, reversed, context.actor, context.now)
+                reversal_entry(context, &mut texts, reversed)
             }
         });
     }
@@ -777,58 +794,75 @@ fn post_all(
     Ok(())
 }
 
+/// The person's and policies' ids, one allocation each for all of a person's entries.
+#[derive(Default)]
+struct EntryTexts {
+    shared: Vec<Arc<str>>,
+}
+
+impl EntryTexts {
+    fn shared(&mut self, text: &str) -> Arc<str> {
+        if let Some(found) = self.shared.iter().find(|shared| &***shared == text) {
+            return Arc::clone(found);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.shared.push(Arc::clone(&shared));
+        shared
+    }
+}
+
 fn new_line_entry(
-    run_id: &str,
+    context: &Posting<'_>,
+    texts: &mut EntryTexts,
     line_key: String,
     revision: i32,
     line: &PricedLine,
     page_day: Option<i64>,
-    actor: &str,
-    now: DateTime<Utc>,
 ) -> Result<NewEntry, StorageError> {
     let amount_minor = line
         .currency
         .to_minor_units(line.amount)
         .map_err(|error| StorageError::Unavailable(format!("line `{line_key}`: {error}")))?;
+    let terms = line_terms(line);
     Ok(NewEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        accrual_run_id: run_id.to_owned(),
-        person: line.person_id.clone(),
+        id: context.entry_ids.next_id(),
+        accrual_run_id: Arc::clone(&context.run_id),
+        person: texts.shared(&line.person_id),
         // Both are set when the entry is posted (`post_all`).
         period: String::new(),
         natural_period: String::new(),
         kind: EntryKind::Line,
-        terms: line_terms(line),
+        terms,
         line_key,
         revision,
         reverses: None,
-        component: crate::domain::serde_name(&line.component),
+        component: Cow::Borrowed(line.component.as_str()),
         quantity: line.quantity,
-        unit: crate::domain::serde_name(&line.unit),
+        unit: Cow::Borrowed(line.unit.as_str()),
         unit_rate: line.unit_rate,
         multiplier: line.multiplier,
-        time_class: line.time_class.map(|class| class.as_str().to_owned()),
-        day_class: line.day_class.map(|class| class.as_str().to_owned()),
+        time_class: line.time_class.map(|class| Cow::Borrowed(class.as_str())),
+        day_class: line.day_class.map(|class| Cow::Borrowed(class.as_str())),
         amount_minor,
-        currency: line.currency.code().to_owned(),
-        fact_kind: crate::domain::serde_name(&line.fact.kind),
+        currency: Cow::Borrowed(line.currency.code()),
+        fact_kind: Cow::Borrowed(line.fact.kind.as_str()),
         fact_id: line.fact.id.clone(),
         page_id: line.page_id.clone(),
-        policy_id: line.policy.id.clone(),
+        policy_id: texts.shared(&line.policy.id),
         policy_version: i32::try_from(line.policy.version).unwrap_or(i32::MAX),
         occurred_at: line.occurred_at,
         explanation: line.explanation.clone(),
-        posted_at: now,
-        posted_by: actor.to_owned(),
+        posted_at: context.now,
+        posted_by: Arc::clone(&context.actor),
         page_day,
     })
 }
 
-fn reversal_entry(run_id: &str, reversed: &Entry, actor: &str, now: DateTime<Utc>) -> NewEntry {
+fn reversal_entry(context: &Posting<'_>, texts: &mut EntryTexts, reversed: &Entry) -> NewEntry {
     NewEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        accrual_run_id: run_id.to_owned(),
-        person: reversed.person.clone(),
+        id: context.entry_ids.next_id(),
+        accrual_run_id: Arc::clone(&context.run_id),
+        person: texts.shared(&reversed.person),
         period: reversed.natural_period.clone(),
         natural_period: reversed.natural_period.clone(),
         kind: EntryKind::Reversal,
@@ -836,24 +870,24 @@ fn reversal_entry(run_id: &str, reversed: &Entry, actor: &str, now: DateTime<Utc
         revision: reversed.revision,
         reverses: Some(reversed.id.clone()),
         terms: reversed.terms.clone(),
-        component: reversed.component.clone(),
+        component: Cow::Owned(reversed.component.clone()),
         quantity: -reversed.quantity,
-        unit: reversed.unit.clone(),
+        unit: Cow::Owned(reversed.unit.clone()),
         unit_rate: reversed.unit_rate,
         multiplier: reversed.multiplier,
-        time_class: reversed.time_class.clone(),
-        day_class: reversed.day_class.clone(),
+        time_class: reversed.time_class.clone().map(Cow::Owned),
+        day_class: reversed.day_class.clone().map(Cow::Owned),
         amount_minor: -reversed.amount_minor,
-        currency: reversed.currency.clone(),
-        fact_kind: reversed.fact_kind.clone(),
+        currency: Cow::Owned(reversed.currency.clone()),
+        fact_kind: Cow::Owned(reversed.fact_kind.clone()),
         fact_id: reversed.fact_id.clone(),
         page_id: reversed.page_id.clone(),
-        policy_id: reversed.policy_id.clone(),
+        policy_id: texts.shared(&reversed.policy_id),
         policy_version: reversed.policy_version,
         occurred_at: reversed.occurred_at,
         explanation: format!("reversal of entry {}: {}", reversed.id, reversed.explanation),
-        posted_at: now,
-        posted_by: actor.to_owned(),
+        posted_at: context.now,
+        posted_by: Arc::clone(&context.actor),
         page_day: None,
     }
 }
@@ -941,7 +975,7 @@ pub fn verify_with_progress(
                     format!(
                         "{}: ledger lacks {} {} {} ({line_key})",
                         person.id,
-                        crate::domain::serde_name(&line.component),
+                        line.component.as_str(),
                         line.amount,
                         line.currency
                     )

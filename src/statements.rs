@@ -42,9 +42,9 @@ pub fn printable(priced: &Statement, person: PersonInfo) -> StatementInput {
         .iter()
         .map(|line| StatementLine {
             occurred_at: line.occurred_at,
-            component: crate::domain::serde_name(&line.component),
+            component: line.component.as_str().to_owned(),
             quantity: line.quantity,
-            unit: crate::domain::serde_name(&line.unit),
+            unit: line.unit.as_str().to_owned(),
             amount: line.amount,
             currency: line.currency.code().to_owned(),
             explanation: line.explanation.clone(),

@@ -5,6 +5,7 @@
 
 pub mod currency;
 pub mod debt;
+pub mod entry_id;
 pub mod field_error;
 pub mod health;
 pub mod histogram;

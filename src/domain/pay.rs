@@ -198,6 +198,18 @@ pub enum QuantityUnit {
     Nights,
 }
 
+impl QuantityUnit {
+    /// The snake_case name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuantityUnit::Count => "count",
+            QuantityUnit::Minutes => "minutes",
+            QuantityUnit::Hours => "hours",
+            QuantityUnit::Nights => "nights",
+        }
+    }
+}
+
 /// Which kind of fact a line prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -208,6 +220,17 @@ pub enum FactKind {
     Response,
     /// A shift.
     Shift,
+}
+
+impl FactKind {
+    /// The snake_case name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactKind::Page => "page",
+            FactKind::Response => "response",
+            FactKind::Shift => "shift",
+        }
+    }
 }
 
 /// The fact a line prices.

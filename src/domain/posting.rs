@@ -10,7 +10,7 @@
 //! - A line whose terms did not change posts nothing, so accruing twice posts nothing
 //!   the second time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::pay::PricedLine;
 use super::period::{PeriodScheme, PeriodSpan};
@@ -116,8 +116,8 @@ pub fn line_key(line: &PricedLine) -> String {
     format!(
         "{}|{}|{}|{}|{}",
         line.person_id,
-        crate::domain::serde_name(&line.component),
-        crate::domain::serde_name(&line.fact.kind),
+        line.component.as_str(),
+        line.fact.kind.as_str(),
         line.fact.id,
         format_rfc3339(&line.occurred_at)
     )
@@ -128,9 +128,9 @@ pub fn line_key(line: &PricedLine) -> String {
 pub fn line_terms(line: &PricedLine) -> String {
     format!(
         "{}|{} {}|{}|{}|{}|{}|{}|{} {}|{}@{}|{}",
-        crate::domain::serde_name(&line.component),
+        line.component.as_str(),
         line.quantity.normalize(),
-        crate::domain::serde_name(&line.unit),
+        line.unit.as_str(),
         line.unit_rate.normalize(),
         line.multiplier.normalize(),
         line.time_class.map(|class| class.as_str()).unwrap_or("-"),
@@ -155,9 +155,9 @@ pub struct LiveEntry {
 
 /// One thing to post.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Change {
+pub enum Change<'a> {
     /// Post `line` as `revision` of its identity.
-    Post { line_key: String, revision: i32, line: Box<PricedLine> },
+    Post { line_key: String, revision: i32, line: &'a PricedLine },
     /// Reverse a live entry.
     Reverse { entry: LiveEntry },
 }
@@ -167,27 +167,40 @@ pub enum Change {
 /// `live` are the live entries of the same person; `revisions_max` the highest revision
 /// ever posted per identity (reversed ones included), so a revived line gets a fresh
 /// revision. Reversals come before the posts they make room for; the order is stable.
-pub fn changes(desired: &[PricedLine], live: &[LiveEntry], revisions_max: &BTreeMap<String, i32>) -> Vec<Change> {
-    let live_by_key: BTreeMap<&str, &LiveEntry> = live.iter().map(|entry| (entry.line_key.as_str(), entry)).collect();
-    let mut seen = BTreeSet::new();
-    let mut result = Vec::new();
-    for (key, line) in keyed(desired) {
-        seen.insert(key.clone());
+pub fn changes<'a>(
+    desired: &'a [PricedLine],
+    live: &[LiveEntry],
+    revisions_max: &BTreeMap<String, i32>,
+) -> Vec<Change<'a>> {
+    changes_of_keyed(keyed(desired), live, revisions_max)
+}
+
+fn changes_of_keyed<'a>(
+    keyed: Vec<(String, &'a PricedLine)>,
+    live: &[LiveEntry],
+    revisions_max: &BTreeMap<String, i32>,
+) -> Vec<Change<'a>> {
+    let live_by_key: HashMap<&str, &LiveEntry> = live.iter().map(|entry| (entry.line_key.as_str(), entry)).collect();
+    let seen: HashSet<&str> =
+        if live.is_empty() { HashSet::new() } else { keyed.iter().map(|(key, _)| key.as_str()).collect() };
+    let mut result = Vec::with_capacity(keyed.len());
+    let mut gone: Vec<Change<'a>> = live
+        .iter()
+        .filter(|entry| !seen.contains(entry.line_key.as_str()))
+        .map(|entry| Change::Reverse { entry: entry.clone() })
+        .collect();
+    for (key, line) in keyed {
         let next_revision = revisions_max.get(&key).copied().unwrap_or(0) + 1;
         match live_by_key.get(key.as_str()) {
             Some(entry) if entry.terms == line_terms(line) => {}
             Some(entry) => {
                 result.push(Change::Reverse { entry: (*entry).clone() });
-                result.push(Change::Post { line_key: key, revision: next_revision, line: Box::new(line.clone()) });
+                result.push(Change::Post { line_key: key, revision: next_revision, line });
             }
-            None => result.push(Change::Post { line_key: key, revision: next_revision, line: Box::new(line.clone()) }),
+            None => result.push(Change::Post { line_key: key, revision: next_revision, line }),
         }
     }
-    for entry in live {
-        if !seen.contains(&entry.line_key) {
-            result.push(Change::Reverse { entry: entry.clone() });
-        }
-    }
+    result.append(&mut gone);
     result
 }
 
@@ -196,14 +209,21 @@ pub fn changes(desired: &[PricedLine], live: &[LiveEntry], revisions_max: &BTree
 /// date moved its local date across a period edge): reversed and posted again, so that
 /// every entry sits in the period of its local date. `period_of` gives a desired line's
 /// natural period, `posted_for` a live entry's (by entry id).
-pub fn changes_in_periods(
-    desired: &[PricedLine],
+pub fn changes_in_periods<'a>(
+    desired: &'a [PricedLine],
     live: &[LiveEntry],
     revisions_max: &BTreeMap<String, i32>,
     period_of: impl Fn(&PricedLine) -> String,
     posted_for: &BTreeMap<String, String>,
-) -> Vec<Change> {
-    let mut result = changes(desired, live, revisions_max);
+) -> Vec<Change<'a>> {
+    let keyed = keyed(desired);
+    // Nothing is live on a person's first accrual: no line can have moved period.
+    let held: Vec<(String, &'a PricedLine)> =
+        if live.is_empty() { Vec::new() } else { keyed.iter().map(|(key, line)| (key.clone(), *line)).collect() };
+    let mut result = changes_of_keyed(keyed, live, revisions_max);
+    if held.is_empty() {
+        return result;
+    }
     let reversed: BTreeSet<String> = result
         .iter()
         .filter_map(|change| match change {
@@ -212,14 +232,14 @@ pub fn changes_in_periods(
         })
         .collect();
     let live_by_key: BTreeMap<&str, &LiveEntry> = live.iter().map(|entry| (entry.line_key.as_str(), entry)).collect();
-    for (key, line) in keyed(desired) {
+    for (key, line) in held {
         let Some(entry) = live_by_key.get(key.as_str()) else { continue };
         if reversed.contains(&key) || posted_for.get(&entry.entry_id).is_none_or(|posted| *posted == period_of(line)) {
             continue;
         }
         let next_revision = revisions_max.get(&key).copied().unwrap_or(0) + 1;
         result.push(Change::Reverse { entry: (*entry).clone() });
-        result.push(Change::Post { line_key: key, revision: next_revision, line: Box::new(line.clone()) });
+        result.push(Change::Post { line_key: key, revision: next_revision, line });
     }
     result
 }
@@ -227,16 +247,20 @@ pub fn changes_in_periods(
 /// Pairs each line with its identity; should the engine ever price two lines with one
 /// identity, the later ones get `#2`, `#3`… so that neither is lost.
 pub fn keyed(lines: &[PricedLine]) -> Vec<(String, &PricedLine)> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    lines
-        .iter()
-        .map(|line| {
-            let key = line_key(line);
-            let count = counts.entry(key.clone()).or_insert(0);
-            *count += 1;
-            if *count == 1 { (key, line) } else { (format!("{key}#{count}"), line) }
-        })
-        .collect()
+    let mut keys: Vec<String> = lines.iter().map(line_key).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    let mut suffixes: Vec<(usize, usize)> = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        let count = counts.entry(key.as_str()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            suffixes.push((index, *count));
+        }
+    }
+    for (index, count) in suffixes {
+        keys[index] = format!("{}#{count}", keys[index]);
+    }
+    keys.into_iter().zip(lines).collect()
 }
 
 #[cfg(test)]

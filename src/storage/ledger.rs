@@ -4,7 +4,9 @@
 //! any insert into a closed period (see the ledger migration), so the rules hold even
 //! against code paths that forget them.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -400,12 +402,13 @@ pub fn person_entries_since(
     rows.into_iter().map(Entry::try_from).collect()
 }
 
-/// An entry to insert.
+/// An entry to insert. The texts one posting repeats on every entry (run, person, actor,
+/// policy) are shared and the names of enums borrowed: a first accrual builds millions.
 #[derive(Debug, Clone)]
 pub struct NewEntry {
     pub id: String,
-    pub accrual_run_id: String,
-    pub person: String,
+    pub accrual_run_id: Arc<str>,
+    pub person: Arc<str>,
     pub period: String,
     pub natural_period: String,
     pub kind: EntryKind,
@@ -413,24 +416,24 @@ pub struct NewEntry {
     pub revision: i32,
     pub reverses: Option<String>,
     pub terms: String,
-    pub component: String,
+    pub component: Cow<'static, str>,
     pub quantity: Decimal,
-    pub unit: String,
+    pub unit: Cow<'static, str>,
     pub unit_rate: Decimal,
     pub multiplier: Decimal,
-    pub time_class: Option<String>,
-    pub day_class: Option<String>,
+    pub time_class: Option<Cow<'static, str>>,
+    pub day_class: Option<Cow<'static, str>>,
     pub amount_minor: i64,
-    pub currency: String,
-    pub fact_kind: String,
+    pub currency: Cow<'static, str>,
+    pub fact_kind: Cow<'static, str>,
     pub fact_id: String,
     pub page_id: Option<String>,
-    pub policy_id: String,
+    pub policy_id: Arc<str>,
     pub policy_version: i32,
     pub occurred_at: DateTime<Utc>,
     pub explanation: String,
     pub posted_at: DateTime<Utc>,
-    pub posted_by: String,
+    pub posted_by: Arc<str>,
     /// The UTC day the entry's page was triggered on, when the poster read it with the
     /// facts (not stored: it marks the dashboard's rollup without a look-up of the page).
     pub page_day: Option<i64>,
@@ -522,15 +525,21 @@ impl<'a> From<&'a NewEntry> for EntryInsert<'a> {
 struct SqliteEntryRow<'a> {
     columns: EntryInsert<'a>,
     occurred_at: super::sqlite_text::SqliteTimestamp,
-    posted_at: super::sqlite_text::SqliteTimestamp,
+    posted_at: Cow<'a, super::sqlite_text::SqliteTimestamp>,
 }
 
-impl<'a> From<&'a NewEntry> for SqliteEntryRow<'a> {
-    fn from(entry: &'a NewEntry) -> SqliteEntryRow<'a> {
+/// The instant a posting's entries share, spelled once for all of them.
+type PostedAt = Option<(DateTime<Utc>, super::sqlite_text::SqliteTimestamp)>;
+
+impl<'a> SqliteEntryRow<'a> {
+    fn new(entry: &'a NewEntry, posted: &'a PostedAt) -> SqliteEntryRow<'a> {
         SqliteEntryRow {
             columns: EntryInsert::from(entry),
             occurred_at: super::sqlite_text::SqliteTimestamp::new(entry.occurred_at),
-            posted_at: super::sqlite_text::SqliteTimestamp::new(entry.posted_at),
+            posted_at: match posted {
+                Some((at, text)) if *at == entry.posted_at => Cow::Borrowed(text),
+                _ => Cow::Owned(super::sqlite_text::SqliteTimestamp::new(entry.posted_at)),
+            },
         }
     }
 }
@@ -591,7 +600,7 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
                 Integer => &row.policy_version,
                 Timestamp => occurred_at,
                 Text => &row.explanation,
-                Timestamp => posted_at,
+                Timestamp => &**posted_at,
                 Text => &row.posted_by,
             );
         }
@@ -605,9 +614,10 @@ impl<const N: usize> RunQueryDsl<diesel::SqliteConnection> for InsertEntryRows<'
 fn insert_sqlite_rows<const N: usize>(
     conn: &mut diesel::SqliteConnection,
     rest: &mut &[NewEntry],
+    posted: &PostedAt,
 ) -> Result<(), StorageError> {
     while let Some((entries, tail)) = rest.split_first_chunk::<N>() {
-        let rows: [SqliteEntryRow<'_>; N] = std::array::from_fn(|index| SqliteEntryRow::from(&entries[index]));
+        let rows: [SqliteEntryRow<'_>; N] = std::array::from_fn(|index| SqliteEntryRow::new(&entries[index], posted));
         InsertEntryRows { rows: &rows }.execute(conn).map_err(|error| posted_twice(error, entries))?;
         *rest = tail;
     }
@@ -628,9 +638,12 @@ pub fn insert_entries(conn: &mut AnyConnection, entries: &[NewEntry]) -> Result<
             // Statements of a fixed number of rows: each length is parsed once per
             // connection, not once per posting.
             let mut rest = entries;
-            insert_sqlite_rows::<ENTRIES_PER_STATEMENT>(c, &mut rest)?;
-            insert_sqlite_rows::<ENTRIES_PER_SHORT_STATEMENT>(c, &mut rest)?;
-            insert_sqlite_rows::<1>(c, &mut rest)?;
+            let posted: PostedAt = entries
+                .first()
+                .map(|entry| (entry.posted_at, super::sqlite_text::SqliteTimestamp::new(entry.posted_at)));
+            insert_sqlite_rows::<ENTRIES_PER_STATEMENT>(c, &mut rest, &posted)?;
+            insert_sqlite_rows::<ENTRIES_PER_SHORT_STATEMENT>(c, &mut rest, &posted)?;
+            insert_sqlite_rows::<1>(c, &mut rest, &posted)?;
         }
         AnyConnection::Postgresql(c) if !entries.is_empty() => {
             let rows: Vec<EntryInsert<'_>> = entries.iter().map(EntryInsert::from).collect();
@@ -653,7 +666,7 @@ fn posted_twice(error: diesel::result::Error, entries: &[NewEntry]) -> StorageEr
         _ => format!(
             "a revision of one of {} lines of `{}` was already posted (a concurrent accrual?)",
             entries.len(),
-            entries.first().map(|entry| entry.person.as_str()).unwrap_or("")
+            entries.first().map(|entry| &*entry.person).unwrap_or("")
         ),
     })
 }

@@ -1146,3 +1146,17 @@ fn a_night_by_minimum_hours_counts_from_the_shift_start() {
             .unwrap();
     assert_eq!((total(&january), february.len()), (dec!(40.00), 0));
 }
+
+/// The ledger stores these names and reads them back by serde: the two must never differ.
+#[test]
+fn every_stored_name_is_the_serialised_name() {
+    for component in Component::ALL {
+        assert_eq!(component.as_str(), crate::domain::serde_name(&component));
+    }
+    for unit in [QuantityUnit::Count, QuantityUnit::Minutes, QuantityUnit::Hours, QuantityUnit::Nights] {
+        assert_eq!(unit.as_str(), crate::domain::serde_name(&unit));
+    }
+    for kind in [FactKind::Page, FactKind::Response, FactKind::Shift] {
+        assert_eq!(kind.as_str(), crate::domain::serde_name(&kind));
+    }
+}
