@@ -231,7 +231,7 @@ fn accrue_on(
     let run_id = uuid::Uuid::now_v7().to_string();
     let shared_run_id: Arc<str> = Arc::from(run_id.as_str());
     let shared_actor: Arc<str> = Arc::from(actor);
-    let entry_ids = EntryIds::new(u64::try_from(now.timestamp_millis()).unwrap_or(0), uuid::Uuid::new_v4().as_u128());
+    let entry_ids = EntryIds::new(uuid::Uuid::new_v4().as_u128());
     let mut report = AccrualReport { run_id: run_id.clone(), as_of: horizon, ..AccrualReport::default() };
     let mut run_recorded = false;
     let mut taken_elsewhere = BTreeSet::new();
@@ -825,7 +825,7 @@ fn new_line_entry(
         .map_err(|error| StorageError::Unavailable(format!("line `{line_key}`: {error}")))?;
     let terms = line_terms(line);
     Ok(NewEntry {
-        id: context.entry_ids.next_id(),
+        id: context.entry_ids.next_id(crate::clock::unix_millis()),
         accrual_run_id: Arc::clone(&context.run_id),
         person: texts.shared(&line.person_id),
         // Both are set when the entry is posted (`post_all`).
@@ -860,7 +860,7 @@ fn new_line_entry(
 
 fn reversal_entry(context: &Posting<'_>, texts: &mut EntryTexts, reversed: &Entry) -> NewEntry {
     NewEntry {
-        id: context.entry_ids.next_id(),
+        id: context.entry_ids.next_id(crate::clock::unix_millis()),
         accrual_run_id: Arc::clone(&context.run_id),
         person: texts.shared(&reversed.person),
         period: reversed.natural_period.clone(),

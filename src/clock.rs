@@ -12,3 +12,9 @@ use crate::domain::timestamp::truncate_to_micros;
 pub fn now() -> DateTime<Utc> {
     truncate_to_micros(Utc::now())
 }
+
+/// Milliseconds since the Unix epoch, for the time part of ids (`domain::entry_id`): the
+/// moment an id is made, not a business instant.
+pub fn unix_millis() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+}
