@@ -1245,8 +1245,10 @@ fn serve(args: ServeArgs, demo_seed: Option<u64>) -> anyhow::Result<()> {
             println!("  {role:<9} {scope:<22} {secret}");
         }
         if let Some((_, _, secret)) = demo_tokens.iter().find(|(role, _, _)| role == "engineer") {
+            // The seeded demo pages alice in August and September only: an October example
+            // answered an empty statement. September's is read from the ledger.
             println!(
-                "try: curl -H 'Authorization: Bearer {secret}' 'http://{address}/v1/people/alice/statement?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z'"
+                "try: curl -H 'Authorization: Bearer {secret}' 'http://{address}/v1/people/alice/statement?period=2026-09'"
             );
         }
     } else {
