@@ -11,8 +11,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use super::rng::SplitMix64;
 use crate::domain::page::{Delivery, Lane, PageState};
+use crate::domain::rng::SplitMix64;
 use crate::domain::shift::ShiftRole;
 
 /// The first Monday of the window; 13 weeks follow (2026-08-03 to 2026-11-02), which

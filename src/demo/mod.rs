@@ -3,7 +3,6 @@
 //! and repeated deliveries included.
 
 mod generate;
-mod rng;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,6 +9,8 @@
 
 use std::sync::Mutex;
 
+use super::rng::SplitMix64;
+
 /// The counter's bits: UUIDv7 leaves 74 bits after the timestamp; the counter takes the
 /// high 42 and a mix of the seed and the counter the low 32.
 const COUNTER_BITS: u32 = 42;
@@ -47,7 +49,8 @@ impl EntryIds {
             state.counter = (state.counter + 1) & ((1 << COUNTER_BITS) - 1);
             (state.millis, state.counter)
         };
-        let payload: u128 = (u128::from(counter) << 32) | u128::from(split_mix(self.seed ^ counter) & 0xFFFF_FFFF);
+        let payload: u128 =
+            (u128::from(counter) << 32) | u128::from(SplitMix64::new(self.seed ^ counter).next_u64() & 0xFFFF_FFFF);
         uuid_v7(millis, payload).hyphenated().to_string()
     }
 }
@@ -62,13 +65,6 @@ fn uuid_v7(millis: u64, payload: u128) -> uuid::Uuid {
     bytes[6..8].copy_from_slice(&(0x7000 | rand_a).to_be_bytes());
     bytes[8..].copy_from_slice(&((0b10 << 62) | rand_b).to_be_bytes());
     uuid::Uuid::from_bytes(bytes)
-}
-
-fn split_mix(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod person;
 pub mod person_version;
 pub mod policy;
 pub mod posting;
+pub mod rng;
 pub mod role;
 pub mod scope;
 pub mod shift;

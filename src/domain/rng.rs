@@ -1,5 +1,6 @@
 //! A tiny seeded generator (SplitMix64): the demo must be identical for a seed on
-//! every machine and every version, which a library RNG does not promise.
+//! every machine and every version, which a library RNG does not promise; entry ids
+//! (`entry_id`) mix their low bits with one step of it.
 
 pub struct SplitMix64(u64);
 
