@@ -666,15 +666,16 @@ fn person_snapshot(
         Err(StatementError::Storage(error)) => return Err(error.into()),
         Err(error) => return Ok(Snapshot::Unpriceable(marks, error.to_string())),
     };
-    let from = repricing_start(&person, marks.from);
-    let (desired, page_days) = match pricing::ledger_lines(conn, &person, from, horizon) {
-        Ok(priced) => (
-            crate::domain::pay_run::payable_lines(priced.lines, |at| person.local_date(at), pay_from),
-            priced.page_days,
-        ),
-        Err(StatementError::Storage(error)) => return Err(error.into()),
-        Err(error) => return Ok(Snapshot::Unpriceable(marks, format!("{person_id}: {error}"))),
-    };
+    let (desired, page_days, from) =
+        match pricing::ledger_lines(conn, &person, repricing_start(&person, marks.from), horizon) {
+            Ok(priced) => (
+                crate::domain::pay_run::payable_lines(priced.lines, |at| person.local_date(at), pay_from),
+                priced.page_days,
+                priced.from,
+            ),
+            Err(StatementError::Storage(error)) => return Err(error.into()),
+            Err(error) => return Ok(Snapshot::Unpriceable(marks, format!("{person_id}: {error}"))),
+        };
     let entries = store::person_entries_since(conn, person_id, from)?;
     Ok(Snapshot::Priced(Box::new(Priced { marks, person, desired, entries, page_days })))
 }

@@ -159,7 +159,8 @@ pub fn statement(
 /// callout and response however late it happens, and standby for the local days that
 /// ended by the horizon (a day still running would otherwise re-post its standby at every
 /// pass). `from` should be a local midnight of the person's: lines are then exactly the
-/// full history's lines that sit at or after it.
+/// full history's lines that sit at or after the returned `from` (`from`, or the local
+/// midnight before a stretch of work that runs across it).
 pub fn ledger_lines(
     conn: &mut AnyConnection,
     history: &PayHistory,
@@ -167,8 +168,18 @@ pub fn ledger_lines(
     horizon: DateTime<Utc>,
 ) -> Result<LedgerLines, StatementError> {
     let until = ledger_until();
+    let person_id = &history.current().id;
+    let lookback = Duration::days(ESCALATION_LOOKBACK_DAYS);
+    let mut facts = facts::for_person(conn, person_id, from, until, lookback)?;
+    // Work that began before `from` and runs across it is priced as one stretch with the
+    // work after it, on a line at its start: start at that line's local day, with the
+    // facts (and their escalation window) read again from there.
+    let mut from = from;
+    if let Some(started) = pay::stretch_start_across(person_id, &facts, from)? {
+        from = history.day_start_at_or_before(started);
+        facts = facts::for_person(conn, person_id, from, until, lookback)?;
+    }
     let standby_until = history.day_start_at_or_before(horizon).max(from);
-    let facts = facts::for_person(conn, &history.current().id, from, until, Duration::days(ESCALATION_LOOKBACK_DAYS))?;
     let (mut lines, _) = price_history(conn, history, &facts, from, until, standby_until)?;
     pay::sort_lines(&mut lines);
     let page_days = facts
@@ -176,13 +187,16 @@ pub fn ledger_lines(
         .iter()
         .map(|page| (page.id.clone(), crate::domain::timestamp::utc_day(page.triggered_at)))
         .collect();
-    Ok(LedgerLines { lines, page_days })
+    Ok(LedgerLines { lines, page_days, from })
 }
 
 /// A person's priced lines, with the UTC day each of their pages was triggered on (the
 /// day the dashboard's rollup files a page's pay under), read with the same facts.
 pub struct LedgerLines {
     pub lines: Vec<PricedLine>,
+    /// Where pricing started: the `from` asked for, or earlier when a stretch of work ran
+    /// across it. The ledger's entries are compared from here.
+    pub from: DateTime<Utc>,
     pub page_days: std::collections::HashMap<String, i64>,
 }
 

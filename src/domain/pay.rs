@@ -533,8 +533,23 @@ pub fn price_responses(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<PricedLine>, PricingError> {
+    let works = works_of(&person.id, facts);
+    let mut lines = Vec::new();
+    for stretch in union_of_work(works)? {
+        if from <= stretch.work.started_at && stretch.work.started_at < to {
+            let policy = policy_at(person, policies, stretch.work.started_at, &stretch.work.fact)?;
+            lines.extend(price_stretch(person, policy, &stretch.work, &stretch.merged)?);
+        }
+    }
+    Ok(lines)
+}
+
+/// `person_id`'s works: their logged responses, and the default response (acknowledge →
+/// resolve) of every page they acknowledged on which nobody logged a response. A fact
+/// delivered twice is one work.
+fn works_of(person_id: &str, facts: &Facts) -> Vec<Work> {
     let logged: BTreeSet<&str> = facts.responses.iter().map(|response| response.page_id.as_str()).collect();
-    let own = facts.responses.iter().filter(|response| response.person_id == person.id).map(|response| Work {
+    let own = facts.responses.iter().filter(|response| response.person_id == person_id).map(|response| Work {
         fact: FactRef { kind: FactKind::Response, id: response.id.clone() },
         page_id: response.page_id.clone(),
         started_at: response.started_at,
@@ -543,9 +558,7 @@ pub fn price_responses(
     let defaults = facts
         .pages
         .iter()
-        .filter(|page| {
-            page.acknowledged_by.as_deref() == Some(person.id.as_str()) && !logged.contains(page.id.as_str())
-        })
+        .filter(|page| page.acknowledged_by.as_deref() == Some(person_id) && !logged.contains(page.id.as_str()))
         .filter_map(|page| {
             Some(Work {
                 fact: FactRef { kind: FactKind::Page, id: page.id.clone() },
@@ -561,14 +574,21 @@ pub fn price_responses(
         (&a.fact, a.started_at, a.ended_at, &a.page_id).cmp(&(&b.fact, b.started_at, b.ended_at, &b.page_id))
     });
     works.dedup_by(|a, b| a.fact == b.fact);
-    let mut lines = Vec::new();
-    for stretch in union_of_work(works)? {
-        if from <= stretch.work.started_at && stretch.work.started_at < to {
-            let policy = policy_at(person, policies, stretch.work.started_at, &stretch.work.fact)?;
-            lines.extend(price_stretch(person, policy, &stretch.work, &stretch.merged)?);
-        }
-    }
-    Ok(lines)
+    works
+}
+
+/// The start of the stretch of `person_id`'s work that runs across `at` (started before
+/// it, ends after it), if any. Its line sits at its start, so a change to work at or after
+/// `at` can re-price a line before `at`: re-pricing from `at` must start there instead.
+pub fn stretch_start_across(
+    person_id: &str,
+    facts: &Facts,
+    at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, PricingError> {
+    Ok(union_of_work(works_of(person_id, facts))?
+        .into_iter()
+        .find(|stretch| stretch.work.started_at < at && at < stretch.work.ended_at)
+        .map(|stretch| stretch.work.started_at))
 }
 
 /// One stretch of a person's work: overlapping works merged, led by the earliest.

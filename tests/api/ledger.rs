@@ -524,3 +524,41 @@ fn a_crash_between_posting_batches_replays_only_what_is_missing() {
         assert_eq!(verified.journal_pending, 0, "{backend:?}");
     }
 }
+
+on_both_backends!(a_later_response_that_joins_work_begun_the_day_before_reprices_its_line);
+
+/// Found by `.ci/crash` (seed 3231902769): a response that overlaps one begun before the
+/// person's local midnight is paid as one stretch on the earlier response's line, so the
+/// accrual journaled from the later response's day must re-price from the stretch's day.
+/// Before the fix the earlier line kept its old minutes and verify found the difference.
+async fn a_later_response_that_joins_work_begun_the_day_before_reprices_its_line(backend: Backend) {
+    let app = TestApp::new(backend);
+    march_facts(&app).await;
+    let respond = |external_id: &'static str, from: &'static str, to: &'static str| {
+        let app = &app;
+        async move {
+            let page = json!({"source": "manual", "external_id": external_id, "service": "checkout",
+                "triggered_at": from, "acknowledged_at": from, "acknowledged_by": "alice"});
+            let page_id = app.post("/v1/pages", page).await.body["id"].as_str().unwrap().to_owned();
+            let response = json!({"person": "alice", "started_at": from, "ended_at": to, "actionable": true});
+            let posted = app.post(&format!("/v1/pages/{page_id}/responses"), response).await;
+            assert_eq!(posted.status, 201, "{:?}", posted.body);
+        }
+    };
+    // London is on UTC in mid-March: 23:00-00:30, then 00:20-02:00 the next local day.
+    respond("LATE-1", "2026-03-12T23:00:00Z", "2026-03-13T00:30:00Z").await;
+    assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
+    respond("LATE-2", "2026-03-13T00:20:00Z", "2026-03-13T02:00:00Z").await;
+    assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
+    assert_eq!(app.get("/v1/ledger/verify").await.body["differences"], json!([]), "{backend:?}");
+    let entries = app.get("/v1/ledger?limit=1000").await.body;
+    let live_minutes: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["component"] == "response" && entry["occurred_at"] == "2026-03-12T23:00:00Z")
+        .filter_map(|entry| entry["quantity"].as_str())
+        .collect();
+    // The first line (90 minutes), its reversal, and the stretch of 180 minutes.
+    assert_eq!(live_minutes, ["90", "-90", "180"], "{backend:?}: {entries}");
+}
