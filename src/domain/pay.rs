@@ -585,6 +585,20 @@ pub fn stretch_start_across(
     facts: &Facts,
     at: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, PricingError> {
+    // A stretch runs across `at` only if one of its works does (works that only touch
+    // stay apart): most passes find none and build no stretch.
+    let across = |started: DateTime<Utc>, ended: DateTime<Utc>| started < at && at < ended;
+    let any_across = facts
+        .responses
+        .iter()
+        .any(|response| response.person_id == person_id && across(response.started_at, response.ended_at))
+        || facts.pages.iter().any(|page| {
+            page.acknowledged_by.as_deref() == Some(person_id)
+                && page.acknowledged_at.zip(page.resolved_at).is_some_and(|(started, ended)| across(started, ended))
+        });
+    if !any_across {
+        return Ok(None);
+    }
     Ok(union_of_work(works_of(person_id, facts))?
         .into_iter()
         .find(|stretch| stretch.work.started_at < at && at < stretch.work.ended_at)
