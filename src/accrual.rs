@@ -205,9 +205,11 @@ pub fn accrue_with_progress(
     accrue_on(conn, None, actor, now, progress)
 }
 
-/// As [`accrue_with_progress`], with the reading and pricing of the next people done on
-/// `reader` in a second thread while `conn` posts: on two cores a large accrual takes the
-/// time of its posting, not of its posting plus its pricing. What is posted is the same.
+/// As [`accrue_with_progress`], with a second connection for a round of several people.
+/// On SQLite `reader` reads and prices the next people in a second thread while `conn`
+/// posts: on two cores a large accrual takes the time of its posting, not of its posting
+/// plus its pricing. On PostgreSQL both connections price and post, side by side. What is
+/// posted is the same.
 pub fn accrue_pipelined(
     conn: &mut AnyConnection,
     reader: &mut AnyConnection,
@@ -272,9 +274,14 @@ fn accrue_on(
             progress(Progress { people_done: report.people, entries_posted: report.entries_posted(), priced_beside });
         };
         match reader.as_deref_mut() {
-            Some(reader) if todo.len() >= PIPELINE_PEOPLE_MIN => {
-                post_round_pipelined(conn, reader, todo, &context, &mut report, &mut record)?
-            }
+            Some(reader) if todo.len() >= PIPELINE_PEOPLE_MIN => match conn {
+                AnyConnection::Postgresql(_) => {
+                    post_round_side_by_side(conn, reader, todo, &context, &mut report, &mut record)?
+                }
+                AnyConnection::Sqlite(_) => {
+                    post_round_pipelined(conn, reader, todo, &context, &mut report, &mut record)?
+                }
+            },
             _ => {
                 for person in todo {
                     let outcome = accrue_person(conn, &person, &context, &mut report)?;
@@ -394,6 +401,115 @@ fn post_round_pipelined(
     outcome?;
     Ok(restored?)
 }
+/// One round's people on PostgreSQL: `conn` and `reader` each take the next person, then
+/// read, price and post them, side by side in two threads. There the server's posting
+/// (heap, index and WAL inserts) is the larger part of a line's cost, and with one
+/// connection posting while the other priced, one core stayed about a third idle. Each
+/// person is taken (the advisory lock) on the connection that posts them, exactly as
+/// [`accrue_person`] does, so another worker or server still never posts them twice.
+/// SQLite has one writer, so it keeps [`post_round_pipelined`].
+fn post_round_side_by_side(
+    conn: &mut AnyConnection,
+    reader: &mut AnyConnection,
+    todo: Vec<String>,
+    context: &Posting<'_>,
+    report: &mut AccrualReport,
+    record: &mut dyn FnMut(String, PersonOutcome, std::time::Duration, &mut AccrualReport),
+) -> Result<(), LedgerError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    /// One person done by one of the threads, with what it added to the counts.
+    struct Done {
+        person: String,
+        outcome: Result<PersonOutcome, LedgerError>,
+        posted: PostedCounts,
+        recorded: mpsc::Sender<()>,
+    }
+    let queue = std::sync::Mutex::new(todo.into_iter());
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (done_tx, done) = mpsc::channel::<Done>();
+        for connection in [conn, reader] {
+            let (done_tx, queue, failed) = (done_tx.clone(), &queue, &failed);
+            scope.spawn(move || {
+                // This thread's own counts, so that the crash test's stall still counts
+                // the entries of the pass (per thread) and not of one person.
+                let mut own = AccrualReport::default();
+                let (recorded_tx, recorded) = mpsc::channel::<()>();
+                while !failed.load(Ordering::Relaxed) {
+                    let next = queue.lock().map(|mut waiting| waiting.next());
+                    let Ok(Some(person)) = next else { break };
+                    let before = PostedCounts::of(&own);
+                    let outcome = accrue_person(connection, &person, context, &mut own);
+                    if outcome.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    let posted = PostedCounts::of(&own).since(before);
+                    if done_tx.send(Done { person, outcome, posted, recorded: recorded_tx.clone() }).is_err() {
+                        break;
+                    }
+                    // The caller may pace the accrual by sleeping in `record`: the pause
+                    // holds the thread that posted, as it holds the only one elsewhere.
+                    if recorded.recv().is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut first_error = None;
+        for Done { person, outcome, posted, recorded } in done {
+            posted.add_to(report);
+            match outcome {
+                // Priced by the thread that posted: nothing was priced beside the posting.
+                Ok(outcome) => record(person, outcome, std::time::Duration::ZERO, report),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+            let _ = recorded.send(());
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+/// The counts of an [`AccrualReport`] that posting adds to.
+#[derive(Debug, Clone, Copy, Default)]
+struct PostedCounts {
+    lines: usize,
+    reversals: usize,
+    adjustments: usize,
+    journal_rows: usize,
+}
+
+impl PostedCounts {
+    fn of(report: &AccrualReport) -> PostedCounts {
+        PostedCounts {
+            lines: report.lines_posted,
+            reversals: report.reversals_posted,
+            adjustments: report.adjustments_posted,
+            journal_rows: report.journal_rows_done,
+        }
+    }
+
+    /// What was added since `before` (counts only grow within a pass).
+    fn since(self, before: PostedCounts) -> PostedCounts {
+        PostedCounts {
+            lines: self.lines.saturating_sub(before.lines),
+            reversals: self.reversals.saturating_sub(before.reversals),
+            adjustments: self.adjustments.saturating_sub(before.adjustments),
+            journal_rows: self.journal_rows.saturating_sub(before.journal_rows),
+        }
+    }
+
+    fn add_to(self, report: &mut AccrualReport) {
+        report.lines_posted = report.lines_posted.saturating_add(self.lines);
+        report.reversals_posted = report.reversals_posted.saturating_add(self.reversals);
+        report.adjustments_posted = report.adjustments_posted.saturating_add(self.adjustments);
+        report.journal_rows_done = report.journal_rows_done.saturating_add(self.journal_rows);
+    }
+}
+
 /// Moves the standby horizon to `now`'s quarter hour (journaling the people whose standby
 /// that completes) and returns it.
 fn advance_horizon(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<DateTime<Utc>, LedgerError> {
