@@ -168,6 +168,60 @@ pub const RANGE_PAGES_MAX: i64 = 2_000_000;
 
 type EntryRow = (Option<String>, String, String, String, String, i64);
 
+/// The ledger entries of the pages triggered in `[from, to)`. A page's entries belong to
+/// the person who acknowledged it or to people who responded to it (the pages a person is
+/// priced for, `for_person`), so they are read per (page, person) pair through
+/// `ledger_entries_person_page`: a read that grows with the range, not with the ledger. An
+/// entry of someone who no longer acknowledges or responds to the page is not read; the
+/// accrual reverses it, and the reversal marks the day for the rollup again.
+fn entries_of_pages(
+    conn: &mut AnyConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<EntryRow>, StorageError> {
+    let (low, high) = (to_naive(from), to_naive(to));
+    let columns = (
+        ledger_entries::id,
+        (
+            ledger_entries::page_id,
+            ledger_entries::person_id,
+            ledger_entries::component,
+            ledger_entries::quantity,
+            ledger_entries::currency,
+            ledger_entries::amount_minor,
+        ),
+    );
+    let acknowledged: Vec<(String, EntryRow)> = ledger_entries::table
+        .inner_join(
+            pages::table.on(pages::id
+                .nullable()
+                .eq(ledger_entries::page_id)
+                .and(pages::acknowledged_by.eq(ledger_entries::person_id.nullable()))),
+        )
+        .filter(ledger_entries::page_id.is_not_null())
+        .filter(pages::triggered_at.ge(low))
+        .filter(pages::triggered_at.lt(high))
+        .select(columns)
+        .load(conn)?;
+    let responded: Vec<(String, EntryRow)> = ledger_entries::table
+        .inner_join(
+            responses::table.on(responses::page_id
+                .nullable()
+                .eq(ledger_entries::page_id)
+                .and(responses::person_id.eq(ledger_entries::person_id))),
+        )
+        .inner_join(pages::table.on(pages::id.eq(responses::page_id)))
+        .filter(ledger_entries::page_id.is_not_null())
+        .filter(pages::triggered_at.ge(low))
+        .filter(pages::triggered_at.lt(high))
+        .select(columns)
+        .load(conn)?;
+    // An acknowledger who also responded, or two responses of one person, reach the same
+    // entries twice: each counts once.
+    let by_id: BTreeMap<String, EntryRow> = acknowledged.into_iter().chain(responded).collect();
+    Ok(by_id.into_values().collect())
+}
+
 /// The pages triggered in `[from, to)`, every response logged on them, and what the ledger
 /// holds for them (pay per person and currency, recovery hours).
 pub fn pages_of_range(
@@ -194,19 +248,7 @@ pub fn pages_of_range(
             responses::actionable,
         ))
         .load(conn)?;
-    let entry_rows: Vec<EntryRow> = ledger_entries::table
-        .inner_join(pages::table.on(pages::id.nullable().eq(ledger_entries::page_id)))
-        .filter(pages::triggered_at.ge(to_naive(from)))
-        .filter(pages::triggered_at.lt(to_naive(to)))
-        .select((
-            ledger_entries::page_id,
-            ledger_entries::person_id,
-            ledger_entries::component,
-            ledger_entries::quantity,
-            ledger_entries::currency,
-            ledger_entries::amount_minor,
-        ))
-        .load(conn)?;
+    let entry_rows = entries_of_pages(conn, from, to)?;
     let mut paid: BTreeMap<(String, String, String), Decimal> = BTreeMap::new();
     let mut recovery: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for (page_id, person, component, quantity, currency_code, amount_minor) in entry_rows {

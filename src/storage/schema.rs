@@ -265,6 +265,7 @@ diesel::table! {
 }
 diesel::allow_tables_to_appear_in_same_query!(identity_mappings, pages);
 diesel::allow_tables_to_appear_in_same_query!(ledger_entries, pages);
+diesel::allow_tables_to_appear_in_same_query!(ledger_entries, responses);
 diesel::joinable!(ledger_entries -> people (person_id));
 
 diesel::table! {

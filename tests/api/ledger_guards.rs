@@ -170,7 +170,11 @@ async fn the_person_line_migration_keeps_every_entry_and_still_refuses_a_second_
     assert!(entries.iter().any(|entry| entry["period"] == "2026-03"), "{backend:?}: {before}");
     assert_eq!(app.get("/v1/periods/2026-03").await.body["status"], "closed");
 
-    let reverted = app.store.revert_last_migration().unwrap();
+    // Down through the later migrations to 000024, then 000024 itself.
+    let mut reverted = app.store.revert_last_migration().unwrap();
+    while reverted.replace('-', "").as_str() > "20261206000024~" {
+        reverted = app.store.revert_last_migration().unwrap();
+    }
     assert!(reverted.replace('-', "").starts_with("20261206000024"), "{backend:?}: {reverted}");
     assert_eq!(ledger().await, before, "{backend:?}: going down changed the ledger");
     app.store.migrate().unwrap();
