@@ -169,9 +169,11 @@ fn live_entries(entries: &[Entry]) -> (Vec<LiveEntry>, BTreeMap<String, i32>) {
     (live, revisions_max)
 }
 
-/// A run that finished this many journal rows vacuums the journal afterwards.
 /// A run that finishes this many journal rows vacuums the journal afterwards.
 pub const JOURNAL_VACUUM_AFTER_ROWS: usize = 10_000;
+/// A run that posts this many entries refreshes the ledger's planner statistics afterwards
+/// (PostgreSQL).
+pub const LEDGER_ANALYZE_AFTER_ENTRIES: usize = 100_000;
 
 /// People priced ahead of the posting when a second connection prices (`accrue_pipelined`):
 /// enough that the posting never waits for a person of average size, few enough that the
@@ -319,6 +321,15 @@ fn accrue_on(
         // until autovacuum, which a server may run late or not at all. Not in a transaction.
         if let Err(error) = journal::vacuum(conn) {
             tracing::warn!(%error, "could not vacuum the pay journal; idle passes may read its dead rows");
+        }
+    }
+    if report.entries_posted() >= LEDGER_ANALYZE_AFTER_ENTRIES {
+        // Until autovacuum gets to it, PostgreSQL plans against a ledger of the size it had
+        // before: after a first accrual of 3,063,005 entries it read each dashboard day's
+        // entries by scanning the whole ledger (365 days recomputed in 135.7 s, against
+        // 32.8 s with statistics). Not in a transaction; blocks no reader or writer.
+        if let Err(error) = crate::storage::import::refresh_statistics(conn, "ledger_entries") {
+            tracing::warn!(%error, "could not refresh the ledger's statistics; reads may be slow until autovacuum");
         }
     }
     Ok(report)

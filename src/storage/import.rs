@@ -176,7 +176,8 @@ pub fn finish_connection(conn: &mut AnyConnection) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Refreshes the planner's statistics of the tables an import fills.
+/// Refreshes the planner's statistics of the tables a bulk write (an import, a first
+/// accrual) filled.
 pub fn refresh_statistics(conn: &mut AnyConnection, tables: &'static str) -> Result<(), StorageError> {
     use diesel::connection::SimpleConnection;
     match conn {
