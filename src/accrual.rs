@@ -335,17 +335,21 @@ fn accrue_on(
     Ok(report)
 }
 
-/// One round's people: `reader` reads and prices them in a second thread, at most
-/// [`PEOPLE_PRICED_AHEAD_MAX`] ahead, while `conn` posts them in order. On PostgreSQL each
-/// person is taken (the advisory lock) on `conn` before it is priced and released once
-/// posted, exactly as [`accrue_person`] does.
+/// Records one person's outcome in the pass's report (and its progress): the person, the
+/// outcome, and the time spent pricing them beside the posting.
+type RecordOutcome<'r> = dyn FnMut(String, PersonOutcome, std::time::Duration, &mut AccrualReport) + 'r;
+
+/// One round's people on SQLite: `reader` reads and prices them in a second thread, at
+/// most [`PEOPLE_PRICED_AHEAD_MAX`] ahead, while `conn` posts them in order. Each person
+/// is taken ([`take_person`], which always succeeds on SQLite) before it is priced and
+/// released once posted, exactly as [`accrue_person`] does.
 fn post_round_pipelined(
     conn: &mut AnyConnection,
     reader: &mut AnyConnection,
     todo: Vec<String>,
     context: &Posting<'_>,
     report: &mut AccrualReport,
-    record: &mut dyn FnMut(String, PersonOutcome, std::time::Duration, &mut AccrualReport),
+    record: &mut RecordOutcome<'_>,
 ) -> Result<(), LedgerError> {
     use std::sync::mpsc;
     // On SQLite the pricing thread also checkpoints the WAL after each person, so that the
@@ -425,7 +429,7 @@ fn post_round_side_by_side(
     todo: Vec<String>,
     context: &Posting<'_>,
     report: &mut AccrualReport,
-    record: &mut dyn FnMut(String, PersonOutcome, std::time::Duration, &mut AccrualReport),
+    record: &mut RecordOutcome<'_>,
 ) -> Result<(), LedgerError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
