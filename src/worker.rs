@@ -352,13 +352,12 @@ fn run(store: &Store, worker: &Worker) {
 /// How long the worker pauses after posting `entries` for one person in `took`: bulk work
 /// yields to arriving requests, anything else goes straight on.
 fn pause_after(entries: usize, took: Duration, traffic: bool) -> Duration {
-    if traffic && entries >= BULK_ENTRIES_MIN { took.saturating_mul(BULK_YIELD_RATIO) } else { Duration::ZERO }
+    if entries >= BULK_ENTRIES_MIN { catching_up_pause(took, traffic) } else { Duration::ZERO }
 }
 
-/// How long the rollup's thread pauses after a slice when dirty days are still left: a
-/// backlog (a year of imported days) is bulk work and yields to arriving requests as the
-/// accrual's does; otherwise the next slice starts at once. (A year of 1,000,000 imported
-/// pages is about 365 days of 30 ms each, recomputed while deliveries arrived.)
+/// How long bulk work pauses after working for `took`: the accrual's large postings and
+/// the rollup's backlog of dirty days (a year of imported days) yield to arriving
+/// requests alike; without requests the next piece starts at once.
 fn catching_up_pause(took: Duration, traffic: bool) -> Duration {
     if traffic { took.saturating_mul(BULK_YIELD_RATIO) } else { Duration::ZERO }
 }
