@@ -14,6 +14,10 @@
 //! Run: `cargo bench --bench ledger` (SQLite), `PAYDOWN_BENCH_BACKEND=postgres` for
 //! PostgreSQL at `PAYDOWN_TEST_POSTGRES_URL` (a database `paydown_bench_ledger` is created).
 //! `PAYDOWN_BENCH_KEEP=1` keeps the database and the generated files (the path is printed).
+//! `PAYDOWN_BENCH_SNAPSHOT=<file>` (SQLite): the database as it stands before the first
+//! accrual is saved to that file, or, if the file exists, copied from it instead of being
+//! built again (the import figures are then not measured): to compare two builds'
+//! accruals of one year without importing it twice.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -43,66 +47,26 @@ fn main() {
     } else {
         dir.join("ledger.db").display().to_string()
     };
+    let snapshot =
+        std::env::var_os("PAYDOWN_BENCH_SNAPSHOT").map(std::path::PathBuf::from).filter(|_| backend != "postgres");
+    let from_snapshot = snapshot.as_ref().is_some_and(|path| path.exists());
+    if let (Some(path), true) = (&snapshot, from_snapshot) {
+        std::fs::copy(path, &url).unwrap();
+        println!("ledger: the database before the first accrual copied from {}", path.display());
+    }
     let store = Store::open_with_pool_size(&url, 4).unwrap();
     let stamp = Stamp::new("bench", paydown::http::now());
     let mut conn = store.conn().unwrap();
     println!("ledger ({backend}): {people} people, {pages} pages");
-
-    // People and their policy.
-    let started = Instant::now();
-    let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
-    let from = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).unwrap();
-    let policy = paydown::domain::policy::PayPolicy::with_defaults("bench", 1, from, currency);
-    paydown::storage::policies::create_version(&mut conn, &policy, &stamp).unwrap();
-    let zones = ["Europe/London", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Sydney"];
-    for index in 0..people {
-        let id = format!("person-{index}");
-        let zone = zones[usize::try_from(index % 5).unwrap()];
-        let person = paydown::storage::people::NewPerson {
-            id: id.clone(),
-            name: format!("Person {index}"),
-            email: format!("{id}@example.com"),
-            payroll_id: format!("E-{index}"),
-            team: None,
-            timezone: zone.parse().unwrap(),
-            currency,
-            loaded_hourly_cost: None,
-            working_hours: Default::default(),
-            holiday_calendar: None,
-        };
-        paydown::storage::people::create(&mut conn, &person, &stamp).unwrap();
-        paydown::storage::policies::assign(&mut conn, &id, "bench", from, &stamp).unwrap();
+    if !from_snapshot {
+        build_history(&store, &mut conn, &stamp, &dir, people, pages);
     }
-    println!("ledger: {people} people created in {:.1} s", started.elapsed().as_secs_f64());
-
-    // A year of pages through the importer.
-    let csv = dir.join("pages.csv");
-    write_pages(&csv, pages, people);
-    let reader = std::io::BufReader::new(std::fs::File::open(&csv).unwrap());
-    let cpu_started = cpu_seconds();
-    let report = paydown::import::import_pages(&store, reader, PageCsvFormat::Generic, &stamp, &mut |_| {}).unwrap();
-    println!(
-        "ledger: imported {} pages in {:.1} s ({} rows/s; {:.1} s of CPU)",
-        report.rows,
-        report.elapsed.as_secs_f64(),
-        report.rows_per_second(),
-        cpu_seconds() - cpu_started
-    );
-
-    // A year of weekly shifts: each person one week in every eight (a rota of eight).
-    let shifts_csv = dir.join("shifts.csv");
-    let shift_rows = write_shifts(&shifts_csv, people);
-    let text = std::fs::read_to_string(&shifts_csv).unwrap();
-    let rows = paydown::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), "bench").unwrap();
-    let cpu_started = cpu_seconds();
-    let report = paydown::import::import_shifts(&store, rows, &stamp).unwrap();
-    println!(
-        "ledger: import shifts: {shift_rows} rows in {:.2} s = {} rows/s ({} created; {:.2} s of CPU)",
-        report.elapsed.as_secs_f64(),
-        report.rows_per_second(),
-        report.created,
-        cpu_seconds() - cpu_started
-    );
+    if let (Some(path), false) = (&snapshot, from_snapshot) {
+        use diesel::connection::SimpleConnection;
+        let target = path.display().to_string().replace('\'', "''");
+        conn.batch_execute(&format!("VACUUM INTO '{target}'")).unwrap();
+        println!("ledger: the database before the first accrual saved to {}", path.display());
+    }
 
     // The first accrual of the whole history.
     reset_peak_memory();
@@ -177,6 +141,72 @@ fn main() {
     } else {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// People on one policy, a year of pages and a year of weekly shifts, through the importers.
+fn build_history(
+    store: &Store,
+    conn: &mut paydown::storage::Conn,
+    stamp: &Stamp,
+    dir: &std::path::Path,
+    people: u64,
+    pages: u64,
+) {
+    // People and their policy.
+    let started = Instant::now();
+    let currency: paydown::domain::currency::Currency = "EUR".parse().unwrap();
+    let from = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).unwrap();
+    let policy = paydown::domain::policy::PayPolicy::with_defaults("bench", 1, from, currency);
+    paydown::storage::policies::create_version(conn, &policy, stamp).unwrap();
+    let zones = ["Europe/London", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Sydney"];
+    for index in 0..people {
+        let id = format!("person-{index}");
+        let zone = zones[usize::try_from(index % 5).unwrap()];
+        let person = paydown::storage::people::NewPerson {
+            id: id.clone(),
+            name: format!("Person {index}"),
+            email: format!("{id}@example.com"),
+            payroll_id: format!("E-{index}"),
+            team: None,
+            timezone: zone.parse().unwrap(),
+            currency,
+            loaded_hourly_cost: None,
+            working_hours: Default::default(),
+            holiday_calendar: None,
+        };
+        paydown::storage::people::create(conn, &person, stamp).unwrap();
+        paydown::storage::policies::assign(conn, &id, "bench", from, stamp).unwrap();
+    }
+    println!("ledger: {people} people created in {:.1} s", started.elapsed().as_secs_f64());
+
+    // A year of pages through the importer.
+    let csv = dir.join("pages.csv");
+    write_pages(&csv, pages, people);
+    let reader = std::io::BufReader::new(std::fs::File::open(&csv).unwrap());
+    let cpu_started = cpu_seconds();
+    let report = paydown::import::import_pages(store, reader, PageCsvFormat::Generic, stamp, &mut |_| {}).unwrap();
+    println!(
+        "ledger: imported {} pages in {:.1} s ({} rows/s; {:.1} s of CPU)",
+        report.rows,
+        report.elapsed.as_secs_f64(),
+        report.rows_per_second(),
+        cpu_seconds() - cpu_started
+    );
+
+    // A year of weekly shifts: each person one week in every eight (a rota of eight).
+    let shifts_csv = dir.join("shifts.csv");
+    let shift_rows = write_shifts(&shifts_csv, people);
+    let text = std::fs::read_to_string(&shifts_csv).unwrap();
+    let rows = paydown::ingest::csv_shifts::shifts_from_csv(text.as_bytes(), "bench").unwrap();
+    let cpu_started = cpu_seconds();
+    let report = paydown::import::import_shifts(store, rows, stamp).unwrap();
+    println!(
+        "ledger: import shifts: {shift_rows} rows in {:.2} s = {} rows/s ({} created; {:.2} s of CPU)",
+        report.elapsed.as_secs_f64(),
+        report.rows_per_second(),
+        report.created,
+        cpu_seconds() - cpu_started
+    );
 }
 
 /// One page every 31 s from 2025-01-01, acknowledged after 3 min and resolved after 40
