@@ -46,6 +46,7 @@ pub mod rollup;
 pub mod schema;
 pub mod services;
 pub mod shifts;
+mod sqlite_list;
 mod sqlite_text;
 pub mod sync;
 pub mod teams;
