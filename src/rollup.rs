@@ -364,11 +364,12 @@ pub struct DayRead {
     rows: DayRows,
 }
 
-/// Reads a dirty day's version and marks, then its facts, and computes its rows; `None`
-/// when the day has no marks (another recomputation did it meanwhile).
+/// Reads a dirty day's version and claims its marks (a short write), then reads its
+/// facts and computes its rows; `None` when the day has no marks (another recomputation
+/// did it meanwhile).
 pub fn read_day(conn: &mut AnyConnection, costing: &Costing, day: i64) -> Result<Option<DayRead>, StorageError> {
     let version = rows::day_version(conn, day)?;
-    let seen = rows::marks(conn, day)?;
+    let seen = write_transaction(conn, |conn| rows::claim_marks(conn, day))?;
     if seen.is_empty() {
         return Ok(None);
     }

@@ -272,6 +272,7 @@ diesel::table! {
     rollup_dirty (seq) {
         seq -> BigInt,
         day -> BigInt,
+        claimed -> Bool,
     }
 }
 

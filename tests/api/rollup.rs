@@ -223,10 +223,12 @@ async fn first_page(app: &TestApp) -> String {
 
 on_both_backends!(a_recomputation_that_raced_a_posting_or_another_recomputation_loses_nothing);
 
-/// A day's recomputation reads the day's version and marks, then its facts, outside the
-/// write lock. A posting that lands meanwhile leaves a newer mark (on SQLite it replaces
-/// the day's marks with one), so the day stays dirty after the recomputation writes. Of two
-/// recomputations of one day, the one that read first never overwrites the other's rows.
+/// A day's recomputation reads the day's version and claims its marks, then reads its
+/// facts outside the write lock. A posting that lands meanwhile finds the marks claimed and
+/// leaves one of its own, so the day stays dirty after the recomputation writes. A posting
+/// that finds an unclaimed mark adds none on SQLite (a year's first accrual re-marked every
+/// day per person): that mark's recomputation reads it. Of two recomputations of one day,
+/// the one that read first never overwrites the other's rows.
 async fn a_recomputation_that_raced_a_posting_or_another_recomputation_loses_nothing(backend: Backend) {
     use paydown::rollup::{costing_of, day_of, read_day, write_day};
     use paydown::storage::facts::cost_context;
@@ -251,15 +253,12 @@ async fn a_recomputation_that_raced_a_posting_or_another_recomputation_loses_not
     let costing = costing_of(&cost_context(&mut conn).unwrap());
     let before_pricing = read_day(&mut conn, &costing, day).unwrap().expect("the new page marked its day");
 
-    // The posting of its lines marks the day again (SQLite: in place of the page's mark).
+    // The recomputation claimed the page's mark, so the posting of its lines marks the day
+    // again.
     let page_marks = marks(&mut conn, day).unwrap();
     assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
     let pending = marks(&mut conn, day).unwrap();
-    let expected = match backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => page_marks.len() + 1,
-    };
-    assert_eq!(pending.len(), expected, "{backend:?}: the posting's marks {pending:?} after {page_marks:?}");
+    assert_eq!(pending.len(), page_marks.len() + 1, "{backend:?}: the posting's mark {pending:?} after {page_marks:?}");
     assert!(pending.iter().max() > page_marks.iter().max(), "{pending:?} after {page_marks:?}");
     assert!(write_day(&mut conn, before_pricing).unwrap(), "no other recomputation wrote the day: it writes");
     assert_eq!(dirty_days(&mut conn, None).unwrap(), vec![day], "the posting's mark keeps the day dirty");
@@ -277,6 +276,34 @@ async fn a_recomputation_that_raced_a_posting_or_another_recomputation_loses_not
     assert!(!write_day(&mut conn, older).unwrap(), "the older read must not overwrite the newer rows");
     assert_eq!(dirty_days(&mut conn, None).unwrap(), Vec::<i64>::new(), "the newer read saw every mark");
     assert_rollup_equals_direct(&mut conn, from, to, None);
+
+    // A change marks the day and nothing claims the mark before the posting: on SQLite the
+    // posting adds no mark of its own, and the recomputation that claims the change's mark
+    // reads the posted lines.
+    let paid_before = paid_on(&mut conn, from, to);
+    let shorter = json!({"person": "alice", "started_at": "2026-03-21T23:35:00Z", "ended_at": "2026-03-22T00:35:00Z", "actionable": false});
+    assert_eq!(app.post(&format!("/v1/pages/{page_id}/responses"), shorter).await.status, 201);
+    let change_marks = marks(&mut conn, day).unwrap();
+    assert!(!change_marks.is_empty(), "the response marked its day");
+    assert_eq!(app.post("/v1/ledger/accrue", json!({})).await.status, 200);
+    let after_posting = marks(&mut conn, day).unwrap();
+    let expected = match backend {
+        Backend::Sqlite => change_marks.clone(),
+        Backend::Postgres => {
+            assert_eq!(after_posting.len(), change_marks.len() + 1, "PostgreSQL appends: {after_posting:?}");
+            after_posting.clone()
+        }
+    };
+    assert_eq!(after_posting, expected, "{backend:?}");
+    assert_rollup_equals_direct(&mut conn, from, to, None);
+    assert_ne!(paid_on(&mut conn, from, to), paid_before, "the re-priced lines are on the dashboard");
+    assert_eq!(dirty_days(&mut conn, None).unwrap(), Vec::<i64>::new());
+}
+
+/// What the dashboard's rollup says was paid for the range's pages (service groups).
+fn paid_on(conn: &mut paydown::storage::AnyConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
+    let groups = serde_json::to_value(dashboard::debt(conn, from, to, GroupBy::Service, None).unwrap()).unwrap();
+    groups["groups"].as_array().unwrap().iter().map(|group| group["paid"].clone()).collect()
 }
 
 /// What the dashboard says was paid for a range's pages is every ledger entry of those

@@ -1,0 +1,1 @@
+ALTER TABLE rollup_dirty DROP COLUMN claimed;
