@@ -62,9 +62,11 @@ fn main() {
         build_history(&store, &mut conn, &stamp, &dir, people, pages);
     }
     if let (Some(path), false) = (&snapshot, from_snapshot) {
+        // The file as the imports left it (not `VACUUM INTO`, which would defragment it):
+        // the WAL copied in first, then the file copied byte for byte.
         use diesel::connection::SimpleConnection;
-        let target = path.display().to_string().replace('\'', "''");
-        conn.batch_execute(&format!("VACUUM INTO '{target}'")).unwrap();
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        std::fs::copy(&url, path).unwrap();
         println!("ledger: the database before the first accrual saved to {}", path.display());
     }
 

@@ -639,13 +639,17 @@ fn prepare_person(conn: &mut AnyConnection, person_id: &str, context: &Posting<'
         Ok(Ok(postings)) => Prepared::Postings {
             marks,
             person,
-            batches: crate::domain::posting::batches(
-                postings,
-                match conn {
-                    AnyConnection::Sqlite(_) => ENTRIES_PER_POSTING_MAX,
-                    AnyConnection::Postgresql(_) => ENTRIES_PER_POSTGRES_POSTING_MAX,
-                },
-                |entry| &entry.line_key,
+            batches: with_ids_in_posting_order(
+                crate::domain::posting::batches(
+                    postings,
+                    match conn {
+                        AnyConnection::Sqlite(_) => ENTRIES_PER_POSTING_MAX,
+                        AnyConnection::Postgresql(_) => ENTRIES_PER_POSTGRES_POSTING_MAX,
+                    },
+                    |entry| &entry.line_key,
+                    |entry| entry.occurred_at,
+                ),
+                context,
             ),
         },
         Ok(Err(problem)) => Prepared::Snapshot(Snapshot::Unpriceable(marks, format!("{person_id}: {problem}"))),
@@ -654,6 +658,15 @@ fn prepare_person(conn: &mut AnyConnection, person_id: &str, context: &Posting<'
             panic_message(panic.as_ref())
         ))),
     })
+}
+
+/// Gives the entries their ids in the order they will be posted, so that each insert
+/// lands at the end of the id index.
+fn with_ids_in_posting_order(mut batches: Vec<Vec<NewEntry>>, context: &Posting<'_>) -> Vec<Vec<NewEntry>> {
+    for entry in batches.iter_mut().flatten() {
+        entry.id = context.entry_ids.next_id(crate::clock::unix_millis());
+    }
+    batches
 }
 
 /// The entries that turn what the ledger holds (`entries`) into what the engine says
@@ -957,7 +970,8 @@ fn new_line_entry(
         .map_err(|error| StorageError::Unavailable(format!("line `{line_key}`: {error}")))?;
     let terms = line_terms(line);
     Ok(NewEntry {
-        id: context.entry_ids.next_id(crate::clock::unix_millis()),
+        // Given once the postings are in order (`with_ids_in_posting_order`).
+        id: String::new(),
         accrual_run_id: Arc::clone(&context.run_id),
         person: texts.shared(&line.person_id),
         // Both are set when the entry is posted (`post_all`).
@@ -992,7 +1006,7 @@ fn new_line_entry(
 
 fn reversal_entry(context: &Posting<'_>, texts: &mut EntryTexts, reversed: &Entry) -> NewEntry {
     NewEntry {
-        id: context.entry_ids.next_id(crate::clock::unix_millis()),
+        id: String::new(),
         accrual_run_id: Arc::clone(&context.run_id),
         person: texts.shared(&reversed.person),
         period: reversed.natural_period.clone(),

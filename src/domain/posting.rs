@@ -39,19 +39,38 @@ pub fn posting_period<E>(
 }
 
 /// Cuts postings into batches of about `max` (at least one batch, possibly empty), with
-/// every entry of one line identity in the same batch, so that no batch leaves a line
-/// reversed without its new revision. Sorted by identity: the unique index on it is then
-/// written in order.
-pub fn batches<T>(mut postings: Vec<T>, max: usize, key: impl Fn(&T) -> &str) -> Vec<Vec<T>> {
+/// every entry of one line identity (`key`) in the same batch, so that no batch leaves a
+/// line reversed without its new revision. Lines go in order of their earliest `instant`,
+/// then identity: the order of the ledger's unique index (person, instant, identity), so
+/// each batch writes that index, and the person's page index, near where the last one
+/// ended. In identity order (component first) every batch wrote across the person's whole
+/// year.
+pub fn batches<T, I: Ord + Copy>(
+    mut postings: Vec<T>,
+    max: usize,
+    key: impl Fn(&T) -> &str,
+    instant: impl Fn(&T) -> I,
+) -> Vec<Vec<T>> {
     postings.sort_by(|a, b| key(a).cmp(key(b)));
-    let mut batches: Vec<Vec<T>> = vec![Vec::new()];
+    let mut lines: Vec<(I, Vec<T>)> = Vec::new();
     for posting in postings {
+        match lines.last_mut() {
+            Some((earliest, line)) if line.last().is_some_and(|previous| key(previous) == key(&posting)) => {
+                *earliest = (*earliest).min(instant(&posting));
+                line.push(posting);
+            }
+            _ => lines.push((instant(&posting), vec![posting])),
+        }
+    }
+    // Stable: lines of one instant stay in identity order.
+    lines.sort_by_key(|(earliest, _)| *earliest);
+    let mut batches: Vec<Vec<T>> = vec![Vec::new()];
+    for (_, line) in lines {
         let Some(current) = batches.last_mut() else { break };
-        let same_line = current.last().is_some_and(|previous| key(previous) == key(&posting));
-        if current.len() >= max.max(1) && !same_line {
-            batches.push(vec![posting]);
+        if current.len() >= max.max(1) {
+            batches.push(line);
         } else {
-            current.push(posting);
+            current.extend(line);
         }
     }
     batches
@@ -423,15 +442,42 @@ mod tests {
     #[test]
     fn batches_keep_a_line_together_and_stay_near_the_limit() {
         let keys = ["b", "a", "c", "a", "d", "e", "e", "f"];
-        let cut = batches(keys.to_vec(), 2, |key| key);
+        let same_instant = |_: &&str| 0;
+        let cut = batches(keys.to_vec(), 2, |key| key, same_instant);
         assert_eq!(cut, vec![vec!["a", "a"], vec!["b", "c"], vec!["d", "e", "e"], vec!["f"]]);
-        assert_eq!(batches(Vec::<&str>::new(), 2, |key| key), vec![Vec::<&str>::new()]);
+        assert_eq!(batches(Vec::<&str>::new(), 2, |key| key, same_instant), vec![Vec::<&str>::new()]);
         // A zero limit still makes progress: one identity per batch.
-        assert_eq!(batches(vec!["x", "y"], 0, |key| key), vec![vec!["x"], vec!["y"]]);
+        assert_eq!(batches(vec!["x", "y"], 0, |key| key, same_instant), vec![vec!["x"], vec!["y"]]);
         let all: Vec<u32> = (0..1_234).collect();
         let keyed: Vec<String> = all.iter().map(|n| format!("{n:05}")).collect();
-        let cut = batches(keyed.clone(), 500, String::as_str);
+        let cut = batches(keyed.clone(), 500, String::as_str, |_| 0);
         assert_eq!(cut.iter().map(Vec::len).collect::<Vec<_>>(), [500, 500, 234]);
         assert_eq!(cut.concat(), keyed);
+    }
+
+    #[test]
+    fn batches_go_in_time_order_and_a_line_goes_at_its_earliest_instant() {
+        // (identity, instant): a callout and a response of each of three pages, and a line
+        // whose reversal (instant 1) and new revision (instant 7) must stay together.
+        let postings = vec![
+            ("callout|p3", 30),
+            ("response|p1", 11),
+            ("callout|p1", 10),
+            ("response|p3", 31),
+            ("moved", 7),
+            ("callout|p2", 20),
+            ("moved", 1),
+            ("response|p2", 21),
+        ];
+        let cut = batches(postings, 3, |(key, _)| key, |(_, at)| *at);
+        let keys: Vec<Vec<&str>> = cut.iter().map(|batch| batch.iter().map(|(key, _)| *key).collect()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                vec!["moved", "moved", "callout|p1"],
+                vec!["response|p1", "callout|p2", "response|p2"],
+                vec!["callout|p3", "response|p3"],
+            ]
+        );
     }
 }
